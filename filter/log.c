@@ -1,0 +1,86 @@
+/* log.c - syslog and stderr output, with a replaceable sink for tests.
+ * Threads: thread-safe (syslog and stdio lock internally; the sink pointer
+ * is set before threads start). */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <syslog.h>
+
+#include "tg_log.h"
+
+static int log_stderr = 1;
+static int log_syslog;
+static int log_debug_on;
+static void (*log_sink)(int, const char *);
+
+void
+tg_log_open(const char *ident, int to_stderr, int to_syslog)
+{
+	log_stderr = to_stderr;
+	log_syslog = to_syslog;
+	if (to_syslog)
+		openlog(ident, LOG_PID | LOG_NDELAY, LOG_MAIL);
+}
+
+void
+tg_log_set_sink(void (*fn)(int, const char *))
+{
+	log_sink = fn;
+}
+
+void
+tg_log_set_debug(int on)
+{
+	log_debug_on = on;
+}
+
+static void
+log_emit(int prio, const char *fmt, va_list ap, int with_errno)
+{
+	char line[2048];
+	int saved = errno;
+	int n;
+
+	if (prio == LOG_DEBUG && !log_debug_on)
+		return;
+	n = vsnprintf(line, sizeof line, fmt, ap);
+	if (with_errno && n >= 0 && (size_t)n < sizeof line)
+		snprintf(line + n, sizeof line - (size_t)n, ": %s",
+		    strerror(saved));
+	if (log_sink != NULL) {
+		log_sink(prio, line);
+		return;
+	}
+	if (log_syslog)
+		syslog(prio, "%s", line);
+	if (log_stderr)
+		fprintf(stderr, "tollgate: %s\n", line);
+}
+
+#define LOG_FN(name, prio, err)				\
+void								\
+name(const char *fmt, ...)					\
+{								\
+	va_list ap;						\
+	va_start(ap, fmt);					\
+	log_emit(prio, fmt, ap, err);				\
+	va_end(ap);						\
+}
+
+LOG_FN(tg_log_info, LOG_INFO, 0)
+LOG_FN(tg_log_warnx, LOG_WARNING, 0)
+LOG_FN(tg_log_warn, LOG_WARNING, 1)
+LOG_FN(tg_log_err, LOG_ERR, 0)
+LOG_FN(tg_log_debug, LOG_DEBUG, 0)
+
+void
+tg_log(int prio, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_emit(prio, fmt, ap, 0);
+	va_end(ap);
+}

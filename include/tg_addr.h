@@ -1,0 +1,23 @@
+/* tg_addr.h - envelope address normalisation (RFC 5321 mailbox syntax).
+ * Threads: pure functions. */
+#ifndef TG_ADDR_H
+#define TG_ADDR_H
+
+#include <stddef.h>
+
+#define TG_ADDR_MAX	512	/* longest address we store (RFC 5321: 256) */
+
+/* Normalise one MAIL FROM / RCPT TO argument as the MTA passes it
+ * ("<user@Example.COM>", "user@example.com", "<>", "<@a,@b:user@c>").
+ * On success writes the bare address into out (angle brackets and source
+ * route removed, domain lower-cased, local part kept as sent) and returns 0;
+ * "<>" gives the empty string. Returns TG_ERR_SYNTAX for input that is not
+ * an address (NUL/CR/LF or other control bytes, unbalanced brackets or
+ * quotes, empty local part or domain, more than one unquoted '@') and
+ * TG_ERR_TOOLONG when it does not fit out (size outsz). */
+int	tg_addr_normalize(const char *in, char *out, size_t outsz);
+/* Split a normalised address: pointer to the domain after the last
+ * unquoted '@', or NULL if there is none. */
+const char *tg_addr_domain(const char *addr);
+
+#endif

@@ -1,0 +1,37 @@
+/* tg_engine.h - evaluate a policy's rules for one stage of one session.
+ * No libmilter types here. Threads: tg_engine_eval() takes no lock; the
+ * policy is read-only and the session belongs to the caller. */
+#ifndef TG_ENGINE_H
+#define TG_ENGINE_H
+
+#include "tg_policy.h"
+
+#define TG_REPLY_TEXT_MAX	400
+#define TG_RULE_NAME_MAX	64
+
+/* The answer for one stage. action is one of CONTINUE, ACCEPT, REJECT,
+ * TEMPFAIL, DISCARD, QUARANTINE. For REJECT and TEMPFAIL code/xcode/text
+ * are set and consistent (5xx/5.x.x, 4xx/4.x.x, printable text). */
+struct tg_verdict {
+	enum tg_action	action;
+	char		code[4];
+	char		xcode[12];
+	char		text[TG_REPLY_TEXT_MAX];
+	char		rule[TG_RULE_NAME_MAX];	/* "" when no rule matched */
+	int		dry_run;	/* a dry-run rule matched: logged only */
+};
+
+struct tg_session;
+
+/* Walk the stage's rules in order, first terminal action wins. Non-terminal
+ * actions (add-header, warn, continue) take effect and evaluation goes on.
+ * A condition that cannot be decided (table error) gives TEMPFAIL
+ * 451 4.3.0. Effects that outlive the stage (headers to add, quarantine,
+ * discard, accept) are recorded in the session. Returns the verdict's
+ * action. */
+enum tg_action tg_engine_eval(const struct tg_policy *, struct tg_session *,
+	    enum tg_stage, struct tg_verdict *);
+
+const char *tg_action_name(enum tg_action);
+
+#endif

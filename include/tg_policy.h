@@ -1,0 +1,185 @@
+/* tg_policy.h - the loaded policy: tables, and named rules per stage.
+ * A policy is an immutable snapshot once loaded, shared by every session
+ * and reference-counted; see tg_policy_current() for the published one.
+ * Threads: read-only after load; ref/unref are atomic. */
+#ifndef TG_POLICY_H
+#define TG_POLICY_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdatomic.h>
+#include "tg_diag.h"
+#include "tg_ip.h"
+#include "tg_table.h"
+
+enum tg_stage {
+	TG_STAGE_CONNECT,
+	TG_STAGE_HELO,
+	TG_STAGE_MAIL,
+	TG_STAGE_RCPT,
+	TG_STAGE_DATA,
+	TG_STAGE_EOM,
+	TG_STAGE_COUNT
+};
+
+/* Value types of attributes. */
+enum tg_vtype {
+	TG_T_BOOL,	/* true when present and not "" */
+	TG_T_NUM,	/* signed 64-bit */
+	TG_T_STR,	/* compared case-insensitively */
+	TG_T_IP,	/* compared with CIDR sets and cidr tables */
+	TG_T_ADDR,	/* mail address: table lookups use address fallbacks */
+};
+
+/* Everything a condition can ask about the session or message. The names
+ * used in policy files are in tg_attrs[]. */
+enum tg_attr {
+	TG_A_CLIENT_ADDRESS,	/* client.address   ip      connect.. */
+	TG_A_CLIENT_NAME,	/* client.name      str     connect.. */
+	TG_A_HELO,		/* helo             str     helo.. */
+	TG_A_LISTENER_NAME,	/* listener.name    str     {daemon_name} */
+	TG_A_LISTENER_ADDRESS,	/* listener.address ip      {daemon_addr} */
+	TG_A_LISTENER_PORT,	/* listener.port    num     {daemon_port} */
+	TG_A_AUTHENTICATED,	/* authenticated    bool    mail.. */
+	TG_A_SASL_LOGIN,	/* sasl.login       str     {auth_authen} */
+	TG_A_SASL_MECHANISM,	/* sasl.mechanism   str     {auth_type} */
+	TG_A_SASL_AUTHOR,	/* sasl.author      addr    {auth_author} */
+	TG_A_TLS,		/* tls              bool    helo.. */
+	TG_A_TLS_VERSION,	/* tls.version      str     {tls_version} */
+	TG_A_TLS_CIPHER,	/* tls.cipher       str     {cipher} */
+	TG_A_TLS_BITS,		/* tls.cipher_bits  num     {cipher_bits} */
+	TG_A_SENDER,		/* sender           addr    mail.. ("" for <>) */
+	TG_A_SENDER_LOCAL,	/* sender.local     str */
+	TG_A_SENDER_DOMAIN,	/* sender.domain    str */
+	TG_A_RCPT,		/* rcpt             addr    rcpt only */
+	TG_A_RCPT_LOCAL,	/* rcpt.local       str */
+	TG_A_RCPT_DOMAIN,	/* rcpt.domain      str */
+	TG_A_RCPT_COUNT,	/* rcpt.count       num     rcpt.. (this one included) */
+	TG_A_SIZE_DECLARED,	/* size.declared    num     mail.. (ESMTP SIZE=, 0 if none) */
+	TG_A_SIZE,		/* size             num     eom (header + body bytes) */
+	TG_A_HEADER,		/* header "Name"    str     eom (first occurrence) */
+	TG_A_COUNT
+};
+
+struct tg_attr_info {
+	const char	*name;
+	enum tg_vtype	 type;
+	enum tg_stage	 first;		/* earliest stage it is known at */
+	enum tg_stage	 last;		/* latest stage it is known at */
+};
+extern const struct tg_attr_info tg_attrs[TG_A_COUNT];
+/* Look an attribute up by its policy name; returns 0 or -1. */
+int		 tg_attr_lookup(const char *name, enum tg_attr *);
+const char	*tg_stage_name(enum tg_stage);
+int		 tg_stage_parse(const char *, enum tg_stage *);
+
+enum tg_expr_op {
+	TG_E_TRUE,
+	TG_E_FALSE,
+	TG_E_AND,	/* left and right */
+	TG_E_OR,	/* left or right */
+	TG_E_NOT,	/* not left */
+	TG_E_BOOL,	/* attr is true (bool) or present and non-empty */
+	TG_E_CMP,	/* attr cmp (num | str) */
+	TG_E_IN_TABLE,	/* attr in table */
+	TG_E_IN_SET,	/* attr in { ... } */
+	TG_E_MATCH,	/* attr matches "regex" (PCRE2, caseless) */
+};
+
+enum tg_cmp { TG_CMP_EQ, TG_CMP_NE, TG_CMP_LT, TG_CMP_LE, TG_CMP_GT, TG_CMP_GE };
+
+/* An inline set: strings (compared case-insensitively) and, for IP
+ * attributes, networks. */
+struct tg_set {
+	char		**str;
+	size_t		  nstr;
+	struct tg_ip	 *net;
+	int		 *prefix;
+	size_t		  nnet;
+};
+
+struct tg_expr {
+	enum tg_expr_op	 op;
+	struct tg_expr	*left, *right;	/* AND, OR, NOT */
+	enum tg_attr	 attr;		/* BOOL, CMP, IN_*, MATCH */
+	char		*hdr;		/* header name when attr is TG_A_HEADER */
+	enum tg_cmp	 cmp;		/* CMP */
+	long long	 num;		/* CMP on a TG_T_NUM attribute */
+	char		*str;		/* CMP on a string; MATCH: the pattern */
+	const struct tg_table *table;	/* IN_TABLE (owned by the policy) */
+	struct tg_set	*set;		/* IN_SET */
+	void		*re;		/* MATCH: pcre2_code * */
+	int		 line, col;	/* where it was written */
+};
+
+enum tg_action {
+	TG_ACT_CONTINUE,	/* go on with the next rule */
+	TG_ACT_ACCEPT,		/* stop evaluating for this message (or, at
+				 * connect and helo, this connection) */
+	TG_ACT_REJECT,		/* 5xx */
+	TG_ACT_TEMPFAIL,	/* 4xx */
+	TG_ACT_DISCARD,		/* accept and drop the message silently */
+	TG_ACT_QUARANTINE,	/* hold in the MTA's queue, with a reason */
+	TG_ACT_ADD_HEADER,	/* add NAME: value at end of message */
+	TG_ACT_WARN,		/* log a line, go on */
+};
+
+struct tg_action_spec {
+	enum tg_action	 type;
+	char		 code[4];	/* REJECT/TEMPFAIL: "554" */
+	char		 xcode[12];	/* REJECT/TEMPFAIL: "5.7.1" */
+	char		*text;		/* template: reply text, quarantine
+					 * reason, header value, warn text */
+	char		*hname;		/* ADD_HEADER: header name */
+};
+
+struct tg_rule {
+	char			*name;
+	enum tg_stage		 stage;
+	int			 dry_run;	/* log what would happen only */
+	struct tg_expr		*cond;
+	struct tg_action_spec	*actions;
+	size_t			 nactions;
+	const char		*file;		/* points into policy->files */
+	int			 line;
+};
+
+struct tg_policy {
+	atomic_int	  refs;
+	unsigned	  generation;	/* set when published */
+	char		 *path;		/* main file */
+	char		**files;	/* every file read, for diagnostics */
+	size_t		  nfiles;
+	struct tg_table	**tables;
+	size_t		  ntables;
+	struct tg_rule	 *rules[TG_STAGE_COUNT];
+	size_t		  nrules[TG_STAGE_COUNT];
+	uint64_t	  attrs_used;	/* bit (1 << attr) per attribute used */
+	int		  header_used;	/* some rule reads a header */
+};
+
+/* Load and check a policy file, following include statements. Every error
+ * found is added to diag; NULL is returned when there was any. The result
+ * has one reference. */
+struct tg_policy *tg_policy_load(const char *path, struct tg_diag *);
+/* The same from a string; name is used in diagnostics, and relative table
+ * and include paths are resolved against dir (NULL: the working
+ * directory). For tests and tools. */
+struct tg_policy *tg_policy_load_string(const char *name, const char *text,
+	    const char *dir, struct tg_diag *);
+
+struct tg_policy *tg_policy_ref(struct tg_policy *);
+void	tg_policy_unref(struct tg_policy *);	/* frees at zero */
+
+/* The published snapshot. tg_policy_current() returns it with a reference
+ * taken (NULL if none); tg_policy_publish() takes over the caller's
+ * reference to p, gives it the next generation and drops the old one, which
+ * is freed once its last session lets go. */
+struct tg_policy *tg_policy_current(void);
+void	tg_policy_publish(struct tg_policy *p);
+
+/* Reply templates: ${name} variables. Returns NULL if every variable in
+ * text is known, else a pointer to the first unknown "${". */
+const char *tg_template_check(const char *text);
+
+#endif

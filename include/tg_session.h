@@ -1,0 +1,73 @@
+/* tg_session.h - what the engine knows about one SMTP connection and its
+ * current message, filled in by the milter glue from macros and callback
+ * arguments. No libmilter types here: the unit tests fill it directly.
+ * Owns: copies of every string it holds. Threads: one connection's
+ * callbacks never overlap, so no locking; never shared between sessions. */
+#ifndef TG_SESSION_H
+#define TG_SESSION_H
+
+#include <stddef.h>
+#include "tg_ip.h"
+#include "tg_policy.h"
+#include "tg_engine.h"
+
+#define TG_HEADER_MAX_COUNT	1000	/* headers kept for conditions */
+
+struct tg_header {
+	char	*name;
+	char	*value;
+};
+
+struct tg_session {
+	char		 id[24];	/* session id for log lines */
+	char		*queue_id;	/* the MTA's, once known */
+
+	/* String values of attributes, NULL when unknown (the macro was not
+	 * sent). Numbers and booleans are derived or kept below. */
+	char		*val[TG_A_COUNT];
+	struct tg_ip	 client_ip;
+	int		 client_ip_ok;
+	long long	 listener_port;	/* -1 unknown */
+	long long	 tls_bits;	/* -1 unknown */
+
+	/* Current message. */
+	int		 in_message;	/* MAIL seen, not yet finished */
+	long long	 size_declared;	/* SIZE=, 0 if not given */
+	long long	 size;		/* header + body bytes received */
+	unsigned	 rcpt_count;	/* recipients not rejected by us */
+	struct tg_header *hdrs;
+	size_t		 nhdrs, hdrcap;
+
+	/* Results that outlive one stage. */
+	struct tg_header *add_hdrs;	/* headers to add at end of message */
+	size_t		 nadd, addcap;
+	char		*quarantine;	/* reason, applied at end of message */
+	int		 discard;	/* discard the message at end */
+	int		 msg_accepted;	/* an accept rule matched (message) */
+	int		 conn_accepted;	/* an accept rule matched (connection) */
+	struct tg_verdict conn_verdict;	/* a connect/helo reject or tempfail,
+					 * repeated at every later stage */
+	int		 has_conn_verdict;
+};
+
+void	tg_session_init(struct tg_session *, const char *id);
+/* Per-message state back to empty: at MAIL, after end of message, on
+ * abort. Connection state (client, helo, auth, TLS) stays. Idempotent. */
+void	tg_session_reset_message(struct tg_session *);
+void	tg_session_free(struct tg_session *);
+
+/* Set an attribute from its text form (NULL clears it). Addresses
+ * (sender, rcpt, sasl.author) are normalised first; their .local and
+ * .domain parts are derived. client.address is parsed as an IP. Numbers
+ * are parsed as decimal. Returns TG_OK, or TG_ERR_SYNTAX / TG_ERR_TOOLONG
+ * when the value is malformed: the attribute is then left unset. */
+int	tg_session_set(struct tg_session *, enum tg_attr, const char *value);
+void	tg_session_set_queue_id(struct tg_session *, const char *);
+/* Record one header (name and unfolded value as received). Counts its
+ * bytes into size. Headers past TG_HEADER_MAX_COUNT are counted, not kept. */
+void	tg_session_add_header(struct tg_session *, const char *name,
+	    const char *value);
+void	tg_session_add_body(struct tg_session *, size_t len);
+const char *tg_session_header(const struct tg_session *, const char *name);
+
+#endif
