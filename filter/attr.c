@@ -1,1 +1,108 @@
-/* placeholder: being written */
+/* attr.c - names, types and stages of the attributes conditions can ask
+ * about, stage names, and reply-template variables.
+ * Threads: read-only tables. */
+#include "config.h"
+
+#include <string.h>
+
+#include "tg_policy.h"
+
+#define C	TG_STAGE_CONNECT
+#define H	TG_STAGE_HELO
+#define M	TG_STAGE_MAIL
+#define R	TG_STAGE_RCPT
+#define E	TG_STAGE_EOM
+
+const struct tg_attr_info tg_attrs[TG_A_COUNT] = {
+	[TG_A_CLIENT_ADDRESS]	= { "client.address",	TG_T_IP,   C, E },
+	[TG_A_CLIENT_NAME]	= { "client.name",	TG_T_STR,  C, E },
+	[TG_A_HELO]		= { "helo",		TG_T_STR,  H, E },
+	[TG_A_LISTENER_NAME]	= { "listener.name",	TG_T_STR,  C, E },
+	[TG_A_LISTENER_ADDRESS]	= { "listener.address",	TG_T_IP,   C, E },
+	[TG_A_LISTENER_PORT]	= { "listener.port",	TG_T_NUM,  C, E },
+	[TG_A_AUTHENTICATED]	= { "authenticated",	TG_T_BOOL, M, E },
+	[TG_A_SASL_LOGIN]	= { "sasl.login",	TG_T_STR,  M, E },
+	[TG_A_SASL_MECHANISM]	= { "sasl.mechanism",	TG_T_STR,  M, E },
+	[TG_A_SASL_AUTHOR]	= { "sasl.author",	TG_T_ADDR, M, E },
+	[TG_A_TLS]		= { "tls",		TG_T_BOOL, H, E },
+	[TG_A_TLS_VERSION]	= { "tls.version",	TG_T_STR,  H, E },
+	[TG_A_TLS_CIPHER]	= { "tls.cipher",	TG_T_STR,  H, E },
+	[TG_A_TLS_BITS]		= { "tls.cipher_bits",	TG_T_NUM,  H, E },
+	[TG_A_SENDER]		= { "sender",		TG_T_ADDR, M, E },
+	[TG_A_SENDER_LOCAL]	= { "sender.local",	TG_T_STR,  M, E },
+	[TG_A_SENDER_DOMAIN]	= { "sender.domain",	TG_T_STR,  M, E },
+	[TG_A_RCPT]		= { "rcpt",		TG_T_ADDR, R, R },
+	[TG_A_RCPT_LOCAL]	= { "rcpt.local",	TG_T_STR,  R, R },
+	[TG_A_RCPT_DOMAIN]	= { "rcpt.domain",	TG_T_STR,  R, R },
+	[TG_A_RCPT_COUNT]	= { "rcpt.count",	TG_T_NUM,  R, E },
+	[TG_A_SIZE_DECLARED]	= { "size.declared",	TG_T_NUM,  M, E },
+	[TG_A_SIZE]		= { "size",		TG_T_NUM,  E, E },
+	[TG_A_HEADER]		= { "header",		TG_T_STR,  E, E },
+};
+
+static const char *const attr_stage_names[TG_STAGE_COUNT] = {
+	"connect", "helo", "mail", "rcpt", "data", "eom",
+};
+
+/* Variables allowed in reply text, reasons, header values. */
+static const char *const attr_template_vars[] = {
+	"client_address", "client_name", "helo", "sender", "rcpt", "login",
+	"rule", "queue_id", "listener",
+};
+
+int
+tg_attr_lookup(const char *name, enum tg_attr *out)
+{
+	for (int i = 0; i < TG_A_COUNT; i++) {
+		if (strcmp(tg_attrs[i].name, name) == 0) {
+			*out = (enum tg_attr)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+const char *
+tg_stage_name(enum tg_stage s)
+{
+	return s < TG_STAGE_COUNT ? attr_stage_names[s] : "?";
+}
+
+int
+tg_stage_parse(const char *name, enum tg_stage *out)
+{
+	for (int i = 0; i < TG_STAGE_COUNT; i++) {
+		if (strcmp(attr_stage_names[i], name) == 0) {
+			*out = (enum tg_stage)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* attr_template_var - length of the known variable name at s, or 0. */
+static size_t
+attr_template_var(const char *s)
+{
+	const char *end = strchr(s, '}');
+	size_t len;
+
+	if (end == NULL)
+		return 0;
+	len = (size_t)(end - s);
+	for (size_t i = 0; i < sizeof attr_template_vars /
+	    sizeof attr_template_vars[0]; i++)
+		if (strlen(attr_template_vars[i]) == len &&
+		    strncmp(attr_template_vars[i], s, len) == 0)
+			return len;
+	return 0;
+}
+
+const char *
+tg_template_check(const char *text)
+{
+	for (const char *p = text; (p = strstr(p, "${")) != NULL; p++)
+		if (attr_template_var(p + 2) == 0)
+			return p;
+	return NULL;
+}

@@ -1,1 +1,477 @@
-/* placeholder: being written */
+/* engine.c - evaluate one stage's rules for one session: first terminal
+ * action wins. Conditions are tri-state (-1 cannot decide, 0 no, 1 yes);
+ * -1 comes from a failed table lookup and becomes a 451 4.3.0 tempfail,
+ * never an accept. Threads: no locks; the policy is read-only and the
+ * session belongs to the calling connection. */
+#include "config.h"
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "tg.h"
+#include "tg_engine.h"
+#include "tg_log.h"
+#include "tg_reply.h"
+#include "tg_session.h"
+
+#define ENGINE_TEXT_MAX	1024	/* an expanded template */
+
+static const char *const engine_action_names[] = {
+	[TG_ACT_CONTINUE] = "continue",	[TG_ACT_ACCEPT] = "accept",
+	[TG_ACT_REJECT] = "reject",	[TG_ACT_TEMPFAIL] = "tempfail",
+	[TG_ACT_DISCARD] = "discard",	[TG_ACT_QUARANTINE] = "quarantine",
+	[TG_ACT_ADD_HEADER] = "add-header", [TG_ACT_WARN] = "warn",
+};
+
+const char *
+tg_action_name(enum tg_action a)
+{
+	return a <= TG_ACT_WARN ? engine_action_names[a] : "?";
+}
+
+/* What one evaluation needs besides the condition. */
+struct engine_ctx {
+	const struct tg_session	*s;
+	enum tg_stage		 stage;
+	long long		 rcpt_count;	/* this recipient included */
+};
+
+static const char *
+engine_str(const struct engine_ctx *c, const struct tg_expr *e)
+{
+	if (e->attr == TG_A_HEADER)
+		return tg_session_header(c->s, e->hdr);
+	return c->s->val[e->attr];
+}
+
+/* engine_num - the attribute's number; 0 if known, -1 if unknown. */
+static int
+engine_num(const struct engine_ctx *c, enum tg_attr a, long long *n)
+{
+	const struct tg_session *s = c->s;
+
+	switch (a) {
+	case TG_A_LISTENER_PORT:
+		*n = s->listener_port;
+		return *n >= 0 ? 0 : -1;
+	case TG_A_TLS_BITS:
+		*n = s->tls_bits;
+		return *n >= 0 ? 0 : -1;
+	case TG_A_SIZE_DECLARED:
+		*n = s->size_declared;
+		return 0;
+	case TG_A_SIZE:
+		*n = s->size;
+		return 0;
+	case TG_A_RCPT_COUNT:
+		*n = c->rcpt_count;
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+/* engine_ip - the attribute as an address; 0 if known, -1 if not. */
+static int
+engine_ip(const struct engine_ctx *c, enum tg_attr a, struct tg_ip *ip)
+{
+	if (a == TG_A_CLIENT_ADDRESS) {
+		if (!c->s->client_ip_ok)
+			return -1;
+		*ip = c->s->client_ip;
+		return 0;
+	}
+	if (c->s->val[a] == NULL)
+		return -1;
+	return tg_ip_parse(c->s->val[a], ip);
+}
+
+static int
+engine_bool(const struct engine_ctx *c, const struct tg_expr *e)
+{
+	const char *v;
+	long long n;
+
+	switch (e->attr) {
+	case TG_A_AUTHENTICATED:
+		v = c->s->val[TG_A_SASL_LOGIN];
+		return v != NULL && *v != '\0';
+	case TG_A_TLS:
+		v = c->s->val[TG_A_TLS_VERSION];
+		return v != NULL && *v != '\0';
+	default:
+		if (tg_attrs[e->attr].type == TG_T_NUM)
+			return engine_num(c, e->attr, &n) == 0 && n != 0;
+		v = engine_str(c, e);
+		return v != NULL && *v != '\0';
+	}
+}
+
+static int
+engine_cmp_result(enum tg_cmp cmp, int order)
+{
+	switch (cmp) {
+	case TG_CMP_EQ: return order == 0;
+	case TG_CMP_NE: return order != 0;
+	case TG_CMP_LT: return order < 0;
+	case TG_CMP_LE: return order <= 0;
+	case TG_CMP_GT: return order > 0;
+	case TG_CMP_GE: return order >= 0;
+	}
+	return 0;
+}
+
+static int
+engine_cmp(const struct engine_ctx *c, const struct tg_expr *e)
+{
+	struct tg_ip ip, lit;
+	const char *v;
+	long long n;
+
+	/* Unknown values: only "!=" holds. */
+	if (tg_attrs[e->attr].type == TG_T_NUM) {
+		if (engine_num(c, e->attr, &n) != 0)
+			return e->cmp == TG_CMP_NE;
+		return engine_cmp_result(e->cmp,
+		    n < e->num ? -1 : n > e->num ? 1 : 0);
+	}
+	if (tg_attrs[e->attr].type == TG_T_IP &&
+	    tg_ip_parse(e->str, &lit) == 0) {
+		if (engine_ip(c, e->attr, &ip) != 0)
+			return e->cmp == TG_CMP_NE;
+		return engine_cmp_result(e->cmp, ip.family != lit.family ||
+		    memcmp(ip.b, lit.b, sizeof ip.b) != 0);
+	}
+	if ((v = engine_str(c, e)) == NULL)
+		return e->cmp == TG_CMP_NE;
+	return engine_cmp_result(e->cmp, strcasecmp(v, e->str));
+}
+
+static int
+engine_in_table(const struct engine_ctx *c, const struct tg_expr *e)
+{
+	struct tg_ip ip;
+	const char *v;
+
+	if (tg_attrs[e->attr].type == TG_T_IP) {
+		if (engine_ip(c, e->attr, &ip) != 0)
+			return 0;
+		return tg_table_lookup_ip(e->table, &ip, NULL);
+	}
+	if ((v = engine_str(c, e)) == NULL)
+		return 0;
+	if (tg_attrs[e->attr].type == TG_T_ADDR)
+		return tg_table_lookup_addr(e->table, v, NULL);
+	return tg_table_lookup(e->table, v, NULL);
+}
+
+static int
+engine_in_set(const struct engine_ctx *c, const struct tg_expr *e)
+{
+	const struct tg_set *set = e->set;
+	struct tg_ip ip;
+	const char *v;
+
+	if (tg_attrs[e->attr].type == TG_T_IP) {
+		if (engine_ip(c, e->attr, &ip) != 0)
+			return 0;
+		for (size_t i = 0; i < set->nnet; i++)
+			if (tg_ip_in_prefix(&ip, &set->net[i], set->prefix[i]))
+				return 1;
+		return 0;
+	}
+	if ((v = engine_str(c, e)) == NULL)
+		return 0;
+	for (size_t i = 0; i < set->nstr; i++)
+		if (strcasecmp(v, set->str[i]) == 0)
+			return 1;
+	return 0;
+}
+
+static int
+engine_match(const struct engine_ctx *c, const struct tg_expr *e)
+{
+	pcre2_match_data *md;
+	char buf[64];
+	const char *v;
+	int rc;
+
+	if (tg_attrs[e->attr].type == TG_T_IP) {
+		struct tg_ip ip;
+
+		if (engine_ip(c, e->attr, &ip) != 0)
+			return 0;
+		v = tg_ip_format(&ip, buf, sizeof buf);
+	} else if ((v = engine_str(c, e)) == NULL)
+		return 0;
+	if ((md = pcre2_match_data_create(1, NULL)) == NULL)
+		return -1;
+	rc = pcre2_match(e->re, (PCRE2_SPTR)v, strlen(v), 0, 0, md, NULL);
+	pcre2_match_data_free(md);
+	if (rc >= 0)
+		return 1;
+	if (rc == PCRE2_ERROR_NOMATCH)
+		return 0;
+	/* Match limits hit or similar: cannot decide. */
+	tg_log_warnx("%s: regular expression at line %d failed (pcre2 %d)",
+	    c->s->id, e->line, rc);
+	return -1;
+}
+
+/* engine_expr - evaluate e: 1 true, 0 false, -1 cannot decide. */
+static int
+engine_expr(const struct engine_ctx *c, const struct tg_expr *e)
+{
+	int l, r;
+
+	switch (e->op) {
+	case TG_E_TRUE:
+		return 1;
+	case TG_E_FALSE:
+		return 0;
+	case TG_E_AND:
+		if ((l = engine_expr(c, e->left)) == 0)
+			return 0;
+		if ((r = engine_expr(c, e->right)) == 0)
+			return 0;
+		return l < 0 || r < 0 ? -1 : 1;
+	case TG_E_OR:
+		if ((l = engine_expr(c, e->left)) == 1)
+			return 1;
+		if ((r = engine_expr(c, e->right)) == 1)
+			return 1;
+		return l < 0 || r < 0 ? -1 : 0;
+	case TG_E_NOT:
+		l = engine_expr(c, e->left);
+		return l < 0 ? -1 : !l;
+	case TG_E_BOOL:
+		return engine_bool(c, e);
+	case TG_E_CMP:
+		return engine_cmp(c, e);
+	case TG_E_IN_TABLE:
+		return engine_in_table(c, e);
+	case TG_E_IN_SET:
+		return engine_in_set(c, e);
+	case TG_E_MATCH:
+		return engine_match(c, e);
+	}
+	return -1;
+}
+
+/* engine_var - value of a template variable, or NULL if unknown. */
+static const char *
+engine_var(const struct tg_session *s, const struct tg_rule *r,
+    const char *name, size_t len, char *buf, size_t bufsz)
+{
+#define IS(n)	(len == sizeof(n) - 1 && strncmp(name, n, len) == 0)
+	if (IS("client_address"))
+		return s->client_ip_ok ?
+		    tg_ip_format(&s->client_ip, buf, bufsz) :
+		    s->val[TG_A_CLIENT_ADDRESS];
+	if (IS("client_name"))
+		return s->val[TG_A_CLIENT_NAME];
+	if (IS("helo"))
+		return s->val[TG_A_HELO];
+	if (IS("sender"))
+		return s->val[TG_A_SENDER] != NULL &&
+		    *s->val[TG_A_SENDER] == '\0' ? "<>" : s->val[TG_A_SENDER];
+	if (IS("rcpt"))
+		return s->val[TG_A_RCPT];
+	if (IS("login"))
+		return s->val[TG_A_SASL_LOGIN];
+	if (IS("rule"))
+		return r->name;
+	if (IS("queue_id"))
+		return s->queue_id;
+	if (IS("listener"))
+		return s->val[TG_A_LISTENER_NAME] != NULL ?
+		    s->val[TG_A_LISTENER_NAME] : s->val[TG_A_LISTENER_PORT];
+#undef IS
+	return NULL;
+}
+
+/* engine_expand - copy template t into out with ${variables} replaced. */
+static void
+engine_expand(const struct tg_session *s, const struct tg_rule *r,
+    const char *t, char *out, size_t outsz)
+{
+	size_t o = 0;
+
+	out[0] = '\0';
+	while (t != NULL && *t != '\0' && o + 1 < outsz) {
+		const char *end, *v;
+		char buf[64];
+
+		if (t[0] != '$' || t[1] != '{' ||
+		    (end = strchr(t + 2, '}')) == NULL) {
+			out[o++] = *t++;
+			continue;
+		}
+		v = engine_var(s, r, t + 2, (size_t)(end - t - 2), buf,
+		    sizeof buf);
+		o += tg_strlcpy(out + o, v != NULL ? v : "unknown", outsz - o);
+		if (o >= outsz)
+			o = outsz - 1;
+		t = end + 1;
+	}
+	out[o] = '\0';
+}
+
+static void
+engine_add_header(struct tg_session *s, const char *name, const char *value)
+{
+	char clean[ENGINE_TEXT_MAX];
+	size_t o = 0;
+
+	/* A header value must not break the header block: drop CR, LF and
+	 * other control bytes (a tab is allowed). */
+	for (; *value != '\0' && o + 1 < sizeof clean; value++)
+		if ((unsigned char)*value >= 0x20 || *value == '\t')
+			clean[o++] = *value;
+	clean[o] = '\0';
+	if (s->nadd == s->addcap) {
+		s->addcap = s->addcap ? s->addcap * 2 : 4;
+		s->add_hdrs = tg_xrealloc(s->add_hdrs,
+		    s->addcap * sizeof *s->add_hdrs);
+	}
+	s->add_hdrs[s->nadd].name = tg_xstrdup(name);
+	s->add_hdrs[s->nadd].value = tg_xstrdup(clean);
+	s->nadd++;
+}
+
+static void
+engine_log_rule(const struct tg_session *s, const struct tg_rule *r,
+    const char *what, const char *text)
+{
+	char p[512];
+
+	tg_log_info("%s: %s: stage=%s rule=%s %s%s%s", s->id,
+	    s->queue_id != NULL ? s->queue_id : "NOQUEUE",
+	    tg_stage_name(r->stage), r->name, what, *text ? " " : "",
+	    tg_str_printable(p, sizeof p, text));
+}
+
+/* engine_dry_run - log what a matched dry-run rule would have done. */
+static void
+engine_dry_run(const struct tg_session *s, const struct tg_rule *r,
+    const struct tg_action_spec *a, const char *text)
+{
+	char what[64];
+
+	if (a->type == TG_ACT_REJECT || a->type == TG_ACT_TEMPFAIL)
+		snprintf(what, sizeof what, "dry-run: would %s %s %s",
+		    tg_action_name(a->type), a->code, a->xcode);
+	else
+		snprintf(what, sizeof what, "dry-run: would %s",
+		    tg_action_name(a->type));
+	engine_log_rule(s, r, what, text);
+}
+
+/* engine_apply - carry out a matched rule's actions. Returns 1 when one
+ * was terminal (v filled in), 0 when evaluation goes on. */
+static int
+engine_apply(struct tg_session *s, const struct tg_rule *r,
+    enum tg_stage stage, struct tg_verdict *v)
+{
+	char text[ENGINE_TEXT_MAX];
+
+	for (size_t i = 0; i < r->nactions; i++) {
+		const struct tg_action_spec *a = &r->actions[i];
+
+		engine_expand(s, r, a->text, text, sizeof text);
+		if (r->dry_run) {
+			engine_dry_run(s, r, a, text);
+			v->dry_run = 1;
+			continue;
+		}
+		switch (a->type) {
+		case TG_ACT_CONTINUE:
+			continue;
+		case TG_ACT_WARN:
+			engine_log_rule(s, r, "warn:", text);
+			continue;
+		case TG_ACT_ADD_HEADER:
+			engine_add_header(s, a->hname, text);
+			continue;
+		case TG_ACT_ACCEPT:
+			if (stage <= TG_STAGE_HELO)
+				s->conn_accepted = 1;
+			else
+				s->msg_accepted = 1;
+			v->action = TG_ACT_ACCEPT;
+			break;
+		case TG_ACT_REJECT:
+		case TG_ACT_TEMPFAIL:
+			tg_reply_set(v, a->type, a->code, a->xcode, text);
+			break;
+		case TG_ACT_DISCARD:
+			s->discard = 1;
+			s->msg_accepted = 1;
+			v->action = TG_ACT_DISCARD;
+			break;
+		case TG_ACT_QUARANTINE:
+			/* Held for a person to look at: later rules of
+			 * this message no longer matter. */
+			free(s->quarantine);
+			s->quarantine = tg_xstrdup(text);
+			s->msg_accepted = 1;
+			v->action = TG_ACT_QUARANTINE;
+			break;
+		}
+		tg_strlcpy(v->rule, r->name, sizeof v->rule);
+		return 1;
+	}
+	if (r->dry_run)
+		tg_strlcpy(v->rule, r->name, sizeof v->rule);
+	return 0;
+}
+
+enum tg_action
+tg_engine_eval(const struct tg_policy *p, struct tg_session *s,
+    enum tg_stage stage, struct tg_verdict *v)
+{
+	struct engine_ctx c = { s, stage, (long long)s->rcpt_count + 1 };
+
+	memset(v, 0, sizeof *v);
+	v->action = TG_ACT_CONTINUE;
+	/* A connection refused at connect or helo stays refused. */
+	if (s->has_conn_verdict && stage > TG_STAGE_CONNECT) {
+		*v = s->conn_verdict;
+		return v->action;
+	}
+	if (stage == TG_STAGE_MAIL)
+		s->in_message = 1;
+	if (p != NULL && !s->conn_accepted &&
+	    !(stage >= TG_STAGE_MAIL && s->msg_accepted)) {
+		for (size_t i = 0; i < p->nrules[stage]; i++) {
+			const struct tg_rule *r = &p->rules[stage][i];
+			int m = engine_expr(&c, r->cond);
+
+			if (m < 0) {
+				/* Never accept what could not be checked. */
+				tg_reply_internal(v, "Temporary lookup "
+				    "failure, try again later");
+				tg_strlcpy(v->rule, r->name, sizeof v->rule);
+				engine_log_rule(s, r, "lookup failed:",
+				    "tempfail 451 4.3.0");
+				break;
+			}
+			if (m == 1 && engine_apply(s, r, stage, v))
+				break;
+		}
+	}
+	if (stage <= TG_STAGE_HELO && (v->action == TG_ACT_REJECT ||
+	    v->action == TG_ACT_TEMPFAIL)) {
+		s->conn_verdict = *v;
+		s->has_conn_verdict = 1;
+	}
+	/* Count recipients at RCPT, not at EOM: limits must bite before
+	 * DATA. Refused recipients do not count. */
+	if (stage == TG_STAGE_RCPT && v->action != TG_ACT_REJECT &&
+	    v->action != TG_ACT_TEMPFAIL)
+		s->rcpt_count++;
+	return v->action;
+}

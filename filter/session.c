@@ -1,1 +1,208 @@
-/* placeholder: being written */
+/* session.c - the engine's view of one connection and its current message.
+ * Owns: copies of every string set into it. Threads: used by one
+ * connection at a time (libmilter never overlaps one connection's
+ * callbacks), so no locking. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tg.h"
+#include "tg_addr.h"
+#include "tg_session.h"
+
+#define SESSION_VALUE_MAX	1024	/* longest non-address value kept */
+#define SESSION_HDR_BYTES_MAX	(256 * 1024)	/* header text kept per message */
+
+/* Attributes that belong to the message; tg_session_reset_message clears
+ * them. Everything else belongs to the connection. */
+static const enum tg_attr session_msg_attrs[] = {
+	TG_A_SENDER, TG_A_SENDER_LOCAL, TG_A_SENDER_DOMAIN,
+	TG_A_RCPT, TG_A_RCPT_LOCAL, TG_A_RCPT_DOMAIN, TG_A_SIZE_DECLARED,
+	/* The SASL login stays: authentication survives RSET. */
+};
+
+void
+tg_session_init(struct tg_session *s, const char *id)
+{
+	memset(s, 0, sizeof *s);
+	tg_strlcpy(s->id, id, sizeof s->id);
+	s->listener_port = -1;
+	s->tls_bits = -1;
+}
+
+static void
+session_free_headers(struct tg_header *h, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(h[i].name);
+		free(h[i].value);
+	}
+}
+
+void
+tg_session_reset_message(struct tg_session *s)
+{
+	for (size_t i = 0; i < sizeof session_msg_attrs /
+	    sizeof session_msg_attrs[0]; i++)
+		s->val[session_msg_attrs[i]] =
+		    tg_free(s->val[session_msg_attrs[i]]);
+	s->queue_id = tg_free(s->queue_id);
+	session_free_headers(s->hdrs, s->nhdrs);
+	s->nhdrs = 0;
+	s->hdr_bytes = 0;
+	session_free_headers(s->add_hdrs, s->nadd);
+	s->nadd = 0;
+	s->quarantine = tg_free(s->quarantine);
+	s->in_message = 0;
+	s->size_declared = 0;
+	s->size = 0;
+	s->rcpt_count = 0;
+	s->discard = 0;
+	s->msg_accepted = 0;
+}
+
+void
+tg_session_free(struct tg_session *s)
+{
+	tg_session_reset_message(s);
+	for (int i = 0; i < TG_A_COUNT; i++)
+		free(s->val[i]);
+	free(s->hdrs);
+	free(s->add_hdrs);
+	memset(s, 0, sizeof *s);
+}
+
+/* session_number - parse a non-negative decimal; -1 if malformed. */
+static long long
+session_number(const char *v)
+{
+	char *end;
+	long long n;
+
+	if (*v < '0' || *v > '9')
+		return -1;
+	errno = 0;
+	n = strtoll(v, &end, 10);
+	if (errno != 0 || *end != '\0')
+		return -1;
+	return n;
+}
+
+static int
+session_set_addr(struct tg_session *s, enum tg_attr a, const char *value)
+{
+	char addr[TG_ADDR_MAX];
+	const char *dom;
+	int rc;
+
+	if ((rc = tg_addr_normalize(value, addr, sizeof addr)) != TG_OK)
+		return rc;
+	s->val[a] = tg_xstrdup(addr);
+	if (a == TG_A_SASL_AUTHOR)
+		return TG_OK;
+	dom = tg_addr_domain(addr);
+	/* sender.local/.domain and rcpt.local/.domain follow their address
+	 * in the enum. */
+	s->val[a + 1] = dom != NULL ?
+	    tg_xstrndup(addr, (size_t)(dom - 1 - addr)) : tg_xstrdup(addr);
+	s->val[a + 2] = tg_xstrdup(dom != NULL ? dom : "");
+	return TG_OK;
+}
+
+int
+tg_session_set(struct tg_session *s, enum tg_attr a, const char *value)
+{
+	long long n = 0;
+
+	s->val[a] = tg_free(s->val[a]);
+	if (a == TG_A_SENDER || a == TG_A_RCPT) {
+		s->val[a + 1] = tg_free(s->val[a + 1]);
+		s->val[a + 2] = tg_free(s->val[a + 2]);
+	}
+	if (a == TG_A_CLIENT_ADDRESS)
+		s->client_ip_ok = 0;
+	if (a == TG_A_LISTENER_PORT)
+		s->listener_port = -1;
+	if (a == TG_A_TLS_BITS)
+		s->tls_bits = -1;
+	if (a == TG_A_SIZE_DECLARED)
+		s->size_declared = 0;
+	if (value == NULL)
+		return TG_OK;
+
+	switch (tg_attrs[a].type) {
+	case TG_T_ADDR:
+		return session_set_addr(s, a, value);
+	case TG_T_NUM:
+		if ((n = session_number(value)) < 0)
+			return TG_ERR_SYNTAX;
+		break;
+	case TG_T_IP:
+		if (a == TG_A_CLIENT_ADDRESS) {
+			if (tg_ip_parse(value, &s->client_ip) != 0)
+				return TG_ERR_SYNTAX;
+			s->client_ip_ok = 1;
+		}
+		break;
+	default:
+		break;
+	}
+	if (strlen(value) > SESSION_VALUE_MAX) {
+		s->client_ip_ok = a == TG_A_CLIENT_ADDRESS ? 0 : s->client_ip_ok;
+		return TG_ERR_TOOLONG;
+	}
+	if (a == TG_A_LISTENER_PORT)
+		s->listener_port = n;
+	else if (a == TG_A_TLS_BITS)
+		s->tls_bits = n;
+	else if (a == TG_A_SIZE_DECLARED)
+		s->size_declared = n;
+	s->val[a] = tg_xstrdup(value);
+	return TG_OK;
+}
+
+void
+tg_session_set_queue_id(struct tg_session *s, const char *id)
+{
+	s->queue_id = tg_free(s->queue_id);
+	if (id != NULL && *id != '\0')
+		s->queue_id = tg_xstrndup(id, 64);
+}
+
+void
+tg_session_add_header(struct tg_session *s, const char *name,
+    const char *value)
+{
+	size_t nlen = strlen(name), vlen = strlen(value);
+
+	/* "Name: value\r\n", as the MTA counts it into the message. */
+	s->size += (long long)(nlen + 2 + vlen + 2);
+	if (s->nhdrs >= TG_HEADER_MAX_COUNT ||
+	    s->hdr_bytes + nlen + vlen > SESSION_HDR_BYTES_MAX)
+		return;
+	if (s->nhdrs == s->hdrcap) {
+		s->hdrcap = s->hdrcap ? s->hdrcap * 2 : 16;
+		s->hdrs = tg_xrealloc(s->hdrs, s->hdrcap * sizeof *s->hdrs);
+	}
+	s->hdrs[s->nhdrs].name = tg_xstrdup(name);
+	s->hdrs[s->nhdrs].value = tg_xstrdup(value);
+	s->nhdrs++;
+	s->hdr_bytes += nlen + vlen;
+}
+
+void
+tg_session_add_body(struct tg_session *s, size_t len)
+{
+	s->size += (long long)len;
+}
+
+const char *
+tg_session_header(const struct tg_session *s, const char *name)
+{
+	for (size_t i = 0; i < s->nhdrs; i++)
+		if (tg_str_iequal(s->hdrs[i].name, name))
+			return s->hdrs[i].value;
+	return NULL;
+}

@@ -37,6 +37,7 @@ struct tg_session {
 	unsigned	 rcpt_count;	/* recipients not rejected by us */
 	struct tg_header *hdrs;
 	size_t		 nhdrs, hdrcap;
+	size_t		 hdr_bytes;	/* name + value bytes kept in hdrs */
 
 	/* Results that outlive one stage. */
 	struct tg_header *add_hdrs;	/* headers to add at end of message */
