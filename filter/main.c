@@ -1,2 +1,424 @@
-/* placeholder: being written */
-int main(void){return 0;}
+/* main.c - the tollgate daemon: options, policy check (-n), socket,
+ * daemonizing, privilege drop, signal mask, then smfi_main. Everything that
+ * can fail fatally fails here, before the first SMTP session.
+ * Owns: the initial policy until it is published. Threads: runs before any
+ * other thread starts, except smfi_main and the reload thread it starts. */
+#include "config.h"
+
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <libmilter/mfapi.h>
+
+#include "tg.h"
+#include "tg_diag.h"
+#include "tg_log.h"
+#include "tg_policy.h"
+#include "milter.h"
+#include "reload.h"
+
+#ifndef SYSCONFDIR
+#define SYSCONFDIR	"/etc"
+#endif
+#define MAIN_DEFAULT_CONF	SYSCONFDIR "/tollgate/tollgate.conf"
+#define MAIN_DEFAULT_SOCKET	"unix:/run/tollgate/tollgate.sock"
+
+struct main_opts {
+	char		*socket;	/* libmilter connection spec */
+	char		*conf;		/* NULL: built-in empty policy */
+	int		 conf_given;	/* -c was used */
+	char		*user;		/* -u USER[:GROUP] */
+	char		*pidfile;
+	int		 foreground;
+	int		 check_only;
+	int		 debug;
+};
+
+static char *main_pidfile;	/* absolute; removed at exit */
+
+static void
+main_usage(FILE *fp)
+{
+	fprintf(fp,
+"usage: tollgate [-dfhnV] [-c config] [-P pidfile] [-p socket] [-u user[:group]]\n"
+"  -c config   policy file (default " MAIN_DEFAULT_CONF ")\n"
+"  -d          debug logging\n"
+"  -f          stay in the foreground, log to stderr too\n"
+"  -h          this help\n"
+"  -n          check the policy and exit: 0 valid, 1 with the errors\n"
+"  -P pidfile  write the daemon's PID here (removed at exit)\n"
+"  -p socket   unix:/path, inet:port@host or inet6:port@host\n"
+"              (default " MAIN_DEFAULT_SOCKET ");\n"
+"              unix sockets are created mode 0660, a stale one is removed\n"
+"  -u user[:group]  drop privileges after opening the socket\n"
+"  -V          print the version and exit\n"
+"SIGHUP reloads the policy; a broken policy is logged and the old one kept.\n");
+}
+
+/* main_abspath - path made absolute, since the daemon chdirs to / */
+static char *
+main_abspath(const char *path)
+{
+	char cwd[PATH_MAX];
+
+	if (path[0] == '/' || getcwd(cwd, sizeof cwd) == NULL)
+		return tg_xstrdup(path);
+	return tg_xasprintf("%s/%s", cwd, path);
+}
+
+/* main_socket_spec - check the -p form; unix paths made absolute */
+static char *
+main_socket_spec(const char *spec)
+{
+	const char *p;
+	char *abs, *r;
+
+	if (strncmp(spec, "unix:", 5) == 0 || strncmp(spec, "local:", 6) == 0) {
+		p = strchr(spec, ':') + 1;
+		if (*p == '\0')
+			return NULL;
+		if (*p == '/')
+			return tg_xstrdup(spec);
+		abs = main_abspath(p);
+		r = tg_xasprintf("unix:%s", abs);
+		free(abs);
+		return r;
+	}
+	if (strncmp(spec, "inet:", 5) == 0 || strncmp(spec, "inet6:", 6) == 0)
+		return tg_xstrdup(spec);
+	if (spec[0] == '/')
+		return tg_xasprintf("unix:%s", spec);
+	return NULL;
+}
+
+static void
+main_parse(int argc, char **argv, struct main_opts *o)
+{
+	int ch;
+
+	memset(o, 0, sizeof *o);
+	while ((ch = getopt(argc, argv, "c:dfhnP:p:u:V")) != -1) {
+		switch (ch) {
+		case 'c':
+			o->conf = optarg;
+			o->conf_given = 1;
+			break;
+		case 'd':
+			o->debug = 1;
+			break;
+		case 'f':
+			o->foreground = 1;
+			break;
+		case 'h':
+			main_usage(stdout);
+			exit(0);
+		case 'n':
+			o->check_only = 1;
+			break;
+		case 'P':
+			o->pidfile = optarg;
+			break;
+		case 'p':
+			o->socket = optarg;
+			break;
+		case 'u':
+			o->user = optarg;
+			break;
+		case 'V':
+			printf("tollgate %s\n", PACKAGE_VERSION);
+			exit(0);
+		default:
+			main_usage(stderr);
+			exit(2);
+		}
+	}
+	if (optind != argc) {
+		main_usage(stderr);
+		exit(2);
+	}
+}
+
+/* main_load - load the policy; NULL after printing every diagnostic */
+static struct tg_policy *
+main_load(const struct main_opts *o, int to_stderr)
+{
+	struct tg_diag diag;
+	struct tg_policy *p;
+	size_t i;
+
+	tg_diag_init(&diag);
+	if (o->conf == NULL)
+		p = tg_policy_load_string("(built-in)", "", NULL, &diag);
+	else
+		p = tg_policy_load(o->conf, &diag);
+	if (p == NULL || diag.errors > 0) {
+		for (i = 0; i < diag.n; i++) {
+			if (to_stderr)
+				fprintf(stderr, "%s\n", diag.msgs[i]);
+			else
+				tg_log_err("%s", diag.msgs[i]);
+		}
+		if (diag.n == 0)
+			fprintf(stderr, "%s: error: policy not loaded\n",
+			    o->conf != NULL ? o->conf : "(built-in)");
+		if (p != NULL)
+			tg_policy_unref(p);
+		p = NULL;
+	}
+	tg_diag_free(&diag);
+	return p;
+}
+
+/* main_check - -n: exit 0 when the policy is valid, 1 otherwise */
+static int
+main_check(const struct main_opts *o)
+{
+	struct tg_policy *p;
+
+	if ((p = main_load(o, 1)) == NULL)
+		return 1;
+	tg_policy_unref(p);
+	return 0;
+}
+
+/* main_ids - resolve USER[:GROUP]; returns 0 or -1 */
+static int
+main_ids(const char *spec, char **user, uid_t *uid, gid_t *gid)
+{
+	struct passwd *pw;
+	struct group *gr;
+	char *colon;
+
+	*user = tg_xstrdup(spec);
+	if ((colon = strchr(*user, ':')) != NULL)
+		*colon++ = '\0';
+	if ((pw = getpwnam(*user)) == NULL) {
+		tg_log_err("-u: unknown user \"%s\"", *user);
+		return -1;
+	}
+	*uid = pw->pw_uid;
+	*gid = pw->pw_gid;
+	if (colon != NULL && *colon != '\0') {
+		if ((gr = getgrnam(colon)) == NULL) {
+			tg_log_err("-u: unknown group \"%s\"", colon);
+			return -1;
+		}
+		*gid = gr->gr_gid;
+	}
+	return 0;
+}
+
+/* main_drop - drop to USER[:GROUP] and verify it took; 0 or -1 */
+static int
+main_drop(const char *spec, const char *sockpath)
+{
+	char *user;
+	uid_t uid;
+	gid_t gid;
+	int rc = -1;
+
+	if (main_ids(spec, &user, &uid, &gid) != 0)
+		goto out;
+	/* The MTA reaches the socket through its group. */
+	if (sockpath != NULL && chown(sockpath, uid, gid) != 0)
+		tg_log_warn("chown %s", sockpath);
+	if (getuid() != uid || geteuid() != uid) {
+		if (initgroups(user, gid) != 0) {
+			tg_log_warn("initgroups %s", user);
+			goto out;
+		}
+	}
+	if (setgid(gid) != 0 || setuid(uid) != 0) {
+		tg_log_warn("cannot change to %s", spec);
+		goto out;
+	}
+	if (getuid() != uid || geteuid() != uid || getgid() != gid ||
+	    getegid() != gid || (uid != 0 && setuid(0) == 0)) {
+		tg_log_err("privileges not dropped to %s", spec);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(user);
+	return rc;
+}
+
+/* main_daemonize - fork, new session, / and /dev/null; 0 or -1 */
+static int
+main_daemonize(void)
+{
+	pid_t pid;
+	int fd;
+
+	if ((pid = fork()) < 0) {
+		tg_log_warn("fork");
+		return -1;
+	}
+	if (pid > 0)
+		_exit(0);
+	tg_log_open("tollgate", 0, 1);
+	if (setsid() < 0)
+		tg_log_warn("setsid");
+	if (chdir("/") != 0)
+		tg_log_warn("chdir /");
+	if ((fd = open("/dev/null", O_RDWR)) >= 0) {
+		(void)dup2(fd, STDIN_FILENO);
+		(void)dup2(fd, STDOUT_FILENO);
+		(void)dup2(fd, STDERR_FILENO);
+		if (fd > STDERR_FILENO)
+			close(fd);
+	}
+	return 0;
+}
+
+static void
+main_pidfile_remove(void)
+{
+	if (main_pidfile != NULL)
+		(void)unlink(main_pidfile);
+}
+
+/* main_write_pidfile - after the socket is open and we have our final
+ * PID; 0 or -1 */
+static int
+main_write_pidfile(const char *path)
+{
+	FILE *fp;
+
+	main_pidfile = main_abspath(path);
+	if ((fp = fopen(main_pidfile, "w")) == NULL) {
+		tg_log_warn("%s", main_pidfile);
+		main_pidfile = tg_free(main_pidfile);
+		return -1;
+	}
+	fprintf(fp, "%ld\n", (long)getpid());
+	if (fclose(fp) != 0) {
+		tg_log_warn("%s", main_pidfile);
+		return -1;
+	}
+	atexit(main_pidfile_remove);
+	return 0;
+}
+
+/* main_open_socket - register, open the socket; returns the unix path (or
+ * NULL for inet) through *unixpath; 0 or -1 */
+static int
+main_open_socket(const char *spec, const char **unixpath)
+{
+	mode_t old;
+
+	*unixpath = NULL;
+	if (tg_milter_register() != 0)
+		return -1;
+	if (smfi_setconn((char *)spec) != MI_SUCCESS) {
+		tg_log_err("smfi_setconn %s failed", spec);
+		return -1;
+	}
+	/* 0660: the MTA's group may connect, nobody else. */
+	old = umask(0117);
+	if (smfi_opensocket(1) != MI_SUCCESS) {
+		umask(old);
+		tg_log_err("cannot open milter socket %s", spec);
+		return -1;
+	}
+	umask(007);
+	if (strncmp(spec, "unix:", 5) == 0 || strncmp(spec, "local:", 6) == 0) {
+		*unixpath = strchr(spec, ':') + 1;
+		if (chmod(*unixpath, 0660) != 0)
+			tg_log_warn("chmod %s", *unixpath);
+	}
+	return 0;
+}
+
+/* main_policy - load and publish the policy at start; 0 or -1 */
+static int
+main_policy(struct main_opts *o)
+{
+	struct tg_policy *p;
+
+	if (!o->conf_given) {
+		o->conf = MAIN_DEFAULT_CONF;
+		if (access(o->conf, F_OK) != 0 && errno == ENOENT) {
+			tg_log_warnx("WARNING: %s does not exist: running with "
+			    "an EMPTY policy, EVERY MESSAGE IS PASSED THROUGH",
+			    o->conf);
+			o->conf = NULL;
+		}
+	}
+	if (o->conf != NULL)
+		o->conf = main_abspath(o->conf);
+	if ((p = main_load(o, 0)) == NULL) {
+		tg_log_err("%s: policy not valid, not starting",
+		    o->conf != NULL ? o->conf : "(built-in)");
+		return -1;
+	}
+	tg_policy_publish(p);
+	return 0;
+}
+
+/* main_run - from the open socket to the end of smfi_main */
+static int
+main_run(struct main_opts *o, const char *spec)
+{
+	const char *unixpath;
+	int rc;
+
+	if (main_open_socket(spec, &unixpath) != 0)
+		return 1;
+	if (!o->foreground && main_daemonize() != 0)
+		return 1;
+	if (o->pidfile != NULL && main_write_pidfile(o->pidfile) != 0)
+		return 1;
+	if (o->user != NULL && main_drop(o->user, unixpath) != 0) {
+		tg_log_err("refusing to run with the privileges of uid %ld",
+		    (long)geteuid());
+		return 1;
+	}
+	/* Before smfi_main: libmilter's threads inherit the mask. */
+	if (tg_reload_block_signals() != 0 || tg_reload_start(o->conf) != 0)
+		return 1;
+	tg_log_info("tollgate %s starting on %s", PACKAGE_VERSION, spec);
+	rc = smfi_main();
+	tg_reload_stop();
+	tg_log_info("tollgate stopped");
+	return rc == MI_SUCCESS ? 0 : 1;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct main_opts o;
+	char *spec;
+
+	main_parse(argc, argv, &o);
+	if (o.check_only) {
+		tg_log_open("tollgate", 1, 0);
+		if (!o.conf_given)
+			o.conf = MAIN_DEFAULT_CONF;
+		return main_check(&o);
+	}
+	/* Until the daemon detaches, errors go to the terminal too. */
+	tg_log_open("tollgate", 1, 1);
+	tg_log_set_debug(o.debug);
+	signal(SIGPIPE, SIG_IGN);
+	if ((spec = main_socket_spec(o.socket != NULL ? o.socket :
+	    MAIN_DEFAULT_SOCKET)) == NULL) {
+		tg_log_err("-p %s: expected unix:/path, inet:port@host or "
+		    "inet6:port@host", o.socket);
+		return 1;
+	}
+	if (main_policy(&o) != 0)
+		return 1;
+	return main_run(&o, spec);
+}

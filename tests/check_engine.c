@@ -355,18 +355,19 @@ START_TEST(test_engine_add_header_and_reset)
 {
 	struct tg_policy *p = engine_policy(
 	    "stage mail { rule tag: authenticated => "
-	    "add-header X-Auth-User \"${login}\r\nInjected: yes\" }\n");
+	    "add-header X-Auth-User \"${login} ${helo}\" }\n");
 	struct tg_session s;
 	struct tg_verdict v;
 
 	tg_session_init(&s, "T5");
 	tg_session_set(&s, TG_A_SASL_LOGIN, "alice");
+	tg_session_set(&s, TG_A_HELO, "x\r\nInjected: yes");
 	tg_session_set(&s, TG_A_SENDER, "<alice@x.example>");
 	ck_assert_int_eq(tg_engine_eval(p, &s, TG_STAGE_MAIL, &v),
 	    TG_ACT_CONTINUE);
 	ck_assert_uint_eq(s.nadd, 1);
 	ck_assert_str_eq(s.add_hdrs[0].name, "X-Auth-User");
-	ck_assert_str_eq(s.add_hdrs[0].value, "aliceInjected: yes");
+	ck_assert_str_eq(s.add_hdrs[0].value, "alice xInjected: yes");
 	ck_assert_str_eq(v.rule, "");
 	/* RSET: the message state goes, the login stays. */
 	tg_session_reset_message(&s);
