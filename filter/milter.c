@@ -1,1 +1,655 @@
-/* placeholder: being written */
+/* milter.c - the libmilter glue, the only code that includes mfapi.h.
+ * Callbacks copy what the MTA tells (arguments, macros) into a struct
+ * tg_session, ask the engine for a verdict at each stage and turn it into
+ * an SMFIS_* answer with smfi_setreply(). Owns: one struct milter_conn per
+ * connection (created at negotiate or connect, freed only in close), which
+ * pins one policy generation. Threads: callbacks of one connection never
+ * overlap; nothing here is shared between connections but the id counter. */
+#include "config.h"
+
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <libmilter/mfapi.h>
+
+#include "tg.h"
+#include "tg_engine.h"
+#include "tg_log.h"
+#include "tg_policy.h"
+#include "tg_reply.h"
+#include "tg_session.h"
+#include "milter.h"
+
+#define MILTER_ACTIONS	(SMFIF_ADDHDRS | SMFIF_QUARANTINE | SMFIF_CHGHDRS)
+#define MILTER_BIT(a)	((uint64_t)1 << (a))
+
+struct milter_conn {
+	struct tg_policy	*policy;	/* pinned; re-pinned at MAIL only */
+	struct tg_session	 sess;
+	int			 neg_hdrs;	/* the MTA sends headers */
+	int			 neg_body;	/* the MTA sends the body */
+	unsigned		 warned;	/* milter_macros[] reported missing */
+};
+
+/* Macros that feed attributes. When a rule of the pinned policy uses one
+ * of the attributes in uses and the MTA did not send the macro, it is said
+ * once per session, with what that means for the rules. */
+static const struct milter_macro {
+	enum tg_attr	 attr;
+	const char	*name;
+	uint64_t	 uses;
+	const char	*effect;
+} milter_macros[] = {
+#define M_LISTENER_NAME	0
+	{ TG_A_LISTENER_NAME, "{daemon_name}",
+	  MILTER_BIT(TG_A_LISTENER_NAME), "listener.name is unknown" },
+#define M_LISTENER_ADDR	1
+	{ TG_A_LISTENER_ADDRESS, "{daemon_addr}",
+	  MILTER_BIT(TG_A_LISTENER_ADDRESS), "listener.address is unknown" },
+#define M_LISTENER_PORT	2
+	{ TG_A_LISTENER_PORT, "{daemon_port}",
+	  MILTER_BIT(TG_A_LISTENER_PORT), "listener.port is unknown" },
+#define M_CLIENT_ADDR	3
+	{ TG_A_CLIENT_ADDRESS, "{client_addr}",
+	  MILTER_BIT(TG_A_CLIENT_ADDRESS), "client.address is unknown" },
+#define M_AUTH_AUTHEN	4
+	{ TG_A_SASL_LOGIN, "{auth_authen}",
+	  MILTER_BIT(TG_A_SASL_LOGIN) | MILTER_BIT(TG_A_AUTHENTICATED),
+	  "treating the session as unauthenticated" },
+#define M_AUTH_TYPE	5
+	{ TG_A_SASL_MECHANISM, "{auth_type}",
+	  MILTER_BIT(TG_A_SASL_MECHANISM), "sasl.mechanism is unknown" },
+#define M_AUTH_AUTHOR	6
+	{ TG_A_SASL_AUTHOR, "{auth_author}",
+	  MILTER_BIT(TG_A_SASL_AUTHOR), "sasl.author is unknown" },
+#define M_TLS_VERSION	7
+	{ TG_A_TLS_VERSION, "{tls_version}",
+	  MILTER_BIT(TG_A_TLS) | MILTER_BIT(TG_A_TLS_VERSION),
+	  "treating the session as not using TLS" },
+#define M_TLS_CIPHER	8
+	{ TG_A_TLS_CIPHER, "{cipher}",
+	  MILTER_BIT(TG_A_TLS_CIPHER), "tls.cipher is unknown" },
+#define M_TLS_BITS	9
+	{ TG_A_TLS_BITS, "{cipher_bits}",
+	  MILTER_BIT(TG_A_TLS_BITS), "tls.cipher_bits is unknown" },
+};
+
+/* Macros asked for with smfi_setsymlist(). In Postfix the list replaces
+ * the stage's default, so each list names everything read at that stage. */
+static const struct {
+	int		 stage;
+	const char	*list;
+} milter_symlists[] = {
+	{ SMFIM_CONNECT, "j _ {daemon_name} {daemon_addr} {daemon_port} "
+	    "{client_addr} {client_name} {client_ptr}" },
+	{ SMFIM_HELO, "{tls_version} {cipher} {cipher_bits} {cert_subject} "
+	    "{cert_issuer}" },
+	{ SMFIM_ENVFROM, "i {auth_type} {auth_authen} {auth_author} "
+	    "{mail_addr}" },
+	{ SMFIM_ENVRCPT, "i {rcpt_addr}" },
+	{ SMFIM_DATA, "i" },
+	{ SMFIM_EOH, "i" },
+	{ SMFIM_EOM, "i" },
+};
+
+static atomic_ullong milter_seq;
+
+/* milter_needs - protocol steps a policy's rules need beyond the envelope:
+ * headers (a header condition, or size, which counts header bytes) and
+ * the body (size). */
+static void
+milter_needs(const struct tg_policy *p, int *hdrs, int *body)
+{
+	int size;
+
+	if (p == NULL) {
+		*hdrs = *body = 1;
+		return;
+	}
+	size = (p->attrs_used & MILTER_BIT(TG_A_SIZE)) != 0;
+	*hdrs = p->header_used ||
+	    (p->attrs_used & MILTER_BIT(TG_A_HEADER)) != 0 || size;
+	*body = size;
+}
+
+/* milter_conn_new - per-connection state, attached to ctx */
+static struct milter_conn *
+milter_conn_new(SMFICTX *ctx)
+{
+	struct milter_conn *c;
+	char id[24];
+
+	c = tg_xcalloc(1, sizeof *c);
+	c->policy = tg_policy_current();
+	c->neg_hdrs = c->neg_body = 1;
+	snprintf(id, sizeof id, "%llX", atomic_fetch_add(&milter_seq, 1));
+	tg_session_init(&c->sess, id);
+	if (smfi_setpriv(ctx, c) != MI_SUCCESS) {
+		tg_log_warnx("%s: smfi_setpriv failed", id);
+		tg_session_free(&c->sess);
+		if (c->policy != NULL)
+			tg_policy_unref(c->policy);
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+static struct milter_conn *
+milter_conn_get(SMFICTX *ctx)
+{
+	return smfi_getpriv(ctx);
+}
+
+/* milter_uses - does a rule of the pinned policy read one of attrs? */
+static int
+milter_uses(const struct milter_conn *c, uint64_t attrs)
+{
+	return c->policy != NULL && (c->policy->attrs_used & attrs) != 0;
+}
+
+/* milter_macro - copy macro milter_macros[i] into the session. An absent
+ * macro leaves the attribute as it was (unknown, or from an earlier
+ * stage); a malformed value is logged and leaves it unset. */
+static void
+milter_macro(SMFICTX *ctx, struct milter_conn *c, int i)
+{
+	const struct milter_macro *m = &milter_macros[i];
+	char pbuf[256];
+	char *val;
+
+	val = smfi_getsymval(ctx, (char *)m->name);
+	if (val == NULL) {
+		if (milter_uses(c, m->uses) && !(c->warned & (1u << i))) {
+			c->warned |= 1u << i;
+			tg_log_warnx("%s: macro %s not sent by the MTA; %s",
+			    c->sess.id, m->name, m->effect);
+		}
+		return;
+	}
+	if (tg_session_set(&c->sess, m->attr, val) != TG_OK)
+		tg_log_warnx("%s: macro %s: malformed value \"%s\", ignored",
+		    c->sess.id, m->name,
+		    tg_str_printable(pbuf, sizeof pbuf, val));
+}
+
+static void
+milter_queue_id(SMFICTX *ctx, struct milter_conn *c)
+{
+	char *qid;
+
+	if ((qid = smfi_getsymval(ctx, "i")) != NULL && *qid != '\0')
+		tg_session_set_queue_id(&c->sess, qid);
+}
+
+/* milter_field - " key=<value>" for a log line, "" when value is unset */
+static void
+milter_field(char *dst, size_t dstsz, const char *key, const char *value)
+{
+	char buf[300];
+
+	if (value == NULL) {
+		dst[0] = '\0';
+		return;
+	}
+	snprintf(dst, dstsz, " %s=<%s>", key,
+	    tg_str_printable(buf, sizeof buf, value));
+}
+
+/* milter_log - one line per verdict that is not CONTINUE or whenever a
+ * rule matched. Client-supplied values go through tg_str_printable(). */
+static void
+milter_log(const struct milter_conn *c, enum tg_stage st,
+    const struct tg_verdict *v)
+{
+	const struct tg_session *s = &c->sess;
+	char client[64], sender[300], rcpt[300], reply[TG_REPLY_TEXT_MAX + 20];
+	char rule[TG_RULE_NAME_MAX + 8], text[TG_REPLY_TEXT_MAX];
+
+	if (v->action == TG_ACT_CONTINUE && v->rule[0] == '\0' && !v->dry_run)
+		return;
+	tg_str_printable(client, sizeof client,
+	    s->val[TG_A_CLIENT_ADDRESS] != NULL ?
+	    s->val[TG_A_CLIENT_ADDRESS] : "unknown");
+	sender[0] = rcpt[0] = reply[0] = '\0';
+	if (st >= TG_STAGE_MAIL)
+		milter_field(sender, sizeof sender, "sender",
+		    s->val[TG_A_SENDER]);
+	if (st == TG_STAGE_RCPT)
+		milter_field(rcpt, sizeof rcpt, "rcpt", s->val[TG_A_RCPT]);
+	if (v->action == TG_ACT_REJECT || v->action == TG_ACT_TEMPFAIL)
+		snprintf(reply, sizeof reply, " reply=\"%s %s %s\"", v->code,
+		    v->xcode, tg_str_printable(text, sizeof text, v->text));
+	tg_str_printable(rule, sizeof rule, v->rule[0] != '\0' ? v->rule : "-");
+	tg_log_info("%s: %s: stage=%s rule=%s action=%s%s client=%s%s%s%s",
+	    s->id, s->queue_id != NULL ? s->queue_id : "NOQUEUE",
+	    tg_stage_name(st), rule, tg_action_name(v->action),
+	    v->dry_run ? " dry-run=yes" : "", client, sender, rcpt, reply);
+}
+
+/* milter_setreply - hand a REJECT/TEMPFAIL reply to libmilter. A failure
+ * is logged; the verdict stands (the MTA then uses its generic text). */
+static void
+milter_setreply(SMFICTX *ctx, const struct milter_conn *c,
+    const struct tg_verdict *v)
+{
+	char text[2 * TG_REPLY_TEXT_MAX + 1];
+
+	tg_reply_milter_escape(text, sizeof text, v->text);
+	if (smfi_setreply(ctx, (char *)v->code, (char *)v->xcode, text) !=
+	    MI_SUCCESS)
+		tg_log_warnx("%s: smfi_setreply(%s %s) failed",
+		    c != NULL ? c->sess.id : "-", v->code, v->xcode);
+}
+
+/* milter_deliver - log a verdict and map it to an SMFIS_* answer */
+static sfsistat
+milter_deliver(SMFICTX *ctx, struct milter_conn *c, enum tg_stage st,
+    const struct tg_verdict *v)
+{
+	milter_log(c, st, v);
+	switch (v->action) {
+	case TG_ACT_REJECT:
+		milter_setreply(ctx, c, v);
+		return SMFIS_REJECT;
+	case TG_ACT_TEMPFAIL:
+		milter_setreply(ctx, c, v);
+		return SMFIS_TEMPFAIL;
+	case TG_ACT_DISCARD:
+		return st >= TG_STAGE_MAIL ? SMFIS_DISCARD : SMFIS_CONTINUE;
+	default:
+		return SMFIS_CONTINUE;
+	}
+}
+
+/* milter_internal - something on our side broke: 451 4.3.0, never accept */
+static sfsistat
+milter_internal(SMFICTX *ctx, struct milter_conn *c, enum tg_stage st,
+    const char *why)
+{
+	struct tg_verdict v;
+
+	tg_log_err("%s: stage=%s internal error: %s",
+	    c != NULL ? c->sess.id : "-", tg_stage_name(st), why);
+	tg_reply_internal(&v, "Internal error, try again later");
+	if (c == NULL) {
+		milter_setreply(ctx, NULL, &v);
+		return SMFIS_TEMPFAIL;
+	}
+	return milter_deliver(ctx, c, st, &v);
+}
+
+/* milter_eval - evaluate a stage and answer */
+static sfsistat
+milter_eval(SMFICTX *ctx, struct milter_conn *c, enum tg_stage st)
+{
+	struct tg_verdict v;
+
+	if (c->policy == NULL)
+		return milter_internal(ctx, c, st, "no policy loaded");
+	memset(&v, 0, sizeof v);
+	tg_engine_eval(c->policy, &c->sess, st, &v);
+	return milter_deliver(ctx, c, st, &v);
+}
+
+/* milter_reject - a syntax reply of our own (bad address, bad SIZE=) */
+static sfsistat
+milter_reject(SMFICTX *ctx, struct milter_conn *c, enum tg_stage st,
+    const char *code, const char *xcode, const char *text)
+{
+	struct tg_verdict v;
+
+	memset(&v, 0, sizeof v);
+	tg_reply_set(&v, TG_ACT_REJECT, code, xcode, text);
+	return milter_deliver(ctx, c, st, &v);
+}
+
+static sfsistat
+milter_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
+    unsigned long f2, unsigned long f3, unsigned long *pf0,
+    unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
+{
+	struct milter_conn *c;
+	unsigned long steps = SMFIP_NOUNKNOWN;
+	size_t i;
+	int hdrs, body;
+
+	if ((c = milter_conn_new(ctx)) == NULL)
+		return SMFIS_ALL_OPTS;
+	/* Never SMFIP_NODATA: an inet socket then stalls ~40 ms per message
+	 * in Postfix (MTA-NOTES). Headers and body only when a rule of the
+	 * pinned policy reads them. */
+	milter_needs(c->policy, &hdrs, &body);
+	if (!hdrs)
+		steps |= SMFIP_NOHDRS | SMFIP_NOEOH;
+	if (!body)
+		steps |= SMFIP_NOBODY;
+	*pf0 = (MILTER_ACTIONS | SMFIF_SETSYMLIST) & f0;
+	*pf1 = steps & f1;
+	*pf2 = *pf3 = 0;
+	c->neg_hdrs = (*pf1 & SMFIP_NOHDRS) == 0;
+	c->neg_body = (*pf1 & SMFIP_NOBODY) == 0;
+	if (f0 & SMFIF_SETSYMLIST)
+		for (i = 0; i < sizeof milter_symlists /
+		    sizeof milter_symlists[0]; i++)
+			if (smfi_setsymlist(ctx, milter_symlists[i].stage,
+			    (char *)milter_symlists[i].list) != MI_SUCCESS)
+				tg_log_warnx("%s: smfi_setsymlist failed",
+				    c->sess.id);
+	return SMFIS_CONTINUE;
+}
+
+/* milter_client - client.address and client.name */
+static void
+milter_client(SMFICTX *ctx, struct milter_conn *c, const char *host,
+    const struct sockaddr *sa)
+{
+	char buf[INET6_ADDRSTRLEN];
+	const char *addr = NULL, *name;
+
+	if (sa != NULL && sa->sa_family == AF_INET)
+		addr = inet_ntop(AF_INET,
+		    &((const struct sockaddr_in *)(const void *)sa)->sin_addr,
+		    buf, sizeof buf);
+	else if (sa != NULL && sa->sa_family == AF_INET6)
+		addr = inet_ntop(AF_INET6,
+		    &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
+		    buf, sizeof buf);
+	if (addr == NULL ||
+	    tg_session_set(&c->sess, TG_A_CLIENT_ADDRESS, addr) != TG_OK)
+		milter_macro(ctx, c, M_CLIENT_ADDR);
+	/* An unverified client is named by its address in brackets. */
+	name = smfi_getsymval(ctx, "{client_name}");
+	if (name == NULL && host != NULL && host[0] != '[')
+		name = host;
+	if (name != NULL && *name != '\0')
+		(void)tg_session_set(&c->sess, TG_A_CLIENT_NAME, name);
+}
+
+static sfsistat
+milter_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
+{
+	struct milter_conn *c;
+	struct tg_verdict v;
+
+	if ((c = milter_conn_get(ctx)) == NULL &&
+	    (c = milter_conn_new(ctx)) == NULL) {
+		tg_log_err("connect: no connection state; tempfail");
+		return SMFIS_TEMPFAIL;
+	}
+	milter_client(ctx, c, host, sa);
+	milter_macro(ctx, c, M_LISTENER_NAME);
+	milter_macro(ctx, c, M_LISTENER_ADDR);
+	milter_macro(ctx, c, M_LISTENER_PORT);
+	milter_queue_id(ctx, c);
+	if (c->policy == NULL) {
+		tg_log_err("%s: no policy loaded; tempfail", c->sess.id);
+		return SMFIS_TEMPFAIL;
+	}
+	/* No reply text is possible here: the engine keeps a reject or
+	 * tempfail in sess.conn_verdict and returns it at the next stages. */
+	memset(&v, 0, sizeof v);
+	tg_engine_eval(c->policy, &c->sess, TG_STAGE_CONNECT, &v);
+	milter_log(c, TG_STAGE_CONNECT, &v);
+	return SMFIS_CONTINUE;
+}
+
+/* milter_tls - TLS macros, sent at HELO (again after STARTTLS) */
+static void
+milter_tls(SMFICTX *ctx, struct milter_conn *c)
+{
+	milter_macro(ctx, c, M_TLS_VERSION);
+	milter_macro(ctx, c, M_TLS_CIPHER);
+	milter_macro(ctx, c, M_TLS_BITS);
+}
+
+static sfsistat
+milter_helo(SMFICTX *ctx, char *helo)
+{
+	struct milter_conn *c;
+
+	if ((c = milter_conn_get(ctx)) == NULL)
+		return milter_internal(ctx, c, TG_STAGE_HELO, "no state");
+	if (tg_session_set(&c->sess, TG_A_HELO, helo) != TG_OK)
+		tg_log_debug("%s: HELO argument not kept", c->sess.id);
+	milter_tls(ctx, c);
+	return milter_eval(ctx, c, TG_STAGE_HELO);
+}
+
+/* milter_repin - at MAIL, move to a newer published policy, unless it
+ * needs protocol steps this connection did not negotiate; then keep the
+ * old one until the connection ends. Never within a message. */
+static void
+milter_repin(struct milter_conn *c)
+{
+	struct tg_policy *p;
+	int hdrs, body;
+
+	if ((p = tg_policy_current()) == NULL)
+		return;
+	if (c->policy != NULL && p->generation == c->policy->generation) {
+		tg_policy_unref(p);
+		return;
+	}
+	milter_needs(p, &hdrs, &body);
+	if ((hdrs && !c->neg_hdrs) || (body && !c->neg_body)) {
+		tg_log_debug("%s: keeping policy generation %u: generation "
+		    "%u needs message content not negotiated", c->sess.id,
+		    c->policy != NULL ? c->policy->generation : 0,
+		    p->generation);
+		tg_policy_unref(p);
+		return;
+	}
+	if (c->policy != NULL)
+		tg_policy_unref(c->policy);
+	c->policy = p;
+	c->warned = 0;
+}
+
+/* milter_size - ESMTP SIZE= among the MAIL parameters; 0 or -1 */
+static int
+milter_size(struct milter_conn *c, char **argv)
+{
+	const char *s;
+	char *end;
+	long long n;
+	int i;
+
+	for (i = 1; argv[i] != NULL; i++) {
+		if (strncasecmp(argv[i], "SIZE=", 5) != 0)
+			continue;
+		s = argv[i] + 5;
+		if (*s < '0' || *s > '9')
+			return -1;
+		errno = 0;
+		n = strtoll(s, &end, 10);
+		if (errno != 0 || *end != '\0' || n < 0)
+			return -1;
+		if (tg_session_set(&c->sess, TG_A_SIZE_DECLARED, s) != TG_OK)
+			return -1;
+		c->sess.size_declared = n;
+	}
+	return 0;
+}
+
+static sfsistat
+milter_envfrom(SMFICTX *ctx, char **argv)
+{
+	struct milter_conn *c;
+
+	if ((c = milter_conn_get(ctx)) == NULL)
+		return milter_internal(ctx, c, TG_STAGE_MAIL, "no state");
+	tg_session_reset_message(&c->sess);
+	milter_repin(c);
+	milter_queue_id(ctx, c);
+	milter_tls(ctx, c);
+	milter_macro(ctx, c, M_AUTH_AUTHEN);
+	milter_macro(ctx, c, M_AUTH_TYPE);
+	milter_macro(ctx, c, M_AUTH_AUTHOR);
+	c->sess.in_message = 1;
+	if (argv[0] == NULL ||
+	    tg_session_set(&c->sess, TG_A_SENDER, argv[0]) != TG_OK)
+		return milter_reject(ctx, c, TG_STAGE_MAIL, "501", "5.1.7",
+		    "Bad sender address syntax");
+	if (milter_size(c, argv) != 0)
+		return milter_reject(ctx, c, TG_STAGE_MAIL, "501", "5.5.4",
+		    "Invalid SIZE parameter");
+	return milter_eval(ctx, c, TG_STAGE_MAIL);
+}
+
+static sfsistat
+milter_envrcpt(SMFICTX *ctx, char **argv)
+{
+	struct milter_conn *c;
+
+	if ((c = milter_conn_get(ctx)) == NULL)
+		return milter_internal(ctx, c, TG_STAGE_RCPT, "no state");
+	milter_queue_id(ctx, c);
+	if (argv[0] == NULL ||
+	    tg_session_set(&c->sess, TG_A_RCPT, argv[0]) != TG_OK)
+		return milter_reject(ctx, c, TG_STAGE_RCPT, "501", "5.1.3",
+		    "Bad recipient address syntax");
+	return milter_eval(ctx, c, TG_STAGE_RCPT);
+}
+
+static sfsistat
+milter_data(SMFICTX *ctx)
+{
+	struct milter_conn *c;
+
+	if ((c = milter_conn_get(ctx)) == NULL)
+		return milter_internal(ctx, c, TG_STAGE_DATA, "no state");
+	milter_queue_id(ctx, c);
+	return milter_eval(ctx, c, TG_STAGE_DATA);
+}
+
+static sfsistat
+milter_header(SMFICTX *ctx, char *name, char *value)
+{
+	struct milter_conn *c;
+
+	if ((c = milter_conn_get(ctx)) == NULL)
+		return milter_internal(ctx, c, TG_STAGE_DATA, "no state");
+	tg_session_add_header(&c->sess, name, value != NULL ? value : "");
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+milter_eoh(SMFICTX *ctx)
+{
+	if (milter_conn_get(ctx) == NULL)
+		return milter_internal(ctx, NULL, TG_STAGE_DATA, "no state");
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+milter_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
+{
+	struct milter_conn *c;
+
+	if ((c = milter_conn_get(ctx)) == NULL)
+		return milter_internal(ctx, c, TG_STAGE_DATA, "no state");
+	tg_session_add_body(&c->sess, len);
+	return SMFIS_CONTINUE;
+}
+
+/* milter_apply - the effects recorded for the end of the message */
+static sfsistat
+milter_apply(SMFICTX *ctx, struct milter_conn *c)
+{
+	struct tg_session *s = &c->sess;
+	size_t i;
+
+	for (i = 0; i < s->nadd; i++)
+		if (smfi_addheader(ctx, s->add_hdrs[i].name,
+		    s->add_hdrs[i].value) != MI_SUCCESS)
+			tg_log_warnx("%s: smfi_addheader(%s) failed", s->id,
+			    s->add_hdrs[i].name);
+	if (s->quarantine != NULL &&
+	    smfi_quarantine(ctx, s->quarantine) != MI_SUCCESS)
+		tg_log_warnx("%s: smfi_quarantine failed", s->id);
+	return s->discard ? SMFIS_DISCARD : SMFIS_CONTINUE;
+}
+
+static sfsistat
+milter_eom(SMFICTX *ctx)
+{
+	struct milter_conn *c;
+	sfsistat rc;
+
+	if ((c = milter_conn_get(ctx)) == NULL)
+		return milter_internal(ctx, c, TG_STAGE_EOM, "no state");
+	milter_queue_id(ctx, c);
+	rc = milter_eval(ctx, c, TG_STAGE_EOM);
+	if (rc == SMFIS_CONTINUE)
+		rc = milter_apply(ctx, c);
+	tg_session_reset_message(&c->sess);
+	return rc;
+}
+
+static sfsistat
+milter_abort(SMFICTX *ctx)
+{
+	struct milter_conn *c;
+
+	if ((c = milter_conn_get(ctx)) != NULL)
+		tg_session_reset_message(&c->sess);
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+milter_close(SMFICTX *ctx)
+{
+	struct milter_conn *c;
+
+	if ((c = milter_conn_get(ctx)) == NULL)
+		return SMFIS_CONTINUE;
+	(void)smfi_setpriv(ctx, NULL);
+	tg_session_free(&c->sess);
+	if (c->policy != NULL)
+		tg_policy_unref(c->policy);
+	free(c);
+	return SMFIS_CONTINUE;
+}
+
+int
+tg_milter_register(void)
+{
+	struct smfiDesc desc;
+
+	/* Session ids: a counter, started from the clock so that ids of
+	 * consecutive daemon runs rarely collide in the logs. */
+	atomic_store(&milter_seq, (unsigned long long)time(NULL) << 16);
+	memset(&desc, 0, sizeof desc);
+	desc.xxfi_name = "tollgate";
+	desc.xxfi_version = SMFI_VERSION;
+	desc.xxfi_flags = MILTER_ACTIONS;
+	desc.xxfi_connect = milter_connect;
+	desc.xxfi_helo = milter_helo;
+	desc.xxfi_envfrom = milter_envfrom;
+	desc.xxfi_envrcpt = milter_envrcpt;
+	desc.xxfi_header = milter_header;
+	desc.xxfi_eoh = milter_eoh;
+	desc.xxfi_body = milter_body;
+	desc.xxfi_eom = milter_eom;
+	desc.xxfi_abort = milter_abort;
+	desc.xxfi_close = milter_close;
+	desc.xxfi_data = milter_data;
+	desc.xxfi_negotiate = milter_negotiate;
+	if (smfi_register(desc) != MI_SUCCESS) {
+		tg_log_err("smfi_register failed");
+		return -1;
+	}
+	return 0;
+}
