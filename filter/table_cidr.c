@@ -170,14 +170,11 @@ table_cidr_add(struct table_cidr *c, const char *line, size_t len,
 
 	while (col0 + tlen < len && !table_is_blank(line[col0 + tlen]))
 		tlen++;
+	/* An over-long token is shown cut short, in the same error. */
+	memcpy(tok, line + col0, tlen < CIDR_TOKEN_MAX ? tlen : CIDR_TOKEN_MAX);
+	tok[tlen < CIDR_TOKEN_MAX ? tlen : CIDR_TOKEN_MAX] = '\0';
 	if (tlen > CIDR_TOKEN_MAX ||
-	    (memcpy(tok, line + col0, tlen), tok[tlen] = '\0',
-	    tg_cidr_parse(tok, &net, &plen, &why) < 0)) {
-		/* The token may be long or 8-bit; show a bounded, clean copy. */
-		if (tlen > CIDR_TOKEN_MAX)
-			tlen = CIDR_TOKEN_MAX;
-		memcpy(tok, line + col0, tlen);
-		tok[tlen] = '\0';
+	    tg_cidr_parse(tok, &net, &plen, &why) < 0) {
 		tg_diag_error(pos->diag, pos->path, pos->line, (int)col0 + 1,
 		    "invalid network \"%s\": %s",
 		    tg_str_printable(shown, sizeof shown, tok), why);
@@ -242,26 +239,26 @@ table_cidr_dup_add(struct cidr_dup **dups, size_t *n, size_t *cap,
 	(*dups)[(*n)++] = *d;
 }
 
-/* Collect equal neighbours (after sorting); the earlier line is kept as
- * the "first" one. */
+/* Collect equal neighbours (after sorting). */
 static void
 table_cidr_find_dups(const struct table_cidr *c, struct cidr_dup **dups,
     size_t *n, size_t *cap)
 {
 	struct cidr_dup d;
-	size_t i, k;
+	size_t i, run;
 
-	for (i = 1; i < c->n4; i++) {
+	/* run is the first entry of a run of equal networks: sorting put the
+	 * lowest line first. */
+	for (i = 1, run = 0; i < c->n4; i++) {
 		const struct cidr4 *e = &c->v4[i];
 
-		if (e->plen != e[-1].plen || e->addr != e[-1].addr)
+		if (e->plen != e[-1].plen || e->addr != e[-1].addr) {
+			run = i;
 			continue;
-		for (k = i - 1; k > 0 && c->v4[k - 1].plen == e->plen &&
-		    c->v4[k - 1].addr == e->addr; k--)
-			;
+		}
 		memset(&d, 0, sizeof d);
 		d.line = e->line;
-		d.first = c->v4[k].line;
+		d.first = c->v4[run].line;
 		d.col = e->col;
 		d.net.family = 4;
 		for (int b = 0; b < 4; b++)
@@ -269,18 +266,17 @@ table_cidr_find_dups(const struct table_cidr *c, struct cidr_dup **dups,
 		d.plen = e->plen;
 		table_cidr_dup_add(dups, n, cap, &d);
 	}
-	for (i = 1; i < c->n6; i++) {
+	for (i = 1, run = 0; i < c->n6; i++) {
 		const struct cidr6 *e = &c->v6[i];
 
 		if (e->plen != e[-1].plen || e->hi != e[-1].hi ||
-		    e->lo != e[-1].lo)
+		    e->lo != e[-1].lo) {
+			run = i;
 			continue;
-		for (k = i - 1; k > 0 && c->v6[k - 1].plen == e->plen &&
-		    c->v6[k - 1].hi == e->hi && c->v6[k - 1].lo == e->lo; k--)
-			;
+		}
 		memset(&d, 0, sizeof d);
 		d.line = e->line;
-		d.first = c->v6[k].line;
+		d.first = c->v6[run].line;
 		d.col = e->col;
 		d.net.family = 6;
 		for (int b = 0; b < 8; b++) {
