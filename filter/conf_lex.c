@@ -4,11 +4,16 @@
  * Owns: the text of the token it fills. Threads: one lexer per load. */
 #include "config.h"
 
+#include <sys/stat.h>
+
 #include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "tg.h"
 #include "conf.h"
@@ -369,7 +374,7 @@ conf_name_check(const char *s, const char **why)
 		*why = "is too long (more than 63 characters)";
 		return -1;
 	}
-	if (!isalpha((unsigned char)s[0]) || s[0] >= 0x80) {
+	if ((unsigned char)s[0] >= 0x80 || !isalpha((unsigned char)s[0])) {
 		*why = "must start with a letter";
 		return -1;
 	}
@@ -394,4 +399,68 @@ conf_header_name_check(const char *s)
 		    *s == ':')
 			return -1;
 	return 0;
+}
+
+int
+conf_file_read(const char *path, char **bufp, size_t *lenp)
+{
+	struct stat st;
+	size_t len = 0, cap;
+	ssize_t n;
+	char *buf;
+	int fd, rc = 0;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0 || S_ISDIR(st.st_mode)) {
+		rc = S_ISDIR(st.st_mode) ? -EISDIR : -errno;
+		close(fd);
+		return rc;
+	}
+	cap = st.st_size > 0 && st.st_size < CONF_FILE_MAX ?
+	    (size_t)st.st_size + 1 : 4096;
+	buf = tg_xmalloc(cap);
+	for (;;) {
+		if (len == cap) {
+			if (cap > CONF_FILE_MAX) {
+				rc = -EFBIG;
+				break;
+			}
+			buf = tg_xrealloc(buf, cap *= 2);
+		}
+		if ((n = read(fd, buf + len, cap - len)) < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			rc = n < 0 ? -errno : 0;
+			break;
+		}
+		len += (size_t)n;
+	}
+	close(fd);
+	if (rc < 0) {
+		free(buf);
+		return rc;
+	}
+	*bufp = buf;
+	*lenp = len;
+	return 0;
+}
+
+char *
+conf_file_dir(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (slash == NULL)
+		return tg_xstrdup("");
+	return tg_xstrndup(path, slash == path ? 1 : (size_t)(slash - path));
+}
+
+char *
+conf_file_join(const char *dir, const char *path)
+{
+	if (path[0] == '/' || dir[0] == '\0')
+		return tg_xstrdup(path);
+	return tg_xasprintf("%s%s%s", dir,
+	    dir[strlen(dir) - 1] == '/' ? "" : "/", path);
 }

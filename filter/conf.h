@@ -1,0 +1,64 @@
+/* conf.h - what the policy lexer (conf_lex.c) and parser (conf_parse.c)
+ * share; internal to filter/. A lexer reads one file's bytes, which the
+ * caller owns; each token owns its text. Threads: one load at a time. */
+#ifndef CONF_H
+#define CONF_H
+
+#include <stddef.h>
+#include "tg_diag.h"
+
+#define CONF_TOKEN_MAX	4096	/* longest word or string, in bytes */
+#define CONF_NAME_MAX	63	/* longest rule or table name */
+#define CONF_FILE_MAX	(16 << 20)	/* longest policy file, bytes */
+
+enum conf_tt {
+	CONF_T_EOF,
+	CONF_T_BAD,	/* bad input, already reported by the lexer */
+	CONF_T_WORD,	/* bare word: name, attribute, address, number */
+	CONF_T_STRING,	/* quoted string, escapes removed */
+	CONF_T_LBRACE, CONF_T_RBRACE, CONF_T_LPAREN, CONF_T_RPAREN,
+	CONF_T_COMMA, CONF_T_COLON, CONF_T_ARROW,
+	CONF_T_EQ, CONF_T_NE, CONF_T_LT, CONF_T_LE, CONF_T_GT, CONF_T_GE,
+};
+
+struct conf_tok {
+	enum conf_tt	 type;
+	char		*text;		/* WORD and STRING, else NULL; owned */
+	int		 line, col;	/* 1-based; col counts bytes */
+};
+
+struct conf_lex {
+	const char	*file;		/* for diagnostics; borrowed */
+	const char	*buf;		/* the file's bytes, may hold NULs */
+	size_t		 len, pos;
+	int		 line, col;
+	struct tg_diag	*diag;
+};
+
+void	conf_lex_init(struct conf_lex *, const char *file, const char *buf,
+	    size_t len, struct tg_diag *);
+/* Replace *t (its old text is freed) with the next token. Lexical errors
+ * are reported to the diag and give CONF_T_BAD or a repaired token. */
+void	conf_lex_next(struct conf_lex *, struct conf_tok *);
+void	conf_tok_clear(struct conf_tok *);
+/* Steal the token's text: the caller frees it. */
+char	*conf_tok_take(struct conf_tok *);
+/* "'{'", "\"word\"", "string \"...\"" or "end of file", for messages. */
+const char *conf_tok_describe(const struct conf_tok *, char *buf,
+	    size_t bufsz);
+int	conf_tok_is(const struct conf_tok *, const char *word);
+
+/* Read a whole file (at most CONF_FILE_MAX bytes) into *buf, which the
+ * caller frees; it may hold NUL bytes. Returns 0 or a negative errno. */
+int	conf_file_read(const char *path, char **buf, size_t *len);
+/* The directory part of path ("" for none): caller frees. */
+char	*conf_file_dir(const char *path);
+/* path if absolute or dir is "", else dir/path: caller frees. */
+char	*conf_file_join(const char *dir, const char *path);
+
+/* Value checks shared by the parser. Each returns 0 or -1. */
+int	conf_number_parse(const char *, long long *);
+int	conf_name_check(const char *, const char **why);
+int	conf_header_name_check(const char *);
+
+#endif
