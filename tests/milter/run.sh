@@ -1,0 +1,132 @@
+#!/bin/sh
+# run.sh - black-box tests of the tollgate daemon over the milter protocol.
+# Starts the real daemon in the foreground on unix sockets in a fresh
+# temporary directory, runs every tests/milter/*.lua with miltertest, and
+# stops the daemons by their PIDs (also on failure). Skips (77) only when
+# miltertest is not installed.
+# Environment (from tests/Makefile.am): TOLLGATE, MILTERTEST, top_srcdir,
+# top_builddir. Set KEEP=1 to keep the temporary directory and logs.
+
+top_srcdir=${top_srcdir:-.}
+top_builddir=${top_builddir:-.}
+TOLLGATE=${TOLLGATE:-$top_builddir/filter/tollgate}
+MILTERTEST=${MILTERTEST:-$(command -v miltertest)}
+src=$(cd "$top_srcdir/tests/milter" && pwd)
+
+if [ -z "$MILTERTEST" ] || [ ! -x "$MILTERTEST" ]; then
+	echo "run.sh: miltertest not installed (apt-get install miltertest)"
+	exit 77
+fi
+case $TOLLGATE in
+/*)	;;
+*)	TOLLGATE=$(pwd)/$TOLLGATE ;;
+esac
+if [ ! -x "$TOLLGATE" ]; then
+	echo "run.sh: $TOLLGATE not built"
+	exit 1
+fi
+
+dir=$(mktemp -d "${TMPDIR:-/tmp}/tg-milter.XXXXXX") || exit 1
+pids=""
+failed=0
+
+cleanup() {
+	for p in $pids; do
+		kill -TERM "$p" 2>/dev/null
+	done
+	for p in $pids; do
+		wait "$p" 2>/dev/null
+	done
+	if [ "${KEEP:-0}" = 1 ] || [ "$failed" != 0 ]; then
+		echo "run.sh: logs kept in $dir"
+	else
+		rm -rf "$dir"
+	fi
+}
+trap cleanup EXIT
+trap 'failed=1; exit 1' INT TERM HUP
+
+# start NAME CONF: run a daemon as $dir/NAME/{sock,pid,log}, wait for its
+# socket. The PID is $! (-f: no fork), also written to the pidfile.
+start() {
+	mkdir -p "$dir/$1"
+	"$TOLLGATE" -f -d -p "unix:$dir/$1/sock" -c "$2" -P "$dir/$1/pid" \
+	    2>"$dir/$1/log" &
+	eval "pid_$1=$!"
+	pids="$pids $!"
+	n=0
+	while [ ! -S "$dir/$1/sock" ]; do
+		if ! kill -0 "$!" 2>/dev/null || [ $n -ge 100 ]; then
+			echo "FAIL: daemon $1 did not start:"
+			cat "$dir/$1/log"
+			failed=1
+			exit 1
+		fi
+		sleep 0.1
+		n=$((n + 1))
+	done
+}
+
+# stop NAME: SIGTERM by PID; the daemon must exit 0 and remove its pidfile
+stop() {
+	eval "p=\$pid_$1"
+	kill -TERM "$p"
+	wait "$p"
+	rc=$?
+	pids=$(echo "$pids" | sed "s/ $p\$//; s/ $p / /")
+	if [ $rc != 0 ]; then
+		echo "FAIL: daemon $1 exited with status $rc"
+		failed=1
+	elif [ -e "$dir/$1/pid" ]; then
+		echo "FAIL: daemon $1 left its pidfile"
+		failed=1
+	else
+		echo "ok - daemon $1 stopped cleanly"
+	fi
+}
+
+# alive NAME: the daemon still runs (after the stress scripts)
+alive() {
+	eval "p=\$pid_$1"
+	if kill -0 "$p" 2>/dev/null; then
+		echo "ok - daemon $1 still alive"
+	else
+		echo "FAIL: daemon $1 died; log:"
+		tail -20 "$dir/$1/log"
+		failed=1
+	fi
+}
+
+# run NAME SCRIPT: one miltertest script against daemon NAME
+run() {
+	if "$MILTERTEST" -D socket="$dir/$1/sock" -D log="$dir/$1/log" \
+	    -D pidfile="$dir/$1/pid" -D conf="$dir/$1/policy.conf" \
+	    -D srcdir="$src" -D lib="$src/lib.lua" -s "$2" \
+	    >"$dir/out" 2>&1; then
+		cat "$dir/out"
+		echo "PASS: $(basename "$2")"
+	else
+		cat "$dir/out"
+		echo "FAIL: $(basename "$2") (daemon log: $dir/$1/log)"
+		tail -15 "$dir/$1/log"
+		failed=1
+	fi
+}
+
+# The main daemon: one policy for every scenario but reload.
+start main "$src/policy.conf"
+for t in "$src"/[0-9]*.lua; do
+	run main "$t"
+done
+alive main
+
+# Reload: a daemon of its own, whose policy file the test rewrites.
+mkdir -p "$dir/reload"
+cp "$src/reload-v1.conf" "$dir/reload/policy.conf"
+start reload "$dir/reload/policy.conf"
+run reload "$src/reload.lua"
+alive reload
+
+stop main
+stop reload
+exit $failed
