@@ -132,7 +132,7 @@ conf_lex_add(struct conf_lex_text *tx, int c)
 static int
 conf_lex_wordc(int c)
 {
-	return c >= 0 && c < 0x80 &&
+	return c > 0 && c < 0x80 &&
 	    (isalnum(c) || strchr("_.-/@+%*~[]&'?^|`$", c) != NULL);
 }
 
@@ -273,7 +273,7 @@ conf_lex_op(int c, int next, int *len)
 static void
 conf_lex_junk(struct conf_lex *lx, struct conf_tok *t, int c)
 {
-	int oplen, d;
+	int d;
 
 	if (c == 0)
 		tg_diag_error(lx->diag, lx->file, t->line, t->col,
@@ -289,10 +289,11 @@ conf_lex_junk(struct conf_lex *lx, struct conf_tok *t, int c)
 		tg_diag_error(lx->diag, lx->file, t->line, t->col,
 		    "unexpected byte 0x%02x", c);
 	conf_lex_advance(lx);
-	/* Skip the rest of a run of unprintable bytes. */
-	while ((d = conf_lex_peek(lx, 0)) >= 0 && c != '=' && c != '!' &&
-	    (d == 0 || d >= 0x7f || (d < 0x20 && !isspace(d))) &&
-	    conf_lex_op(d, -1, &oplen) == CONF_T_BAD)
+	/* One error for a run of unprintable bytes, and for an 8-bit word
+	 * ("\xc3\xa9t\xc3\xa9") as a whole. */
+	while (c != '=' && c != '!' && (d = conf_lex_peek(lx, 0)) >= 0 &&
+	    (d == 0 || d >= 0x7f || (d < 0x20 && !isspace(d)) ||
+	    (c >= 0x80 && conf_lex_wordc(d))))
 		conf_lex_advance(lx);
 	t->type = CONF_T_BAD;
 }
