@@ -90,6 +90,7 @@ reload_policy(void)
 	struct tg_diag diag;
 	struct tg_policy *p;
 	size_t nrules = 0;
+	unsigned gen;
 
 	if (reload_path == NULL) {
 		tg_log_warnx("SIGHUP: no configuration file (built-in empty "
@@ -107,8 +108,9 @@ reload_policy(void)
 		    reload_generation(NULL));
 	} else {
 		tg_policy_publish(p);
+		gen = reload_generation(&nrules);
 		tg_log_info("policy reloaded (generation %u, %zu rules)",
-		    reload_generation(&nrules), nrules);
+		    gen, nrules);
 	}
 	tg_diag_free(&diag);
 }
