@@ -1,4 +1,5 @@
-/* conf_lex.c - tokens of the policy language, with line and column.
+/* conf_lex.c - tokens of the policy language, with line and column; the
+ * reading of policy files and the checks of names and numbers.
  * Reads a byte buffer with its length (a NUL byte is an error, never the
  * end), reports lexical errors to the diag and goes on.
  * Owns: the text of the token it fills. Threads: one lexer per load. */

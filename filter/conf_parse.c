@@ -839,6 +839,28 @@ conf_stage(struct conf_parser *p)
 	}
 }
 
+/* Open the table d declares; the quoted path is current. */
+static void
+conf_table_open(struct conf_parser *p, struct conf_tdecl *d)
+{
+	char *path = conf_file_join(p->dir, p->tok.text), pr[48];
+	int errors = p->diag->errors;
+
+	d->t = tg_table_open(d->name, d->type, path, p->diag);
+	free(path);
+	if (d->t == NULL) {
+		/* tg_table_open() reports why; never fail silently. */
+		if (p->diag->errors == errors)
+			conf_err(p, p->tok.line, p->tok.col, "table \"%s\" "
+			    "could not be opened", conf_pr(pr, sizeof pr,
+			    d->name));
+		return;
+	}
+	p->pol->tables = conf_grow(p->pol->tables, p->pol->ntables,
+	    sizeof *p->pol->tables);
+	p->pol->tables[p->pol->ntables++] = d->t;
+}
+
 /* table NAME TYPE "path"; a table that fails to open is still declared
  * (with t NULL) so that its uses are not reported as undefined. */
 static void
@@ -846,9 +868,9 @@ conf_table(struct conf_parser *p)
 {
 	struct conf_tdecl d = { NULL, TG_TABLE_LIST, NULL, p->lx->file, 0 };
 	struct conf_tdecl *o;
-	int ok = 1, errors;
 	const char *why;
-	char pr[48], *path;
+	char pr[48];
+	int ok = 1;
 
 	conf_next(p);
 	if (p->tok.type != CONF_T_WORD) {
@@ -882,20 +904,8 @@ conf_table(struct conf_parser *p)
 		conf_expected(p, "a quoted path");
 		goto sync;
 	}
-	if (ok) {
-		path = conf_file_join(p->dir, p->tok.text);
-		errors = p->diag->errors;
-		d.t = tg_table_open(d.name, d.type, path, p->diag);
-		if (d.t == NULL && p->diag->errors == errors)
-			conf_err(p, p->tok.line, p->tok.col, "table \"%s\" "
-			    "could not be opened", pr);
-		free(path);
-	}
-	if (d.t != NULL) {
-		p->pol->tables = conf_grow(p->pol->tables, p->pol->ntables,
-		    sizeof *p->pol->tables);
-		p->pol->tables[p->pol->ntables++] = d.t;
-	}
+	if (ok)
+		conf_table_open(p, &d);
 	conf_next(p);
 	if (o == NULL) {
 		p->decl = conf_grow(p->decl, p->ndecl, sizeof *p->decl);
@@ -1007,7 +1017,9 @@ conf_statement(struct conf_parser *p)
 		conf_stage(p);
 	else if (p->tok.type == CONF_T_RBRACE) {
 		conf_err(p, p->tok.line, p->tok.col, "unbalanced '}'");
-		conf_next(p);
+		do	/* one error for "}}}" */
+			conf_next(p);
+		while (p->tok.type == CONF_T_RBRACE);
 	} else {
 		if (conf_tok_is(&p->tok, "rule"))
 			conf_err(p, p->tok.line, p->tok.col, "rule outside "
