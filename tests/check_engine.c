@@ -20,7 +20,7 @@
 /* The case table leaves trailing fields out when they do not matter. */
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 
-static char engine_dir[] = "/tmp/tg-engine-XXXXXX";
+static char engine_dir[64];
 static char engine_logged[8192];
 
 static void
@@ -46,6 +46,8 @@ engine_write(const char *name, const char *text)
 static void
 engine_setup(void)
 {
+	/* Fresh each time: with CK_FORK=no the fixture runs in one process. */
+	tg_strlcpy(engine_dir, "/tmp/tg-engine-XXXXXX", sizeof engine_dir);
 	ck_assert_ptr_nonnull(mkdtemp(engine_dir));
 	engine_write("trusted.cidr", "192.0.2.0/24 ok\n2001:db8::/32\n");
 	engine_write("local.list", "example.org\n@example.net\n");
