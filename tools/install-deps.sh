@@ -1,0 +1,54 @@
+#!/bin/sh
+# install-deps.sh - install the Debian 12 packages Tollgate needs to build
+# and test. Quick and silent when everything is already there; otherwise
+# runs "apt-get update" once and installs only what is missing (as root).
+# Usage: sh tools/install-deps.sh        (exit 0: all present)
+set -eu
+
+PACKAGES="build-essential autoconf automake libtool pkg-config
+libmilter-dev libsasl2-dev libspf2-dev libssl-dev libpcre2-dev
+libhiredis-dev check miltertest sasl2-bin valgrind"
+
+say() { printf 'install-deps: %s\n' "$*"; }
+
+if ! command -v dpkg-query >/dev/null 2>&1; then
+	say "dpkg-query not found: this script is for Debian 12; install by hand:"
+	say "  " $PACKAGES
+	exit 1
+fi
+
+# dpkg-query prints "installed" only for fully installed packages (not for
+# removed-but-configured or half-installed ones).
+missing=""
+for p in $PACKAGES; do
+	st=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+	[ "$st" = installed ] || missing="$missing $p"
+done
+
+if [ -z "$missing" ]; then
+	say "all build and test packages are installed"
+	exit 0
+fi
+
+say "missing:$missing"
+if [ "$(id -u)" -ne 0 ]; then
+	say "not root: run as root (sudo sh tools/install-deps.sh), or:"
+	say "  apt-get install$missing"
+	exit 1
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+# shellcheck disable=SC2086 # word splitting of the list is wanted
+apt-get install -y -q --no-install-recommends $missing
+
+still=""
+for p in $missing; do
+	st=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+	[ "$st" = installed ] || still="$still $p"
+done
+if [ -n "$still" ]; then
+	say "still missing after apt-get install:$still"
+	exit 1
+fi
+say "installed:$missing"

@@ -1,0 +1,64 @@
+#!/bin/sh
+# test.sh - what CI runs (.ci/run): install missing Debian packages (as
+# root), regenerate the build system, configure a developer build with
+# warnings as errors in _build/, build, run every test, then "make
+# distcheck". Exits non-zero at the first failing step and prints the logs
+# of the failing tests. The last line is a one-line summary.
+# Usage: sh tools/test.sh
+set -eu
+
+prog=test.sh
+top=$(cd "$(dirname "$0")/.." && pwd)
+. "$top/tools/common.sh"
+
+step=setup
+fail() {
+	say "FAIL at step '$step': $*"
+	exit 1
+}
+
+step=deps
+sh "$top/tools/install-deps.sh" || fail "missing Debian packages"
+
+step=autoreconf
+(cd "$top" && autoreconf -fi) || fail "autoreconf -fi"
+
+step=configure
+# A stale configuration (other flags, older configure) must not leak in.
+if [ -f "$build/Makefile" ] && [ "$build" != "$top" ]; then
+	make -C "$build" distclean >/dev/null 2>&1 || true
+fi
+mkdir -p "$build"
+say "configure --enable-werror (in $build)"
+(cd "$build" && "$top/configure" --enable-werror) || {
+	[ -f "$build/config.log" ] && tail -n 40 "$build/config.log"
+	fail "configure (see $build/config.log)"
+}
+
+step=build
+say "make -j$jobs"
+make -C "$build" -j"$jobs" || fail "make"
+
+step=check
+say "make check"
+if ! make -C "$build" -j"$jobs" check; then
+	# test-suite.log holds the log of every test that did not pass.
+	for log in $(find "$build" -name test-suite.log -newer "$build/config.status"); do
+		printf '\n===== %s =====\n' "$log"
+		cat "$log"
+	done
+	fail "make check: some tests failed (logs above)"
+fi
+# Totals from the test-suite logs, e.g. "# PASS: 8".
+count() {
+	find "$build" -name test-suite.log -newer "$build/config.status" \
+	    -exec sed -n "s/^# $1: *//p" {} + | awk '{ n += $1 } END { print n + 0 }'
+}
+pass=$(count PASS); skip=$(count SKIP); xfail=$(count XFAIL)
+
+step=distcheck
+say "make distcheck"
+make -C "$build" -j"$jobs" distcheck || fail "make distcheck"
+tarball=$(ls -t "$build"/tollgate-*.tar.gz 2>/dev/null | head -n 1)
+
+say "PASS: build (-Werror), make check ($pass passed, $skip skipped, $xfail expected failures), make distcheck (${tarball##*/})"
