@@ -196,8 +196,17 @@ tg_table_lookup_addr(const struct tg_table *t, const char *addr,
 	len = strlen(addr);
 	if (table_hash_lookup(t->hash, addr, len, value))
 		return 1;
-	if ((dom = tg_addr_domain(addr)) == NULL)
-		return 0;
+	if ((dom = tg_addr_domain(addr)) == NULL) {
+		/* A local address ("postmaster") still matches "postmaster@";
+		 * keys never exceed the line limit, so a longer one cannot. */
+		char key[TABLE_LINE_MAX + 2];
+
+		if (len == 0 || len >= TABLE_LINE_MAX)
+			return 0;
+		memcpy(key, addr, len);
+		key[len] = '@';
+		return table_hash_lookup(t->hash, key, len + 1, value);
+	}
 	if (dom - addr > 1 &&
 	    table_hash_lookup(t->hash, addr, (size_t)(dom - addr), value))
 		return 1;

@@ -162,7 +162,7 @@ table_cidr_add(struct table_cidr *c, const char *line, size_t len,
     size_t col0, const struct table_pos *pos)
 {
 	char tok[CIDR_TOKEN_MAX + 1], shown[CIDR_TOKEN_MAX + 8];
-	const char *why = "invalid network";
+	const char *why = "too long";
 	size_t tlen = 0, v;
 	struct tg_ip net;
 	int64_t val;
