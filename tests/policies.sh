@@ -52,6 +52,6 @@ elif ! printf '%s\n' "$out" | grep -q 'broken\.conf:[0-9][0-9]*:[0-9][0-9]*: err
 	status=1
 else
 	echo "ok: a broken policy is refused:"
-	printf '  %s\n' "$out"
+	printf '%s\n' "$out" | sed 's/^/  /'
 fi
 exit $status

@@ -43,7 +43,9 @@ step=check
 say "make check"
 if ! make -C "$build" -j"$jobs" check; then
 	# test-suite.log holds the log of every test that did not pass.
-	for log in $(find "$build" -name test-suite.log -newer "$build/config.status"); do
+	logs=$(find "$build" -name test-suite.log -newer "$build/config.status")
+	[ -n "$logs" ] || fail "make check: tests not built or not run (errors above)"
+	for log in $logs; do
 		printf '\n===== %s =====\n' "$log"
 		cat "$log"
 	done
