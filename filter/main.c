@@ -290,13 +290,13 @@ main_pidfile_remove(void)
 }
 
 /* main_write_pidfile - after the socket is open and we have our final
- * PID; 0 or -1 */
+ * PID; path is absolute (made so before chdir /); 0 or -1 */
 static int
 main_write_pidfile(const char *path)
 {
 	FILE *fp;
 
-	main_pidfile = main_abspath(path);
+	main_pidfile = tg_xstrdup(path);
 	if ((fp = fopen(main_pidfile, "w")) == NULL) {
 		tg_log_warn("%s", main_pidfile);
 		main_pidfile = tg_free(main_pidfile);
@@ -418,6 +418,8 @@ main(int argc, char **argv)
 		    "inet6:port@host", o.socket);
 		return 1;
 	}
+	if (o.pidfile != NULL)
+		o.pidfile = main_abspath(o.pidfile);
 	if (main_policy(&o) != 0)
 		return 1;
 	return main_run(&o, spec);
