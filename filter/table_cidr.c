@@ -1,13 +1,5 @@
 /* table_cidr.c - cidr: tables (Postfix cidr_table(5) syntax), the longest
  * matching prefix wins whatever the order of the file.
- * Layout: per family one array sorted by (prefix length, network), so the
- * entries of each length are a contiguous sorted run. A lookup masks the
- * address to each length present, longest first, and binary-searches that
- * run: at most 33 (129) searches of log2(n) steps, no pointers to chase,
- * 16 (32) bytes per entry, and building is one qsort. A trie would be
- * faster per lookup but bigger and harder to get right; this is simple to
- * check and fast enough: about 0.5 us per random IPv4 lookup at 1,000,000
- * entries of three lengths, which is per connection, not per byte.
  * Owns: entries and values. Lookups return borrowed pointers.
  * Threads: read-only after table_cidr_finish(). */
 #include "config.h"
@@ -18,6 +10,15 @@
 
 #include "tg.h"
 #include "table_impl.h"
+
+/* Layout: per family one array sorted by (prefix length, network), so the
+ * entries of each length are a contiguous sorted run. A lookup masks the
+ * address to each length present, longest first, and binary-searches that
+ * run: at most 33 (129) searches of log2(n) steps, no pointers to chase,
+ * 16 (32) bytes per entry, and building is one qsort. A trie would be
+ * faster per lookup but bigger and harder to get right; this is simple to
+ * check and fast enough: about 0.5 us per random IPv4 lookup at 1,000,000
+ * entries of three lengths, which is per connection, not per byte. */
 
 /* Longest network token worth parsing: "[IPv6:" + 45 + "]/128". */
 #define CIDR_TOKEN_MAX	64
