@@ -44,8 +44,8 @@ run_autoreconf() {
 # run_configure ARGS... - configure into $build.
 run_configure() {
 	mkdir -p "$build"
-	say "configure $* (in $build)"
-	(cd "$build" && "$top/configure" "$@") || {
+	say "configure${*:+ $*} (in $build; details in config.log)"
+	(cd "$build" && "$top/configure" -q "$@") || {
 		[ -f "$build/config.log" ] && tail -n 40 "$build/config.log" >&2
 		die "configure failed (see $build/config.log)"
 	}
