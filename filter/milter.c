@@ -173,7 +173,10 @@ milter_macro(SMFICTX *ctx, struct milter_conn *c, int i)
 	if (val == NULL) {
 		if (milter_uses(c, m->uses) && !(c->warned & (1u << i))) {
 			c->warned |= 1u << i;
-			tg_log_warnx("%s: macro %s not sent by the MTA; %s",
+			/* The MTAs leave the auth and TLS macros out of
+			 * sessions without AUTH or TLS: normal, so debug. */
+			tg_log(i >= M_AUTH_AUTHEN ? LOG_DEBUG : LOG_WARNING,
+			    "%s: macro %s not sent by the MTA; %s",
 			    c->sess.id, m->name, m->effect);
 		}
 		return;
