@@ -37,7 +37,7 @@ const struct tg_attr_info tg_attrs[TG_A_COUNT] = {
 	[TG_A_RCPT_COUNT]	= { "rcpt.count",	TG_T_NUM,  R, E },
 	[TG_A_SIZE_DECLARED]	= { "size.declared",	TG_T_NUM,  M, E },
 	[TG_A_SIZE]		= { "size",		TG_T_NUM,  E, E },
-	[TG_A_HEADER]		= { "header",		TG_T_STR,  E, E },
+	[TG_A_HEADER]		= { "header",		TG_T_STR,  E, E, 1 },
 };
 
 static const char *const attr_stage_names[TG_STAGE_COUNT] = {

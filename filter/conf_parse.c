@@ -131,7 +131,7 @@ conf_expr_free(struct tg_expr *e)
 		return NULL;
 	conf_expr_free(e->left);
 	conf_expr_free(e->right);
-	free(e->hdr);
+	free(e->param);
 	free(e->str);
 	if (e->set != NULL) {
 		for (size_t i = 0; i < e->set->nstr; i++)
@@ -390,24 +390,26 @@ conf_attr(struct conf_parser *p)
 	char name[96], pr[48];
 	int type = -1;
 
-	if (conf_tok_is(&p->tok, "header")) {
-		conf_next(p);
-		if (!conf_is_value(p)) {
-			conf_expected(p, "a quoted header name");
-			return conf_expr_free(e);
-		}
-		conf_pr(pr, sizeof pr, p->tok.text);
-		if (conf_header_name_check(p->tok.text) < 0)
-			conf_err(p, p->tok.line, p->tok.col,
-			    "invalid header name \"%s\"", pr);
-		e->attr = TG_A_HEADER;
-		e->hdr = conf_tok_take(&p->tok);
-		snprintf(name, sizeof name, "header \"%s\"", pr);
-		type = TG_T_STR;
-	} else if (tg_attr_lookup(p->tok.text, &e->attr) < 0) {
+	if (tg_attr_lookup(p->tok.text, &e->attr) < 0) {
 		conf_err(p, e->line, e->col, "unknown attribute \"%s\"",
 		    conf_pr(name, sizeof name, p->tok.text));
 		e->attr = TG_A_CLIENT_ADDRESS;
+	} else if (tg_attrs[e->attr].param) {
+		/* header "Name": the attribute takes a quoted parameter. */
+		conf_next(p);
+		if (!conf_is_value(p)) {
+			conf_expected(p, "a quoted parameter");
+			return conf_expr_free(e);
+		}
+		conf_pr(pr, sizeof pr, p->tok.text);
+		if (e->attr == TG_A_HEADER &&
+		    conf_header_name_check(p->tok.text) < 0)
+			conf_err(p, p->tok.line, p->tok.col,
+			    "invalid header name \"%s\"", pr);
+		e->param = conf_tok_take(&p->tok);
+		snprintf(name, sizeof name, "%s \"%s\"",
+		    tg_attrs[e->attr].name, pr);
+		type = (int)tg_attrs[e->attr].type;
 	} else {
 		snprintf(name, sizeof name, "%s", tg_attrs[e->attr].name);
 		type = (int)tg_attrs[e->attr].type;

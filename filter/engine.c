@@ -43,7 +43,7 @@ static const char *
 engine_str(const struct engine_ctx *c, const struct tg_expr *e)
 {
 	if (e->attr == TG_A_HEADER)
-		return tg_session_header(c->s, e->hdr);
+		return tg_session_header(c->s, e->param);
 	return c->s->val[e->attr];
 }
 

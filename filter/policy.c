@@ -37,7 +37,7 @@ policy_free_expr(struct tg_expr *e)
 		return;
 	policy_free_expr(e->left);
 	policy_free_expr(e->right);
-	free(e->hdr);
+	free(e->param);
 	free(e->str);
 	policy_free_set(e->set);
 	if (e->re != NULL)

@@ -66,6 +66,8 @@ struct tg_attr_info {
 	enum tg_vtype	 type;
 	enum tg_stage	 first;		/* earliest stage it is known at */
 	enum tg_stage	 last;		/* latest stage it is known at */
+	int		 param;		/* followed by a quoted parameter, as in
+					 * header "Subject" */
 };
 extern const struct tg_attr_info tg_attrs[TG_A_COUNT];
 /* Look an attribute up by its policy name; returns 0 or -1. */
@@ -102,7 +104,8 @@ struct tg_expr {
 	enum tg_expr_op	 op;
 	struct tg_expr	*left, *right;	/* AND, OR, NOT */
 	enum tg_attr	 attr;		/* BOOL, CMP, IN_*, MATCH */
-	char		*hdr;		/* header name when attr is TG_A_HEADER */
+	char		*param;		/* the quoted parameter of attributes that
+					 * take one: header "Name" */
 	enum tg_cmp	 cmp;		/* CMP */
 	long long	 num;		/* CMP on a TG_T_NUM attribute */
 	char		*str;		/* CMP on a string; MATCH: the pattern */

@@ -260,7 +260,7 @@ START_TEST(test_valid_full)
 
 	r = p->rules[TG_STAGE_EOM];
 	ck_assert_int_eq(r[0].cond->left->attr, TG_A_HEADER);
-	ck_assert_str_eq(r[0].cond->left->hdr, "Subject");
+	ck_assert_str_eq(r[0].cond->left->param, "Subject");
 	ck_assert_int_eq(r[1].cond->op, TG_E_FALSE);
 	ck_assert_int_eq(p->rules[TG_STAGE_DATA][0].cond->op, TG_E_TRUE);
 
