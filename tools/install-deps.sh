@@ -7,7 +7,13 @@ set -eu
 
 PACKAGES="build-essential autoconf automake libtool pkg-config
 libmilter-dev libsasl2-dev libspf2-dev libssl-dev libpcre2-dev
-libhiredis-dev check miltertest sasl2-bin valgrind"
+libhiredis-dev check miltertest sasl2-bin valgrind
+postfix swaks libwrap0 libsasl2-modules m4"
+
+# tests/mta/sendmail.sh runs Sendmail unpacked from these (it conflicts with
+# postfix, so it is downloaded, not installed): see sendmail_fetch below.
+SENDMAIL_PACKAGES="sendmail-bin sendmail-base sendmail-cf"
+SENDMAIL_DIR=${TG_SENDMAIL_DIR:-/var/cache/tollgate-test/sendmail}
 
 say() { printf 'install-deps: %s\n' "$*"; }
 
@@ -25,7 +31,29 @@ for p in $PACKAGES; do
 	[ "$st" = installed ] || missing="$missing $p"
 done
 
+# sendmail_fetch - unpack the Sendmail packages into $SENDMAIL_DIR (once;
+# the tests only read it). "apt-get download" fetches without installing.
+sendmail_fetch() {
+	[ -x "$SENDMAIL_DIR/usr/libexec/sendmail/sendmail" ] && return 0
+	if [ "$(id -u)" -ne 0 ]; then
+		say "Sendmail for tests/mta not unpacked in $SENDMAIL_DIR: run as root"
+		return 1
+	fi
+	tmp=$(mktemp -d) && chmod 755 "$tmp" || return 1  # _apt reads it
+	# shellcheck disable=SC2086 # word splitting of the list is wanted
+	(cd "$tmp" && apt-get download -q $SENDMAIL_PACKAGES) || {
+		apt-get update -q && (cd "$tmp" && apt-get download -q $SENDMAIL_PACKAGES)
+	} || { rm -rf "$tmp"; return 1; }
+	mkdir -p "$SENDMAIL_DIR"
+	for deb in "$tmp"/*.deb; do
+		dpkg -x "$deb" "$SENDMAIL_DIR" || { rm -rf "$tmp"; return 1; }
+	done
+	rm -rf "$tmp"
+	say "Sendmail unpacked in $SENDMAIL_DIR (for tests/mta, not installed)"
+}
+
 if [ -z "$missing" ]; then
+	sendmail_fetch || exit 1
 	say "all build and test packages are installed"
 	exit 0
 fi
@@ -38,6 +66,10 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 export DEBIAN_FRONTEND=noninteractive
+# Postfix is installed for the tests' private instances only: "No
+# configuration" keeps it from setting up (and starting) a system MTA.
+echo "postfix postfix/main_mailer_type select No configuration" |
+    debconf-set-selections
 apt-get update -q
 # shellcheck disable=SC2086 # word splitting of the list is wanted
 apt-get install -y -q --no-install-recommends $missing
@@ -52,3 +84,4 @@ if [ -n "$still" ]; then
 	exit 1
 fi
 say "installed:$missing"
+sendmail_fetch || exit 1

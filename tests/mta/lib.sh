@@ -1,0 +1,433 @@
+# lib.sh - harness shared by tests/mta/postfix.tap and sendmail.tap
+# (sourced). It owns the temporary directory, the smtp-sink that receives
+# accepted mail, the tollgate daemon and the TAP output; the MTA script
+# sets up its MTA and defines mta_stop and mta_queue_empty. Scenarios
+# (scenarios.sh) use the helpers below: smtp, dialog, expect, delivered,
+# header, no_header. Every process is stopped by its PID on exit.
+#
+# Environment: TOLLGATE, top_srcdir (from tests/Makefile.am);
+# TG_MTA_PORT_BASE (first port to try), KEEP=1 (keep the directory).
+
+mta_src=$(cd "${top_srcdir:-.}/tests/mta" && pwd)
+TOLLGATE=${TOLLGATE:-${top_builddir:-.}/filter/tollgate}
+case $TOLLGATE in
+/*)	;;
+*)	TOLLGATE=$(pwd)/$TOLLGATE ;;
+esac
+
+dir=""
+tap_n=0		# test points printed
+tap_failed=0	# test points that failed
+cur_fail=0	# failures in the running scenario
+pid_sink="" pid_tg=""
+
+# ---- TAP ------------------------------------------------------------------
+
+skip_all() {
+	echo "1..0 # SKIP $mta: $*"
+	exit 0
+}
+
+bail() {
+	echo "Bail out! $mta: $*"
+	tap_failed=$((tap_failed + 1))
+	exit 1
+}
+
+diag() {
+	printf '%s\n' "$@" | sed 's/^/# /'
+}
+
+# point OK|FAIL|SKIP NAME TEXT - one TAP test point
+point() {
+	tap_n=$((tap_n + 1))
+	case $1 in
+	OK)	echo "ok $tap_n - $mta: $2: $3" ;;
+	SKIP)	echo "ok $tap_n - $mta: $2: $3 # SKIP $skip_why" ;;
+	*)	echo "not ok $tap_n - $mta: $2: $3"
+		tap_failed=$((tap_failed + 1)) ;;
+	esac
+}
+
+# fail TEXT - a failed check in the running scenario
+fail() {
+	diag "$cur: $*"
+	cur_fail=$((cur_fail + 1))
+}
+
+# ---- set-up -----------------------------------------------------------------
+
+# harness_init TOOL... - check we can run at all, make the directory
+harness_init() {
+	[ "$(id -u)" -eq 0 ] ||
+	    skip_all "needs root (a private MTA instance runs as root)"
+	for t in "$@" swaks smtp-sink perl; do
+		command -v "$t" >/dev/null 2>&1 ||
+		    bail "$t not found: run tools/install-deps.sh as root"
+	done
+	[ -x "$TOLLGATE" ] || bail "$TOLLGATE not built"
+	# The socket directory must not be world-writable (Sendmail refuses
+	# it), and unprivileged MTA processes must reach everything in it.
+	dir=$(mktemp -d "${TMPDIR:-/tmp}/tg-$mta.XXXXXX") || bail "mktemp"
+	chmod 755 "$dir"
+	mkdir -p "$dir/out" "$dir/tg" "$dir/sink" "$dir/policy"
+	trap harness_exit EXIT
+	trap 'exit 1' INT TERM HUP
+}
+
+harness_exit() {
+	rc=$?
+	trap - EXIT
+	mta_stop
+	tg_stop
+	[ -n "${pid_dialog:-}" ] && kill -TERM "$pid_dialog" 2>/dev/null
+	[ -n "$pid_sink" ] && kill -TERM "$pid_sink" 2>/dev/null &&
+	    wait "$pid_sink" 2>/dev/null
+	if [ "${KEEP:-0}" = 1 ] || [ "$tap_failed" -ne 0 ] || [ "$rc" -ne 0 ]
+	then
+		diag "files kept in $dir"
+	else
+		rm -rf "$dir"
+	fi
+	exit "$rc"
+}
+
+# port_free PORT - true when nothing listens on 127.0.0.1:PORT
+port_free() {
+	perl -MIO::Socket::INET -e 'exit(IO::Socket::INET->new(
+	    LocalAddr => "127.0.0.1", LocalPort => $ARGV[0], ReuseAddr => 1,
+	    Listen => 1) ? 0 : 1)' "$1"
+}
+
+# port_wait PORT - wait until something listens on 127.0.0.1:PORT
+port_wait() {
+	perl -MIO::Socket::INET -e 'for (1 .. 200) {
+	    exit 0 if IO::Socket::INET->new(PeerAddr => "127.0.0.1:$ARGV[0]");
+	    select(undef, undef, undef, 0.05) } exit 1' "$1"
+}
+
+# pick_ports VAR... - set each VAR to a free loopback port, from
+# TG_MTA_PORT_BASE (the MTA script's default) upwards
+pick_ports() {
+	p=${TG_MTA_PORT_BASE:-$port_base}
+	for v in "$@"; do
+		while ! port_free "$p"; do
+			p=$((p + 1))
+			[ "$p" -lt $((port_base + 500)) ] ||
+			    bail "no free port from $port_base"
+		done
+		eval "$v=$p"
+		p=$((p + 1))
+	done
+}
+
+# sink_start - smtp-sink on $SINK_PORT; every message is dumped to a file
+# of its own in $dir/sink, with the envelope as X-Rcpt-Args: lines
+sink_start() {
+	chown nobody "$dir/sink"
+	smtp-sink -u nobody -d "$dir/sink/%H%M%S." "127.0.0.1:$SINK_PORT" 64 \
+	    >"$dir/sink.log" 2>&1 &
+	pid_sink=$!
+	port_wait "$SINK_PORT" || bail "smtp-sink did not start"
+}
+
+# policy_install - the test policy, in a directory of its own that the
+# reload scenario may change
+policy_install() {
+	cp "$mta_src/policy.conf" "$mta_src/local-domains.list" \
+	    "$mta_src/trusted.cidr" "$dir/policy/" || bail "policy files"
+	chmod 644 "$dir/policy"/*
+	policy=$dir/policy/policy.conf
+}
+
+# tg_start - run tollgate in the foreground (PID $pid_tg) on
+# unix:$dir/tg/tollgate.sock as $TG_USER; wait for the socket
+tg_start() {
+	"$TOLLGATE" -f -d -c "$policy" -p "unix:$dir/tg/tollgate.sock" \
+	    -u "$TG_USER" >>"$dir/tg/log" 2>&1 &
+	pid_tg=$!
+	n=0
+	while [ ! -S "$dir/tg/tollgate.sock" ]; do
+		n=$((n + 1))
+		if [ $n -gt 100 ] || ! kill -0 "$pid_tg" 2>/dev/null; then
+			tail -n 20 "$dir/tg/log" | diag
+			bail "tollgate did not start"
+		fi
+		sleep 0.1
+	done
+}
+
+tg_stop() {
+	[ -n "$pid_tg" ] || return 0
+	kill -TERM "$pid_tg" 2>/dev/null
+	wait "$pid_tg" 2>/dev/null
+	pid_tg=""
+}
+
+# tg_reload - SIGHUP; wait until the log says the reload is over
+tg_reload() {
+	before=$(grep -c -e 'policy reloaded' -e 'reload failed' "$dir/tg/log")
+	kill -HUP "$pid_tg" || return 1
+	n=0
+	while [ "$(grep -c -e 'policy reloaded' -e 'reload failed' \
+	    "$dir/tg/log")" -le "$before" ]; do
+		n=$((n + 1))
+		[ $n -le 100 ] || return 1
+		sleep 0.1
+	done
+}
+
+# ---- scenario helpers ---------------------------------------------------------
+
+msg_n=0
+
+# new_id - a fresh X-Test-Id for the next session, in $id; $out is where
+# its transcript goes
+new_id() {
+	msg_n=$((msg_n + 1))
+	id=$mta-$msg_n-$cur
+	out=$dir/out/$id
+}
+
+# listener_port NAME - the port of listener mx or submission
+listener_port() {
+	case $1 in
+	mx)		echo "$MX_PORT" ;;
+	submission)	echo "$SUB_PORT" ;;
+	*)		bail "unknown listener $1" ;;
+	esac
+}
+
+# smtp LISTENER [swaks options] - one swaks session from 127.0.0.1 (unless
+# the options say otherwise); the message carries X-Test-Id: $id
+smtp() {
+	new_id
+	port=$(listener_port "$1")
+	shift
+	swaks --server "127.0.0.1:$port" --timeout 60 --suppress-data \
+	    --helo client.example.net --from tester@example.net \
+	    --header "X-Test-Id: $id" --header "Subject: tollgate test $id" \
+	    "$@" >"$out" 2>&1
+}
+
+# dialog LISTENER [-b ADDR] STEP... - a dialog.pl session (see there);
+# "@data BYTES" gets the session's X-Test-Id, "@wait" the file $out.go
+dialog() {
+	new_id
+	dialog_run "$@"
+}
+
+# dialog_run - dialog for the current $id, one argument a line because
+# the steps contain blanks
+dialog_run() {
+	port=$(listener_port "$1")
+	shift
+	{
+		if [ "$1" = -b ]; then
+			printf '%s\n' -b "$2"
+			shift 2
+		fi
+		echo "127.0.0.1:$port"
+		for s in "$@"; do
+			case $s in
+			@data\ *)	s="@data $id ${s#@data }" ;;
+			@wait)		s="@wait $out.go" ;;
+			esac
+			printf '%s\n' "$s"
+		done
+	} | (
+		IFS='
+'
+		set -f
+		# shellcheck disable=SC2046
+		exec perl "$mta_src/dialog.pl" $(cat) >"$out" 2>&1
+	)
+}
+
+# dialog_bg ... - dialog in the background, up to its first @wait;
+# resume with dialog_resume
+dialog_bg() {
+	new_id
+	dialog_run "$@" &
+	pid_dialog=$!
+	n=0
+	while [ ! -e "$out.go.paused" ]; do
+		n=$((n + 1))
+		if [ $n -gt 300 ] || ! kill -0 "$pid_dialog" 2>/dev/null; then
+			fail "the session did not reach its pause"
+			return 1
+		fi
+		sleep 0.1
+	done
+}
+
+dialog_resume() {
+	touch "$out.go"
+	wait "$pid_dialog"
+}
+
+# reply STEP - the reply the client got at STEP of the last session:
+# banner, ehlo, auth, mail, rcpt, data (to the DATA command), eom (after
+# the message), fail (the first 4xx or 5xx); a number picks the Nth of a
+# kind (rcpt3, mail2), none the first
+reply() {
+	awk -v want="$1" '
+	/^ [-~]> / {
+		c = toupper(substr($0, 5))
+		if (c ~ /^(EHLO|HELO)/) s = "ehlo"
+		else if (c ~ /^AUTH/) s = "auth"
+		else if (c ~ /^MAIL FROM/) s = "mail"
+		else if (c ~ /^RCPT TO/) s = "rcpt"
+		else if (c ~ /^DATA/) s = "data"
+		else if (c ~ /^[0-9]+ LINES SENT|^\.$/) s = "eom"
+		else s = "other"
+		step = s (++n[s])
+		next
+	}
+	/^<(-|\*\*) +[0-9][0-9][0-9] / {
+		r = $0
+		sub(/^<(-|\*\*) +/, "", r)
+		if (step == "") step = "banner1"
+		if (!(step in got)) got[step] = r
+		if (r ~ /^[45]/ && !("fail1" in got)) got["fail1"] = r
+	}
+	END {
+		w = want ~ /[0-9]$/ ? want : want "1"
+		if (w in got) print got[w]
+	}' "$out"
+}
+
+# expect STEP CODE [ENH [TEXT]] - the reply at STEP starts with
+# "CODE ENH" and contains TEXT
+expect() {
+	r=$(reply "$1")
+	want="$2${3:+ $3}"
+	case $r in
+	"$want"*)
+		case $r in
+		*"${4:-}"*)	return 0 ;;
+		esac ;;
+	esac
+	fail "at $1: got \"${r:-no reply}\", want \"$want${4:+ ... $4}\""
+	diag "transcript ($out):"
+	sed -n 's/^/    /p' "$out" | diag
+	return 1
+}
+
+# sink_files - the sink's files holding message $id
+sink_files() {
+	grep -rlE "^X-Test-Id: $id"'\r?$' "$dir/sink" 2>/dev/null
+}
+
+# sink_rcpts - the sorted envelope recipients that reached the sink for $id
+sink_rcpts() {
+	# shellcheck disable=SC2046 # one file name a word
+	sink_files | while read -r f; do
+		sed -n "s/^X-Rcpt-Args:[^<]*<\([^>]*\)>.*/\1/p" "$f"
+	done | sort | tr '\n' ' '
+}
+
+# delivered RCPT... - message $id reaches the sink for exactly these
+# recipients (waits for the MTA's delivery); recorded for the final check
+delivered() {
+	want=$(printf '%s\n' "$@" | sort | tr '\n' ' ')
+	echo "$id $want" >>"$dir/expected"
+	n=0
+	while [ "$(sink_rcpts)" != "$want" ]; do
+		n=$((n + 1))
+		if [ $n -gt 300 ]; then
+			fail "message $id: at the sink for \"$(sink_rcpts)\"," \
+			    "want \"$want\""
+			return 1
+		fi
+		sleep 0.1
+	done
+}
+
+# header "Name: value" - the delivered message $id has this header line
+header() {
+	f=$(sink_files | head -n 1)
+	if [ -z "$f" ] || ! tr -d '\r' <"$f" | grep -qxF "$1"; then
+		fail "message $id: no header \"$1\" at the sink"
+		[ -n "$f" ] && sed -n '1,/^$/s/^/    /p' "$f" | diag
+		return 1
+	fi
+}
+
+# no_header Name - the delivered message $id has no such header
+no_header() {
+	f=$(sink_files | head -n 1)
+	if [ -n "$f" ] && grep -qi "^$1:" "$f"; then
+		fail "message $id: unexpected header $(grep -i "^$1:" "$f")"
+		return 1
+	fi
+}
+
+# ---- running ------------------------------------------------------------------
+
+scenarios=""
+
+# scenario NAME "description" - register sc_NAME (scenarios.sh)
+scenario() {
+	scenarios="$scenarios $1"
+	eval "desc_$(echo "$1" | tr - _)=\"\$2\""
+}
+
+# run_scenarios - every registered scenario, one TAP point each, then a
+# final point: the queue drains and the sink holds exactly the expected mail
+run_scenarios() {
+	for cur in $scenarios; do
+		cur_fail=0
+		skip_why=""
+		f=sc_$(echo "$cur" | tr - _)
+		eval "d=\$desc_$(echo "$cur" | tr - _)"
+		$f
+		if [ -n "$skip_why" ]; then
+			point SKIP "$cur" "$d"
+		elif [ "$cur_fail" -eq 0 ]; then
+			point OK "$cur" "$d"
+		else
+			point FAIL "$cur" "$d"
+		fi
+	done
+	cur=final
+	cur_fail=0
+	final_check
+	if [ "$cur_fail" -eq 0 ]; then
+		point OK final "the queue drained; the sink has exactly the expected mail"
+	else
+		point FAIL final "the queue drained; the sink has exactly the expected mail"
+	fi
+	echo "1..$tap_n"
+	diag "$mta: $((tap_n - tap_failed)) passed, $tap_failed failed"
+	[ "$tap_failed" -eq 0 ]
+}
+
+final_check() {
+	n=0
+	until mta_queue_empty; do
+		n=$((n + 1))
+		if [ $n -gt 300 ]; then
+			fail "mail still queued after 30s"
+			break
+		fi
+		sleep 0.1
+	done
+	touch "$dir/expected"
+	while read -r id want; do
+		got=$(sink_rcpts)
+		[ "$got" = "$want " ] ||
+		    fail "message $id: at the sink for \"$got\", want \"$want \""
+	done <"$dir/expected"
+	for f in $(grep -rL -e "^X-Test-Id: " "$dir/sink" 2>/dev/null); do
+		fail "a message without X-Test-Id at the sink: $f"
+	done
+	grep -rh '^X-Test-Id: ' "$dir/sink" 2>/dev/null | tr -d '\r' |
+	    sed 's/^X-Test-Id: //' | sort -u | while read -r id; do
+		grep -q "^$id " "$dir/expected" ||
+		    echo "message $id reached the sink but should not have"
+	done >"$dir/unexpected"
+	while read -r line; do
+		fail "$line"
+	done <"$dir/unexpected"
+}

@@ -1,0 +1,148 @@
+# scenarios.sh - the scenario list that tests/mta/postfix.tap and
+# sendmail.tap both run (sourced after lib.sh), against policy.conf.
+#
+# A scenario is a registration line and a function sc_NAME (dashes become
+# underscores). It runs SMTP sessions with smtp (swaks) or dialog
+# (dialog.pl: SIZE=, sessions held open), then checks what the client saw
+# and what reached the sink:
+#   expect STEP CODE [ENH [TEXT]]   reply at banner|ehlo|auth|mail|rcpt|data
+#                                   |eom|fail (the first 4xx/5xx); rcpt3,
+#                                   mail2: the Nth of that kind
+#   delivered RCPT...               the message reached the sink for exactly
+#                                   these recipients (nothing = not at all
+#                                   is checked at the end for every message)
+#   header "Name: value", no_header Name
+# Set skip_why to skip a scenario on one MTA (say why). The listeners are
+# "mx" (any client) and "submission" (SMTP AUTH offered). The client is
+# 127.0.0.1 (untrusted) unless bound to 127.0.0.2 (trusted.cidr).
+# Accounts: alice@example.org / alice-pw (sasldb, made by the MTA script).
+
+scenario clean "clean mail to a local domain is accepted, delivered, stamped"
+sc_clean() {
+	smtp mx --to bob@example.org
+	expect mail 250
+	expect rcpt 250
+	expect eom 250
+	delivered bob@example.org
+	header "X-Tollgate-Test: v1 mx"
+	no_header X-Tollgate-Tag
+}
+
+scenario relay-refused "relay refused for an untrusted, unauthenticated client"
+sc_relay_refused() {
+	smtp mx --to carol@example.net
+	expect rcpt 554 5.7.1 "Relay access denied"
+}
+
+scenario relay-trusted "relay allowed for a client in trusted_networks"
+sc_relay_trusted() {
+	smtp mx --local-interface 127.0.0.2 --to carol@example.net
+	expect rcpt 250
+	expect eom 250
+	delivered carol@example.net
+	header "X-Tollgate-Test: v1 mx"
+}
+
+scenario relay-auth "relay allowed after SMTP AUTH PLAIN on submission"
+sc_relay_auth() {
+	[ -n "$no_auth" ] && { skip_why=$no_auth; return; }
+	smtp submission --auth PLAIN --auth-user alice@example.org \
+	    --auth-password alice-pw --from alice@example.org \
+	    --to carol@example.net
+	expect auth 235
+	expect rcpt 250
+	expect eom 250
+	delivered carol@example.net
+	header "X-Tollgate-Test: v1 submission"
+}
+
+scenario auth-wrong-password "a wrong password is refused by the MTA (535)"
+sc_auth_wrong_password() {
+	[ -n "$no_auth" ] && { skip_why=$no_auth; return; }
+	smtp submission --auth PLAIN --auth-user alice@example.org \
+	    --auth-password wrong --from alice@example.org \
+	    --to carol@example.net
+	expect auth 535
+}
+
+scenario submission-unauth "unauthenticated mail on submission refused (530)"
+sc_submission_unauth() {
+	smtp submission --to bob@example.org
+	expect mail 530 5.7.0 "Authentication required"
+}
+
+scenario size-declared "SIZE= above the limit refused at MAIL (552), below it passes"
+sc_size_declared() {
+	dialog mx "EHLO client.example.net" \
+	    "MAIL FROM:<tester@example.net> SIZE=40000" \
+	    "RSET" "MAIL FROM:<tester@example.net> SIZE=1000"
+	expect mail 552 5.3.4 "Message too big"
+	expect mail2 250
+}
+
+scenario size-real "a message above the limit refused at end of data (552)"
+sc_size_real() {
+	dialog mx "EHLO client.example.net" "MAIL FROM:<tester@example.net>" \
+	    "RCPT TO:<bob@example.org>" "@data 40000"
+	expect rcpt 250
+	expect data 354
+	expect eom 552 5.3.4 "Message too big"
+}
+
+scenario too-many-rcpts "recipients over the limit get 452, the others get the mail"
+sc_too_many_rcpts() {
+	smtp mx --to r1@example.org,r2@example.org,r3@example.org,r4@example.org,r5@example.org
+	expect rcpt3 250
+	expect rcpt4 452 4.5.3 "Too many recipients"
+	expect rcpt5 452 4.5.3 "Too many recipients"
+	expect eom 250
+	delivered r1@example.org r2@example.org r3@example.org
+}
+
+scenario add-header "add-header rules are visible in the delivered message"
+sc_add_header() {
+	smtp mx --to bob@example.org --header "Subject: [ad] cheap tickets"
+	expect eom 250
+	delivered bob@example.org
+	header "X-Tollgate-Test: v1 mx"
+	header "X-Tollgate-Tag: advert from tester@example.net"
+}
+
+scenario reload-broken "a broken policy reloaded mid-session: the old one stays"
+sc_reload_broken() {
+	dialog_bg mx "EHLO client.example.net" "MAIL FROM:<tester@example.net>" \
+	    "RCPT TO:<bob@example.org>" @wait \
+	    "RCPT TO:<carol@example.net>" "@data 100" || return
+	cp "$mta_src/broken.conf" "$policy"
+	tg_reload || fail "tollgate logged no reload"
+	grep -q 'reload failed' "$dir/tg/log" || fail "the reload did not fail"
+	dialog_resume
+	expect rcpt1 250
+	expect rcpt2 554 5.7.1 "Relay access denied"
+	expect eom 250
+	delivered bob@example.org
+	header "X-Tollgate-Test: v1 mx"
+	# A new session after the failed reload: still the old policy.
+	smtp mx --to carol@example.net
+	expect rcpt 554 5.7.1 "Relay access denied"
+	kill -0 "$pid_tg" 2>/dev/null || fail "tollgate is gone"
+	cp "$mta_src/policy.conf" "$policy"
+}
+
+scenario tollgate-down "tollgate stopped mid-session: the MTA answers 4xx, delivers nothing"
+sc_tollgate_down() {
+	dialog_bg mx "EHLO client.example.net" "MAIL FROM:<tester@example.net>" \
+	    "RCPT TO:<bob@example.org>" @wait "@data 100" || return
+	tg_stop
+	dialog_resume
+	expect rcpt 250
+	expect fail "$DOWN_CODE" "$DOWN_ENH"
+	# A new session while tollgate is down.
+	smtp mx --to bob@example.org
+	expect fail "$DOWN_CODE" "$DOWN_ENH"
+	tg_start
+	# And back to normal.
+	smtp mx --to bob@example.org
+	expect eom 250
+	delivered bob@example.org
+}
