@@ -34,8 +34,13 @@ bail() {
 	exit 1
 }
 
+# diag [TEXT...] - TAP comment lines: the arguments, or else stdin
 diag() {
-	printf '%s\n' "$@" | sed 's/^/# /'
+	if [ $# -gt 0 ]; then
+		printf '%s\n' "$*"
+	else
+		cat
+	fi | sed 's/^/# /'
 }
 
 # point OK|FAIL|SKIP NAME TEXT - one TAP test point
@@ -72,7 +77,7 @@ harness_init() {
 	chmod 755 "$dir"
 	mkdir -p "$dir/out" "$dir/tg" "$dir/sink" "$dir/policy"
 	trap harness_exit EXIT
-	trap 'exit 1' INT TERM HUP
+	trap 'exit 1' INT TERM HUP PIPE
 }
 
 harness_exit() {
