@@ -368,6 +368,27 @@ no_header() {
 	fi
 }
 
+# readme_check LINES - a test point: every line (blanks squeezed) is a line
+# of the README, so the settings it documents are the ones tested
+readme_check() {
+	cur=readme
+	cur_fail=0
+	squeeze='s/^[[:space:]]*//; s/[[:space:]][[:space:]]*/ /g; s/ $//'
+	sed "$squeeze" "${top_srcdir:-.}/README" >"$dir/readme" ||
+	    fail "no README"
+	printf '%s\n' "$1" | sed "$squeeze" | while read -r l; do
+		grep -qxF -- "$l" "$dir/readme" || echo "$l"
+	done >"$dir/readme.missing"
+	while read -r l; do
+		fail "not in the README: $l"
+	done <"$dir/readme.missing"
+	if [ "$cur_fail" -eq 0 ]; then
+		point OK readme "the README shows the $mta settings tested here"
+	else
+		point FAIL readme "the README shows the $mta settings tested here"
+	fi
+}
+
 # ---- running ------------------------------------------------------------------
 
 scenarios=""

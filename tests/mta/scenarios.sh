@@ -25,6 +25,7 @@ sc_clean() {
 	expect eom 250
 	delivered bob@example.org
 	header "X-Tollgate-Test: v1 mx"
+	header "X-Tollgate-Macros: listener and client known"
 	no_header X-Tollgate-Tag
 }
 
