@@ -38,6 +38,19 @@ const struct tg_attr_info tg_attrs[TG_A_COUNT] = {
 	[TG_A_SIZE_DECLARED]	= { "size.declared",	TG_T_NUM,  M, E },
 	[TG_A_SIZE]		= { "size",		TG_T_NUM,  E, E },
 	[TG_A_HEADER]		= { "header",		TG_T_STR,  E, E, 1 },
+	[TG_A_HEADER_COUNT]	= { "header.count",	TG_T_NUM,  E, E, 1 },
+	[TG_A_HEADER_DECODED]	= { "header.decoded",	TG_T_STR,  E, E, 1 },
+	[TG_A_MIME_MALFORMED]	= { "mime.malformed",	TG_T_BOOL, E, E },
+	[TG_A_MIME_PARTS]	= { "mime.parts",	TG_T_NUM,  E, E },
+	[TG_A_ATT_NAME]		= { "attachment.name",	TG_T_STR,  E, E },
+	[TG_A_ATT_EXT]		= { "attachment.extension", TG_T_STR, E, E },
+	[TG_A_ATT_INNER_EXT]	= { "attachment.inner_extension", TG_T_STR,
+				    E, E },
+	[TG_A_ATT_TYPE]		= { "attachment.type",	TG_T_STR,  E, E },
+	[TG_A_ATT_SHA256]	= { "attachment.sha256", TG_T_STR, E, E },
+	[TG_A_ATT_SIZE]		= { "attachment.size",	TG_T_NUM,  E, E },
+	[TG_A_ATT_ARCHIVE]	= { "attachment.archive", TG_T_BOOL, E, E },
+	[TG_A_ATT_MALFORMED]	= { "attachment.malformed", TG_T_BOOL, E, E },
 };
 
 static const char *const attr_stage_names[TG_STAGE_COUNT] = {

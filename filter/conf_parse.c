@@ -19,6 +19,7 @@
 #include "tg.h"
 #include "tg_diag.h"
 #include "tg_ip.h"
+#include "tg_content.h"
 #include "tg_policy.h"
 #include "tg_reply.h"
 #include "tg_table.h"
@@ -57,6 +58,7 @@ struct conf_parser {
 
 static struct tg_expr	*conf_chain(struct conf_parser *, int);
 static void		 conf_statement(struct conf_parser *);
+static void		 conf_mime(struct conf_parser *);
 
 static void
 conf_next(struct conf_parser *p)
@@ -402,7 +404,8 @@ conf_attr(struct conf_parser *p)
 			return conf_expr_free(e);
 		}
 		conf_pr(pr, sizeof pr, p->tok.text);
-		if (e->attr == TG_A_HEADER &&
+		if ((e->attr == TG_A_HEADER || e->attr == TG_A_HEADER_COUNT ||
+		    e->attr == TG_A_HEADER_DECODED) &&
 		    conf_header_name_check(p->tok.text) < 0)
 			conf_err(p, p->tok.line, p->tok.col,
 			    "invalid header name \"%s\"", pr);
@@ -421,7 +424,7 @@ conf_attr(struct conf_parser *p)
 			    "stage %s", name,
 			    tg_stage_name((enum tg_stage)p->stage));
 		p->pol->attrs_used |= (uint64_t)1 << e->attr;
-		if (e->attr == TG_A_HEADER)
+		if (e->attr == TG_A_HEADER || tg_content_attr(e->attr))
 			p->pol->header_used = 1;
 	}
 	conf_next(p);
@@ -679,7 +682,7 @@ static int
 conf_is_statement(const struct conf_tok *t)
 {
 	return conf_tok_is(t, "stage") || conf_tok_is(t, "table") ||
-	    conf_tok_is(t, "include");
+	    conf_tok_is(t, "include") || conf_tok_is(t, "mime");
 }
 
 /* Skip to the next rule, the '}' closing the stage, or a statement.
@@ -1017,6 +1020,8 @@ conf_statement(struct conf_parser *p)
 		conf_table(p);
 	else if (conf_tok_is(&p->tok, "stage"))
 		conf_stage(p);
+	else if (conf_tok_is(&p->tok, "mime"))
+		conf_mime(p);
 	else if (p->tok.type == CONF_T_RBRACE) {
 		conf_err(p, p->tok.line, p->tok.col, "unbalanced '}'");
 		do	/* one error for "}}}" */
@@ -1031,6 +1036,40 @@ conf_statement(struct conf_parser *p)
 		conf_next(p);
 		conf_sync_top(p);
 	}
+}
+
+/* mime hash-types { "application/ *", ... }: which parts get a SHA-256. */
+static void
+conf_mime(struct conf_parser *p)
+{
+	struct tg_expr *e;
+
+	conf_next(p);
+	if (!conf_tok_is(&p->tok, "hash-types")) {
+		conf_expected(p, "'hash-types' after 'mime'");
+		conf_sync_top(p);
+		return;
+	}
+	conf_next(p);
+	if (p->tok.type != CONF_T_LBRACE) {
+		conf_expected(p, "'{'");
+		conf_sync_top(p);
+		return;
+	}
+	e = conf_set(p, conf_node(TG_E_IN_SET, p->tok.line, p->tok.col),
+	    TG_T_STR, "hash-types");
+	p->in_set = 0;
+	if (e == NULL) {
+		conf_sync_top(p);
+		return;
+	}
+	if (p->pol->mime_hash_types != NULL)
+		conf_err(p, e->line, e->col, "mime hash-types given twice");
+	else {
+		p->pol->mime_hash_types = e->set;
+		e->set = NULL;
+	}
+	conf_expr_free(e);
 }
 
 static void

@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "tg.h"
+#include "tg_content.h"
 #include "tg_engine.h"
 #include "tg_log.h"
 #include "tg_reply.h"
@@ -37,6 +38,7 @@ struct engine_ctx {
 	const struct tg_session	*s;
 	enum tg_stage		 stage;
 	long long		 rcpt_count;	/* this recipient included */
+	struct tg_content_cur	 cur;		/* attachment being tested */
 };
 
 static const char *
@@ -44,6 +46,8 @@ engine_str(const struct engine_ctx *c, const struct tg_expr *e)
 {
 	if (e->attr == TG_A_HEADER)
 		return tg_session_header(c->s, e->param);
+	if (tg_content_attr(e->attr))
+		return tg_content_str(c->s, &c->cur, e);
 	return c->s->val[e->attr];
 }
 
@@ -95,6 +99,8 @@ engine_bool(const struct engine_ctx *c, const struct tg_expr *e)
 	const char *v;
 	long long n;
 
+	if (tg_content_attr(e->attr))
+		return tg_content_bool(c->s, &c->cur, e);
 	switch (e->attr) {
 	case TG_A_AUTHENTICATED:
 		v = c->s->val[TG_A_SASL_LOGIN];
@@ -133,7 +139,9 @@ engine_cmp(const struct engine_ctx *c, const struct tg_expr *e)
 
 	/* Unknown values: only "!=" holds. */
 	if (tg_attrs[e->attr].type == TG_T_NUM) {
-		if (engine_num(c, e->attr, &n) != 0)
+		if ((tg_content_attr(e->attr) ?
+		    tg_content_num(c->s, &c->cur, e, &n) :
+		    engine_num(c, e->attr, &n)) != 0)
 			return e->cmp == TG_CMP_NE;
 		return engine_cmp_result(e->cmp,
 		    n < e->num ? -1 : n > e->num ? 1 : 0);
@@ -227,6 +235,9 @@ engine_expr(const struct engine_ctx *c, const struct tg_expr *e)
 {
 	int l, r;
 
+	/* Facts of a part lost to malformed MIME: assume the worst. */
+	if (e->op >= TG_E_BOOL && tg_content_suspicious(&c->cur, e))
+		return 1;
 	switch (e->op) {
 	case TG_E_TRUE:
 		return 1;
@@ -429,11 +440,48 @@ engine_apply(struct tg_session *s, const struct tg_rule *r,
 	return 0;
 }
 
+/* engine_rule - a rule over attachments runs once per leaf part and file
+ * name, and matches when it matches for any of them. */
+static int
+engine_rule(struct engine_ctx *c, const struct tg_rule *r)
+{
+	const struct tg_mime *mime = c->s->mime;
+	const struct tg_mime_part *part;
+	char pr[128];
+	int m, res = 0;
+
+	if (c->stage != TG_STAGE_EOM || mime == NULL ||
+	    tg_mime_nparts(mime) == 0 || !tg_content_per_part(r->cond))
+		return engine_expr(c, r->cond);
+	for (size_t i = 0; res != 1 && i < tg_mime_nparts(mime); i++) {
+		part = tg_mime_part(mime, i);
+		for (size_t j = 0; j == 0 || j < part->nnames; j++) {
+			c->cur.part = part;
+			c->cur.name = j;
+			if ((m = engine_expr(c, r->cond)) < 0)
+				res = -1;
+			if (m != 1)
+				continue;
+			res = 1;
+			tg_log_info("%s: rule=%s: part %zu type=%s name=\"%s\"%s",
+			    c->s->id, r->name, i + 1, part->type[0] != '\0' ?
+			    part->type : "unknown", j < part->nnames ?
+			    tg_str_printable(pr, sizeof pr,
+			    part->names[j].name) : "", part->opaque ?
+			    " (unparsable, taken as suspicious)" : "");
+			break;
+		}
+	}
+	c->cur.part = NULL;
+	return res;
+}
+
 enum tg_action
 tg_engine_eval(const struct tg_policy *p, struct tg_session *s,
     enum tg_stage stage, struct tg_verdict *v)
 {
-	struct engine_ctx c = { s, stage, (long long)s->rcpt_count + 1 };
+	struct engine_ctx c = { s, stage, (long long)s->rcpt_count + 1,
+	    { NULL, 0 } };
 
 	memset(v, 0, sizeof *v);
 	v->action = TG_ACT_CONTINUE;
@@ -444,11 +492,13 @@ tg_engine_eval(const struct tg_policy *p, struct tg_session *s,
 	}
 	if (stage == TG_STAGE_MAIL)
 		s->in_message = 1;
+	if (stage == TG_STAGE_EOM && p != NULL)
+		(void)tg_session_mime(s, p);	/* end of the body */
 	if (p != NULL && !s->conn_accepted &&
 	    !(stage >= TG_STAGE_MAIL && s->msg_accepted)) {
 		for (size_t i = 0; i < p->nrules[stage]; i++) {
 			const struct tg_rule *r = &p->rules[stage][i];
-			int m = engine_expr(&c, r->cond);
+			int m = engine_rule(&c, r);
 
 			if (m < 0) {
 				/* Never accept what could not be checked. */

@@ -24,6 +24,7 @@
 #include <libmilter/mfapi.h>
 
 #include "tg.h"
+#include "tg_content.h"
 #include "tg_engine.h"
 #include "tg_log.h"
 #include "tg_policy.h"
@@ -120,7 +121,7 @@ milter_needs(const struct tg_policy *p, int *hdrs, int *body)
 	size = (p->attrs_used & MILTER_BIT(TG_A_SIZE)) != 0;
 	*hdrs = p->header_used ||
 	    (p->attrs_used & MILTER_BIT(TG_A_HEADER)) != 0 || size;
-	*body = size;
+	*body = size || tg_mime_wanted(p);
 }
 
 /* milter_conn_new - per-connection state, attached to ctx */
@@ -563,7 +564,8 @@ milter_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 
 	if ((c = milter_conn_get(ctx)) == NULL)
 		return milter_internal(ctx, c, TG_STAGE_DATA, "no state");
-	tg_session_add_body(&c->sess, len);
+	tg_session_add_body_data(&c->sess, c->policy, (const char *)chunk,
+	    len);
 	return SMFIS_CONTINUE;
 }
 

@@ -67,6 +67,7 @@ policy_free(struct tg_policy *p)
 	}
 	for (size_t i = 0; i < p->ntables; i++)
 		tg_table_free(p->tables[i]);
+	policy_free_set(p->mime_hash_types);
 	free(p->tables);
 	for (size_t i = 0; i < p->nfiles; i++)
 		free(p->files[i]);

@@ -10,6 +10,8 @@
 
 #include "tg.h"
 #include "tg_addr.h"
+#include "tg_content.h"
+#include "tg_mime.h"
 #include "tg_session.h"
 
 #define SESSION_VALUE_MAX	1024	/* longest non-address value kept */
@@ -38,6 +40,7 @@ session_free_headers(struct tg_header *h, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		free(h[i].name);
 		free(h[i].value);
+		free(h[i].decoded);
 	}
 }
 
@@ -52,6 +55,7 @@ tg_session_reset_message(struct tg_session *s)
 	session_free_headers(s->hdrs, s->nhdrs);
 	s->nhdrs = 0;
 	s->hdr_bytes = 0;
+	s->mime = tg_mime_free(s->mime);
 	session_free_headers(s->add_hdrs, s->nadd);
 	s->nadd = 0;
 	s->quarantine = tg_free(s->quarantine);
@@ -188,6 +192,10 @@ tg_session_add_header(struct tg_session *s, const char *name,
 	}
 	s->hdrs[s->nhdrs].name = tg_xstrdup(name);
 	s->hdrs[s->nhdrs].value = tg_xstrdup(value);
+	/* Decoded once here, not at every rule that reads it. */
+	s->hdrs[s->nhdrs].decoded = strstr(value, "=?") != NULL ||
+	    strpbrk(value, "\r\n") != NULL ?
+	    tg_mime_decode_words(value) : NULL;
 	s->nhdrs++;
 	s->hdr_bytes += nlen + vlen;
 }
@@ -196,6 +204,39 @@ void
 tg_session_add_body(struct tg_session *s, size_t len)
 {
 	s->size += (long long)len;
+}
+
+static struct tg_mime *
+session_mime_start(struct tg_session *s, const struct tg_policy *p)
+{
+	struct tg_mime_conf conf;
+
+	if (s->mime != NULL || p == NULL || !tg_mime_wanted(p))
+		return s->mime;
+	conf.hash = (p->attrs_used &
+	    ((uint64_t)1 << TG_A_ATT_SHA256)) != 0;
+	conf.hash_types = p->mime_hash_types;
+	s->mime = tg_mime_new(&conf, tg_session_header(s, "Content-Type"),
+	    tg_session_header(s, "Content-Transfer-Encoding"),
+	    tg_session_header(s, "Content-Disposition"));
+	return s->mime;
+}
+
+void
+tg_session_add_body_data(struct tg_session *s, const struct tg_policy *p,
+    const char *buf, size_t len)
+{
+	tg_session_add_body(s, len);
+	if (session_mime_start(s, p) != NULL)
+		tg_mime_feed(s->mime, buf, len);
+}
+
+struct tg_mime *
+tg_session_mime(struct tg_session *s, const struct tg_policy *p)
+{
+	if (session_mime_start(s, p) != NULL)
+		tg_mime_finish(s->mime);
+	return s->mime;
 }
 
 const char *

@@ -58,6 +58,18 @@ enum tg_attr {
 	TG_A_SIZE_DECLARED,	/* size.declared    num     mail.. (ESMTP SIZE=, 0 if none) */
 	TG_A_SIZE,		/* size             num     eom (header + body bytes) */
 	TG_A_HEADER,		/* header "Name"    str     eom (first occurrence) */
+	TG_A_HEADER_COUNT,	/* header.count "Name"   num  eom */
+	TG_A_HEADER_DECODED,	/* header.decoded "Name" str  eom (RFC 2047) */
+	TG_A_MIME_MALFORMED,	/* mime.malformed   bool    eom */
+	TG_A_MIME_PARTS,	/* mime.parts       num     eom (leaf parts) */
+	TG_A_ATT_NAME,		/* attachment.name  str     eom, per part */
+	TG_A_ATT_EXT,		/* attachment.extension       str */
+	TG_A_ATT_INNER_EXT,	/* attachment.inner_extension str */
+	TG_A_ATT_TYPE,		/* attachment.type  str     declared media type */
+	TG_A_ATT_SHA256,	/* attachment.sha256 str    hex, decoded content */
+	TG_A_ATT_SIZE,		/* attachment.size  num     decoded bytes */
+	TG_A_ATT_ARCHIVE,	/* attachment.archive bool  by name or type */
+	TG_A_ATT_MALFORMED,	/* attachment.malformed bool */
 	TG_A_COUNT
 };
 
@@ -159,6 +171,8 @@ struct tg_policy {
 	size_t		  nrules[TG_STAGE_COUNT];
 	uint64_t	  attrs_used;	/* bit (1 << attr) per attribute used */
 	int		  header_used;	/* some rule reads a header */
+	struct tg_set	 *mime_hash_types;	/* `mime hash-types {...}`, or
+						 * NULL: hash every part */
 };
 
 /* Load and check a policy file, following include statements. Every error
