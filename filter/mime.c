@@ -702,6 +702,9 @@ tg_mime_finish(struct tg_mime *m)
 	m->llen = 0;
 	if (m->state == MIME_HEADERS)
 		mime_headers_done(m, m->depth > 0 || m->hlen > 0);
+	/* No delimiter claims the last line break: it is content. */
+	if (m->state == MIME_LEAF && m->eol)
+		mime_emit(m, "\r\n", 2);
 	if (m->state == MIME_LEAF)
 		mime_end_leaf(m);
 	mime_pop(m, 0);

@@ -69,13 +69,6 @@ hdr_b64(int c)
 	return c == '+' ? 62 : c == '/' ? 63 : -1;
 }
 
-static int
-hdr_is_utf8_name(const char *cs)
-{
-	return strcasecmp(cs, "utf-8") == 0 || strcasecmp(cs, "utf8") == 0 ||
-	    strcasecmp(cs, "us-ascii") == 0 || strcasecmp(cs, "ascii") == 0;
-}
-
 char *
 tg_mime_to_utf8(const char *charset, const char *in, size_t len)
 {
@@ -84,7 +77,8 @@ tg_mime_to_utf8(const char *charset, const char *in, size_t len)
 	size_t il = len, ol;
 	iconv_t cd;
 
-	if (charset == NULL || *charset == '\0' || hdr_is_utf8_name(charset) ||
+	/* UTF-8 goes through iconv too: that checks it. */
+	if (charset == NULL || *charset == '\0' ||
 	    tg_strlcpy(cs, charset, sizeof cs) >= sizeof cs ||
 	    (cd = iconv_open("UTF-8", cs)) == (iconv_t)-1) {
 		/* Unknown charsets keep their bytes: ASCII extensions
@@ -175,7 +169,7 @@ char *
 tg_mime_decode_words(const char *value)
 {
 	struct hdr_buf b = { NULL, 0, 0 };
-	const char *p = value, *gap = NULL;
+	const char *p = value, *gap;
 	size_t n;
 
 	while (*p != '\0') {
@@ -183,12 +177,12 @@ tg_mime_decode_words(const char *value)
 			p += n;
 			/* White space between two encoded words is not
 			 * part of the text (RFC 2047 6.2). */
-			gap = p;
-			while (*gap == ' ' || *gap == '\t' || *gap == '\r' ||
-			    *gap == '\n')
-				gap++;
-			if (gap[0] == '=' && gap[1] == '?')
-				p = gap;
+			for (gap = p; *gap == ' ' || *gap == '\t' ||
+			    *gap == '\r' || *gap == '\n'; gap++)
+				;
+			if (gap > p && gap[0] == '=' && gap[1] == '?' &&
+			    (n = hdr_word(&b, gap)) > 0)
+				p = gap + n;
 			continue;
 		}
 		if (*p == '\r' || *p == '\n') {	/* unfold */
@@ -424,6 +418,27 @@ hdr_sections(struct hdr_param *pp, size_t np, const char *pname,
 	return n;
 }
 
+/* hdr_all_sections - every section of pname in number order, gaps and
+ * all: what a lenient client would show when the sections are broken. */
+static size_t
+hdr_all_sections(struct hdr_param *pp, size_t np, const char *pname,
+    struct hdr_param **sec)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < np && n < HDR_SECTIONS_MAX; i++) {
+		size_t j;
+
+		if (pp[i].section < 0 || strcmp(pp[i].name, pname) != 0)
+			continue;
+		for (j = n; j > 0 && sec[j - 1]->section > pp[i].section; j--)
+			sec[j] = sec[j - 1];
+		sec[j] = &pp[i];
+		n++;
+	}
+	return n;
+}
+
 size_t
 tg_mime_params(const char *value, const char *pname, char **type,
     char **vals, size_t max, int *bad)
@@ -436,17 +451,20 @@ tg_mime_params(const char *value, const char *pname, char **type,
 	/* RFC 2231 forms first: that is what current mail clients read. */
 	if ((ns = hdr_sections(pp, np, pname, sec, bad)) > 0)
 		hdr_add(vals, &nv, max, hdr_ext_value(sec, ns, bad), bad);
+	if (*bad && (ns = hdr_all_sections(pp, np, pname, sec)) > 0)
+		hdr_add(vals, &nv, max, hdr_ext_value(sec, ns, bad), bad);
 	for (size_t i = 0; i < np; i++) {
-		if (strcmp(pp[i].name, pname) != 0 || pp[i].section >= 0)
+		if (strcmp(pp[i].name, pname) != 0 || pp[i].section >= 0 ||
+		    !pp[i].ext)
 			continue;
-		if (pp[i].ext) {
-			sec[0] = &pp[i];
-			hdr_add(vals, &nv, max, hdr_ext_value(sec, 1, bad),
-			    bad);
-		} else	/* many clients put RFC 2047 words in quotes */
+		sec[0] = &pp[i];
+		hdr_add(vals, &nv, max, hdr_ext_value(sec, 1, bad), bad);
+	}
+	for (size_t i = 0; i < np; i++)	/* quoted RFC 2047 words: common */
+		if (strcmp(pp[i].name, pname) == 0 && pp[i].section < 0 &&
+		    !pp[i].ext)
 			hdr_add(vals, &nv, max,
 			    tg_mime_decode_words(pp[i].value), bad);
-	}
 	for (size_t i = 0; i < np; i++)
 		free(pp[i].value);
 	return nv;
