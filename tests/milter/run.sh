@@ -127,6 +127,13 @@ start reload "$dir/reload/policy.conf"
 run reload "$src/reload.lua"
 alive reload
 
+# Header and attachment rules: a daemon of its own, since its header
+# rules would refuse the other scenarios' messages.
+start content "$src/content.conf"
+run content "$src/content.lua"
+alive content
+
 stop main
 stop reload
+stop content
 exit $failed
