@@ -350,6 +350,7 @@ engine_add_header(struct tg_session *s, const char *name, const char *value)
 	}
 	s->add_hdrs[s->nadd].name = tg_xstrdup(name);
 	s->add_hdrs[s->nadd].value = tg_xstrdup(clean);
+	s->add_hdrs[s->nadd].decoded = NULL;
 	s->nadd++;
 }
 
