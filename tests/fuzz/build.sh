@@ -1,15 +1,15 @@
 #!/bin/sh
 # build.sh - build the libFuzzer targets with clang (Debian's clang):
-#   sh tests/fuzz/build.sh SRCDIR BUILDDIR     (or: make -C tests fuzz)
+#   sh tests/fuzz/build.sh SRCDIR BUILDDIR     (or: make fuzz)
 # BUILDDIR is a configured build (for config.h). Binaries go to
-# BUILDDIR/tests/fuzz/. Run one for a bounded time, e.g.:
-#   tests/fuzz/fuzz_mime -max_total_time=60 -max_len=65536 \
+# BUILDDIR/tests/fuzz-bin/. Run one for a bounded time, e.g.:
+#   tests/fuzz-bin/fuzz_mime -max_total_time=60 -max_len=65536 \
 #       SRCDIR/tests/fuzz/seed/mime
 set -eu
 src=${1:-.}
 build=${2:-.}
 CC=${FUZZ_CC:-clang}
-out="$build/tests/fuzz"
+out="$build/tests/fuzz-bin"
 mkdir -p "$out"
 flags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
     -I$build -I$src/include"
