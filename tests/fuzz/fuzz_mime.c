@@ -1,4 +1,5 @@
-/* fuzz_mime.c - libFuzzer target for the streaming MIME parser: the first
+/* fuzz_mime.c - libFuzzer target (tools/fuzz.sh mime) for the streaming
+ * MIME parser: the first
  * input line is the top-level Content-Type, the rest the body, fed in
  * chunks whose sizes come from the input too. Checks the invariants that
  * rules rely on: bounded part count, terminated strings, no crash. */
