@@ -1,4 +1,4 @@
-/* fuzz_hdr.c - libFuzzer target for the header decoders: RFC 2047 encoded
+/* fuzz_hdr.c - libFuzzer target (tools/fuzz.sh hdr) for header decoding: RFC 2047 encoded
  * words and RFC 2045/2231 parameters of one header value. */
 #include "config.h"
 

@@ -1,8 +1,7 @@
 /* fuzz_mime.c - libFuzzer target (tools/fuzz.sh mime) for the streaming
- * MIME parser: the first
- * input line is the top-level Content-Type, the rest the body, fed in
- * chunks whose sizes come from the input too. Checks the invariants that
- * rules rely on: bounded part count, terminated strings, no crash. */
+ * MIME parser: the first input line is the top-level Content-Type, the
+ * rest the body, fed in chunks whose size comes from the input too. Checks
+ * the invariants rules rely on: bounded part count and names, no crash. */
 #include "config.h"
 
 #include <stdint.h>
