@@ -1,5 +1,5 @@
-/* fuzz_hdr.c - libFuzzer target (tools/fuzz.sh hdr) for header decoding: RFC 2047 encoded
- * words and RFC 2045/2231 parameters of one header value. */
+/* fuzz_hdr.c - libFuzzer target (tools/fuzz.sh hdr) for header decoding:
+ * RFC 2047 encoded words and RFC 2045/2231 parameters of one value. */
 #include "config.h"
 
 #include <stdint.h>
