@@ -38,6 +38,15 @@ const struct tg_attr_info tg_attrs[TG_A_COUNT] = {
 	[TG_A_SIZE_DECLARED]	= { "size.declared",	TG_T_NUM,  M, E },
 	[TG_A_SIZE]		= { "size",		TG_T_NUM,  E, E },
 	[TG_A_HEADER]		= { "header",		TG_T_STR,  E, E, 1 },
+	[TG_A_TLS_CERT_SUBJECT]	= { "tls.cert_subject",	TG_T_STR,  H, E },
+	[TG_A_TLS_CERT_ISSUER]	= { "tls.cert_issuer",	TG_T_STR,  H, E },
+	[TG_A_TLS_VERIFY]	= { "tls.verify",	TG_T_STR,  H, E },
+	[TG_A_SASL_CANONICAL]	= { "sasl.canonical",	TG_T_STR,  M, E },
+	[TG_A_SASL_USER]	= { "sasl.user",	TG_T_STR,  M, E },
+	[TG_A_SASL_REALM]	= { "sasl.realm",	TG_T_STR,  M, E },
+	[TG_A_SASL_ACCOUNT]	= { "sasl.account",	TG_T_BOOL, M, E },
+	[TG_A_HEADER_FROM]	= { "header.from",	TG_T_STR,  E, E },
+	[TG_A_HEADER_SENDER]	= { "header.sender",	TG_T_STR,  E, E },
 };
 
 static const char *const attr_stage_names[TG_STAGE_COUNT] = {

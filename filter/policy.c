@@ -11,6 +11,7 @@
 #include <stdlib.h>
 
 #include "tg.h"
+#include "tg_auth.h"
 #include "tg_policy.h"
 
 static pthread_mutex_t policy_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -72,6 +73,7 @@ policy_free(struct tg_policy *p)
 		free(p->files[i]);
 	free(p->files);
 	free(p->path);
+	tg_auth_conf_free(p->auth);
 	free(p);
 }
 
