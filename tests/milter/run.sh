@@ -138,7 +138,7 @@ if command -v saslpasswd2 >/dev/null 2>&1; then
 		echo pw | saslpasswd2 -p -c -f "$dir/submit/sasl/sasldb2" \
 		    -u example.org "$u" || failed=1
 	done
-	printf 'sasl { service "tgsubmit" config-path "sasl" realm "example.org" }\ninclude "%s/submission-rules.conf"\n' \
+	printf 'sasl { service "tgsubmit" config-path "sasl" realm "example.org" }\ninclude "%s/submission-rules.inc"\n' \
 	    "$src" >"$dir/submit/policy.conf"
 	start submit "$dir/submit/policy.conf"
 	run submit "$src/submission.lua"

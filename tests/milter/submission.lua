@@ -1,4 +1,4 @@
--- submission.lua - the outgoing-server policy (submission-rules.conf) over
+-- submission.lua - the outgoing-server policy (submission-rules.inc) over
 -- the milter protocol, against a daemon whose Cyrus SASL sasldb run.sh
 -- made with saslpasswd2 (users alice and bob in realm example.org).
 -- Reply codes before end of message are read from the daemon's log line
