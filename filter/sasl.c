@@ -101,7 +101,7 @@ static int
 sasl_lookup(const struct tg_auth_conf *a, const char *login)
 {
 	sasl_conn_t *conn = NULL;
-	char pr[TG_LOGIN_MAX * 4 + 8];
+	char pr[TG_LOGIN_MAX * 4 + 8], host[256];
 	int rc;
 
 	/* A missing or unreadable sasldb reads as "no such user" through
@@ -111,7 +111,14 @@ sasl_lookup(const struct tg_auth_conf *a, const char *login)
 		    strerror(errno));
 		return -1;
 	}
-	rc = sasl_server_new(sasl_service, NULL, a->realm, NULL, NULL, NULL, 0,
+	/* Our host name, not NULL: with NULL Cyrus resolves the name through
+	 * getaddrinfo (DNS on the mail path, and per-thread resolver state
+	 * that libmilter's threads leak). It is the realm of logins without
+	 * one when no realm is set, as Postfix's $myhostname is. */
+	if (gethostname(host, sizeof host) != 0)
+		tg_strlcpy(host, "localhost", sizeof host);
+	host[sizeof host - 1] = '\0';
+	rc = sasl_server_new(sasl_service, host, a->realm, NULL, NULL, NULL, 0,
 	    &conn);
 	if (rc != SASL_OK) {
 		tg_log_warnx("cyrus sasl: sasl_server_new: %s; tempfail",
