@@ -10,6 +10,7 @@
 
 #include "tg.h"
 #include "tg_addr.h"
+#include "tg_rate.h"
 #include "tg_session.h"
 
 #define SESSION_VALUE_MAX	1024	/* longest non-address value kept */
@@ -61,12 +62,15 @@ tg_session_reset_message(struct tg_session *s)
 	s->rcpt_count = 0;
 	s->discard = 0;
 	s->msg_accepted = 0;
+	/* Recipients held for a message that was not accepted. */
+	tg_rate_txn_end(s);
 }
 
 void
 tg_session_free(struct tg_session *s)
 {
 	tg_session_reset_message(s);
+	tg_rate_conn_end(s);
 	for (int i = 0; i < TG_A_COUNT; i++)
 		free(s->val[i]);
 	free(s->hdrs);

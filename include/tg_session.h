@@ -13,6 +13,8 @@
 
 #define TG_HEADER_MAX_COUNT	1000	/* headers kept for conditions */
 
+struct tg_rate_state;
+
 struct tg_header {
 	char	*name;
 	char	*value;
@@ -49,6 +51,7 @@ struct tg_session {
 	struct tg_verdict conn_verdict;	/* a connect/helo reject or tempfail,
 					 * repeated at every later stage */
 	int		 has_conn_verdict;
+	struct tg_rate_state *rate;	/* rate.c: counts to take back */
 };
 
 void	tg_session_init(struct tg_session *, const char *id);
