@@ -179,7 +179,7 @@ fail:
 /* redis_get_conn - a connection from the pool, a new one, or NULL after at
  * most the timeout (Redis down or every connection busy). */
 static redisContext *
-redis_get_conn(struct redis_store *r)
+redis_get_conn(struct redis_store *r, int *reused)
 {
 	struct timespec until;
 	redisContext *c;
@@ -199,6 +199,7 @@ redis_get_conn(struct redis_store *r)
 			return NULL;
 		}
 		if (r->nidle > 0) {
+			*reused = 1;
 			c = r->idle[--r->nidle];
 			pthread_mutex_unlock(&r->lock);
 			return c;
@@ -211,6 +212,7 @@ redis_get_conn(struct redis_store *r)
 		}
 	}
 	r->nopen++;
+	*reused = 0;
 	pthread_mutex_unlock(&r->lock);
 	c = redis_connect(r, err, sizeof err);
 	pthread_mutex_lock(&r->lock);
@@ -243,6 +245,16 @@ redis_put_conn(struct redis_store *r, redisContext *c, const char *err)
 		redisFree(c);
 }
 
+/* redis_stale - c, taken from the pool, was closed by the server (it
+ * restarted, or dropped idle clients): worth one retry on a new
+ * connection. A timeout is not: it already used the caller's time. */
+static int
+redis_stale(const redisContext *c, int reused)
+{
+	return reused && (c->err == REDIS_ERR_EOF || (c->err == REDIS_ERR_IO &&
+	    strstr(c->errstr, "temporarily") == NULL));
+}
+
 /* redis_eval - run the script once; out gets {value, slot, added}. */
 static int
 redis_eval(struct redis_store *r, const char *key, int64_t window_ms,
@@ -251,9 +263,10 @@ redis_eval(struct redis_store *r, const char *key, int64_t window_ms,
 	redisContext *c;
 	redisReply *rep;
 	char sha[64], err[256];
-	int rc = TG_ERR_RETRY;
+	int rc = TG_ERR_RETRY, reused, tries = 0;
 
-	if ((c = redis_get_conn(r)) == NULL)
+again:
+	if ((c = redis_get_conn(r, &reused)) == NULL)
 		return TG_ERR_RETRY;
 	pthread_mutex_lock(&r->lock);
 	tg_strlcpy(sha, r->sha, sizeof sha);
@@ -268,6 +281,13 @@ redis_eval(struct redis_store *r, const char *key, int64_t window_ms,
 		rep = redisCommand(c, "EVAL %s 1 %s%s %lld %s %lld %lld %lld",
 		    redis_script, r->conf.prefix, key, (long long)window_ms,
 		    op, (long long)delta, (long long)max, (long long)slot);
+	}
+	if (rep == NULL && redis_stale(c, reused) && tries++ == 0) {
+		pthread_mutex_lock(&r->lock);
+		r->nopen--;
+		pthread_mutex_unlock(&r->lock);
+		redisFree(c);
+		goto again;
 	}
 	if (rep == NULL)
 		snprintf(err, sizeof err, "%s", c->err ? c->errstr :
@@ -335,9 +355,9 @@ redis_reset(struct tg_store *st, const char *key)
 	redisContext *c;
 	redisReply *rep;
 	char err[256];
-	int ok;
+	int ok, reused;
 
-	if ((c = redis_get_conn(r)) == NULL)
+	if ((c = redis_get_conn(r, &reused)) == NULL)
 		return TG_ERR_RETRY;
 	rep = redisCommand(c, "DEL %s%s", r->conf.prefix, key);
 	ok = redis_ok_reply(rep, "DEL", err, sizeof err);
