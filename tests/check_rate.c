@@ -506,6 +506,11 @@ START_TEST(test_limit_store_down_both_ways)
 {
 	static const char *const modes[] = { "tempfail", "skip" };
 
+	if (!tg_store_redis_available()) {
+		diag("store redis { address \"127.0.0.1:21999\" }",
+		    "built without hiredis");
+		return;
+	}
 	for (int i = 0; i < 2; i++) {
 		char text[1024];
 		struct tg_policy *p;
