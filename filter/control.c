@@ -26,7 +26,7 @@
 #define CONTROL_TIMEOUT_MS	2000
 
 static int	 control_fd = -1;
-static int	 control_pipe[2] = { -1, -1 };	/* wakes the thread to stop */
+static int	 control_pipe[2] = { -1, -1 };	/* stops the thread */
 static char	*control_path;
 static pthread_t control_thread;
 

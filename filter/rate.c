@@ -43,7 +43,7 @@ struct tg_rate_state {
 	size_t			 nholds, hcap;
 	struct rate_mark	*marks;
 	size_t			 nmarks, mcap;
-	const char		*tripped;	/* limit name, in the policy */
+	const char		*tripped;	/* a limit's name */
 };
 
 static const char *const rate_count_names[] = {
@@ -113,7 +113,8 @@ rate_key_add(char *key, size_t keysz, size_t *o, const char *part)
 	if (*o + 1 + n >= keysz)
 		return -1;
 	key[(*o)++] = '|';
-	for (size_t i = 0; i < n; i++)	/* case-insensitive, as in rules */
+	/* Case-insensitive, as in rules. */
+	for (size_t i = 0; i < n; i++)
 		key[(*o)++] = (part[i] >= 'A' && part[i] <= 'Z') ?
 		    (char)(part[i] - 'A' + 'a') : part[i];
 	key[*o] = '\0';

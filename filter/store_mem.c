@@ -14,7 +14,7 @@
 #include "tg_store.h"
 
 #define MEM_SHARDS		64	/* power of two */
-#define MEM_BUCKETS0		256	/* per shard at start, power of two */
+#define MEM_BUCKETS0		256	/* per shard at start, 2^n */
 #define MEM_MAX_KEYS_DEFAULT	1000000
 #define MEM_RING		(TG_STORE_SLOTS + 1)
 
@@ -22,8 +22,8 @@ struct mem_entry {
 	struct mem_entry *next;
 	uint32_t	  hash;
 	int64_t		  window_ms;	/* 0: gauge */
-	int64_t		  newest;	/* slot index of n[newest % MEM_RING] */
-	int64_t		  n[MEM_RING];	/* ring of slots; n[0] for a gauge */
+	int64_t		  newest;	/* newest slot */
+	int64_t		  n[MEM_RING];	/* slots; gauge: n[0] */
 	char		  key[];
 };
 
@@ -32,11 +32,11 @@ struct mem_shard {
 	struct mem_entry **b;
 	size_t		  nb;		/* buckets, power of two */
 	size_t		  nkeys;
-	size_t		  sweep;	/* next bucket the reclaimer looks at */
+	size_t		  sweep;	/* next bucket to reclaim */
 };
 
 struct mem_store {
-	struct tg_store	  base;		/* first: the vtable's view */
+	struct tg_store	  base;		/* first member */
 	struct mem_shard  shard[MEM_SHARDS];
 	atomic_uint_least64_t max_keys;
 	tg_clock_fn	  clock;

@@ -60,7 +60,7 @@ static const char redis_script[] =
 "return {v + d, cur, 1}\n";
 
 struct redis_store {
-	struct tg_store	 base;		/* first: the vtable's view */
+	struct tg_store	 base;		/* first member */
 	struct tg_redis_conf conf;	/* own copies */
 	char		 host[256];
 	int		 port;
@@ -69,9 +69,9 @@ struct redis_store {
 	pthread_cond_t	 cv;
 	redisContext	**idle;
 	int		 nidle, nopen;
-	int64_t		 down_until;	/* ms: fail fast until then */
+	int64_t		 down_until;	/* ms: fail fast till then */
 	int64_t		 backoff_ms;
-	int		 down;		/* logged as down, not yet back */
+	int		 down;		/* logged as down */
 	char		 sha[64];	/* of redis_script, once loaded */
 };
 

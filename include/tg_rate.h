@@ -25,7 +25,7 @@ enum tg_rate_count {
 	TG_RATE_MESSAGES,	/* eom, when accepted */
 	TG_RATE_RECIPIENTS,	/* rcpt when accepted; taken back if the
 				 * message is then refused or aborted */
-	TG_RATE_BYTES,		/* eom: the message's size, when accepted */
+	TG_RATE_BYTES,		/* eom: the size, when accepted */
 };
 
 struct tg_limit_key {
@@ -38,12 +38,12 @@ struct tg_limit {
 	struct tg_limit_key	 keys[TG_LIMIT_KEYS_MAX];
 	size_t			 nkeys;
 	enum tg_rate_count	 count;
-	enum tg_stage		 stage;		/* where it counts */
+	enum tg_stage		 stage;		/* counted at */
 	int64_t			 max;
 	int64_t			 window_ms;	/* 0 for sessions */
-	struct tg_store		*store;		/* process-wide, not owned */
-	int			 on_error_skip;	/* store down: let mail in */
-	int			 count_refused;	/* count refused events too */
+	struct tg_store		*store;		/* not owned */
+	int			 on_error_skip;	/* fail open */
+	int			 count_refused;	/* refused count */
 	const char		*file;		/* in policy->files */
 	int			 line;
 };

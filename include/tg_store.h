@@ -7,7 +7,7 @@
 
 #include <stdint.h>
 
-#define TG_ERR_FULL	(-16)	/* the store holds its maximum of keys */
+#define TG_ERR_FULL	(-16)	/* store holds max keys */
 
 /* A counter is either a sliding window or a gauge. A window of w ms is
  * kept as TG_STORE_SLOTS + 1 slots of w / TG_STORE_SLOTS ms; its value is
@@ -40,7 +40,7 @@ struct tg_store_ops {
 
 struct tg_store {
 	const struct tg_store_ops *ops;
-	char		*spec;		/* registry key, e.g. "memory" */
+	char		*spec;		/* registry key */
 	struct tg_store	*next;		/* registry list */
 };
 
@@ -50,7 +50,7 @@ int64_t	tg_clock_now_ms(void *arg);	/* CLOCK_MONOTONIC */
 
 /* Redis settings, as written in a store redis { } statement. */
 struct tg_redis_conf {
-	char	*address;	/* "host:port", "[v6]:port" or "unix:/path" */
+	char	*address;	/* host:port, [v6]:port, unix:/path */
 	char	*user;		/* ACL user, NULL: none */
 	char	*password;	/* NULL: no AUTH */
 	int	 database;

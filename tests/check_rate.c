@@ -518,7 +518,8 @@ START_TEST(test_limit_store_down_both_ways)
 		struct tg_verdict v;
 
 		snprintf(text, sizeof text,
-		    "store redis { address \"127.0.0.1:21999\" timeout 200ms }\n"
+		    "store redis { address \"127.0.0.1:21999\"\n"
+		    "  timeout 200ms }\n"
 		    "limit r { key sasl.login count recipients max 5 per 1h\n"
 		    "  store redis on-error %s }\n"
 		    "stage rcpt { rule q: limit r exceeded =>\n"
