@@ -412,6 +412,7 @@ main(int argc, char **argv)
 {
 	struct main_opts o;
 	char *spec;
+	int rc;
 
 	main_parse(argc, argv, &o);
 	if (o.check_only) {
@@ -434,7 +435,13 @@ main(int argc, char **argv)
 		o.pidfile = main_abspath(o.pidfile);
 	if (o.control != NULL)
 		o.control = main_abspath(o.control);
-	if (main_policy(&o) != 0)
-		return 1;
-	return main_run(&o, spec);
+	rc = main_policy(&o) != 0 ? 1 : main_run(&o, spec);
+	/* Free what lives as long as the process, so leak checkers report
+	 * only real leaks. o.conf and o.pidfile are absolute copies by now. */
+	tg_policy_publish(NULL);
+	free(spec);
+	free(o.pidfile);
+	free(o.conf);
+	free(o.control);
+	return rc;
 }

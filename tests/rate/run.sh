@@ -116,8 +116,9 @@ fi
 # start NAME CONF: a daemon in $dir/NAME with a control socket
 start() {
 	mkdir -p "$dir/$1"
-	"$TOLLGATE" -f -d -p "unix:$dir/$1/sock" -c "$2" -P "$dir/$1/pid" \
-	    -C "$dir/$1/ctl" 2>"$dir/$1/log" &
+	# shellcheck disable=SC2086 # TG_WRAPPER: e.g. valgrind and options
+	${TG_WRAPPER:-} "$TOLLGATE" -f -d -p "unix:$dir/$1/sock" -c "$2" \
+	    -P "$dir/$1/pid" -C "$dir/$1/ctl" 2>"$dir/$1/log" &
 	pids="$pids $!"
 	n=0
 	while [ ! -S "$dir/$1/sock" ] || [ ! -S "$dir/$1/ctl" ]; do
@@ -234,7 +235,16 @@ out=$("$CTL" -s "$dir/b/ctl" show login-rcpts back@example.org)
     fail "after restart, b sees \"$out\""
 [ $failed = 0 ] && echo "ok - redis restarted: reconnected, counting again"
 
+# The daemons stop cleanly (exit 0: under the sanitizers, no leak).
 for p in $pids; do
-	kill -0 "$p" 2>/dev/null || fail "a daemon died"
+	if ! kill -TERM "$p" 2>/dev/null; then
+		fail "daemon $p died"
+		continue
+	fi
+	wait "$p"
+	rc=$?
+	[ $rc = 0 ] || fail "daemon $p exited with status $rc"
 done
+pids=""
+[ $failed = 0 ] && echo "ok - daemons stopped cleanly"
 exit $failed
