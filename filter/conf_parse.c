@@ -23,6 +23,7 @@
 #include "tg_reply.h"
 #include "tg_table.h"
 #include "conf.h"
+#include "conf_limit.h"
 
 #define CONF_INCLUDE_MAX	16		/* nesting of include */
 #define CONF_NEST_MAX		64		/* (, not */
@@ -471,6 +472,8 @@ conf_primary(struct conf_parser *p)
 		conf_expected(p, "a condition");
 		return NULL;
 	}
+	if (conf_tok_is(&p->tok, "limit"))
+		return conf_limit_cond(p->lx, &p->tok, p->pol, p->stage);
 	if (conf_tok_is(&p->tok, "true") || conf_tok_is(&p->tok, "false")) {
 		e = conf_node(conf_tok_is(&p->tok, "true") ? TG_E_TRUE :
 		    TG_E_FALSE, p->tok.line, p->tok.col);
@@ -713,7 +716,8 @@ conf_sync(struct conf_parser *p, int depth)
 static void
 conf_sync_top(struct conf_parser *p)
 {
-	while (p->tok.type != CONF_T_EOF && !conf_is_statement(&p->tok))
+	while (p->tok.type != CONF_T_EOF && !conf_is_statement(&p->tok) &&
+	    !conf_tok_is(&p->tok, "limit") && !conf_tok_is(&p->tok, "store"))
 		conf_next(p);
 }
 
@@ -1041,6 +1045,10 @@ conf_statement(struct conf_parser *p)
 		conf_auth_sasl(p);
 	else if (conf_tok_is(&p->tok, "authentication-results"))
 		conf_auth_authres(p);
+	else if (conf_tok_is(&p->tok, "limit"))
+		conf_limit_decl(p->lx, &p->tok, p->pol);
+	else if (conf_tok_is(&p->tok, "store"))
+		conf_store_decl(p->lx, &p->tok, p->pol);
 	else if (p->tok.type == CONF_T_RBRACE) {
 		conf_err(p, p->tok.line, p->tok.col, "unbalanced '}'");
 		do	/* one error for "}}}" */
@@ -1127,6 +1135,7 @@ conf_finish(struct conf_parser *p)
 		tg_policy_unref(p->pol);
 		return NULL;
 	}
+	conf_limit_finish(p->pol);
 	return p->pol;
 }
 

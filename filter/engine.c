@@ -15,6 +15,7 @@
 #include "tg_auth.h"
 #include "tg_engine.h"
 #include "tg_log.h"
+#include "tg_rate.h"
 #include "tg_reply.h"
 #include "tg_session.h"
 
@@ -39,6 +40,8 @@ struct engine_ctx {
 	const struct tg_session	*s;
 	enum tg_stage		 stage;
 	long long		 rcpt_count;	/* this recipient included */
+	struct tg_session	*rw;		/* the same session, for the
+						 * counters limits keep in it */
 };
 
 static const char *
@@ -270,6 +273,9 @@ engine_expr(const struct engine_ctx *c, const struct tg_expr *e)
 		return engine_match(c, e);
 	case TG_E_OWNED_BY:
 		return tg_auth_owned(c->p, c->s, e);
+	case TG_E_LIMIT:
+		return e->limit != NULL ? tg_rate_check(c->rw, e->limit,
+		    c->stage) : -1;
 	}
 	return -1;
 }
@@ -465,7 +471,9 @@ enum tg_action
 tg_engine_eval(const struct tg_policy *p, struct tg_session *s,
     enum tg_stage stage, struct tg_verdict *v)
 {
-	struct engine_ctx c = { p, s, stage, (long long)s->rcpt_count + 1 };
+	struct engine_ctx c = { p, s, stage, (long long)s->rcpt_count + 1,
+	    s };
+	const char *lim;
 
 	memset(v, 0, sizeof *v);
 	v->action = TG_ACT_CONTINUE;
@@ -476,14 +484,20 @@ tg_engine_eval(const struct tg_policy *p, struct tg_session *s,
 	}
 	if (stage == TG_STAGE_MAIL)
 		s->in_message = 1;
+	tg_rate_stage_begin(s);
 	if (stage == TG_STAGE_MAIL && engine_auth(p, s, v))
 		return v->action;
 	if (p != NULL && !s->conn_accepted &&
 	    !(stage >= TG_STAGE_MAIL && s->msg_accepted)) {
 		for (size_t i = 0; i < p->nrules[stage]; i++) {
 			const struct tg_rule *r = &p->rules[stage][i];
-			int m = engine_expr(&c, r->cond);
+			int m;
 
+			tg_rate_clear_tripped(s);
+			m = engine_expr(&c, r->cond);
+			/* The verdict line names the limit that tripped. */
+			if (m != 0 && (lim = tg_rate_tripped(s)) != NULL)
+				tg_strlcpy(v->limit, lim, sizeof v->limit);
 			if (m < 0) {
 				/* Never accept what could not be checked. */
 				tg_reply_internal(v, "Temporary lookup "
@@ -495,8 +509,13 @@ tg_engine_eval(const struct tg_policy *p, struct tg_session *s,
 			}
 			if (m == 1 && engine_apply(s, r, stage, v))
 				break;
+			if (m == 1 && !r->dry_run)	/* warn, add-header */
+				v->limit[0] = '\0';
 		}
 	}
+	/* Count what this stage accepted; a failed store may turn the
+	 * verdict into a tempfail. */
+	tg_rate_stage_end(p, s, stage, v);
 	if (stage <= TG_STAGE_HELO && (v->action == TG_ACT_REJECT ||
 	    v->action == TG_ACT_TEMPFAIL)) {
 		s->conn_verdict = *v;

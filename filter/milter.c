@@ -230,6 +230,7 @@ milter_log(const struct milter_conn *c, enum tg_stage st,
 	const struct tg_session *s = &c->sess;
 	char client[64], sender[300], rcpt[300], reply[TG_REPLY_TEXT_MAX + 20];
 	char rule[TG_RULE_NAME_MAX + 8], text[TG_REPLY_TEXT_MAX];
+	char limit[TG_RULE_NAME_MAX + 8];
 
 	if (v->action == TG_ACT_CONTINUE && v->rule[0] == '\0' && !v->dry_run)
 		return;
@@ -246,9 +247,12 @@ milter_log(const struct milter_conn *c, enum tg_stage st,
 		snprintf(reply, sizeof reply, " reply=\"%s %s %s\"", v->code,
 		    v->xcode, tg_str_printable(text, sizeof text, v->text));
 	tg_str_printable(rule, sizeof rule, v->rule[0] != '\0' ? v->rule : "-");
-	tg_log_info("%s: %s: stage=%s rule=%s action=%s%s client=%s%s%s%s",
+	limit[0] = '\0';
+	if (v->limit[0] != '\0')
+		snprintf(limit, sizeof limit, " limit=%s", v->limit);
+	tg_log_info("%s: %s: stage=%s rule=%s%s action=%s%s client=%s%s%s%s",
 	    s->id, s->queue_id != NULL ? s->queue_id : "NOQUEUE",
-	    tg_stage_name(st), rule, tg_action_name(v->action),
+	    tg_stage_name(st), rule, limit, tg_action_name(v->action),
 	    v->dry_run ? " dry-run=yes" : "", client, sender, rcpt, reply);
 }
 

@@ -11,6 +11,7 @@
 #include "tg.h"
 #include "tg_addr.h"
 #include "tg_auth.h"
+#include "tg_rate.h"
 #include "tg_session.h"
 
 #define SESSION_VALUE_MAX	1024	/* longest non-address value kept */
@@ -67,12 +68,15 @@ tg_session_reset_message(struct tg_session *s)
 	s->authres_forged = tg_free(s->authres_forged);
 	s->nforged = 0;
 	s->forged_overflow = 0;
+	/* Recipients held for a message that was not accepted. */
+	tg_rate_txn_end(s);
 }
 
 void
 tg_session_free(struct tg_session *s)
 {
 	tg_session_reset_message(s);
+	tg_rate_conn_end(s);
 	for (int i = 0; i < TG_A_COUNT; i++)
 		free(s->val[i]);
 	free(s->hdrs);

@@ -12,6 +12,9 @@
 #include "tg_ip.h"
 #include "tg_table.h"
 
+struct tg_limit;
+struct tg_store;
+
 enum tg_stage {
 	TG_STAGE_CONNECT,
 	TG_STAGE_HELO,
@@ -98,6 +101,7 @@ enum tg_expr_op {
 	TG_E_IN_SET,	/* attr in { ... } */
 	TG_E_MATCH,	/* attr matches "regex" (PCRE2, caseless) */
 	TG_E_OWNED_BY,	/* attr owned-by map (the SASL login owns it) */
+	TG_E_LIMIT,	/* limit NAME exceeded (tg_rate.h) */
 };
 
 enum tg_cmp { TG_CMP_EQ, TG_CMP_NE, TG_CMP_LT, TG_CMP_LE, TG_CMP_GT, TG_CMP_GE };
@@ -125,6 +129,7 @@ struct tg_expr {
 	struct tg_set	*set;		/* IN_SET */
 	void		*re;		/* MATCH: pcre2_code * */
 	int		 line, col;	/* where it was written */
+	const struct tg_limit *limit;	/* LIMIT (owned by the policy) */
 };
 
 enum tg_action {
@@ -173,6 +178,10 @@ struct tg_policy {
 	int		  header_used;	/* some rule reads a header */
 	struct tg_auth_conf *auth;	/* sasl { }, authentication-results;
 					 * NULL when neither is given */
+	struct tg_limit	**limits;	/* limit declarations (tg_rate.h) */
+	size_t		  nlimits;
+	struct tg_store	 *redis;	/* store redis { }: process-wide */
+	uint64_t	  mem_max_keys;	/* store memory { max-keys }, 0 */
 };
 
 /* Load and check a policy file, following include statements. Every error

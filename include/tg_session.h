@@ -13,6 +13,8 @@
 
 #define TG_HEADER_MAX_COUNT	1000	/* headers kept for conditions */
 
+struct tg_rate_state;
+
 struct tg_header {
 	char	*name;
 	char	*value;
@@ -58,6 +60,7 @@ struct tg_session {
 					 * authserv-id, for smfi_chgheader */
 	size_t		 nforged;
 	int		 forged_overflow; /* too many to remember */
+	struct tg_rate_state *rate;	/* rate.c: counts to take back */
 };
 
 void	tg_session_init(struct tg_session *, const char *id);
