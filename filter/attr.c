@@ -38,6 +38,20 @@ const struct tg_attr_info tg_attrs[TG_A_COUNT] = {
 	[TG_A_SIZE_DECLARED]	= { "size.declared",	TG_T_NUM,  M, E },
 	[TG_A_SIZE]		= { "size",		TG_T_NUM,  E, E },
 	[TG_A_HEADER]		= { "header",		TG_T_STR,  E, E, 1 },
+	[TG_A_MTA_NAME]		= { "mta.name",		TG_T_STR,  C, E },
+	[TG_A_CLIENT_PTR]	= { "client.ptr",	TG_T_STR,  C, E },
+	[TG_A_CLIENT_RDNS]	= { "client.rdns",	TG_T_BOOL, C, E },
+	[TG_A_CLIENT_FCRDNS]	= { "client.fcrdns",	TG_T_BOOL, C, E },
+	[TG_A_HELO_VALID]	= { "helo.valid",	TG_T_BOOL, H, E },
+	[TG_A_HELO_FQDN]	= { "helo.fqdn",	TG_T_BOOL, H, E },
+	[TG_A_HELO_BARE_IP]	= { "helo.bare_ip",	TG_T_BOOL, H, E },
+	[TG_A_HELO_OURS]	= { "helo.ours",	TG_T_BOOL, H, E },
+	[TG_A_HELO_RESOLVES]	= { "helo.resolves",	TG_T_BOOL, H, E },
+	/* The stage of dnslist "NAME" is its list's; checked by the
+	 * parser. */
+	[TG_A_DNSLIST]		= { "dnslist",		TG_T_BOOL, C, E, 1 },
+	[TG_A_DNSLIST_SCORE]	= { "dnslist.score",	TG_T_NUM,  C, E },
+	[TG_A_SPF]		= { "spf",		TG_T_STR,  M, E },
 };
 
 static const char *const attr_stage_names[TG_STAGE_COUNT] = {
@@ -48,6 +62,8 @@ static const char *const attr_stage_names[TG_STAGE_COUNT] = {
 static const char *const attr_template_vars[] = {
 	"client_address", "client_name", "helo", "sender", "rcpt", "login",
 	"rule", "queue_id", "listener",
+	"mta_name", "spf", "spf_auth", "spf_received", "dnslist",
+	"dnslist_reason",
 };
 
 int

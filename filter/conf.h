@@ -61,4 +61,14 @@ int	conf_number_parse(const char *, long long *);
 int	conf_name_check(const char *, const char **why);
 int	conf_header_name_check(const char *);
 
+struct tg_policy;
+/* conf_dns.c: the statements "set" and "dnslist", whose keyword is the
+ * current token. Return 0 with the token after the statement current, or
+ * -1 (reported) when the caller must skip to the next statement. */
+int	conf_dns_set(struct conf_lex *, struct conf_tok *, struct tg_policy *);
+int	conf_dns_list(struct conf_lex *, struct conf_tok *, struct tg_policy *);
+/* A use of dnslist "name" at stage (-1: unknown): 0, or -1 with msg. */
+int	conf_dns_list_use(const struct tg_policy *, const char *name,
+	    int stage, char *msg, size_t msgsz);
+
 #endif

@@ -17,6 +17,7 @@
 #include <pcre2.h>
 
 #include "tg.h"
+#include "tg_check.h"
 #include "tg_diag.h"
 #include "tg_ip.h"
 #include "tg_policy.h"
@@ -387,7 +388,7 @@ static struct tg_expr *
 conf_attr(struct conf_parser *p)
 {
 	struct tg_expr *e = conf_node(TG_E_BOOL, p->tok.line, p->tok.col);
-	char name[96], pr[48];
+	char name[96], pr[48], msg[200];
 	int type = -1;
 
 	if (tg_attr_lookup(p->tok.text, &e->attr) < 0) {
@@ -406,6 +407,9 @@ conf_attr(struct conf_parser *p)
 		    conf_header_name_check(p->tok.text) < 0)
 			conf_err(p, p->tok.line, p->tok.col,
 			    "invalid header name \"%s\"", pr);
+		if (e->attr == TG_A_DNSLIST && conf_dns_list_use(p->pol,
+		    p->tok.text, p->stage, msg, sizeof msg) < 0)
+			conf_err(p, p->tok.line, p->tok.col, "%s", msg);
 		e->param = conf_tok_take(&p->tok);
 		snprintf(name, sizeof name, "%s \"%s\"",
 		    tg_attrs[e->attr].name, pr);
@@ -556,6 +560,9 @@ conf_template(struct conf_parser *p, struct tg_action_spec *a,
 		conf_err(p, p->tok.line, p->tok.col, "unknown variable "
 		    "\"%.*s\"", (int)(n < 40 ? n : 40), u);
 	}
+	/* ${spf...} in a header needs the SPF server set up. */
+	if (strstr(p->tok.text, "${spf") != NULL)
+		p->pol->attrs_used |= (uint64_t)1 << TG_A_SPF;
 	a->text = conf_tok_take(&p->tok);
 	conf_next(p);
 	return 0;
@@ -679,7 +686,8 @@ static int
 conf_is_statement(const struct conf_tok *t)
 {
 	return conf_tok_is(t, "stage") || conf_tok_is(t, "table") ||
-	    conf_tok_is(t, "include");
+	    conf_tok_is(t, "include") || conf_tok_is(t, "set") ||
+	    conf_tok_is(t, "dnslist");
 }
 
 /* Skip to the next rule, the '}' closing the stage, or a statement.
@@ -1017,6 +1025,13 @@ conf_statement(struct conf_parser *p)
 		conf_table(p);
 	else if (conf_tok_is(&p->tok, "stage"))
 		conf_stage(p);
+	else if (conf_tok_is(&p->tok, "set") ||
+	    conf_tok_is(&p->tok, "dnslist")) {
+		if ((conf_tok_is(&p->tok, "set") ?
+		    conf_dns_set(p->lx, &p->tok, p->pol) :
+		    conf_dns_list(p->lx, &p->tok, p->pol)) < 0)
+			conf_sync_top(p);
+	}
 	else if (p->tok.type == CONF_T_RBRACE) {
 		conf_err(p, p->tok.line, p->tok.col, "unbalanced '}'");
 		do	/* one error for "}}}" */
@@ -1050,6 +1065,8 @@ conf_finish(struct conf_parser *p)
 	for (size_t i = 0; i < p->ndecl; i++)
 		free(p->decl[i].name);
 	free(p->decl);
+	if (p->diag->errors == p->errors)
+		(void)tg_dns_conf_finish(p->pol, p->diag);
 	if (p->diag->errors > p->errors) {
 		tg_policy_unref(p->pol);
 		return NULL;

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 
 #include "tg.h"
+#include "tg_check.h"
 #include "tg_policy.h"
 
 static pthread_mutex_t policy_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -71,6 +72,7 @@ policy_free(struct tg_policy *p)
 	for (size_t i = 0; i < p->nfiles; i++)
 		free(p->files[i]);
 	free(p->files);
+	tg_dns_conf_free(p->dns);
 	free(p->path);
 	free(p);
 }

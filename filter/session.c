@@ -10,6 +10,7 @@
 
 #include "tg.h"
 #include "tg_addr.h"
+#include "tg_check.h"
 #include "tg_session.h"
 
 #define SESSION_VALUE_MAX	1024	/* longest non-address value kept */
@@ -71,6 +72,7 @@ tg_session_free(struct tg_session *s)
 		free(s->val[i]);
 	free(s->hdrs);
 	free(s->add_hdrs);
+	tg_check_state_free(s->chk);
 	memset(s, 0, sizeof *s);
 }
 

@@ -12,6 +12,8 @@
 #include "tg_ip.h"
 #include "tg_table.h"
 
+struct tg_dns_conf;
+
 enum tg_stage {
 	TG_STAGE_CONNECT,
 	TG_STAGE_HELO,
@@ -58,6 +60,19 @@ enum tg_attr {
 	TG_A_SIZE_DECLARED,	/* size.declared    num     mail.. (ESMTP SIZE=, 0 if none) */
 	TG_A_SIZE,		/* size             num     eom (header + body bytes) */
 	TG_A_HEADER,		/* header "Name"    str     eom (first occurrence) */
+	/* Computed on demand (tg_check.h), from DNS and the HELO name. */
+	TG_A_MTA_NAME,		/* mta.name         str     macro j */
+	TG_A_CLIENT_PTR,	/* client.ptr       str     connect.. (DNS) */
+	TG_A_CLIENT_RDNS,	/* client.rdns      bool    connect.. (DNS) */
+	TG_A_CLIENT_FCRDNS,	/* client.fcrdns    bool    connect.. (DNS) */
+	TG_A_HELO_VALID,	/* helo.valid       bool    helo.. */
+	TG_A_HELO_FQDN,		/* helo.fqdn        bool    helo.. */
+	TG_A_HELO_BARE_IP,	/* helo.bare_ip     bool    helo.. */
+	TG_A_HELO_OURS,		/* helo.ours        bool    helo.. */
+	TG_A_HELO_RESOLVES,	/* helo.resolves    bool    helo.. (DNS) */
+	TG_A_DNSLIST,		/* dnslist "NAME"   bool    per list (DNS) */
+	TG_A_DNSLIST_SCORE,	/* dnslist.score    num     connect.. (DNS) */
+	TG_A_SPF,		/* spf              str     mail.. (DNS) */
 	TG_A_COUNT
 };
 
@@ -159,6 +174,7 @@ struct tg_policy {
 	size_t		  nrules[TG_STAGE_COUNT];
 	uint64_t	  attrs_used;	/* bit (1 << attr) per attribute used */
 	int		  header_used;	/* some rule reads a header */
+	struct tg_dns_conf *dns;	/* set and dnslist statements; DNS */
 };
 
 /* Load and check a policy file, following include statements. Every error

@@ -49,6 +49,7 @@ struct tg_session {
 	struct tg_verdict conn_verdict;	/* a connect/helo reject or tempfail,
 					 * repeated at every later stage */
 	int		 has_conn_verdict;
+	struct tg_check_state *chk;	/* DNS and SPF results (tg_check.h) */
 };
 
 void	tg_session_init(struct tg_session *, const char *id);

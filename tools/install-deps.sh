@@ -7,7 +7,8 @@ set -eu
 
 PACKAGES="build-essential autoconf automake libtool pkg-config
 libmilter-dev libsasl2-dev libspf2-dev libssl-dev libpcre2-dev
-libhiredis-dev check miltertest sasl2-bin valgrind"
+libhiredis-dev check miltertest sasl2-bin valgrind
+libunbound-dev unbound"
 
 say() { printf 'install-deps: %s\n' "$*"; }
 
