@@ -88,6 +88,11 @@ check_client(const struct tg_dns_conf *c, struct tg_session *s,
 	if (st->ptr == CHECK_UNASKED)
 		client_lookup(c, s, st);
 	r = a == TG_A_CLIENT_FCRDNS ? st->fcrdns : st->ptr;
+	if (r == CHECK_FAILED && a == TG_A_CLIENT_PTR) {
+		/* As Postfix: the name is unknown, patterns do not match. */
+		*val = NULL;
+		return 0;
+	}
 	if (r == CHECK_FAILED) {
 		*why = a == TG_A_CLIENT_FCRDNS ?
 		    "forward lookup of the client name failed" :

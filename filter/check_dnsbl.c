@@ -161,7 +161,8 @@ check_dnslist_score(const struct tg_dns_conf *c, struct tg_session *s,
 		const struct tg_dnslist *l = &c->lists[i];
 		const char *v;
 
-		if (l->key != TG_DNSL_CLIENT)
+		/* Weight 0: a list used only on its own. */
+		if (l->key != TG_DNSL_CLIENT || l->weight == 0)
 			continue;
 		if (!asked && !dnsl_current(c, s, st, i)) {
 			dnsl_lookup(c, s, st);

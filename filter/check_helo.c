@@ -83,7 +83,8 @@ check_helo(const struct tg_dns_conf *c, struct tg_session *s,
 		r = kind == TG_HELO_DOMAIN || kind == TG_HELO_LITERAL;
 		break;
 	case TG_A_HELO_FQDN:
-		r = tg_helo_fqdn(helo);
+		/* RFC 5321 4.1.4 allows an address literal instead. */
+		r = kind == TG_HELO_LITERAL || tg_helo_fqdn(helo);
 		break;
 	case TG_A_HELO_BARE_IP:
 		r = kind == TG_HELO_BARE_IP;

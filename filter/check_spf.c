@@ -140,6 +140,16 @@ spf_result_name(SPF_result_t r)
 	}
 }
 
+static int
+spf_dns_failed(SPF_response_t *resp)
+{
+	for (int i = 0; i < SPF_response_messages(resp); i++)
+		if (SPF_error_code(SPF_response_message(resp, i)) ==
+		    SPF_E_DNS_ERROR)
+			return 1;
+	return 0;
+}
+
 /* spf_run - evaluate and fill st's SPF fields. */
 static void
 spf_run(struct spf_srv *srv, const struct tg_session *s,
@@ -169,9 +179,15 @@ spf_run(struct spf_srv *srv, const struct tg_session *s,
 		ok = SPF_request_set_helo_dom(req, helo) == SPF_E_SUCCESS;
 	/* A sender libspf2 cannot take (no domain) has no SPF policy. */
 	if (ok && SPF_request_set_env_from(req, from) == 0) {
-		(void)SPF_request_query_mailfrom(req, &resp);
+		SPF_errcode_t err = SPF_request_query_mailfrom(req, &resp);
+
 		if (resp != NULL)
 			res = spf_result_name(SPF_response_result(resp));
+		/* libspf2 1.2.10 calls a failed lookup of the sender's own
+		 * record permerror; RFC 7208 4.4 says temperror. */
+		if (err == SPF_E_DNS_ERROR || (resp != NULL &&
+		    spf_dns_failed(resp)))
+			res = "temperror";
 	}
 	tg_strlcpy(st->spf, res, sizeof st->spf);
 	if (resp != NULL && (rv = SPF_response_get_received_spf_value(resp))
@@ -218,7 +234,8 @@ check_spf(const struct tg_dns_conf *c, struct tg_session *s,
 		else
 			st->spf_auth = tg_xasprintf("spf=%s smtp.helo=%s",
 			    st->spf, helo != NULL ? helo : "unknown");
-		tg_log_debug("%s: spf %s: %s", s->id, from, st->spf);
+		tg_log_debug("%s: spf %s: %s; Received-SPF: %s", s->id, from,
+		    st->spf, st->spf_received != NULL ? st->spf_received : "-");
 	}
 	*val = st->spf;
 	return 0;
