@@ -856,6 +856,15 @@ conf_table_open(struct conf_parser *p, struct conf_tdecl *d)
 	char *path = conf_file_join(p->dir, p->tok.text), pr[48];
 	int errors = p->diag->errors;
 
+	/* A missing file is the policy's mistake: point at the declaration,
+	 * not only at the path. Errors inside the file carry its own lines. */
+	if (access(path, R_OK) != 0) {
+		conf_err(p, p->tok.line, p->tok.col, "table \"%s\": cannot "
+		    "read %s: %s", conf_pr(pr, sizeof pr, d->name), path,
+		    strerror(errno));
+		free(path);
+		return;
+	}
 	d->t = tg_table_open(d->name, d->type, path, p->diag);
 	free(path);
 	if (d->t == NULL) {

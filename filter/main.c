@@ -400,6 +400,7 @@ main(int argc, char **argv)
 {
 	struct main_opts o;
 	char *spec;
+	int rc;
 
 	main_parse(argc, argv, &o);
 	if (o.check_only) {
@@ -420,7 +421,12 @@ main(int argc, char **argv)
 	}
 	if (o.pidfile != NULL)
 		o.pidfile = main_abspath(o.pidfile);
-	if (main_policy(&o) != 0)
-		return 1;
-	return main_run(&o, spec);
+	rc = main_policy(&o) != 0 ? 1 : main_run(&o, spec);
+	/* Free what lives as long as the process, so leak checkers report
+	 * only real leaks. o.conf and o.pidfile are absolute copies by now. */
+	tg_policy_publish(NULL);
+	free(spec);
+	free(o.pidfile);
+	free(o.conf);
+	return rc;
 }

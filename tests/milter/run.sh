@@ -10,6 +10,7 @@
 top_srcdir=${top_srcdir:-.}
 top_builddir=${top_builddir:-.}
 TOLLGATE=${TOLLGATE:-$top_builddir/filter/tollgate}
+TG_WRAPPER=${TG_WRAPPER:-}
 MILTERTEST=${MILTERTEST:-$(command -v miltertest)}
 src=$(cd "$top_srcdir/tests/milter" && pwd)
 
@@ -50,13 +51,15 @@ trap 'failed=1; exit 1' INT TERM HUP
 # socket. The PID is $! (-f: no fork), also written to the pidfile.
 start() {
 	mkdir -p "$dir/$1"
-	"$TOLLGATE" -f -d -p "unix:$dir/$1/sock" -c "$2" -P "$dir/$1/pid" \
-	    2>"$dir/$1/log" &
+	# TG_WRAPPER: e.g. "valgrind --error-exitcode=99 ..." (tools/test.sh);
+	# valgrind runs the daemon in its own process, so $! stays its PID.
+	$TG_WRAPPER "$TOLLGATE" -f -d -p "unix:$dir/$1/sock" -c "$2" \
+	    -P "$dir/$1/pid" 2>"$dir/$1/log" &
 	eval "pid_$1=$!"
 	pids="$pids $!"
 	n=0
 	while [ ! -S "$dir/$1/sock" ]; do
-		if ! kill -0 "$!" 2>/dev/null || [ $n -ge 100 ]; then
+		if ! kill -0 "$!" 2>/dev/null || [ $n -ge 300 ]; then
 			echo "FAIL: daemon $1 did not start:"
 			cat "$dir/$1/log"
 			failed=1
@@ -75,7 +78,8 @@ stop() {
 	rc=$?
 	pids=$(echo "$pids" | sed "s/ $p\$//; s/ $p / /")
 	if [ $rc != 0 ]; then
-		echo "FAIL: daemon $1 exited with status $rc"
+		echo "FAIL: daemon $1 exited with status $rc; log:"
+		tail -40 "$dir/$1/log"
 		failed=1
 	elif [ -e "$dir/$1/pid" ]; then
 		echo "FAIL: daemon $1 left its pidfile"
