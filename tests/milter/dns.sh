@@ -11,6 +11,7 @@
 top_srcdir=${top_srcdir:-.}
 top_builddir=${top_builddir:-.}
 TOLLGATE=${TOLLGATE:-$top_builddir/filter/tollgate}
+TG_WRAPPER=${TG_WRAPPER:-}	# e.g. valgrind, as in run.sh
 MILTERTEST=${MILTERTEST:-$(command -v miltertest)}
 UNBOUND_SERVER=${UNBOUND_SERVER:-$(command -v unbound || echo /usr/sbin/unbound)}
 src=$(cd "$top_srcdir/tests/milter" && pwd)
@@ -83,12 +84,13 @@ start() {
 	mkdir -p "$dir/$1"
 	sed -e "s|@PORT@|$port|g" -e "s|@TIMEOUT@|$2|g" \
 	    "$src/dns/policy.conf.in" >"$dir/$1/policy.conf"
-	"$TOLLGATE" -f -d -p "unix:$dir/$1/sock" -c "$dir/$1/policy.conf" \
-	    -P "$dir/$1/pid" 2>"$dir/$1/log" &
+	$TG_WRAPPER "$TOLLGATE" -f -d -p "unix:$dir/$1/sock" \
+	    -c "$dir/$1/policy.conf" -P "$dir/$1/pid" 2>"$dir/$1/log" &
+	eval "pid_$1=$!"
 	pids="$pids $!"
 	n=0
 	while [ ! -S "$dir/$1/sock" ]; do
-		if ! kill -0 "$!" 2>/dev/null || [ $n -ge 100 ]; then
+		if ! kill -0 "$!" 2>/dev/null || [ $n -ge 300 ]; then
 			echo "FAIL: daemon $1 did not start:"
 			cat "$dir/$1/log"
 			failed=1
@@ -97,6 +99,23 @@ start() {
 		sleep 0.1
 		n=$((n + 1))
 	done
+}
+
+# stop NAME: SIGTERM by PID; the daemon must exit 0 (no sanitizer or
+# valgrind error, lookups in flight cancelled cleanly)
+stop() {
+	eval "p=\$pid_$1"
+	kill -TERM "$p"
+	wait "$p"
+	rc=$?
+	pids=$(echo "$pids" | sed "s/ $p\$//; s/ $p / /")
+	if [ $rc != 0 ]; then
+		echo "FAIL: daemon $1 exited with status $rc; log:"
+		tail -40 "$dir/$1/log"
+		failed=1
+	else
+		echo "ok - daemon $1 stopped cleanly"
+	fi
 }
 
 run() {
@@ -127,4 +146,6 @@ dns_pid=""
 echo "ok - unbound stopped"
 start down 1s
 run down "$src/dns/down.lua"
+stop up
+stop down
 exit $failed
