@@ -11,8 +11,10 @@
 #include <stdlib.h>
 
 #include "tg.h"
+#include "tg_auth.h"
 #include "tg_check.h"
 #include "tg_policy.h"
+#include "tg_rate.h"
 
 static pthread_mutex_t policy_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct tg_policy *policy_published;
@@ -69,11 +71,15 @@ policy_free(struct tg_policy *p)
 	for (size_t i = 0; i < p->ntables; i++)
 		tg_table_free(p->tables[i]);
 	free(p->tables);
+	for (size_t i = 0; i < p->nlimits; i++)
+		tg_limit_free(p->limits[i]);
+	free(p->limits);
 	for (size_t i = 0; i < p->nfiles; i++)
 		free(p->files[i]);
 	free(p->files);
 	tg_dns_conf_free(p->dns);
 	free(p->path);
+	tg_auth_conf_free(p->auth);
 	free(p);
 }
 

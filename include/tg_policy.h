@@ -12,6 +12,8 @@
 #include "tg_ip.h"
 #include "tg_table.h"
 
+struct tg_limit;
+struct tg_store;
 struct tg_dns_conf;
 
 enum tg_stage {
@@ -60,6 +62,15 @@ enum tg_attr {
 	TG_A_SIZE_DECLARED,	/* size.declared    num     mail.. (ESMTP SIZE=, 0 if none) */
 	TG_A_SIZE,		/* size             num     eom (header + body bytes) */
 	TG_A_HEADER,		/* header "Name"    str     eom (first occurrence) */
+	TG_A_TLS_CERT_SUBJECT,	/* tls.cert_subject str     {cert_subject} */
+	TG_A_TLS_CERT_ISSUER,	/* tls.cert_issuer  str     {cert_issuer} */
+	TG_A_TLS_VERIFY,	/* tls.verify       str     {verify} */
+	TG_A_SASL_CANONICAL,	/* sasl.canonical   str     login@realm */
+	TG_A_SASL_USER,		/* sasl.user        str     before the '@' */
+	TG_A_SASL_REALM,	/* sasl.realm       str     after the '@' */
+	TG_A_SASL_ACCOUNT,	/* sasl.account     bool    Cyrus SASL auxprop */
+	TG_A_HEADER_FROM,	/* header.from      str     eom, owned-by */
+	TG_A_HEADER_SENDER,	/* header.sender    str     eom, owned-by */
 	/* Computed on demand (tg_check.h), from DNS and the HELO name. */
 	TG_A_MTA_NAME,		/* mta.name         str     macro j */
 	TG_A_CLIENT_PTR,	/* client.ptr       str     connect.. (DNS) */
@@ -75,6 +86,8 @@ enum tg_attr {
 	TG_A_SPF,		/* spf              str     mail.. (DNS) */
 	TG_A_COUNT
 };
+
+struct tg_auth_conf;
 
 struct tg_attr_info {
 	const char	*name;
@@ -101,6 +114,8 @@ enum tg_expr_op {
 	TG_E_IN_TABLE,	/* attr in table */
 	TG_E_IN_SET,	/* attr in { ... } */
 	TG_E_MATCH,	/* attr matches "regex" (PCRE2, caseless) */
+	TG_E_OWNED_BY,	/* attr owned-by map (the SASL login owns it) */
+	TG_E_LIMIT,	/* limit NAME exceeded (tg_rate.h) */
 };
 
 enum tg_cmp { TG_CMP_EQ, TG_CMP_NE, TG_CMP_LT, TG_CMP_LE, TG_CMP_GT, TG_CMP_GE };
@@ -128,6 +143,7 @@ struct tg_expr {
 	struct tg_set	*set;		/* IN_SET */
 	void		*re;		/* MATCH: pcre2_code * */
 	int		 line, col;	/* where it was written */
+	const struct tg_limit *limit;	/* LIMIT (owned by the policy) */
 };
 
 enum tg_action {
@@ -174,6 +190,12 @@ struct tg_policy {
 	size_t		  nrules[TG_STAGE_COUNT];
 	uint64_t	  attrs_used;	/* bit (1 << attr) per attribute used */
 	int		  header_used;	/* some rule reads a header */
+	struct tg_auth_conf *auth;	/* sasl { }, authentication-results;
+					 * NULL when neither is given */
+	struct tg_limit	**limits;	/* limit declarations (tg_rate.h) */
+	size_t		  nlimits;
+	struct tg_store	 *redis;	/* store redis { }: process-wide */
+	uint64_t	  mem_max_keys;	/* store memory { max-keys }, 0 */
 	struct tg_dns_conf *dns;	/* set and dnslist statements; DNS */
 };
 

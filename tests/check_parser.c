@@ -552,8 +552,8 @@ static const struct err_case err_cases[] = {
 	{ "stage mail { rule a: (true => accept }",
 	    "t.conf:1:28: error: expected ')', got '=>'" },
 	{ "stage mail { rule a: sender not == x => accept }",
-	    "t.conf:1:33: error: expected 'in' or 'matches' after 'not', "
-	    "got '=='" },
+	    "t.conf:1:33: error: expected 'in', 'matches' or 'owned-by' "
+	    "after 'not', got '=='" },
 	{ "stage mail { rule a: sender = x => accept }",
 	    "t.conf:1:29: error: unexpected '=' (did you mean '=='?)" },
 	{ "stage mail { rule a: true => accept; }",

@@ -131,6 +131,28 @@ start reload "$dir/reload/policy.conf"
 run reload "$src/reload.lua"
 alive reload
 
+# Submission: a daemon of its own, with a Cyrus sasldb made here.
+submit=0
+if command -v saslpasswd2 >/dev/null 2>&1; then
+	submit=1
+	mkdir -p "$dir/submit/sasl"
+	printf 'pwcheck_method: auxprop\nauxprop_plugin: sasldb\nsasldb_path: %s\n' \
+	    "$dir/submit/sasl/sasldb2" >"$dir/submit/sasl/tgsubmit.conf"
+	for u in alice bob; do
+		echo pw | saslpasswd2 -p -c -f "$dir/submit/sasl/sasldb2" \
+		    -u example.org "$u" || failed=1
+	done
+	printf 'sasl { service "tgsubmit" config-path "sasl" realm "example.org" }\ninclude "%s/submission-rules.inc"\n' \
+	    "$src" >"$dir/submit/policy.conf"
+	start submit "$dir/submit/policy.conf"
+	run submit "$src/submission.lua"
+	alive submit
+else
+	echo "run.sh: saslpasswd2 not installed (sasl2-bin): submission" \
+	    "scenarios skipped"
+fi
+
 stop main
 stop reload
+[ $submit = 1 ] && stop submit
 exit $failed
