@@ -1074,7 +1074,8 @@ conf_statement(struct conf_parser *p)
 			conf_err(p, p->tok.line, p->tok.col, "rule outside "
 			    "of a stage");
 		else
-			conf_expected(p, "'include', 'table' or 'stage'");
+			conf_expected(p, "a statement (include, table, "
+			    "stage, ...)");
 		conf_next(p);
 		conf_sync_top(p);
 	}
