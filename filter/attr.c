@@ -13,6 +13,10 @@
 #define R	TG_STAGE_RCPT
 #define E	TG_STAGE_EOM
 
+/* tg_policy.attrs_used and the milter glue's macro masks are 64-bit sets
+ * of attributes: past 64 they need a wider set. */
+_Static_assert(TG_A_COUNT <= 64, "attribute sets are uint64_t");
+
 const struct tg_attr_info tg_attrs[TG_A_COUNT] = {
 	[TG_A_CLIENT_ADDRESS]	= { "client.address",	TG_T_IP,   C, E, 0 },
 	[TG_A_CLIENT_NAME]	= { "client.name",	TG_T_STR,  C, E, 0 },
@@ -47,6 +51,20 @@ const struct tg_attr_info tg_attrs[TG_A_COUNT] = {
 	[TG_A_SASL_ACCOUNT]	= { "sasl.account",	TG_T_BOOL, M, E },
 	[TG_A_HEADER_FROM]	= { "header.from",	TG_T_STR,  E, E },
 	[TG_A_HEADER_SENDER]	= { "header.sender",	TG_T_STR,  E, E },
+	[TG_A_MTA_NAME]		= { "mta.name",		TG_T_STR,  C, E },
+	[TG_A_CLIENT_PTR]	= { "client.ptr",	TG_T_STR,  C, E },
+	[TG_A_CLIENT_RDNS]	= { "client.rdns",	TG_T_BOOL, C, E },
+	[TG_A_CLIENT_FCRDNS]	= { "client.fcrdns",	TG_T_BOOL, C, E },
+	[TG_A_HELO_VALID]	= { "helo.valid",	TG_T_BOOL, H, E },
+	[TG_A_HELO_FQDN]	= { "helo.fqdn",	TG_T_BOOL, H, E },
+	[TG_A_HELO_BARE_IP]	= { "helo.bare_ip",	TG_T_BOOL, H, E },
+	[TG_A_HELO_OURS]	= { "helo.ours",	TG_T_BOOL, H, E },
+	[TG_A_HELO_RESOLVES]	= { "helo.resolves",	TG_T_BOOL, H, E },
+	/* The stage of dnslist "NAME" is its list's; checked by the
+	 * parser. */
+	[TG_A_DNSLIST]		= { "dnslist",		TG_T_BOOL, C, E, 1 },
+	[TG_A_DNSLIST_SCORE]	= { "dnslist.score",	TG_T_NUM,  C, E },
+	[TG_A_SPF]		= { "spf",		TG_T_STR,  M, E },
 	[TG_A_HEADER_COUNT]	= { "header.count",	TG_T_NUM,  E, E, 1 },
 	[TG_A_HEADER_DECODED]	= { "header.decoded",	TG_T_STR,  E, E, 1 },
 	[TG_A_MIME_MALFORMED]	= { "mime.malformed",	TG_T_BOOL, E, E, 0 },
@@ -71,6 +89,8 @@ static const char *const attr_stage_names[TG_STAGE_COUNT] = {
 static const char *const attr_template_vars[] = {
 	"client_address", "client_name", "helo", "sender", "rcpt", "login",
 	"rule", "queue_id", "listener",
+	"mta_name", "spf", "spf_auth", "spf_received", "dnslist",
+	"dnslist_reason",
 };
 
 int

@@ -83,5 +83,14 @@ void	conf_auth_authres(struct conf_parser *);
 void	conf_auth_owned_by(struct conf_parser *, struct tg_expr *e,
 	    const char *name);
 void	conf_auth_finish(struct tg_policy *, struct tg_diag *);
+struct tg_policy;
+/* conf_dns.c: the statements "set" and "dnslist", whose keyword is the
+ * current token. Return 0 with the token after the statement current, or
+ * -1 (reported) when the caller must skip to the next statement. */
+int	conf_dns_set(struct conf_lex *, struct conf_tok *, struct tg_policy *);
+int	conf_dns_list(struct conf_lex *, struct conf_tok *, struct tg_policy *);
+/* A use of dnslist "name" at stage (-1: unknown): 0, or -1 with msg. */
+int	conf_dns_list_use(const struct tg_policy *, const char *name,
+	    int stage, char *msg, size_t msgsz);
 
 #endif

@@ -17,6 +17,7 @@
 #include <pcre2.h>
 
 #include "tg.h"
+#include "tg_check.h"
 #include "tg_diag.h"
 #include "tg_ip.h"
 #include "tg_content.h"
@@ -400,7 +401,7 @@ static struct tg_expr *
 conf_attr(struct conf_parser *p)
 {
 	struct tg_expr *e = conf_node(TG_E_BOOL, p->tok.line, p->tok.col);
-	char name[96], pr[48];
+	char name[96], pr[48], msg[200];
 	int type = -1;
 
 	if (tg_attr_lookup(p->tok.text, &e->attr) < 0) {
@@ -420,6 +421,9 @@ conf_attr(struct conf_parser *p)
 		    conf_header_name_check(p->tok.text) < 0)
 			conf_err(p, p->tok.line, p->tok.col,
 			    "invalid header name \"%s\"", pr);
+		if (e->attr == TG_A_DNSLIST && conf_dns_list_use(p->pol,
+		    p->tok.text, p->stage, msg, sizeof msg) < 0)
+			conf_err(p, p->tok.line, p->tok.col, "%s", msg);
 		e->param = conf_tok_take(&p->tok);
 		snprintf(name, sizeof name, "%s \"%s\"",
 		    tg_attrs[e->attr].name, pr);
@@ -572,6 +576,9 @@ conf_template(struct conf_parser *p, struct tg_action_spec *a,
 		conf_err(p, p->tok.line, p->tok.col, "unknown variable "
 		    "\"%.*s\"", (int)(n < 40 ? n : 40), u);
 	}
+	/* ${spf...} in a header needs the SPF server set up. */
+	if (strstr(p->tok.text, "${spf") != NULL)
+		p->pol->attrs_used |= (uint64_t)1 << TG_A_SPF;
 	a->text = conf_tok_take(&p->tok);
 	conf_next(p);
 	return 0;
@@ -696,8 +703,8 @@ conf_is_statement(const struct conf_tok *t)
 {
 	return conf_tok_is(t, "stage") || conf_tok_is(t, "table") ||
 	    conf_tok_is(t, "include") || conf_tok_is(t, "sasl") ||
-	    conf_tok_is(t, "authentication-results") ||
-	    conf_tok_is(t, "mime");
+	    conf_tok_is(t, "authentication-results") || conf_tok_is(t, "set") ||
+	    conf_tok_is(t, "dnslist") || conf_tok_is(t, "mime");
 }
 
 /* Skip to the next rule, the '}' closing the stage, or a statement.
@@ -1053,6 +1060,13 @@ conf_statement(struct conf_parser *p)
 		conf_limit_decl(p->lx, &p->tok, p->pol);
 	else if (conf_tok_is(&p->tok, "store"))
 		conf_store_decl(p->lx, &p->tok, p->pol);
+	else if (conf_tok_is(&p->tok, "set") ||
+	    conf_tok_is(&p->tok, "dnslist")) {
+		if ((conf_tok_is(&p->tok, "set") ?
+		    conf_dns_set(p->lx, &p->tok, p->pol) :
+		    conf_dns_list(p->lx, &p->tok, p->pol)) < 0)
+			conf_sync_top(p);
+	}
 	else if (conf_tok_is(&p->tok, "mime"))
 		conf_mime(p);
 	else if (p->tok.type == CONF_T_RBRACE) {
@@ -1065,7 +1079,8 @@ conf_statement(struct conf_parser *p)
 			conf_err(p, p->tok.line, p->tok.col, "rule outside "
 			    "of a stage");
 		else
-			conf_expected(p, "'include', 'table' or 'stage'");
+			conf_expected(p, "a statement (include, table, "
+			    "stage, ...)");
 		conf_next(p);
 		conf_sync_top(p);
 	}
@@ -1171,6 +1186,8 @@ conf_finish(struct conf_parser *p)
 	for (size_t i = 0; i < p->ndecl; i++)
 		free(p->decl[i].name);
 	free(p->decl);
+	if (p->diag->errors == p->errors)
+		(void)tg_dns_conf_finish(p->pol, p->diag);
 	if (p->diag->errors > p->errors) {
 		tg_policy_unref(p->pol);
 		return NULL;

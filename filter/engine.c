@@ -8,11 +8,13 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "tg.h"
 #include "tg_auth.h"
+#include "tg_check.h"
 #include "tg_content.h"
 #include "tg_engine.h"
 #include "tg_log.h"
@@ -43,6 +45,7 @@ struct engine_ctx {
 	long long		 rcpt_count;	/* this recipient included */
 	struct tg_session	*rw;		/* the same session, for the
 						 * counters limits keep in it */
+	int			*dns_failed;	/* set when a DNS lookup failed */
 	struct tg_content_cur	 cur;		/* attachment being tested */
 };
 
@@ -81,6 +84,11 @@ engine_num(const struct engine_ctx *c, enum tg_attr a, long long *n)
 		return 0;
 	case TG_A_RCPT_COUNT:
 		*n = c->rcpt_count;
+		return 0;
+	case TG_A_DNSLIST_SCORE:	/* set by tg_check_eval() */
+		if (s->val[a] == NULL)
+			return -1;
+		*n = strtoll(s->val[a], NULL, 10);
 		return 0;
 	default:
 		return -1;
@@ -243,6 +251,24 @@ engine_match(const struct engine_ctx *c, const struct tg_expr *e)
 	return -1;
 }
 
+/* engine_computed - look up a DNS or HELO attribute that e reads, when
+ * a rule first reaches it (tg_check.h); 0, or -1 if it cannot be
+ * decided. */
+static int
+engine_computed(const struct engine_ctx *c, const struct tg_expr *e)
+{
+	const char *why;
+
+	if (e->op < TG_E_BOOL || !tg_check_computed(e->attr) || c->p == NULL)
+		return 0;
+	if (tg_check_eval(c->p, c->rw, e->attr, e->param, &why) == 0)
+		return 0;
+	tg_log_warnx("%s: %s at line %d: %s", c->s->id,
+	    tg_attrs[e->attr].name, e->line, why);
+	*c->dns_failed = 1;
+	return -1;
+}
+
 /* engine_expr - evaluate e: 1 true, 0 false, -1 cannot decide. */
 static int
 engine_expr(const struct engine_ctx *c, const struct tg_expr *e)
@@ -252,6 +278,9 @@ engine_expr(const struct engine_ctx *c, const struct tg_expr *e)
 	/* Facts of a part lost to malformed MIME: assume the worst. */
 	if (e->op >= TG_E_BOOL && tg_content_suspicious(&c->cur, e))
 		return 1;
+	if (engine_computed(c, e) < 0)
+		return -1;
+
 	switch (e->op) {
 	case TG_E_TRUE:
 		return 1;
@@ -293,8 +322,9 @@ engine_expr(const struct engine_ctx *c, const struct tg_expr *e)
 
 /* engine_var - value of a template variable, or NULL if unknown. */
 static const char *
-engine_var(const struct tg_session *s, const struct tg_rule *r,
-    const char *name, size_t len, char *buf, size_t bufsz)
+engine_var(const struct tg_policy *p, struct tg_session *s,
+    const struct tg_rule *r, const char *name, size_t len, char *buf,
+    size_t bufsz)
 {
 #define IS(n)	(len == sizeof(n) - 1 && strncmp(name, n, len) == 0)
 	if (IS("client_address"))
@@ -320,13 +350,13 @@ engine_var(const struct tg_session *s, const struct tg_rule *r,
 		return s->val[TG_A_LISTENER_NAME] != NULL ?
 		    s->val[TG_A_LISTENER_NAME] : s->val[TG_A_LISTENER_PORT];
 #undef IS
-	return NULL;
+	return p != NULL ? tg_check_var(p, s, name, len) : NULL;
 }
 
 /* engine_expand - copy template t into out with ${variables} replaced. */
 static void
-engine_expand(const struct tg_session *s, const struct tg_rule *r,
-    const char *t, char *out, size_t outsz)
+engine_expand(const struct tg_policy *p, struct tg_session *s,
+    const struct tg_rule *r, const char *t, char *out, size_t outsz)
 {
 	size_t o = 0;
 
@@ -340,7 +370,7 @@ engine_expand(const struct tg_session *s, const struct tg_rule *r,
 			out[o++] = *t++;
 			continue;
 		}
-		v = engine_var(s, r, t + 2, (size_t)(end - t - 2), buf,
+		v = engine_var(p, s, r, t + 2, (size_t)(end - t - 2), buf,
 		    sizeof buf);
 		o += tg_strlcpy(out + o, v != NULL ? v : "unknown", outsz - o);
 		if (o >= outsz)
@@ -404,15 +434,15 @@ engine_dry_run(const struct tg_session *s, const struct tg_rule *r,
 /* engine_apply - carry out a matched rule's actions. Returns 1 when one
  * was terminal (v filled in), 0 when evaluation goes on. */
 static int
-engine_apply(struct tg_session *s, const struct tg_rule *r,
-    enum tg_stage stage, struct tg_verdict *v)
+engine_apply(const struct tg_policy *p, struct tg_session *s,
+    const struct tg_rule *r, enum tg_stage stage, struct tg_verdict *v)
 {
 	char text[ENGINE_TEXT_MAX];
 
 	for (size_t i = 0; i < r->nactions; i++) {
 		const struct tg_action_spec *a = &r->actions[i];
 
-		engine_expand(s, r, a->text, text, sizeof text);
+		engine_expand(p, s, r, a->text, text, sizeof text);
 		if (r->dry_run) {
 			engine_dry_run(s, r, a, text);
 			v->dry_run = 1;
@@ -519,8 +549,9 @@ enum tg_action
 tg_engine_eval(const struct tg_policy *p, struct tg_session *s,
     enum tg_stage stage, struct tg_verdict *v)
 {
+	int dns_failed = 0;
 	struct engine_ctx c = { p, s, stage, (long long)s->rcpt_count + 1,
-	    s, { NULL, 0 } };
+	    s, &dns_failed, { NULL, 0 } };
 	const char *lim;
 
 	memset(v, 0, sizeof *v);
@@ -544,20 +575,29 @@ tg_engine_eval(const struct tg_policy *p, struct tg_session *s,
 			int m;
 
 			tg_rate_clear_tripped(s);
+			dns_failed = 0;
 			m = engine_rule(&c, r);
 			/* The verdict line names the limit that tripped. */
 			if (m != 0 && (lim = tg_rate_tripped(s)) != NULL)
 				tg_strlcpy(v->limit, lim, sizeof v->limit);
-			if (m < 0) {
+			if (m < 0 && dns_failed)
+				/* RFC 7372 and Postfix: 4.7.x for a DNS
+				 * check that could not be made. */
+				tg_reply_set(v, TG_ACT_TEMPFAIL, "451", "4.7.1",
+				    "Temporary DNS lookup failure, try again "
+				    "later");
+			else if (m < 0)
 				/* Never accept what could not be checked. */
 				tg_reply_internal(v, "Temporary lookup "
 				    "failure, try again later");
+			if (m < 0) {
 				tg_strlcpy(v->rule, r->name, sizeof v->rule);
 				engine_log_rule(s, r, "lookup failed:",
+				    dns_failed ? "tempfail 451 4.7.1" :
 				    "tempfail 451 4.3.0");
 				break;
 			}
-			if (m == 1 && engine_apply(s, r, stage, v))
+			if (m == 1 && engine_apply(p, s, r, stage, v))
 				break;
 			if (m == 1 && !r->dry_run)	/* warn, add-header */
 				v->limit[0] = '\0';

@@ -95,6 +95,10 @@ static const struct milter_macro {
 #define M_VERIFY	12
 	{ TG_A_TLS_VERIFY, "{verify}",
 	  MILTER_BIT(TG_A_TLS_VERIFY), "tls.verify is unknown" },
+#define M_MTA_NAME	13
+	{ TG_A_MTA_NAME, "j",
+	  MILTER_BIT(TG_A_MTA_NAME) | MILTER_BIT(TG_A_HELO_OURS),
+	  "mta.name is unknown" },
 };
 
 /* Macros asked for with smfi_setsymlist(). In Postfix the list replaces
@@ -411,6 +415,7 @@ milter_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
 	milter_macro(ctx, c, M_LISTENER_NAME);
 	milter_macro(ctx, c, M_LISTENER_ADDR);
 	milter_macro(ctx, c, M_LISTENER_PORT);
+	milter_macro(ctx, c, M_MTA_NAME);
 	milter_queue_id(ctx, c);
 	if (c->policy == NULL) {
 		tg_log_err("%s: no policy loaded; tempfail", c->sess.id);

@@ -12,6 +12,7 @@
 
 #include "tg.h"
 #include "tg_auth.h"
+#include "tg_check.h"
 #include "tg_policy.h"
 #include "tg_rate.h"
 
@@ -77,6 +78,7 @@ policy_free(struct tg_policy *p)
 	for (size_t i = 0; i < p->nfiles; i++)
 		free(p->files[i]);
 	free(p->files);
+	tg_dns_conf_free(p->dns);
 	free(p->path);
 	tg_auth_conf_free(p->auth);
 	free(p);

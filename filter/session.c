@@ -14,6 +14,7 @@
 #include "tg_content.h"
 #include "tg_mime.h"
 #include "tg_rate.h"
+#include "tg_check.h"
 #include "tg_session.h"
 
 #define SESSION_VALUE_MAX	1024	/* longest non-address value kept */
@@ -85,6 +86,7 @@ tg_session_free(struct tg_session *s)
 		free(s->val[i]);
 	free(s->hdrs);
 	free(s->add_hdrs);
+	tg_check_state_free(s->chk);
 	memset(s, 0, sizeof *s);
 }
 

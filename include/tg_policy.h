@@ -14,6 +14,7 @@
 
 struct tg_limit;
 struct tg_store;
+struct tg_dns_conf;
 
 enum tg_stage {
 	TG_STAGE_CONNECT,
@@ -70,6 +71,19 @@ enum tg_attr {
 	TG_A_SASL_ACCOUNT,	/* sasl.account     bool    Cyrus SASL auxprop */
 	TG_A_HEADER_FROM,	/* header.from      str     eom, owned-by */
 	TG_A_HEADER_SENDER,	/* header.sender    str     eom, owned-by */
+	/* Computed on demand (tg_check.h), from DNS and the HELO name. */
+	TG_A_MTA_NAME,		/* mta.name         str     macro j */
+	TG_A_CLIENT_PTR,	/* client.ptr       str     connect.. (DNS) */
+	TG_A_CLIENT_RDNS,	/* client.rdns      bool    connect.. (DNS) */
+	TG_A_CLIENT_FCRDNS,	/* client.fcrdns    bool    connect.. (DNS) */
+	TG_A_HELO_VALID,	/* helo.valid       bool    helo.. */
+	TG_A_HELO_FQDN,		/* helo.fqdn        bool    helo.. */
+	TG_A_HELO_BARE_IP,	/* helo.bare_ip     bool    helo.. */
+	TG_A_HELO_OURS,		/* helo.ours        bool    helo.. */
+	TG_A_HELO_RESOLVES,	/* helo.resolves    bool    helo.. (DNS) */
+	TG_A_DNSLIST,		/* dnslist "NAME"   bool    per list (DNS) */
+	TG_A_DNSLIST_SCORE,	/* dnslist.score    num     connect.. (DNS) */
+	TG_A_SPF,		/* spf              str     mail.. (DNS) */
 	TG_A_HEADER_COUNT,	/* header.count "Name"   num  eom */
 	TG_A_HEADER_DECODED,	/* header.decoded "Name" str  eom (RFC 2047) */
 	TG_A_MIME_MALFORMED,	/* mime.malformed   bool    eom */
@@ -194,6 +208,7 @@ struct tg_policy {
 	size_t		  nlimits;
 	struct tg_store	 *redis;	/* store redis { }: process-wide */
 	uint64_t	  mem_max_keys;	/* store memory { max-keys }, 0 */
+	struct tg_dns_conf *dns;	/* set and dnslist statements; DNS */
 	struct tg_set	 *mime_hash_types;	/* `mime hash-types {...}`, or
 						 * NULL: hash every part */
 };

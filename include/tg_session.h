@@ -65,6 +65,7 @@ struct tg_session {
 	size_t		 nforged;
 	int		 forged_overflow; /* too many to remember */
 	struct tg_rate_state *rate;	/* rate.c: counts to take back */
+	struct tg_check_state *chk;	/* DNS and SPF results (tg_check.h) */
 };
 
 void	tg_session_init(struct tg_session *, const char *id);

@@ -583,7 +583,8 @@ static const struct err_case err_cases[] = {
 	{ "stage mail { rule a: helo == \xc3\xa9t\xc3\xa9 => accept }",
 	    "t.conf:1:30: error: unexpected byte 0xc3" },
 	{ "stages mail { }",
-	    "t.conf:1:1: error: expected 'include', 'table' or 'stage', got "
+	    "t.conf:1:1: error: expected a statement (include, table, stage, "
+	    "...), got "
 	    "\"stages\"" },
 	{ "stage mail { rule a: (((((((((((((((((((((((((((((((((((((((((((("
 	    "(((((((((((((((((((((((true => accept }",
@@ -638,7 +639,8 @@ START_TEST(test_many_errors)
 		    "at t.conf:4)",
 		"t.conf:6:19: error: discard is not possible at stage "
 		    "connect: there is no message yet",
-		"t.conf:8:1: error: expected 'include', 'table' or 'stage', "
+		"t.conf:8:1: error: expected a statement (include, table, "
+		    "stage, ...), "
 		    "got \"junk\"",
 		"t.conf:9:7: error: unknown stage \"bogus\"",
 		"t.conf:10:32: error: empty value list",
