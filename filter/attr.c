@@ -38,6 +38,10 @@ const struct tg_attr_info tg_attrs[TG_A_COUNT] = {
 	[TG_A_SIZE_DECLARED]	= { "size.declared",	TG_T_NUM,  M, E },
 	[TG_A_SIZE]		= { "size",		TG_T_NUM,  E, E },
 	[TG_A_HEADER]		= { "header",		TG_T_STR,  E, E, 1 },
+	[TG_A_RCPT_ROUTED]	= { "rcpt.routed",	TG_T_BOOL, R, R },
+	[TG_A_HEADER_COUNT]	= { "header.count",	TG_T_NUM,  E, E },
+	[TG_A_HEADER_BYTES]	= { "header.bytes",	TG_T_NUM,  E, E },
+	[TG_A_HEADER_LONGEST]	= { "header.longest",	TG_T_NUM,  E, E },
 };
 
 static const char *const attr_stage_names[TG_STAGE_COUNT] = {
