@@ -127,6 +127,12 @@ start reload "$dir/reload/policy.conf"
 run reload "$src/reload.lua"
 alive reload
 
+# Limits (size, recipients, headers, relay): a daemon of its own.
+start limits "$src/limits.conf"
+run limits "$src/limits.lua"
+alive limits
+
 stop main
 stop reload
+stop limits
 exit $failed
