@@ -514,6 +514,55 @@ START_TEST(test_domain_lookup)
 }
 END_TEST
 
+/* The shipped policies/mx-inbound.conf does what its comments say. */
+START_TEST(test_mx_inbound)
+{
+	struct tg_diag d;
+	struct tg_policy *p;
+	struct tg_session s;
+	struct tg_verdict v;
+
+	tg_diag_init(&d);
+	p = tg_policy_load(SRCDIR "/../policies/mx-inbound.conf", &d);
+	ck_assert_msg(p != NULL, "mx-inbound.conf: %s", d.n ? d.msgs[0] : "?");
+	tg_session_init(&s, "M");
+	tg_session_set(&s, TG_A_CLIENT_ADDRESS, "198.51.100.7");
+	tg_session_set(&s, TG_A_SENDER, "<a@example.net>");
+	tg_session_set(&s, TG_A_SIZE_DECLARED, "26214401");
+	ck_assert_int_eq(tg_engine_eval(p, &s, TG_STAGE_MAIL, &v),
+	    TG_ACT_REJECT);
+	ck_assert_str_eq(v.code, "552");
+	ck_assert_str_eq(v.xcode, "5.3.4");
+	tg_session_set(&s, TG_A_SIZE_DECLARED, "26214400");
+	ck_assert_int_eq(tg_engine_eval(p, &s, TG_STAGE_MAIL, &v),
+	    TG_ACT_CONTINUE);
+	tg_session_set(&s, TG_A_RCPT, "<bob%evil.example@example.org>");
+	ck_assert_int_eq(tg_engine_eval(p, &s, TG_STAGE_RCPT, &v),
+	    TG_ACT_REJECT);
+	ck_assert_str_eq(v.code, "554");
+	tg_session_set(&s, TG_A_RCPT, "<postmaster>");
+	ck_assert_int_eq(tg_engine_eval(p, &s, TG_STAGE_RCPT, &v),
+	    TG_ACT_CONTINUE);
+	for (int i = 1; i < 100; i++) {
+		tg_session_set(&s, TG_A_RCPT, "<bob@Example.ORG>");
+		ck_assert_int_eq(tg_engine_eval(p, &s, TG_STAGE_RCPT, &v),
+		    TG_ACT_CONTINUE);
+	}
+	ck_assert_int_eq(tg_engine_eval(p, &s, TG_STAGE_RCPT, &v),
+	    TG_ACT_TEMPFAIL);
+	ck_assert_str_eq(v.code, "452");
+	ck_assert_str_eq(v.xcode, "4.5.3");
+	tg_session_add_header(&s, "X-Long", "");
+	s.hdr_longest = 999;
+	ck_assert_int_eq(tg_engine_eval(p, &s, TG_STAGE_EOM, &v),
+	    TG_ACT_REJECT);
+	ck_assert_str_eq(v.text, "Header line too long");
+	tg_session_free(&s);
+	tg_policy_unref(p);
+	tg_diag_free(&d);
+}
+END_TEST
+
 static Suite *
 limits_suite(void)
 {
@@ -532,6 +581,7 @@ limits_suite(void)
 	    sizeof lim_errs / sizeof lim_errs[0]);
 	tcase_add_test(tc, test_plain_values);
 	tcase_add_test(tc, test_domain_lookup);
+	tcase_add_test(tc, test_mx_inbound);
 	suite_add_tcase(s, tc);
 	return s;
 }
