@@ -152,7 +152,13 @@ else
 	    "scenarios skipped"
 fi
 
+# Limits (size, recipients, headers, relay): a daemon of its own.
+start limits "$src/limits.conf"
+run limits "$src/limits.lua"
+alive limits
+
 stop main
 stop reload
+stop limits
 [ $submit = 1 ] && stop submit
 exit $failed
