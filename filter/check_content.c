@@ -1,5 +1,5 @@
 /* check_content.c - values of the message content attributes: header
- * counts and decoded headers, and the MIME facts of each leaf part, read
+ * occurrences and decoded headers, and the MIME facts of each leaf part, read
  * by engine.c at end of message.
  * Owns: nothing. Threads: as the session it reads. */
 #include "config.h"
@@ -33,7 +33,7 @@ static const char *const content_archive_types[] = {
 int
 tg_content_attr(enum tg_attr a)
 {
-	return a >= TG_A_HEADER_COUNT && a <= TG_A_ATT_MALFORMED;
+	return a >= TG_A_HEADER_OCCURS && a <= TG_A_ATT_MALFORMED;
 }
 
 int
@@ -110,7 +110,7 @@ tg_content_num(const struct tg_session *s, const struct tg_content_cur *c,
     const struct tg_expr *e, long long *n)
 {
 	switch (e->attr) {
-	case TG_A_HEADER_COUNT:
+	case TG_A_HEADER_OCCURS:
 		*n = 0;
 		for (size_t i = 0; i < s->nhdrs; i++)
 			if (strcasecmp(s->hdrs[i].name, e->param) == 0)

@@ -172,6 +172,89 @@ conf_check_bool(struct conf_parser *p, int type, const char *name)
 		    name, name, name);
 }
 
+static struct conf_tdecl *conf_decl_find(struct conf_parser *, const char *);
+
+/* The table of "table[key]" in a comparison with attribute name (type). */
+static void
+conf_lookup_table(struct conf_parser *p, struct tg_expr *e,
+    const struct conf_tdecl *d, enum tg_attr key, int type, const char *name)
+{
+	const struct tg_attr_info *k = &tg_attrs[key];
+	int line = p->tok.line, col = p->tok.col;
+	char use[300];
+
+	if (type == TG_T_IP)
+		conf_err(p, line, col, "%s is an ip attribute: looked-up "
+		    "values are for numbers, strings and addresses", name);
+	else if (d->type == TG_TABLE_LIST)
+		conf_err(p, line, col, "list table \"%s\" has no values to "
+		    "compare with (use a map)", d->name);
+	else if (k->param || k->type == TG_T_BOOL)
+		conf_err(p, line, col, "%s cannot be a lookup key", k->name);
+	else if (d->type == TG_TABLE_CIDR && k->type != TG_T_IP)
+		conf_err(p, line, col, "cidr table \"%s\" looked up with %s, "
+		    "which is not an ip attribute", d->name, k->name);
+	else if (d->type != TG_TABLE_CIDR && k->type == TG_T_IP)
+		conf_err(p, line, col, "map table \"%s\" looked up with %s, "
+		    "which is an ip attribute (use a cidr table)", d->name,
+		    k->name);
+	else if (p->stage >= 0 && ((int)k->first > p->stage ||
+	    (int)k->last < p->stage))
+		conf_err(p, line, col, "%s is not known at stage %s", k->name,
+		    tg_stage_name((enum tg_stage)p->stage));
+	else {
+		snprintf(use, sizeof use, "%s:%d", p->lx->file, line);
+		if (type != TG_T_NUM ||
+		    conf_lookup_check_numbers(d->t, p->diag, use) == 0) {
+			e->vtable = d->t;
+			e->vattr = key;
+			p->pol->attrs_used |= (uint64_t)1 << key;
+		}
+	}
+}
+
+/* "table[key] [default VALUE]" as the value of a comparison; the word is
+ * current. Returns 0 when it is a plain value, else 1 (errors reported). */
+static int
+conf_cmp_lookup(struct conf_parser *p, struct tg_expr *e, int type,
+    const char *name)
+{
+	char tname[CONF_NAME_MAX + 1], pr[48];
+	const struct conf_tdecl *d;
+	enum tg_attr key;
+	int rc;
+
+	if ((rc = conf_lookup_split(p->tok.text, tname, sizeof tname,
+	    &key)) == 0)
+		return 0;
+	conf_pr(pr, sizeof pr, p->tok.text);
+	if (rc < 0)
+		conf_err(p, p->tok.line, p->tok.col, "unknown attribute in "
+		    "\"%s\" (quote a value meant literally)", pr);
+	else if ((d = conf_decl_find(p, tname)) == NULL)
+		conf_err(p, p->tok.line, p->tok.col, "undefined table \"%s\" "
+		    "in \"%s\" (quote a value meant literally)", tname, pr);
+	else if (d->t != NULL)
+		conf_lookup_table(p, e, d, key, type, name);
+	conf_next(p);
+	if (!conf_tok_is(&p->tok, "default"))
+		return 1;
+	conf_next(p);
+	if (!conf_is_value(p)) {
+		conf_expected(p, "a default value");
+		return 1;
+	}
+	e->has_default = 1;
+	if (type != TG_T_NUM)
+		e->str = conf_tok_take(&p->tok);
+	else if (conf_number_parse(p->tok.text, &e->num) < 0)
+		conf_err(p, p->tok.line, p->tok.col, "default of number "
+		    "attribute %s is not a number: \"%s\"", name,
+		    conf_pr(pr, sizeof pr, p->tok.text));
+	conf_next(p);
+	return 1;
+}
+
 static struct tg_expr *
 conf_cmp(struct conf_parser *p, struct tg_expr *e, int type,
     const char *name)
@@ -193,6 +276,8 @@ conf_cmp(struct conf_parser *p, struct tg_expr *e, int type,
 		conf_expected(p, "a value");
 		return conf_expr_free(e);
 	}
+	if (p->tok.type == CONF_T_WORD && conf_cmp_lookup(p, e, type, name))
+		return e;
 	if (type == TG_T_NUM) {
 		if (conf_number_parse(p->tok.text, &e->num) < 0)
 			conf_err(p, p->tok.line, p->tok.col, "number attribute "
@@ -416,7 +501,7 @@ conf_attr(struct conf_parser *p)
 			return conf_expr_free(e);
 		}
 		conf_pr(pr, sizeof pr, p->tok.text);
-		if ((e->attr == TG_A_HEADER || e->attr == TG_A_HEADER_COUNT ||
+		if ((e->attr == TG_A_HEADER || e->attr == TG_A_HEADER_OCCURS ||
 		    e->attr == TG_A_HEADER_DECODED) &&
 		    conf_header_name_check(p->tok.text) < 0)
 			conf_err(p, p->tok.line, p->tok.col,

@@ -19,6 +19,7 @@
 #include "tg_engine.h"
 #include "tg_log.h"
 #include "tg_rate.h"
+#include "tg_lookup.h"
 #include "tg_reply.h"
 #include "tg_session.h"
 
@@ -90,6 +91,15 @@ engine_num(const struct engine_ctx *c, enum tg_attr a, long long *n)
 			return -1;
 		*n = strtoll(s->val[a], NULL, 10);
 		return 0;
+	case TG_A_HEADER_COUNT:
+		*n = s->hdr_count;
+		return 0;
+	case TG_A_HEADER_BYTES:
+		*n = s->hdr_total;
+		return 0;
+	case TG_A_HEADER_LONGEST:
+		*n = s->hdr_longest;
+		return 0;
 	default:
 		return -1;
 	}
@@ -130,6 +140,8 @@ engine_bool(const struct engine_ctx *c, const struct tg_expr *e)
 		if (v == NULL || *v == '\0')
 			return 0;
 		return tg_sasl_account(c->p->auth, v);
+	case TG_A_RCPT_ROUTED:
+		return c->s->rcpt_routed;
 	default:
 		if (tg_attrs[e->attr].type == TG_T_NUM)
 			return engine_num(c, e->attr, &n) == 0 && n != 0;
@@ -152,12 +164,36 @@ engine_cmp_result(enum tg_cmp cmp, int order)
 	return 0;
 }
 
+/* engine_cmp_lookup - compare with a value looked up in a table. */
+static int
+engine_cmp_lookup(const struct engine_ctx *c, const struct tg_expr *e)
+{
+	const char *v, *rhs = NULL;
+	long long n, want = 0;
+	int rc;
+
+	if ((rc = tg_lookup_value(c->s, e, &want, &rhs)) <= 0)
+		return rc < 0 ? -1 : e->cmp == TG_CMP_NE;
+	if (tg_attrs[e->attr].type == TG_T_NUM) {
+		if (engine_num(c, e->attr, &n) != 0)
+			return e->cmp == TG_CMP_NE;
+		return engine_cmp_result(e->cmp,
+		    n < want ? -1 : n > want ? 1 : 0);
+	}
+	if ((v = engine_str(c, e)) == NULL || rhs == NULL)
+		return e->cmp == TG_CMP_NE;
+	return engine_cmp_result(e->cmp, strcasecmp(v, rhs));
+}
+
 static int
 engine_cmp(const struct engine_ctx *c, const struct tg_expr *e)
 {
 	struct tg_ip ip, lit;
 	const char *v;
 	long long n;
+
+	if (e->vtable != NULL)
+		return engine_cmp_lookup(c, e);
 
 	/* Unknown values: only "!=" holds. */
 	if (tg_attrs[e->attr].type == TG_T_NUM) {
@@ -183,18 +219,12 @@ engine_cmp(const struct engine_ctx *c, const struct tg_expr *e)
 static int
 engine_in_table(const struct engine_ctx *c, const struct tg_expr *e)
 {
-	struct tg_ip ip;
 	const char *v;
 
-	if (tg_attrs[e->attr].type == TG_T_IP) {
-		if (engine_ip(c, e->attr, &ip) != 0)
-			return 0;
-		return tg_table_lookup_ip(e->table, &ip, NULL);
-	}
+	if (e->attr != TG_A_HEADER && !tg_content_attr(e->attr))
+		return tg_lookup_attr(c->s, e->attr, e->table, NULL);
 	if ((v = engine_str(c, e)) == NULL)
 		return 0;
-	if (tg_attrs[e->attr].type == TG_T_ADDR)
-		return tg_table_lookup_addr(e->table, v, NULL);
 	return tg_table_lookup(e->table, v, NULL);
 }
 

@@ -135,7 +135,10 @@ milter_needs(const struct tg_policy *p, int *hdrs, int *body)
 	}
 	size = (p->attrs_used & MILTER_BIT(TG_A_SIZE)) != 0;
 	*hdrs = p->header_used ||
-	    (p->attrs_used & MILTER_BIT(TG_A_HEADER)) != 0 || size;
+	    (p->attrs_used & MILTER_BIT(TG_A_HEADER)) != 0 || size ||
+	    (p->attrs_used & (MILTER_BIT(TG_A_HEADER_COUNT) |
+	    MILTER_BIT(TG_A_HEADER_BYTES) |
+	    MILTER_BIT(TG_A_HEADER_LONGEST))) != 0;
 	*body = size || tg_mime_wanted(p);
 }
 

@@ -1,5 +1,5 @@
 /* tg_content.h - message content attributes for the engine (check_content.c):
- * header.count, header.decoded, mime.* and the per-part attachment.*.
+ * header.occurrences, header.decoded, mime.* and the per-part attachment.*.
  * Borrowed results point into the session. Threads: as the session. */
 #ifndef TG_CONTENT_H
 #define TG_CONTENT_H

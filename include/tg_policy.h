@@ -62,6 +62,10 @@ enum tg_attr {
 	TG_A_SIZE_DECLARED,	/* size.declared    num     mail.. (ESMTP SIZE=, 0 if none) */
 	TG_A_SIZE,		/* size             num     eom (header + body bytes) */
 	TG_A_HEADER,		/* header "Name"    str     eom (first occurrence) */
+	TG_A_RCPT_ROUTED,	/* rcpt.routed      bool    rcpt only (tg_addr_parse) */
+	TG_A_HEADER_COUNT,	/* header.count     num     eom (every header) */
+	TG_A_HEADER_BYTES,	/* header.bytes     num     eom ("Name: value\r\n") */
+	TG_A_HEADER_LONGEST,	/* header.longest   num     eom (longest line) */
 	TG_A_TLS_CERT_SUBJECT,	/* tls.cert_subject str     {cert_subject} */
 	TG_A_TLS_CERT_ISSUER,	/* tls.cert_issuer  str     {cert_issuer} */
 	TG_A_TLS_VERIFY,	/* tls.verify       str     {verify} */
@@ -84,7 +88,7 @@ enum tg_attr {
 	TG_A_DNSLIST,		/* dnslist "NAME"   bool    per list (DNS) */
 	TG_A_DNSLIST_SCORE,	/* dnslist.score    num     connect.. (DNS) */
 	TG_A_SPF,		/* spf              str     mail.. (DNS) */
-	TG_A_HEADER_COUNT,	/* header.count "Name"   num  eom */
+	TG_A_HEADER_OCCURS,	/* header.occurrences "Name" num eom */
 	TG_A_HEADER_DECODED,	/* header.decoded "Name" str  eom (RFC 2047) */
 	TG_A_MIME_MALFORMED,	/* mime.malformed   bool    eom */
 	TG_A_MIME_PARTS,	/* mime.parts       num     eom (leaf parts) */
@@ -155,6 +159,12 @@ struct tg_expr {
 	struct tg_set	*set;		/* IN_SET */
 	void		*re;		/* MATCH: pcre2_code * */
 	int		 line, col;	/* where it was written */
+	/* CMP whose value is looked up: "size > limits[sasl.login]
+	 * default 10m". vtable is NULL for a plain value; the default, when
+	 * has_default, is in num or str as for a plain value. */
+	const struct tg_table *vtable;	/* map or cidr, owned by the policy */
+	enum tg_attr	 vattr;		/* the key */
+	int		 has_default;
 	const struct tg_limit *limit;	/* LIMIT (owned by the policy) */
 };
 

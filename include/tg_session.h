@@ -43,6 +43,11 @@ struct tg_session {
 	struct tg_header *hdrs;
 	size_t		 nhdrs, hdrcap;
 	size_t		 hdr_bytes;	/* name + value bytes kept in hdrs */
+	int		 rcpt_routed;	/* rcpt asks for routing: its domain is
+					 * unknown (tg_addr_parse) */
+	long long	 hdr_count;	/* every header, kept or not */
+	long long	 hdr_total;	/* their bytes, "Name: value\r\n" */
+	long long	 hdr_longest;	/* longest physical header line */
 	struct tg_mime	*mime;		/* body parser, when a rule needs it */
 
 	/* Results that outlive one stage. */

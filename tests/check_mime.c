@@ -441,9 +441,9 @@ static const struct eom_case eom_cases[] = {
 	{ "nested", "rule n: attachment.size > 100 => reject 554 5.7.1 \"n\"",
 	    TG_ACT_CONTINUE, "" },
 	/* Header checks. */
-	{ "plain", "rule nodate: header.count \"Date\" == 0 => reject 554 "
+	{ "plain", "rule nodate: header.occurrences \"Date\" == 0 => reject 554 "
 	    "5.6.0 \"Date required\"", TG_ACT_REJECT, "nodate" },
-	{ "plain", "rule from: header.count \"From\" != 1 => reject 554 "
+	{ "plain", "rule from: header.occurrences \"From\" != 1 => reject 554 "
 	    "5.6.0 \"one From\"", TG_ACT_CONTINUE, "" },
 	{ "encoded-words", "rule s: header.decoded \"Subject\" matches "
 	    "\"K\xc3\xb6ln und M\xc3\xbcnchen$\" => reject 554 5.7.1 \"s\"",
@@ -546,8 +546,8 @@ START_TEST(test_policy_errors)
 {
 	static const char *const bad[] = {
 		"stage rcpt { rule r: attachment.name == x => continue }",
-		"stage eom { rule r: header.count == 1 => continue }",
-		"stage eom { rule r: header.count \"a b\" == 1 => continue }",
+		"stage eom { rule r: header.occurrences == 1 => continue }",
+		"stage eom { rule r: header.occurrences \"a b\" == 1 => continue }",
 		"stage eom { rule r: mime.malformed == 1 => continue }",
 		"mime hash-types { }",
 		"mime hash-type { x }",
