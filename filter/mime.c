@@ -43,7 +43,7 @@ struct tg_mime {
 	struct tg_mime_conf	 conf;
 	char			 line[MIME_LINE_MAX];
 	size_t			 llen;
-	int			 midline;	/* line continues a longer one */
+	int			 midline; /* line continues a longer one */
 	char			*hdr;
 	size_t			 hlen;
 	int			 hdr_over;

@@ -441,8 +441,8 @@ static const struct eom_case eom_cases[] = {
 	{ "nested", "rule n: attachment.size > 100 => reject 554 5.7.1 \"n\"",
 	    TG_ACT_CONTINUE, "" },
 	/* Header checks. */
-	{ "plain", "rule nodate: header.occurrences \"Date\" == 0 => reject 554 "
-	    "5.6.0 \"Date required\"", TG_ACT_REJECT, "nodate" },
+	{ "plain", "rule nodate: header.occurrences \"Date\" == 0 => "
+	    "reject 554 5.6.0 \"Date required\"", TG_ACT_REJECT, "nodate" },
 	{ "plain", "rule from: header.occurrences \"From\" != 1 => reject 554 "
 	    "5.6.0 \"one From\"", TG_ACT_CONTINUE, "" },
 	{ "encoded-words", "rule s: header.decoded \"Subject\" matches "
@@ -547,7 +547,8 @@ START_TEST(test_policy_errors)
 	static const char *const bad[] = {
 		"stage rcpt { rule r: attachment.name == x => continue }",
 		"stage eom { rule r: header.occurrences == 1 => continue }",
-		"stage eom { rule r: header.occurrences \"a b\" == 1 => continue }",
+		"stage eom { rule r: header.occurrences \"a b\" == 1 => "
+		    "continue }",
 		"stage eom { rule r: mime.malformed == 1 => continue }",
 		"mime hash-types { }",
 		"mime hash-type { x }",
