@@ -13,10 +13,6 @@
 #define R	TG_STAGE_RCPT
 #define E	TG_STAGE_EOM
 
-/* tg_policy.attrs_used and the milter glue's macro masks are 64-bit sets
- * of attributes: past 64 they need a wider set. */
-_Static_assert(TG_A_COUNT <= 64, "attribute sets are uint64_t");
-
 const struct tg_attr_info tg_attrs[TG_A_COUNT] = {
 	[TG_A_CLIENT_ADDRESS]	= { "client.address",	TG_T_IP,   C, E, 0 },
 	[TG_A_CLIENT_NAME]	= { "client.name",	TG_T_STR,  C, E, 0 },

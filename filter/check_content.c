@@ -10,7 +10,6 @@
 #include "tg.h"
 #include "tg_content.h"
 
-#define BIT(a)	((uint64_t)1 << (a))
 
 /* Archives by name and by declared type: their content is not looked at,
  * which is why operators block or hold them. */
@@ -46,7 +45,7 @@ int
 tg_mime_wanted(const struct tg_policy *p)
 {
 	for (int a = TG_A_MIME_MALFORMED; a <= TG_A_ATT_MALFORMED; a++)
-		if (p->attrs_used & BIT(a))
+		if (tg_policy_uses(p, (enum tg_attr)a))
 			return 1;
 	return 0;
 }

@@ -208,7 +208,7 @@ conf_lookup_table(struct conf_parser *p, struct tg_expr *e,
 		    conf_lookup_check_numbers(d->t, p->diag, use) == 0) {
 			e->vtable = d->t;
 			e->vattr = key;
-			p->pol->attrs_used |= (uint64_t)1 << key;
+			tg_policy_use(p->pol, key);
 		}
 	}
 }
@@ -523,7 +523,7 @@ conf_attr(struct conf_parser *p)
 			conf_err(p, e->line, e->col, "%s is not known at "
 			    "stage %s", name,
 			    tg_stage_name((enum tg_stage)p->stage));
-		p->pol->attrs_used |= (uint64_t)1 << e->attr;
+		tg_policy_use(p->pol, e->attr);
 		if (e->attr == TG_A_HEADER || tg_content_attr(e->attr))
 			p->pol->header_used = 1;
 	}
@@ -663,7 +663,7 @@ conf_template(struct conf_parser *p, struct tg_action_spec *a,
 	}
 	/* ${spf...} in a header needs the SPF server set up. */
 	if (strstr(p->tok.text, "${spf") != NULL)
-		p->pol->attrs_used |= (uint64_t)1 << TG_A_SPF;
+		tg_policy_use(p->pol, TG_A_SPF);
 	a->text = conf_tok_take(&p->tok);
 	conf_next(p);
 	return 0;

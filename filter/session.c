@@ -264,8 +264,7 @@ session_mime_start(struct tg_session *s, const struct tg_policy *p)
 
 	if (s->mime != NULL || p == NULL || !tg_mime_wanted(p))
 		return s->mime;
-	conf.hash = (p->attrs_used &
-	    ((uint64_t)1 << TG_A_ATT_SHA256)) != 0;
+	conf.hash = tg_policy_uses(p, TG_A_ATT_SHA256);
 	conf.hash_types = p->mime_hash_types;
 	s->mime = tg_mime_new(&conf, tg_session_header(s, "Content-Type"),
 	    tg_session_header(s, "Content-Transfer-Encoding"),

@@ -210,7 +210,9 @@ struct tg_policy {
 	size_t		  ntables;
 	struct tg_rule	 *rules[TG_STAGE_COUNT];
 	size_t		  nrules[TG_STAGE_COUNT];
-	uint64_t	  attrs_used;	/* bit (1 << attr) per attribute used */
+	uint64_t	  attrs_used[(TG_A_COUNT + 63) / 64];
+					/* attributes some rule reads:
+					 * tg_policy_uses() */
 	int		  header_used;	/* some rule reads a header */
 	struct tg_auth_conf *auth;	/* sasl { }, authentication-results;
 					 * NULL when neither is given */
@@ -222,6 +224,10 @@ struct tg_policy {
 	struct tg_set	 *mime_hash_types;	/* `mime hash-types {...}`, or
 						 * NULL: hash every part */
 };
+
+/* Mark attribute a as read by some rule; does a rule read a? */
+void	tg_policy_use(struct tg_policy *, enum tg_attr a);
+int	tg_policy_uses(const struct tg_policy *, enum tg_attr a);
 
 /* Load and check a policy file, following include statements. Every error
  * found is added to diag; NULL is returned when there was any. The result
