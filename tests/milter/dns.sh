@@ -84,7 +84,7 @@ start() {
 	mkdir -p "$dir/$1"
 	sed -e "s|@PORT@|$port|g" -e "s|@TIMEOUT@|$2|g" \
 	    "$src/dns/policy.conf.in" >"$dir/$1/policy.conf"
-	$TG_WRAPPER "$TOLLGATE" -f -d -p "unix:$dir/$1/sock" \
+	$TG_WRAPPER "$TOLLGATE" -R -f -d -p "unix:$dir/$1/sock" \
 	    -c "$dir/$1/policy.conf" -P "$dir/$1/pid" 2>"$dir/$1/log" &
 	eval "pid_$1=$!"
 	pids="$pids $!"

@@ -117,7 +117,7 @@ fi
 start() {
 	mkdir -p "$dir/$1"
 	# shellcheck disable=SC2086 # TG_WRAPPER: e.g. valgrind and options
-	${TG_WRAPPER:-} "$TOLLGATE" -f -d -p "unix:$dir/$1/sock" -c "$2" \
+	${TG_WRAPPER:-} "$TOLLGATE" -R -f -d -p "unix:$dir/$1/sock" -c "$2" \
 	    -P "$dir/$1/pid" -C "$dir/$1/ctl" 2>"$dir/$1/log" &
 	pids="$pids $!"
 	n=0
