@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 
 #include <errno.h>
@@ -81,8 +82,9 @@ tg_daemon_ready(void)
 int
 tg_daemon_pidfile(const char *path)
 {
+	struct stat st;
 	char buf[32];
-	int fd, len;
+	int fd, len, regular;
 
 	/* O_NOFOLLOW: a symlink planted in the pidfile's directory must
 	 * not make root write elsewhere. */
@@ -92,19 +94,25 @@ tg_daemon_pidfile(const char *path)
 		tg_log_warn("cannot create pidfile %s", path);
 		return -1;
 	}
+	/* Only a regular file is removed again on failure: a pidfile path
+	 * naming a device (/dev/full) must not cost root the device. */
+	regular = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
 	len = snprintf(buf, sizeof buf, "%ld\n", (long)getpid());
-	if (write(fd, buf, (size_t)len) != len || fsync(fd) != 0) {
+	if (write(fd, buf, (size_t)len) != len ||
+	    (regular && fsync(fd) != 0)) {
 		tg_log_warn("cannot write pidfile %s", path);
 		close(fd);
-		(void)unlink(path);
-		return -1;
+		goto fail;
 	}
 	if (close(fd) != 0) {
 		tg_log_warn("cannot write pidfile %s", path);
-		(void)unlink(path);
-		return -1;
+		goto fail;
 	}
 	return 0;
+fail:
+	if (regular)
+		(void)unlink(path);
+	return -1;
 }
 
 int
