@@ -15,6 +15,7 @@
 struct tg_limit;
 struct tg_store;
 struct tg_dns_conf;
+struct tg_rule_stats;
 
 enum tg_stage {
 	TG_STAGE_CONNECT,
@@ -176,6 +177,8 @@ struct tg_rule {
 	size_t			 nactions;
 	const char		*file;		/* points into policy->files */
 	int			 line;
+	struct tg_rule_stats	*stats;		/* tg_metrics.h; NULL until
+						 * published */
 };
 
 struct tg_policy {
@@ -197,6 +200,8 @@ struct tg_policy {
 	struct tg_store	 *redis;	/* store redis { }: process-wide */
 	uint64_t	  mem_max_keys;	/* store memory { max-keys }, 0 */
 	struct tg_dns_conf *dns;	/* set and dnslist statements; DNS */
+	int		  dry_run;	/* set dry-run yes: log, never enforce */
+	int		  log_level;	/* set log-level: LOG_* + 1, 0 unset */
 };
 
 /* Load and check a policy file, following include statements. Every error
