@@ -13,10 +13,6 @@
 #define R	TG_STAGE_RCPT
 #define E	TG_STAGE_EOM
 
-/* tg_policy.attrs_used and the milter glue's macro masks are 64-bit sets
- * of attributes: past 64 they need a wider set. */
-_Static_assert(TG_A_COUNT <= 64, "attribute sets are uint64_t");
-
 const struct tg_attr_info tg_attrs[TG_A_COUNT] = {
 	[TG_A_CLIENT_ADDRESS]	= { "client.address",	TG_T_IP,   C, E, 0 },
 	[TG_A_CLIENT_NAME]	= { "client.name",	TG_T_STR,  C, E, 0 },
@@ -42,6 +38,10 @@ const struct tg_attr_info tg_attrs[TG_A_COUNT] = {
 	[TG_A_SIZE_DECLARED]	= { "size.declared",	TG_T_NUM,  M, E, 0 },
 	[TG_A_SIZE]		= { "size",		TG_T_NUM,  E, E, 0 },
 	[TG_A_HEADER]		= { "header",		TG_T_STR,  E, E, 1 },
+	[TG_A_RCPT_ROUTED]	= { "rcpt.routed",	TG_T_BOOL, R, R },
+	[TG_A_HEADER_COUNT]	= { "header.count",	TG_T_NUM,  E, E },
+	[TG_A_HEADER_BYTES]	= { "header.bytes",	TG_T_NUM,  E, E },
+	[TG_A_HEADER_LONGEST]	= { "header.longest",	TG_T_NUM,  E, E },
 	[TG_A_TLS_CERT_SUBJECT]	= { "tls.cert_subject",	TG_T_STR,  H, E },
 	[TG_A_TLS_CERT_ISSUER]	= { "tls.cert_issuer",	TG_T_STR,  H, E },
 	[TG_A_TLS_VERIFY]	= { "tls.verify",	TG_T_STR,  H, E },
@@ -65,6 +65,20 @@ const struct tg_attr_info tg_attrs[TG_A_COUNT] = {
 	[TG_A_DNSLIST]		= { "dnslist",		TG_T_BOOL, C, E, 1 },
 	[TG_A_DNSLIST_SCORE]	= { "dnslist.score",	TG_T_NUM,  C, E },
 	[TG_A_SPF]		= { "spf",		TG_T_STR,  M, E },
+	[TG_A_HEADER_OCCURS]	= { "header.occurrences", TG_T_NUM, E, E, 1 },
+	[TG_A_HEADER_DECODED]	= { "header.decoded",	TG_T_STR,  E, E, 1 },
+	[TG_A_MIME_MALFORMED]	= { "mime.malformed",	TG_T_BOOL, E, E, 0 },
+	[TG_A_MIME_PARTS]	= { "mime.parts",	TG_T_NUM,  E, E, 0 },
+	[TG_A_ATT_NAME]		= { "attachment.name",	TG_T_STR,  E, E, 0 },
+	[TG_A_ATT_EXT]		= { "attachment.extension", TG_T_STR, E, E, 0 },
+	[TG_A_ATT_INNER_EXT]	= { "attachment.inner_extension", TG_T_STR,
+				    E, E, 0 },
+	[TG_A_ATT_TYPE]		= { "attachment.type",	TG_T_STR,  E, E, 0 },
+	[TG_A_ATT_SHA256]	= { "attachment.sha256", TG_T_STR, E, E, 0 },
+	[TG_A_ATT_SIZE]		= { "attachment.size",	TG_T_NUM,  E, E, 0 },
+	[TG_A_ATT_ARCHIVE]	= { "attachment.archive", TG_T_BOOL, E, E, 0 },
+	[TG_A_ATT_MALFORMED]	= { "attachment.malformed", TG_T_BOOL,
+				    E, E, 0 },
 };
 
 static const char *const attr_stage_names[TG_STAGE_COUNT] = {

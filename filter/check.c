@@ -54,7 +54,7 @@ tg_dns_conf_finish(struct tg_policy *p, struct tg_diag *diag)
 		    c->resolver, why);
 		return -1;
 	}
-	if ((p->attrs_used & ((uint64_t)1 << TG_A_SPF)) != 0 &&
+	if (tg_policy_uses(p, TG_A_SPF) &&
 	    (c->spf = check_spf_server_new(c->dns)) == NULL) {
 		tg_diag_error(diag, p->path, 0, 0, "cannot set up libspf2");
 		return -1;

@@ -61,6 +61,17 @@ int	conf_number_parse(const char *, long long *);
 int	conf_name_check(const char *, const char **why);
 int	conf_header_name_check(const char *);
 
+/* conf_lookup.c: "table[attr]" as a comparison value. split returns 1
+ * (tname and *key set), 0 (word is a plain value) or -1 (a table name
+ * followed by an unknown attribute). check_numbers reports every entry of
+ * t whose value is not a number and returns -1 if there was one; use says
+ * where the table is compared ("policy.conf:12"). */
+#include "tg_policy.h"
+struct tg_table;
+int	conf_lookup_split(const char *word, char *tname, size_t tsz,
+	    enum tg_attr *key);
+int	conf_lookup_check_numbers(const struct tg_table *, struct tg_diag *,
+	    const char *use);
 /* For statement parsers in files of their own (conf_auth.c): the parser
  * state stays private to conf_parse.c. */
 struct conf_parser;

@@ -20,6 +20,7 @@
 #include "tg_check.h"
 #include "tg_diag.h"
 #include "tg_ip.h"
+#include "tg_content.h"
 #include "tg_policy.h"
 #include "tg_reply.h"
 #include "tg_table.h"
@@ -59,6 +60,7 @@ struct conf_parser {
 
 static struct tg_expr	*conf_chain(struct conf_parser *, int);
 static void		 conf_statement(struct conf_parser *);
+static void		 conf_mime(struct conf_parser *);
 
 static void
 conf_next(struct conf_parser *p)
@@ -170,6 +172,89 @@ conf_check_bool(struct conf_parser *p, int type, const char *name)
 		    name, name, name);
 }
 
+static struct conf_tdecl *conf_decl_find(struct conf_parser *, const char *);
+
+/* The table of "table[key]" in a comparison with attribute name (type). */
+static void
+conf_lookup_table(struct conf_parser *p, struct tg_expr *e,
+    const struct conf_tdecl *d, enum tg_attr key, int type, const char *name)
+{
+	const struct tg_attr_info *k = &tg_attrs[key];
+	int line = p->tok.line, col = p->tok.col;
+	char use[300];
+
+	if (type == TG_T_IP)
+		conf_err(p, line, col, "%s is an ip attribute: looked-up "
+		    "values are for numbers, strings and addresses", name);
+	else if (d->type == TG_TABLE_LIST)
+		conf_err(p, line, col, "list table \"%s\" has no values to "
+		    "compare with (use a map)", d->name);
+	else if (k->param || k->type == TG_T_BOOL)
+		conf_err(p, line, col, "%s cannot be a lookup key", k->name);
+	else if (d->type == TG_TABLE_CIDR && k->type != TG_T_IP)
+		conf_err(p, line, col, "cidr table \"%s\" looked up with %s, "
+		    "which is not an ip attribute", d->name, k->name);
+	else if (d->type != TG_TABLE_CIDR && k->type == TG_T_IP)
+		conf_err(p, line, col, "map table \"%s\" looked up with %s, "
+		    "which is an ip attribute (use a cidr table)", d->name,
+		    k->name);
+	else if (p->stage >= 0 && ((int)k->first > p->stage ||
+	    (int)k->last < p->stage))
+		conf_err(p, line, col, "%s is not known at stage %s", k->name,
+		    tg_stage_name((enum tg_stage)p->stage));
+	else {
+		snprintf(use, sizeof use, "%s:%d", p->lx->file, line);
+		if (type != TG_T_NUM ||
+		    conf_lookup_check_numbers(d->t, p->diag, use) == 0) {
+			e->vtable = d->t;
+			e->vattr = key;
+			tg_policy_use(p->pol, key);
+		}
+	}
+}
+
+/* "table[key] [default VALUE]" as the value of a comparison; the word is
+ * current. Returns 0 when it is a plain value, else 1 (errors reported). */
+static int
+conf_cmp_lookup(struct conf_parser *p, struct tg_expr *e, int type,
+    const char *name)
+{
+	char tname[CONF_NAME_MAX + 1], pr[48];
+	const struct conf_tdecl *d;
+	enum tg_attr key;
+	int rc;
+
+	if ((rc = conf_lookup_split(p->tok.text, tname, sizeof tname,
+	    &key)) == 0)
+		return 0;
+	conf_pr(pr, sizeof pr, p->tok.text);
+	if (rc < 0)
+		conf_err(p, p->tok.line, p->tok.col, "unknown attribute in "
+		    "\"%s\" (quote a value meant literally)", pr);
+	else if ((d = conf_decl_find(p, tname)) == NULL)
+		conf_err(p, p->tok.line, p->tok.col, "undefined table \"%s\" "
+		    "in \"%s\" (quote a value meant literally)", tname, pr);
+	else if (d->t != NULL)
+		conf_lookup_table(p, e, d, key, type, name);
+	conf_next(p);
+	if (!conf_tok_is(&p->tok, "default"))
+		return 1;
+	conf_next(p);
+	if (!conf_is_value(p)) {
+		conf_expected(p, "a default value");
+		return 1;
+	}
+	e->has_default = 1;
+	if (type != TG_T_NUM)
+		e->str = conf_tok_take(&p->tok);
+	else if (conf_number_parse(p->tok.text, &e->num) < 0)
+		conf_err(p, p->tok.line, p->tok.col, "default of number "
+		    "attribute %s is not a number: \"%s\"", name,
+		    conf_pr(pr, sizeof pr, p->tok.text));
+	conf_next(p);
+	return 1;
+}
+
 static struct tg_expr *
 conf_cmp(struct conf_parser *p, struct tg_expr *e, int type,
     const char *name)
@@ -191,6 +276,8 @@ conf_cmp(struct conf_parser *p, struct tg_expr *e, int type,
 		conf_expected(p, "a value");
 		return conf_expr_free(e);
 	}
+	if (p->tok.type == CONF_T_WORD && conf_cmp_lookup(p, e, type, name))
+		return e;
 	if (type == TG_T_NUM) {
 		if (conf_number_parse(p->tok.text, &e->num) < 0)
 			conf_err(p, p->tok.line, p->tok.col, "number attribute "
@@ -414,7 +501,8 @@ conf_attr(struct conf_parser *p)
 			return conf_expr_free(e);
 		}
 		conf_pr(pr, sizeof pr, p->tok.text);
-		if (e->attr == TG_A_HEADER &&
+		if ((e->attr == TG_A_HEADER || e->attr == TG_A_HEADER_OCCURS ||
+		    e->attr == TG_A_HEADER_DECODED) &&
 		    conf_header_name_check(p->tok.text) < 0)
 			conf_err(p, p->tok.line, p->tok.col,
 			    "invalid header name \"%s\"", pr);
@@ -435,8 +523,8 @@ conf_attr(struct conf_parser *p)
 			conf_err(p, e->line, e->col, "%s is not known at "
 			    "stage %s", name,
 			    tg_stage_name((enum tg_stage)p->stage));
-		p->pol->attrs_used |= (uint64_t)1 << e->attr;
-		if (e->attr == TG_A_HEADER)
+		tg_policy_use(p->pol, e->attr);
+		if (e->attr == TG_A_HEADER || tg_content_attr(e->attr))
 			p->pol->header_used = 1;
 	}
 	conf_next(p);
@@ -575,7 +663,7 @@ conf_template(struct conf_parser *p, struct tg_action_spec *a,
 	}
 	/* ${spf...} in a header needs the SPF server set up. */
 	if (strstr(p->tok.text, "${spf") != NULL)
-		p->pol->attrs_used |= (uint64_t)1 << TG_A_SPF;
+		tg_policy_use(p->pol, TG_A_SPF);
 	a->text = conf_tok_take(&p->tok);
 	conf_next(p);
 	return 0;
@@ -701,7 +789,7 @@ conf_is_statement(const struct conf_tok *t)
 	return conf_tok_is(t, "stage") || conf_tok_is(t, "table") ||
 	    conf_tok_is(t, "include") || conf_tok_is(t, "sasl") ||
 	    conf_tok_is(t, "authentication-results") || conf_tok_is(t, "set") ||
-	    conf_tok_is(t, "dnslist");
+	    conf_tok_is(t, "dnslist") || conf_tok_is(t, "mime");
 }
 
 /* Skip to the next rule, the '}' closing the stage, or a statement.
@@ -1064,6 +1152,8 @@ conf_statement(struct conf_parser *p)
 		    conf_dns_list(p->lx, &p->tok, p->pol)) < 0)
 			conf_sync_top(p);
 	}
+	else if (conf_tok_is(&p->tok, "mime"))
+		conf_mime(p);
 	else if (p->tok.type == CONF_T_RBRACE) {
 		conf_err(p, p->tok.line, p->tok.col, "unbalanced '}'");
 		do	/* one error for "}}}" */
@@ -1127,6 +1217,40 @@ const char *
 conf_p_dir(struct conf_parser *p)
 {
 	return p->dir;
+}
+
+/* mime hash-types { "application/ *", ... }: which parts get a SHA-256. */
+static void
+conf_mime(struct conf_parser *p)
+{
+	struct tg_expr *e;
+
+	conf_next(p);
+	if (!conf_tok_is(&p->tok, "hash-types")) {
+		conf_expected(p, "'hash-types' after 'mime'");
+		conf_sync_top(p);
+		return;
+	}
+	conf_next(p);
+	if (p->tok.type != CONF_T_LBRACE) {
+		conf_expected(p, "'{'");
+		conf_sync_top(p);
+		return;
+	}
+	e = conf_set(p, conf_node(TG_E_IN_SET, p->tok.line, p->tok.col),
+	    TG_T_STR, "hash-types");
+	p->in_set = 0;
+	if (e == NULL) {
+		conf_sync_top(p);
+		return;
+	}
+	if (p->pol->mime_hash_types != NULL)
+		conf_err(p, e->line, e->col, "mime hash-types given twice");
+	else {
+		p->pol->mime_hash_types = e->set;
+		e->set = NULL;
+	}
+	conf_expr_free(e);
 }
 
 static void

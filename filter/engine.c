@@ -15,11 +15,13 @@
 #include "tg.h"
 #include "tg_auth.h"
 #include "tg_check.h"
+#include "tg_content.h"
 #include "tg_engine.h"
 #include "tg_log.h"
 #include "tg_metrics.h"
 #include "tg_ops.h"
 #include "tg_rate.h"
+#include "tg_lookup.h"
 #include "tg_reply.h"
 #include "tg_session.h"
 
@@ -47,6 +49,7 @@ struct engine_ctx {
 	struct tg_session	*rw;		/* the same session, for the
 						 * counters limits keep in it */
 	int			*dns_failed;	/* set when a DNS lookup failed */
+	struct tg_content_cur	 cur;		/* attachment being tested */
 };
 
 static const char *
@@ -58,6 +61,8 @@ engine_str(const struct engine_ctx *c, const struct tg_expr *e)
 		return tg_session_header(c->s, "From");
 	if (e->attr == TG_A_HEADER_SENDER)
 		return tg_session_header(c->s, "Sender");
+	if (tg_content_attr(e->attr))
+		return tg_content_str(c->s, &c->cur, e);
 	return c->s->val[e->attr];
 }
 
@@ -88,6 +93,15 @@ engine_num(const struct engine_ctx *c, enum tg_attr a, long long *n)
 			return -1;
 		*n = strtoll(s->val[a], NULL, 10);
 		return 0;
+	case TG_A_HEADER_COUNT:
+		*n = s->hdr_count;
+		return 0;
+	case TG_A_HEADER_BYTES:
+		*n = s->hdr_total;
+		return 0;
+	case TG_A_HEADER_LONGEST:
+		*n = s->hdr_longest;
+		return 0;
 	default:
 		return -1;
 	}
@@ -114,6 +128,8 @@ engine_bool(const struct engine_ctx *c, const struct tg_expr *e)
 	const char *v;
 	long long n;
 
+	if (tg_content_attr(e->attr))
+		return tg_content_bool(c->s, &c->cur, e);
 	switch (e->attr) {
 	case TG_A_AUTHENTICATED:
 		v = c->s->val[TG_A_SASL_LOGIN];
@@ -126,6 +142,8 @@ engine_bool(const struct engine_ctx *c, const struct tg_expr *e)
 		if (v == NULL || *v == '\0')
 			return 0;
 		return tg_sasl_account(c->p->auth, v);
+	case TG_A_RCPT_ROUTED:
+		return c->s->rcpt_routed;
 	default:
 		if (tg_attrs[e->attr].type == TG_T_NUM)
 			return engine_num(c, e->attr, &n) == 0 && n != 0;
@@ -148,6 +166,27 @@ engine_cmp_result(enum tg_cmp cmp, int order)
 	return 0;
 }
 
+/* engine_cmp_lookup - compare with a value looked up in a table. */
+static int
+engine_cmp_lookup(const struct engine_ctx *c, const struct tg_expr *e)
+{
+	const char *v, *rhs = NULL;
+	long long n, want = 0;
+	int rc;
+
+	if ((rc = tg_lookup_value(c->s, e, &want, &rhs)) <= 0)
+		return rc < 0 ? -1 : e->cmp == TG_CMP_NE;
+	if (tg_attrs[e->attr].type == TG_T_NUM) {
+		if (engine_num(c, e->attr, &n) != 0)
+			return e->cmp == TG_CMP_NE;
+		return engine_cmp_result(e->cmp,
+		    n < want ? -1 : n > want ? 1 : 0);
+	}
+	if ((v = engine_str(c, e)) == NULL || rhs == NULL)
+		return e->cmp == TG_CMP_NE;
+	return engine_cmp_result(e->cmp, strcasecmp(v, rhs));
+}
+
 static int
 engine_cmp(const struct engine_ctx *c, const struct tg_expr *e)
 {
@@ -155,9 +194,14 @@ engine_cmp(const struct engine_ctx *c, const struct tg_expr *e)
 	const char *v;
 	long long n;
 
+	if (e->vtable != NULL)
+		return engine_cmp_lookup(c, e);
+
 	/* Unknown values: only "!=" holds. */
 	if (tg_attrs[e->attr].type == TG_T_NUM) {
-		if (engine_num(c, e->attr, &n) != 0)
+		if ((tg_content_attr(e->attr) ?
+		    tg_content_num(c->s, &c->cur, e, &n) :
+		    engine_num(c, e->attr, &n)) != 0)
 			return e->cmp == TG_CMP_NE;
 		return engine_cmp_result(e->cmp,
 		    n < e->num ? -1 : n > e->num ? 1 : 0);
@@ -177,18 +221,12 @@ engine_cmp(const struct engine_ctx *c, const struct tg_expr *e)
 static int
 engine_in_table(const struct engine_ctx *c, const struct tg_expr *e)
 {
-	struct tg_ip ip;
 	const char *v;
 
-	if (tg_attrs[e->attr].type == TG_T_IP) {
-		if (engine_ip(c, e->attr, &ip) != 0)
-			return 0;
-		return tg_table_lookup_ip(e->table, &ip, NULL);
-	}
+	if (e->attr != TG_A_HEADER && !tg_content_attr(e->attr))
+		return tg_lookup_attr(c->s, e->attr, e->table, NULL);
 	if ((v = engine_str(c, e)) == NULL)
 		return 0;
-	if (tg_attrs[e->attr].type == TG_T_ADDR)
-		return tg_table_lookup_addr(e->table, v, NULL);
 	return tg_table_lookup(e->table, v, NULL);
 }
 
@@ -269,6 +307,9 @@ engine_expr(const struct engine_ctx *c, const struct tg_expr *e)
 {
 	int l, r;
 
+	/* Facts of a part lost to malformed MIME: assume the worst. */
+	if (e->op >= TG_E_BOOL && tg_content_suspicious(&c->cur, e))
+		return 1;
 	if (engine_computed(c, e) < 0)
 		return -1;
 
@@ -390,6 +431,7 @@ engine_add_header(struct tg_session *s, const char *name, const char *value)
 	}
 	s->add_hdrs[s->nadd].name = tg_xstrdup(name);
 	s->add_hdrs[s->nadd].value = tg_xstrdup(clean);
+	s->add_hdrs[s->nadd].decoded = NULL;
 	s->nadd++;
 }
 
@@ -500,13 +542,49 @@ engine_auth(const struct tg_policy *p, struct tg_session *s,
 	return 1;
 }
 
+/* engine_rule - a rule over attachments runs once per leaf part and file
+ * name, and matches when it matches for any of them. */
+static int
+engine_rule(struct engine_ctx *c, const struct tg_rule *r)
+{
+	const struct tg_mime *mime = c->s->mime;
+	const struct tg_mime_part *part;
+	char pr[128];
+	int m, res = 0;
+
+	if (c->stage != TG_STAGE_EOM || mime == NULL ||
+	    tg_mime_nparts(mime) == 0 || !tg_content_per_part(r->cond))
+		return engine_expr(c, r->cond);
+	for (size_t i = 0; res != 1 && i < tg_mime_nparts(mime); i++) {
+		part = tg_mime_part(mime, i);
+		for (size_t j = 0; j == 0 || j < part->nnames; j++) {
+			c->cur.part = part;
+			c->cur.name = j;
+			if ((m = engine_expr(c, r->cond)) < 0)
+				res = -1;
+			if (m != 1)
+				continue;
+			res = 1;
+			tg_log_info("%s: rule=%s: part %zu type=%s name=\"%s\"%s",
+			    c->s->id, r->name, i + 1, part->type[0] != '\0' ?
+			    part->type : "unknown", j < part->nnames ?
+			    tg_str_printable(pr, sizeof pr,
+			    part->names[j].name) : "", part->opaque ?
+			    " (unparsable, taken as suspicious)" : "");
+			break;
+		}
+	}
+	c->cur.part = NULL;
+	return res;
+}
+
 enum tg_action
 tg_engine_eval(const struct tg_policy *p, struct tg_session *s,
     enum tg_stage stage, struct tg_verdict *v)
 {
 	int dns_failed = 0;
 	struct engine_ctx c = { p, s, stage, (long long)s->rcpt_count + 1,
-	    s, &dns_failed };
+	    s, &dns_failed, { NULL, 0 } };
 	const char *lim;
 
 	memset(v, 0, sizeof *v);
@@ -521,6 +599,8 @@ tg_engine_eval(const struct tg_policy *p, struct tg_session *s,
 	tg_rate_stage_begin(s);
 	if (stage == TG_STAGE_MAIL && engine_auth(p, s, v))
 		return v->action;
+	if (stage == TG_STAGE_EOM && p != NULL)
+		(void)tg_session_mime(s, p);	/* end of the body */
 	if (p != NULL && !s->conn_accepted &&
 	    !(stage >= TG_STAGE_MAIL && s->msg_accepted)) {
 		for (size_t i = 0; i < p->nrules[stage]; i++) {
@@ -529,7 +609,7 @@ tg_engine_eval(const struct tg_policy *p, struct tg_session *s,
 
 			tg_rate_clear_tripped(s);
 			dns_failed = 0;
-			m = engine_expr(&c, r->cond);
+			m = engine_rule(&c, r);
 			/* The verdict line names the limit that tripped. */
 			if (m != 0 && (lim = tg_rate_tripped(s)) != NULL)
 				tg_strlcpy(v->limit, lim, sizeof v->limit);

@@ -25,6 +25,7 @@
 
 #include "tg.h"
 #include "tg_auth.h"
+#include "tg_content.h"
 #include "tg_engine.h"
 #include "tg_log.h"
 #include "tg_metrics.h"
@@ -35,7 +36,6 @@
 #include "milter.h"
 
 #define MILTER_ACTIONS	(SMFIF_ADDHDRS | SMFIF_QUARANTINE | SMFIF_CHGHDRS)
-#define MILTER_BIT(a)	((uint64_t)1 << (a))
 
 struct milter_conn {
 	struct tg_policy	*policy;	/* pinned; re-pinned at MAIL only */
@@ -52,53 +52,53 @@ struct milter_conn {
 static const struct milter_macro {
 	enum tg_attr	 attr;
 	const char	*name;
-	uint64_t	 uses;
+	enum tg_attr	 uses[2];	/* the attributes it feeds */
 	const char	*effect;
 } milter_macros[] = {
 #define M_LISTENER_NAME	0
 	{ TG_A_LISTENER_NAME, "{daemon_name}",
-	  MILTER_BIT(TG_A_LISTENER_NAME), "listener.name is unknown" },
+	  { TG_A_LISTENER_NAME, TG_A_LISTENER_NAME }, "listener.name is unknown" },
 #define M_LISTENER_ADDR	1
 	{ TG_A_LISTENER_ADDRESS, "{daemon_addr}",
-	  MILTER_BIT(TG_A_LISTENER_ADDRESS), "listener.address is unknown" },
+	  { TG_A_LISTENER_ADDRESS, TG_A_LISTENER_ADDRESS }, "listener.address is unknown" },
 #define M_LISTENER_PORT	2
 	{ TG_A_LISTENER_PORT, "{daemon_port}",
-	  MILTER_BIT(TG_A_LISTENER_PORT), "listener.port is unknown" },
+	  { TG_A_LISTENER_PORT, TG_A_LISTENER_PORT }, "listener.port is unknown" },
 #define M_CLIENT_ADDR	3
 	{ TG_A_CLIENT_ADDRESS, "{client_addr}",
-	  MILTER_BIT(TG_A_CLIENT_ADDRESS), "client.address is unknown" },
+	  { TG_A_CLIENT_ADDRESS, TG_A_CLIENT_ADDRESS }, "client.address is unknown" },
 #define M_AUTH_AUTHEN	4
 	{ TG_A_SASL_LOGIN, "{auth_authen}",
-	  MILTER_BIT(TG_A_SASL_LOGIN) | MILTER_BIT(TG_A_AUTHENTICATED),
+	  { TG_A_SASL_LOGIN, TG_A_AUTHENTICATED },
 	  "treating the session as unauthenticated" },
 #define M_AUTH_TYPE	5
 	{ TG_A_SASL_MECHANISM, "{auth_type}",
-	  MILTER_BIT(TG_A_SASL_MECHANISM), "sasl.mechanism is unknown" },
+	  { TG_A_SASL_MECHANISM, TG_A_SASL_MECHANISM }, "sasl.mechanism is unknown" },
 #define M_AUTH_AUTHOR	6
 	{ TG_A_SASL_AUTHOR, "{auth_author}",
-	  MILTER_BIT(TG_A_SASL_AUTHOR), "sasl.author is unknown" },
+	  { TG_A_SASL_AUTHOR, TG_A_SASL_AUTHOR }, "sasl.author is unknown" },
 #define M_TLS_VERSION	7
 	{ TG_A_TLS_VERSION, "{tls_version}",
-	  MILTER_BIT(TG_A_TLS) | MILTER_BIT(TG_A_TLS_VERSION),
+	  { TG_A_TLS, TG_A_TLS_VERSION },
 	  "treating the session as not using TLS" },
 #define M_TLS_CIPHER	8
 	{ TG_A_TLS_CIPHER, "{cipher}",
-	  MILTER_BIT(TG_A_TLS_CIPHER), "tls.cipher is unknown" },
+	  { TG_A_TLS_CIPHER, TG_A_TLS_CIPHER }, "tls.cipher is unknown" },
 #define M_TLS_BITS	9
 	{ TG_A_TLS_BITS, "{cipher_bits}",
-	  MILTER_BIT(TG_A_TLS_BITS), "tls.cipher_bits is unknown" },
+	  { TG_A_TLS_BITS, TG_A_TLS_BITS }, "tls.cipher_bits is unknown" },
 #define M_CERT_SUBJECT	10
 	{ TG_A_TLS_CERT_SUBJECT, "{cert_subject}",
-	  MILTER_BIT(TG_A_TLS_CERT_SUBJECT), "tls.cert_subject is unknown" },
+	  { TG_A_TLS_CERT_SUBJECT, TG_A_TLS_CERT_SUBJECT }, "tls.cert_subject is unknown" },
 #define M_CERT_ISSUER	11
 	{ TG_A_TLS_CERT_ISSUER, "{cert_issuer}",
-	  MILTER_BIT(TG_A_TLS_CERT_ISSUER), "tls.cert_issuer is unknown" },
+	  { TG_A_TLS_CERT_ISSUER, TG_A_TLS_CERT_ISSUER }, "tls.cert_issuer is unknown" },
 #define M_VERIFY	12
 	{ TG_A_TLS_VERIFY, "{verify}",
-	  MILTER_BIT(TG_A_TLS_VERIFY), "tls.verify is unknown" },
+	  { TG_A_TLS_VERIFY, TG_A_TLS_VERIFY }, "tls.verify is unknown" },
 #define M_MTA_NAME	13
 	{ TG_A_MTA_NAME, "j",
-	  MILTER_BIT(TG_A_MTA_NAME) | MILTER_BIT(TG_A_HELO_OURS),
+	  { TG_A_MTA_NAME, TG_A_HELO_OURS },
 	  "mta.name is unknown" },
 };
 
@@ -134,10 +134,12 @@ milter_needs(const struct tg_policy *p, int *hdrs, int *body)
 		*hdrs = *body = 1;
 		return;
 	}
-	size = (p->attrs_used & MILTER_BIT(TG_A_SIZE)) != 0;
-	*hdrs = p->header_used ||
-	    (p->attrs_used & MILTER_BIT(TG_A_HEADER)) != 0 || size;
-	*body = size;
+	size = tg_policy_uses(p, TG_A_SIZE);
+	*hdrs = p->header_used || size || tg_policy_uses(p, TG_A_HEADER) ||
+	    tg_policy_uses(p, TG_A_HEADER_COUNT) ||
+	    tg_policy_uses(p, TG_A_HEADER_BYTES) ||
+	    tg_policy_uses(p, TG_A_HEADER_LONGEST);
+	*body = size || tg_mime_wanted(p);
 }
 
 /* milter_conn_new - per-connection state, attached to ctx */
@@ -170,11 +172,12 @@ milter_conn_get(SMFICTX *ctx)
 	return smfi_getpriv(ctx);
 }
 
-/* milter_uses - does a rule of the pinned policy read one of attrs? */
+/* milter_uses - does a rule of the pinned policy read what macro m feeds? */
 static int
-milter_uses(const struct milter_conn *c, uint64_t attrs)
+milter_uses(const struct milter_conn *c, const struct milter_macro *m)
 {
-	return c->policy != NULL && (c->policy->attrs_used & attrs) != 0;
+	return tg_policy_uses(c->policy, m->uses[0]) ||
+	    tg_policy_uses(c->policy, m->uses[1]);
 }
 
 /* milter_macro - copy macro milter_macros[i] into the session. An absent
@@ -189,7 +192,7 @@ milter_macro(SMFICTX *ctx, struct milter_conn *c, int i)
 
 	val = smfi_getsymval(ctx, (char *)m->name);
 	if (val == NULL) {
-		if (milter_uses(c, m->uses) && !(c->warned & (1u << i))) {
+		if (milter_uses(c, m) && !(c->warned & (1u << i))) {
 			c->warned |= 1u << i;
 			/* The MTAs leave the auth and TLS macros out of
 			 * sessions without AUTH or TLS: normal, so debug. */
@@ -635,7 +638,8 @@ milter_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 
 	if ((c = milter_conn_get(ctx)) == NULL)
 		return milter_internal(ctx, c, TG_STAGE_DATA, "no state");
-	tg_session_add_body(&c->sess, len);
+	tg_session_add_body_data(&c->sess, c->policy, (const char *)chunk,
+	    len);
 	return SMFIS_CONTINUE;
 }
 

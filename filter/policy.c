@@ -71,6 +71,7 @@ policy_free(struct tg_policy *p)
 	}
 	for (size_t i = 0; i < p->ntables; i++)
 		tg_table_free(p->tables[i]);
+	policy_free_set(p->mime_hash_types);
 	free(p->tables);
 	for (size_t i = 0; i < p->nlimits; i++)
 		tg_limit_free(p->limits[i]);
@@ -82,6 +83,18 @@ policy_free(struct tg_policy *p)
 	free(p->path);
 	tg_auth_conf_free(p->auth);
 	free(p);
+}
+
+void
+tg_policy_use(struct tg_policy *p, enum tg_attr a)
+{
+	p->attrs_used[a / 64] |= (uint64_t)1 << (a % 64);
+}
+
+int
+tg_policy_uses(const struct tg_policy *p, enum tg_attr a)
+{
+	return p != NULL && (p->attrs_used[a / 64] >> (a % 64) & 1) != 0;
 }
 
 struct tg_policy *
