@@ -1,8 +1,9 @@
 /* control.c - the control socket: a unix stream socket where a client
  * writes one command line and reads the answer until the socket closes.
  * Commands: "metrics" (tg_metrics_format), and those of tg_rate_ctl()
- * (limits, show, reset), run against the published policy. Owns: the socket. Threads: one thread accepts
- * and answers in turn; a slow client is cut off after a timeout. */
+ * (limits, show, reset), run against the published policy. Owns: the
+ * socket. Threads: one thread accepts and answers in turn; a slow client
+ * is cut off after a timeout. */
 #include "config.h"
 
 #include <sys/socket.h>

@@ -47,7 +47,7 @@ struct main_opts {
 	int		 check_only;
 	int		 debug;
 	char		*control;	/* -C: control socket path */
-	char		*metrics;	/* -M: HTTP listener for /metrics */
+	char		*metrics;	/* -M: listener for /metrics */
 	int		 dry_run;	/* -D: log verdicts, enforce none */
 };
 

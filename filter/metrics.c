@@ -36,7 +36,8 @@ static const uint64_t metrics_bounds_us[] = {
 	10, 50, 100, 500, 1000, 5000, 10000, 50000, 100000, 500000,
 	1000000, 5000000, 20000000,
 };
-#define METRICS_NB	(sizeof metrics_bounds_us / sizeof metrics_bounds_us[0])
+#define METRICS_NB	\
+	(sizeof metrics_bounds_us / sizeof metrics_bounds_us[0])
 
 static atomic_ullong metrics_hist[TG_STAGE_COUNT][METRICS_NB + 1];
 static atomic_ullong metrics_sum_ns[TG_STAGE_COUNT];

@@ -42,7 +42,7 @@ uint64_t tg_metrics_now(void);
 void	tg_metrics_stage(enum tg_stage, uint64_t start, enum tg_action,
 	    int enforced);
 
-void	tg_metrics_session(int delta);		/* +1 open, -1 closed */
+void	tg_metrics_session(int delta);	/* +1 open, -1 closed */
 void	tg_metrics_error(enum tg_metric_error);
 
 /* Everything in the Prometheus text exposition format (version 0.0.4).

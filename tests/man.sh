@@ -11,7 +11,7 @@ if [ -n "$MANDOC" ]; then
 elif command -v groff >/dev/null 2>&1; then
 	lint() { groff -wall -z -mandoc "$1" 2>&1; }
 else
-	echo "man.sh: neither mandoc nor groff installed (apt-get install mandoc)"
+	echo "man.sh: neither mandoc nor groff (apt-get install mandoc)"
 	exit 77
 fi
 for f in "$top_srcdir"/man/*.[0-9]; do

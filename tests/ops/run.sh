@@ -61,9 +61,9 @@ policy() {
 	{
 		printf '%s\n' "$2"
 		if [ $redis = 1 ]; then
-			printf 'store redis { address "127.0.0.1:27001" timeout 100ms }\n'
-			printf 'limit login-rcpts { key sasl.login count recipients '
-			printf 'max 100 per 1h store redis }\n'
+			cat "$probe"
+			printf 'limit login-rcpts { key sasl.login '
+			printf 'count recipients max 100 per 1h store redis }\n'
 		fi
 		printf 'include "%s/rules.inc"\n' "$src"
 	} >"$dir/$1/policy.conf"
