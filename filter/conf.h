@@ -104,4 +104,10 @@ int	conf_dns_list(struct conf_lex *, struct conf_tok *, struct tg_policy *);
 int	conf_dns_list_use(const struct tg_policy *, const char *name,
 	    int stage, char *msg, size_t msgsz);
 
+/* conf_ops.c: "set log-level" and "set dry-run", for conf_dns_set(); the
+ * setting's name is current. Same return as conf_dns_set(). */
+int	conf_ops_known(const char *name);
+int	conf_ops_set(struct conf_lex *, struct conf_tok *, struct tg_policy *,
+	    const char *name);
+
 #endif

@@ -98,9 +98,12 @@ conf_dns_set(struct conf_lex *lx, struct conf_tok *tok, struct tg_policy *pol)
 	if (conf_dns_value(&d, "a setting name (resolver, dns-timeout)") < 0)
 		return -1;
 	tg_strlcpy(name, tok->text, sizeof name);
+	if (conf_ops_known(name))	/* log-level, dry-run */
+		return conf_ops_set(lx, tok, pol, name);
 	if (strcmp(name, "resolver") != 0 && strcmp(name, "dns-timeout") != 0) {
-		conf_dns_err(&d, "unknown setting \"%s\" (use resolver or "
-		    "dns-timeout)", tg_str_printable(pr, sizeof pr, tok->text));
+		conf_dns_err(&d, "unknown setting \"%s\" (use resolver, "
+		    "dns-timeout, log-level or dry-run)",
+		    tg_str_printable(pr, sizeof pr, tok->text));
 		return -1;
 	}
 	conf_dns_next(&d);

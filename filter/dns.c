@@ -20,6 +20,7 @@
 #include "tg.h"
 #include "tg_dns.h"
 #include "tg_log.h"
+#include "tg_metrics.h"
 
 #define DNS_SLICE_MS	20	/* longest wait for one poll of ub_fd */
 
@@ -365,13 +366,20 @@ tg_dns_resolve(struct tg_dns *d, struct tg_dns_query *q, size_t n)
 	struct dns_batch *b;
 	struct pollfd pfd;
 	size_t pending;
+	char *asked;
 
 	if (ctx == NULL) {
 		for (size_t i = 0; i < n; i++)
-			if (q[i].status == TG_DNS_PENDING)
+			if (q[i].status == TG_DNS_PENDING) {
 				q[i].status = TG_DNS_FAIL;
+				tg_metrics_error(TG_M_DNS_ERROR);
+			}
 		return TG_ERR_RETRY;
 	}
+	/* Which of q are looked up now, for the DNS error count. */
+	asked = tg_xcalloc(n > 0 ? n : 1, 1);
+	for (size_t i = 0; i < n; i++)
+		asked[i] = q[i].status == TG_DNS_PENDING;
 	b = dns_start(ctx, q, n);
 	pfd.fd = ub_fd(ctx);
 	pfd.events = POLLIN;
@@ -406,6 +414,10 @@ tg_dns_resolve(struct tg_dns *d, struct tg_dns_query *q, size_t n)
 	if (pending > 0)
 		tg_log_debug("dns: %zu of %zu lookups timed out after %d ms",
 		    pending, n, d->timeout_ms);
+	for (size_t i = 0; i < n; i++)
+		if (asked[i] && q[i].status == TG_DNS_FAIL)
+			tg_metrics_error(TG_M_DNS_ERROR);
+	free(asked);
 	dns_unref(b);
 	return TG_OK;
 }

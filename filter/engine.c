@@ -18,6 +18,8 @@
 #include "tg_content.h"
 #include "tg_engine.h"
 #include "tg_log.h"
+#include "tg_metrics.h"
+#include "tg_ops.h"
 #include "tg_rate.h"
 #include "tg_lookup.h"
 #include "tg_reply.h"
@@ -533,6 +535,7 @@ engine_auth(const struct tg_policy *p, struct tg_session *s,
 		return 0;
 	tg_reply_set(v, TG_ACT_TEMPFAIL, "451", "4.7.0",
 	    "SASL login not usable, try again later");
+	v->internal = 1;
 	tg_log_warnx("%s: the MTA's SASL login is not usable (control "
 	    "bytes, invalid UTF-8 or longer than %d bytes); tempfail", s->id,
 	    TG_LOGIN_MAX);
@@ -620,7 +623,9 @@ tg_engine_eval(const struct tg_policy *p, struct tg_session *s,
 				/* Never accept what could not be checked. */
 				tg_reply_internal(v, "Temporary lookup "
 				    "failure, try again later");
+			tg_metrics_rule(r, m, tg_ops_dry_run(p));
 			if (m < 0) {
+				v->internal = 1;	/* enforced in dry runs */
 				tg_strlcpy(v->rule, r->name, sizeof v->rule);
 				engine_log_rule(s, r, "lookup failed:",
 				    dns_failed ? "tempfail 451 4.7.1" :

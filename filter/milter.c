@@ -28,6 +28,8 @@
 #include "tg_content.h"
 #include "tg_engine.h"
 #include "tg_log.h"
+#include "tg_metrics.h"
+#include "tg_ops.h"
 #include "tg_policy.h"
 #include "tg_reply.h"
 #include "tg_session.h"
@@ -160,6 +162,7 @@ milter_conn_new(SMFICTX *ctx)
 		free(c);
 		return NULL;
 	}
+	tg_metrics_session(1);
 	return c;
 }
 
@@ -278,11 +281,27 @@ milter_setreply(SMFICTX *ctx, const struct milter_conn *c,
 		    c != NULL ? c->sess.id : "-", v->code, v->xcode);
 }
 
+/* milter_dry - a global dry run (set dry-run yes, -D) turns v into a log
+ * line only; never a tempfail for an error of ours or a syntax reply */
+static int
+milter_dry(const struct milter_conn *c, const struct tg_verdict *v)
+{
+	return v->action != TG_ACT_CONTINUE && v->action != TG_ACT_ACCEPT &&
+	    !v->internal && tg_ops_dry_run(c->policy);
+}
+
 /* milter_deliver - log a verdict and map it to an SMFIS_* answer */
 static sfsistat
 milter_deliver(SMFICTX *ctx, struct milter_conn *c, enum tg_stage st,
     const struct tg_verdict *v)
 {
+	if (milter_dry(c, v)) {
+		struct tg_verdict dv = *v;
+
+		dv.dry_run = 1;
+		milter_log(c, st, &dv);
+		return SMFIS_CONTINUE;
+	}
 	milter_log(c, st, v);
 	switch (v->action) {
 	case TG_ACT_REJECT:
@@ -320,12 +339,16 @@ static sfsistat
 milter_eval(SMFICTX *ctx, struct milter_conn *c, enum tg_stage st)
 {
 	struct tg_verdict v;
+	uint64_t t0 = tg_metrics_now();
+	sfsistat rc;
 
 	if (c->policy == NULL)
 		return milter_internal(ctx, c, st, "no policy loaded");
 	memset(&v, 0, sizeof v);
 	tg_engine_eval(c->policy, &c->sess, st, &v);
-	return milter_deliver(ctx, c, st, &v);
+	rc = milter_deliver(ctx, c, st, &v);
+	tg_metrics_stage(st, t0, v.action, !milter_dry(c, &v));
+	return rc;
 }
 
 /* milter_reject - a syntax reply of our own (bad address, bad SIZE=) */
@@ -337,6 +360,7 @@ milter_reject(SMFICTX *ctx, struct milter_conn *c, enum tg_stage st,
 
 	memset(&v, 0, sizeof v);
 	tg_reply_set(&v, TG_ACT_REJECT, code, xcode, text);
+	v.internal = 1;		/* not a policy verdict: no dry run */
 	return milter_deliver(ctx, c, st, &v);
 }
 
@@ -407,6 +431,7 @@ milter_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
 {
 	struct milter_conn *c;
 	struct tg_verdict v;
+	uint64_t t0 = tg_metrics_now();
 
 	if ((c = milter_conn_get(ctx)) == NULL &&
 	    (c = milter_conn_new(ctx)) == NULL) {
@@ -427,7 +452,11 @@ milter_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
 	 * tempfail in sess.conn_verdict and returns it at the next stages. */
 	memset(&v, 0, sizeof v);
 	tg_engine_eval(c->policy, &c->sess, TG_STAGE_CONNECT, &v);
+	if (milter_dry(c, &v))
+		v.dry_run = 1;
 	milter_log(c, TG_STAGE_CONNECT, &v);
+	tg_metrics_stage(TG_STAGE_CONNECT, t0, v.action, !v.dry_run ||
+	    v.action == TG_ACT_CONTINUE);
 	return SMFIS_CONTINUE;
 }
 
@@ -621,6 +650,15 @@ milter_apply(SMFICTX *ctx, struct milter_conn *c)
 	struct tg_session *s = &c->sess;
 	size_t i;
 
+	if (tg_ops_dry_run(c->policy) && (s->nadd > 0 ||
+	    s->quarantine != NULL || s->discard)) {
+		tg_log_info("%s: %s: dry-run=yes: not applied:%s%s%s", s->id,
+		    s->queue_id != NULL ? s->queue_id : "NOQUEUE",
+		    s->nadd > 0 ? " add-header" : "",
+		    s->quarantine != NULL ? " quarantine" : "",
+		    s->discard ? " discard" : "");
+		return SMFIS_CONTINUE;
+	}
 	for (i = 0; i < s->nadd; i++)
 		if (smfi_addheader(ctx, s->add_hdrs[i].name,
 		    s->add_hdrs[i].value) != MI_SUCCESS)
@@ -699,6 +737,7 @@ milter_close(SMFICTX *ctx)
 	if ((c = milter_conn_get(ctx)) == NULL)
 		return SMFIS_CONTINUE;
 	(void)smfi_setpriv(ctx, NULL);
+	tg_metrics_session(-1);
 	tg_session_free(&c->sess);
 	if (c->policy != NULL)
 		tg_policy_unref(c->policy);

@@ -13,6 +13,7 @@
 #include "tg.h"
 #include "tg_auth.h"
 #include "tg_check.h"
+#include "tg_ops.h"
 #include "tg_policy.h"
 #include "tg_rate.h"
 
@@ -127,6 +128,7 @@ tg_policy_publish(struct tg_policy *p)
 {
 	struct tg_policy *old;
 
+	tg_ops_publish(p);	/* log level, metrics; before sharing p */
 	pthread_mutex_lock(&policy_lock);
 	if (p != NULL)
 		p->generation = ++policy_generation;

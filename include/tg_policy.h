@@ -15,6 +15,7 @@
 struct tg_limit;
 struct tg_store;
 struct tg_dns_conf;
+struct tg_rule_stats;
 
 enum tg_stage {
 	TG_STAGE_CONNECT,
@@ -198,6 +199,8 @@ struct tg_rule {
 	size_t			 nactions;
 	const char		*file;		/* points into policy->files */
 	int			 line;
+	struct tg_rule_stats	*stats;		/* tg_metrics.h; NULL until
+						 * published */
 };
 
 struct tg_policy {
@@ -223,6 +226,8 @@ struct tg_policy {
 	struct tg_dns_conf *dns;	/* set and dnslist statements; DNS */
 	struct tg_set	 *mime_hash_types;	/* `mime hash-types {...}`, or
 						 * NULL: hash every part */
+	int		  dry_run;	/* set dry-run yes: log, never enforce */
+	int		  log_level;	/* set log-level: LOG_* + 1, 0 unset */
 };
 
 /* Mark attribute a as read by some rule; does a rule read a? */
