@@ -31,7 +31,8 @@ usage(void)
 	fprintf(stderr,
 	    "usage: milterload -s socket [-Aqv] [-c conns] [-f scenario] "
 	    "[-H secs]\n"
-	    "                  [-m msgs-per-conn] [-n msgs] [-t timeout]\n"
+	    "                  [-m msgs-per-conn] [-n msgs] [-r msgs/s] "
+	    "[-t timeout]\n"
 	    "socket: unix:/path, inet:port@host, inet6:port@host\n");
 	exit(2);
 }
@@ -241,7 +242,7 @@ main(int argc, char **argv)
 	const char *file = NULL;
 	int ch, i, per_set = 0;
 
-	while ((ch = getopt(argc, argv, "Ac:f:H:m:n:qs:t:v")) != -1) {
+	while ((ch = getopt(argc, argv, "Ac:f:H:m:n:qr:s:t:v")) != -1) {
 		switch (ch) {
 		case 'A':	o.require_accept = 1; break;
 		case 'c':	o.conns = (int)number(optarg); break;
@@ -250,6 +251,7 @@ main(int argc, char **argv)
 		case 'm':	o.per_conn = number(optarg); per_set = 1; break;
 		case 'n':	o.msgs = number(optarg); break;
 		case 'q':	o.verbose = -1; break;
+		case 'r':	o.rate = (double)number(optarg); break;
 		case 's':	o.sock = optarg; break;
 		case 't':	o.timeout = (int)number(optarg); break;
 		case 'v':	o.verbose = 1; break;
@@ -289,6 +291,8 @@ main(int argc, char **argv)
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, 256 * 1024);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	run.start_ns = (uint64_t)t0.tv_sec * 1000000000u +
+	    (uint64_t)t0.tv_nsec;
 	for (i = 0; i < o.conns; i++) {
 		w[i].run = &run;
 		/* calloc'ed pages stay untouched (and cost nothing) until a

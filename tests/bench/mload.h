@@ -91,6 +91,7 @@ struct mload_opt {
 					 * message, for memory measurements */
 	int		 timeout;	/* seconds per reply */
 	int		 verbose;
+	double		 rate;		/* messages/s to pace at; 0: flat out */
 	int		 require_accept;
 	unsigned long	 offer_proto;	/* SMFIP_* steps the MTA offers to
 					 * skip; the milter chooses */
@@ -122,6 +123,7 @@ struct mload_run {
 	unsigned long	 next_msg;	/* claimed under lock */
 	unsigned long	 next_conn;
 	int		 failed;	/* cannot connect: stop the run */
+	uint64_t	 start_ns;	/* CLOCK_MONOTONIC, for pacing */
 	pthread_mutex_t	 hold_lock;
 	pthread_cond_t	 hold_cond;
 	int		 held;

@@ -549,15 +549,30 @@ refused:
 	return out_flush(c) < 0 ? -1 : 0;
 }
 
+/* claim - the next message number, if any is left. With -r, wait for
+ * its time (message k is due k/rate seconds after the start): latency is
+ * then measured at a known load, not at saturation where it is only
+ * queueing. */
 static int
 claim(struct mload_run *run, unsigned long *no)
 {
+	struct timespec ts;
+	uint64_t due;
 	int ok;
 
 	pthread_mutex_lock(&run->lock);
 	if ((ok = !run->failed && run->next_msg < run->opt->msgs))
 		*no = run->next_msg++;
 	pthread_mutex_unlock(&run->lock);
+	if (ok && run->opt->rate > 0) {
+		due = run->start_ns + (uint64_t)((double)*no * 1e9 /
+		    run->opt->rate);
+		ts.tv_sec = (time_t)(due / 1000000000u);
+		ts.tv_nsec = (long)(due % 1000000000u);
+		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts,
+		    NULL) == EINTR)
+			;
+	}
 	return ok;
 }
 
