@@ -152,6 +152,7 @@ for n in $names; do
 	start "$n" unix
 	echo "$n idle $(rss_kb "$pid") $(threads "$pid")" >>"$mem"
 	for k in $SESSIONS; do
+		: >"$OUT/run/$n.hold.$k"
 		"$MILTERLOAD" -q -c "$k" -n "$k" -m 1 -H 3 -t 30 -s "$sock" \
 		    >"$OUT/run/$n.hold.$k" 2>&1 &
 		lp=$!
