@@ -61,4 +61,27 @@ int	conf_number_parse(const char *, long long *);
 int	conf_name_check(const char *, const char **why);
 int	conf_header_name_check(const char *);
 
+/* For statement parsers in files of their own (conf_auth.c): the parser
+ * state stays private to conf_parse.c. */
+struct conf_parser;
+struct tg_expr;
+struct tg_policy;
+struct conf_tok	*conf_p_tok(struct conf_parser *);
+void	conf_p_next(struct conf_parser *);
+void	conf_p_expected(struct conf_parser *, const char *what);
+void	conf_p_sync(struct conf_parser *);	/* to the next statement */
+struct tg_policy *conf_p_policy(struct conf_parser *);
+struct tg_diag	*conf_p_diag(struct conf_parser *);
+const char	*conf_p_file(struct conf_parser *);
+const char	*conf_p_dir(struct conf_parser *);
+
+/* conf_auth.c: the "sasl { }" and "authentication-results" statements
+ * (their keyword is current), "owned-by" (after conf_in_table() made e an
+ * IN_TABLE node), and the checks done once the whole policy is read. */
+void	conf_auth_sasl(struct conf_parser *);
+void	conf_auth_authres(struct conf_parser *);
+void	conf_auth_owned_by(struct conf_parser *, struct tg_expr *e,
+	    const char *name);
+void	conf_auth_finish(struct tg_policy *, struct tg_diag *);
+
 #endif

@@ -23,6 +23,7 @@
 #include "tg_reply.h"
 #include "tg_table.h"
 #include "conf.h"
+#include "conf_limit.h"
 
 #define CONF_INCLUDE_MAX	16		/* nesting of include */
 #define CONF_NEST_MAX		64		/* (, not */
@@ -354,8 +355,10 @@ conf_test(struct conf_parser *p, struct tg_expr *e, int type,
 		col = p->tok.col;
 		conf_next(p);
 		if (!conf_tok_is(&p->tok, "in") &&
-		    !conf_tok_is(&p->tok, "matches")) {
-			conf_expected(p, "'in' or 'matches' after 'not'");
+		    !conf_tok_is(&p->tok, "matches") &&
+		    !conf_tok_is(&p->tok, "owned-by")) {
+			conf_expected(p, "'in', 'matches' or 'owned-by' after "
+			    "'not'");
 			return conf_expr_free(e);
 		}
 	}
@@ -374,6 +377,14 @@ conf_test(struct conf_parser *p, struct tg_expr *e, int type,
 		conf_check_bool(p, type, name);
 		conf_next(p);
 		e = conf_match(p, e);
+	} else if (conf_tok_is(&p->tok, "owned-by")) {
+		conf_check_bool(p, type, name);
+		conf_next(p);
+		if (p->tok.type != CONF_T_WORD) {
+			conf_expected(p, "a map table name");
+			e = conf_expr_free(e);
+		} else if ((e = conf_in_table(p, e, type, name)) != NULL)
+			conf_auth_owned_by(p, e, name);
 	}
 	if (e == NULL || line == 0)
 		return e;
@@ -461,6 +472,8 @@ conf_primary(struct conf_parser *p)
 		conf_expected(p, "a condition");
 		return NULL;
 	}
+	if (conf_tok_is(&p->tok, "limit"))
+		return conf_limit_cond(p->lx, &p->tok, p->pol, p->stage);
 	if (conf_tok_is(&p->tok, "true") || conf_tok_is(&p->tok, "false")) {
 		e = conf_node(conf_tok_is(&p->tok, "true") ? TG_E_TRUE :
 		    TG_E_FALSE, p->tok.line, p->tok.col);
@@ -679,7 +692,8 @@ static int
 conf_is_statement(const struct conf_tok *t)
 {
 	return conf_tok_is(t, "stage") || conf_tok_is(t, "table") ||
-	    conf_tok_is(t, "include");
+	    conf_tok_is(t, "include") || conf_tok_is(t, "sasl") ||
+	    conf_tok_is(t, "authentication-results");
 }
 
 /* Skip to the next rule, the '}' closing the stage, or a statement.
@@ -702,7 +716,8 @@ conf_sync(struct conf_parser *p, int depth)
 static void
 conf_sync_top(struct conf_parser *p)
 {
-	while (p->tok.type != CONF_T_EOF && !conf_is_statement(&p->tok))
+	while (p->tok.type != CONF_T_EOF && !conf_is_statement(&p->tok) &&
+	    !conf_tok_is(&p->tok, "limit") && !conf_tok_is(&p->tok, "store"))
 		conf_next(p);
 }
 
@@ -848,6 +863,15 @@ conf_table_open(struct conf_parser *p, struct conf_tdecl *d)
 	char *path = conf_file_join(p->dir, p->tok.text), pr[48];
 	int errors = p->diag->errors;
 
+	/* A missing file is the policy's mistake: point at the declaration,
+	 * not only at the path. Errors inside the file carry its own lines. */
+	if (access(path, R_OK) != 0) {
+		conf_err(p, p->tok.line, p->tok.col, "table \"%s\": cannot "
+		    "read %s: %s", conf_pr(pr, sizeof pr, d->name), path,
+		    strerror(errno));
+		free(path);
+		return;
+	}
 	d->t = tg_table_open(d->name, d->type, path, p->diag);
 	free(path);
 	if (d->t == NULL) {
@@ -1017,6 +1041,14 @@ conf_statement(struct conf_parser *p)
 		conf_table(p);
 	else if (conf_tok_is(&p->tok, "stage"))
 		conf_stage(p);
+	else if (conf_tok_is(&p->tok, "sasl"))
+		conf_auth_sasl(p);
+	else if (conf_tok_is(&p->tok, "authentication-results"))
+		conf_auth_authres(p);
+	else if (conf_tok_is(&p->tok, "limit"))
+		conf_limit_decl(p->lx, &p->tok, p->pol);
+	else if (conf_tok_is(&p->tok, "store"))
+		conf_store_decl(p->lx, &p->tok, p->pol);
 	else if (p->tok.type == CONF_T_RBRACE) {
 		conf_err(p, p->tok.line, p->tok.col, "unbalanced '}'");
 		do	/* one error for "}}}" */
@@ -1033,6 +1065,54 @@ conf_statement(struct conf_parser *p)
 	}
 }
 
+struct conf_tok *
+conf_p_tok(struct conf_parser *p)
+{
+	return &p->tok;
+}
+
+void
+conf_p_next(struct conf_parser *p)
+{
+	conf_next(p);
+}
+
+void
+conf_p_expected(struct conf_parser *p, const char *what)
+{
+	conf_expected(p, what);
+}
+
+void
+conf_p_sync(struct conf_parser *p)
+{
+	conf_sync_top(p);
+}
+
+struct tg_policy *
+conf_p_policy(struct conf_parser *p)
+{
+	return p->pol;
+}
+
+struct tg_diag *
+conf_p_diag(struct conf_parser *p)
+{
+	return p->diag;
+}
+
+const char *
+conf_p_file(struct conf_parser *p)
+{
+	return p->lx->file;
+}
+
+const char *
+conf_p_dir(struct conf_parser *p)
+{
+	return p->dir;
+}
+
 static void
 conf_init(struct conf_parser *p, const char *path, struct tg_diag *diag)
 {
@@ -1047,6 +1127,7 @@ conf_init(struct conf_parser *p, const char *path, struct tg_diag *diag)
 static struct tg_policy *
 conf_finish(struct conf_parser *p)
 {
+	conf_auth_finish(p->pol, p->diag);
 	for (size_t i = 0; i < p->ndecl; i++)
 		free(p->decl[i].name);
 	free(p->decl);
@@ -1054,6 +1135,7 @@ conf_finish(struct conf_parser *p)
 		tg_policy_unref(p->pol);
 		return NULL;
 	}
+	conf_limit_finish(p->pol);
 	return p->pol;
 }
 

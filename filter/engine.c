@@ -12,8 +12,10 @@
 #include <strings.h>
 
 #include "tg.h"
+#include "tg_auth.h"
 #include "tg_engine.h"
 #include "tg_log.h"
+#include "tg_rate.h"
 #include "tg_reply.h"
 #include "tg_session.h"
 
@@ -34,9 +36,12 @@ tg_action_name(enum tg_action a)
 
 /* What one evaluation needs besides the condition. */
 struct engine_ctx {
+	const struct tg_policy	*p;
 	const struct tg_session	*s;
 	enum tg_stage		 stage;
 	long long		 rcpt_count;	/* this recipient included */
+	struct tg_session	*rw;		/* the same session, for the
+						 * counters limits keep in it */
 };
 
 static const char *
@@ -44,6 +49,10 @@ engine_str(const struct engine_ctx *c, const struct tg_expr *e)
 {
 	if (e->attr == TG_A_HEADER)
 		return tg_session_header(c->s, e->param);
+	if (e->attr == TG_A_HEADER_FROM)
+		return tg_session_header(c->s, "From");
+	if (e->attr == TG_A_HEADER_SENDER)
+		return tg_session_header(c->s, "Sender");
 	return c->s->val[e->attr];
 }
 
@@ -102,6 +111,11 @@ engine_bool(const struct engine_ctx *c, const struct tg_expr *e)
 	case TG_A_TLS:
 		v = c->s->val[TG_A_TLS_VERSION];
 		return v != NULL && *v != '\0';
+	case TG_A_SASL_ACCOUNT:
+		v = c->s->val[TG_A_SASL_CANONICAL];
+		if (v == NULL || *v == '\0')
+			return 0;
+		return tg_sasl_account(c->p->auth, v);
 	default:
 		if (tg_attrs[e->attr].type == TG_T_NUM)
 			return engine_num(c, e->attr, &n) == 0 && n != 0;
@@ -257,6 +271,11 @@ engine_expr(const struct engine_ctx *c, const struct tg_expr *e)
 		return engine_in_set(c, e);
 	case TG_E_MATCH:
 		return engine_match(c, e);
+	case TG_E_OWNED_BY:
+		return tg_auth_owned(c->p, c->s, e);
+	case TG_E_LIMIT:
+		return e->limit != NULL ? tg_rate_check(c->rw, e->limit,
+		    c->stage) : -1;
 	}
 	return -1;
 }
@@ -429,11 +448,32 @@ engine_apply(struct tg_session *s, const struct tg_rule *r,
 	return 0;
 }
 
+/* engine_auth - at MAIL: the canonical login under the pinned policy's
+ * realm; a login the MTA reported but we cannot use is a tempfail, never
+ * "unauthenticated" (which a submission policy answers with 5xx) nor
+ * "authenticated" (which it must not be without a usable name). */
+static int
+engine_auth(const struct tg_policy *p, struct tg_session *s,
+    struct tg_verdict *v)
+{
+	tg_auth_derive(p, s);
+	if (!s->login_bad)
+		return 0;
+	tg_reply_set(v, TG_ACT_TEMPFAIL, "451", "4.7.0",
+	    "SASL login not usable, try again later");
+	tg_log_warnx("%s: the MTA's SASL login is not usable (control "
+	    "bytes, invalid UTF-8 or longer than %d bytes); tempfail", s->id,
+	    TG_LOGIN_MAX);
+	return 1;
+}
+
 enum tg_action
 tg_engine_eval(const struct tg_policy *p, struct tg_session *s,
     enum tg_stage stage, struct tg_verdict *v)
 {
-	struct engine_ctx c = { s, stage, (long long)s->rcpt_count + 1 };
+	struct engine_ctx c = { p, s, stage, (long long)s->rcpt_count + 1,
+	    s };
+	const char *lim;
 
 	memset(v, 0, sizeof *v);
 	v->action = TG_ACT_CONTINUE;
@@ -444,12 +484,20 @@ tg_engine_eval(const struct tg_policy *p, struct tg_session *s,
 	}
 	if (stage == TG_STAGE_MAIL)
 		s->in_message = 1;
+	tg_rate_stage_begin(s);
+	if (stage == TG_STAGE_MAIL && engine_auth(p, s, v))
+		return v->action;
 	if (p != NULL && !s->conn_accepted &&
 	    !(stage >= TG_STAGE_MAIL && s->msg_accepted)) {
 		for (size_t i = 0; i < p->nrules[stage]; i++) {
 			const struct tg_rule *r = &p->rules[stage][i];
-			int m = engine_expr(&c, r->cond);
+			int m;
 
+			tg_rate_clear_tripped(s);
+			m = engine_expr(&c, r->cond);
+			/* The verdict line names the limit that tripped. */
+			if (m != 0 && (lim = tg_rate_tripped(s)) != NULL)
+				tg_strlcpy(v->limit, lim, sizeof v->limit);
 			if (m < 0) {
 				/* Never accept what could not be checked. */
 				tg_reply_internal(v, "Temporary lookup "
@@ -461,8 +509,13 @@ tg_engine_eval(const struct tg_policy *p, struct tg_session *s,
 			}
 			if (m == 1 && engine_apply(s, r, stage, v))
 				break;
+			if (m == 1 && !r->dry_run)	/* warn, add-header */
+				v->limit[0] = '\0';
 		}
 	}
+	/* Count what this stage accepted; a failed store may turn the
+	 * verdict into a tempfail. */
+	tg_rate_stage_end(p, s, stage, v);
 	if (stage <= TG_STAGE_HELO && (v->action == TG_ACT_REJECT ||
 	    v->action == TG_ACT_TEMPFAIL)) {
 		s->conn_verdict = *v;

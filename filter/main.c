@@ -27,6 +27,7 @@
 #include "tg_policy.h"
 #include "milter.h"
 #include "reload.h"
+#include "control.h"
 
 #ifndef SYSCONFDIR
 #define SYSCONFDIR	"/etc"
@@ -43,6 +44,7 @@ struct main_opts {
 	int		 foreground;
 	int		 check_only;
 	int		 debug;
+	char		*control;	/* -C: control socket path */
 };
 
 static char *main_pidfile;	/* absolute; removed at exit */
@@ -51,7 +53,9 @@ static void
 main_usage(FILE *fp)
 {
 	fprintf(fp,
-"usage: tollgate [-dfhnV] [-c config] [-P pidfile] [-p socket] [-u user[:group]]\n"
+"usage: tollgate [-dfhnV] [-C control] [-c config] [-P pidfile] [-p socket]\n"
+"                [-u user[:group]]\n"
+"  -C control  control socket for tollgatectl (rate-limit counters)\n"
 "  -c config   policy file (default " MAIN_DEFAULT_CONF ")\n"
 "  -d          debug logging\n"
 "  -f          stay in the foreground, log to stderr too\n"
@@ -108,8 +112,11 @@ main_parse(int argc, char **argv, struct main_opts *o)
 	int ch;
 
 	memset(o, 0, sizeof *o);
-	while ((ch = getopt(argc, argv, "c:dfhnP:p:u:V")) != -1) {
+	while ((ch = getopt(argc, argv, "C:c:dfhnP:p:u:V")) != -1) {
 		switch (ch) {
+		case 'C':
+			o->control = optarg;
+			break;
 		case 'c':
 			o->conf = optarg;
 			o->conf_given = 1;
@@ -388,8 +395,13 @@ main_run(struct main_opts *o, const char *spec)
 	/* Before smfi_main: libmilter's threads inherit the mask. */
 	if (tg_reload_block_signals() != 0 || tg_reload_start(o->conf) != 0)
 		return 1;
+	/* After the privilege drop: the socket belongs to the daemon's
+	 * user, who alone may use it. */
+	if (o->control != NULL && tg_control_start(o->control) != 0)
+		return 1;
 	tg_log_info("tollgate %s starting on %s", PACKAGE_VERSION, spec);
 	rc = smfi_main();
+	tg_control_stop();
 	tg_reload_stop();
 	tg_log_info("tollgate stopped");
 	return rc == MI_SUCCESS ? 0 : 1;
@@ -400,6 +412,7 @@ main(int argc, char **argv)
 {
 	struct main_opts o;
 	char *spec;
+	int rc;
 
 	main_parse(argc, argv, &o);
 	if (o.check_only) {
@@ -420,7 +433,15 @@ main(int argc, char **argv)
 	}
 	if (o.pidfile != NULL)
 		o.pidfile = main_abspath(o.pidfile);
-	if (main_policy(&o) != 0)
-		return 1;
-	return main_run(&o, spec);
+	if (o.control != NULL)
+		o.control = main_abspath(o.control);
+	rc = main_policy(&o) != 0 ? 1 : main_run(&o, spec);
+	/* Free what lives as long as the process, so leak checkers report
+	 * only real leaks. o.conf and o.pidfile are absolute copies by now. */
+	tg_policy_publish(NULL);
+	free(spec);
+	free(o.pidfile);
+	free(o.conf);
+	free(o.control);
+	return rc;
 }

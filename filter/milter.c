@@ -24,6 +24,7 @@
 #include <libmilter/mfapi.h>
 
 #include "tg.h"
+#include "tg_auth.h"
 #include "tg_engine.h"
 #include "tg_log.h"
 #include "tg_policy.h"
@@ -40,6 +41,7 @@ struct milter_conn {
 	int			 neg_hdrs;	/* the MTA sends headers */
 	int			 neg_body;	/* the MTA sends the body */
 	unsigned		 warned;	/* milter_macros[] reported missing */
+	int			 warned_auth;	/* {auth_type} without login said */
 };
 
 /* Macros that feed attributes. When a rule of the pinned policy uses one
@@ -83,6 +85,15 @@ static const struct milter_macro {
 #define M_TLS_BITS	9
 	{ TG_A_TLS_BITS, "{cipher_bits}",
 	  MILTER_BIT(TG_A_TLS_BITS), "tls.cipher_bits is unknown" },
+#define M_CERT_SUBJECT	10
+	{ TG_A_TLS_CERT_SUBJECT, "{cert_subject}",
+	  MILTER_BIT(TG_A_TLS_CERT_SUBJECT), "tls.cert_subject is unknown" },
+#define M_CERT_ISSUER	11
+	{ TG_A_TLS_CERT_ISSUER, "{cert_issuer}",
+	  MILTER_BIT(TG_A_TLS_CERT_ISSUER), "tls.cert_issuer is unknown" },
+#define M_VERIFY	12
+	{ TG_A_TLS_VERIFY, "{verify}",
+	  MILTER_BIT(TG_A_TLS_VERIFY), "tls.verify is unknown" },
 };
 
 /* Macros asked for with smfi_setsymlist(). In Postfix the list replaces
@@ -94,7 +105,7 @@ static const struct {
 	{ SMFIM_CONNECT, "j _ {daemon_name} {daemon_addr} {daemon_port} "
 	    "{client_addr} {client_name} {client_ptr}" },
 	{ SMFIM_HELO, "{tls_version} {cipher} {cipher_bits} {cert_subject} "
-	    "{cert_issuer}" },
+	    "{cert_issuer} {verify}" },
 	{ SMFIM_ENVFROM, "i {auth_type} {auth_authen} {auth_author} "
 	    "{mail_addr}" },
 	{ SMFIM_ENVRCPT, "i {rcpt_addr}" },
@@ -219,6 +230,7 @@ milter_log(const struct milter_conn *c, enum tg_stage st,
 	const struct tg_session *s = &c->sess;
 	char client[64], sender[300], rcpt[300], reply[TG_REPLY_TEXT_MAX + 20];
 	char rule[TG_RULE_NAME_MAX + 8], text[TG_REPLY_TEXT_MAX];
+	char limit[TG_RULE_NAME_MAX + 8];
 
 	if (v->action == TG_ACT_CONTINUE && v->rule[0] == '\0' && !v->dry_run)
 		return;
@@ -235,9 +247,12 @@ milter_log(const struct milter_conn *c, enum tg_stage st,
 		snprintf(reply, sizeof reply, " reply=\"%s %s %s\"", v->code,
 		    v->xcode, tg_str_printable(text, sizeof text, v->text));
 	tg_str_printable(rule, sizeof rule, v->rule[0] != '\0' ? v->rule : "-");
-	tg_log_info("%s: %s: stage=%s rule=%s action=%s%s client=%s%s%s%s",
+	limit[0] = '\0';
+	if (v->limit[0] != '\0')
+		snprintf(limit, sizeof limit, " limit=%s", v->limit);
+	tg_log_info("%s: %s: stage=%s rule=%s%s action=%s%s client=%s%s%s%s",
 	    s->id, s->queue_id != NULL ? s->queue_id : "NOQUEUE",
-	    tg_stage_name(st), rule, tg_action_name(v->action),
+	    tg_stage_name(st), rule, limit, tg_action_name(v->action),
 	    v->dry_run ? " dry-run=yes" : "", client, sender, rcpt, reply);
 }
 
@@ -415,6 +430,27 @@ milter_tls(SMFICTX *ctx, struct milter_conn *c)
 	milter_macro(ctx, c, M_TLS_VERSION);
 	milter_macro(ctx, c, M_TLS_CIPHER);
 	milter_macro(ctx, c, M_TLS_BITS);
+	milter_macro(ctx, c, M_CERT_SUBJECT);
+	milter_macro(ctx, c, M_CERT_ISSUER);
+	milter_macro(ctx, c, M_VERIFY);
+}
+
+/* milter_auth_check - the MTAs leave every auth macro out of sessions
+ * without AUTH, so a missing {auth_authen} alone means "not authenticated"
+ * (debug level). {auth_type} without {auth_authen} is different: the
+ * client did authenticate and the MTA's macro list lacks the login, so
+ * the session is treated as unauthenticated and the operator is told. */
+static void
+milter_auth_check(SMFICTX *ctx, struct milter_conn *c)
+{
+	if (c->warned_auth || smfi_getsymval(ctx, "{auth_type}") == NULL ||
+	    smfi_getsymval(ctx, "{auth_authen}") != NULL)
+		return;
+	c->warned_auth = 1;
+	tg_log_warnx("%s: the MTA sent {auth_type} but not {auth_authen}: "
+	    "add {auth_authen} to its milter macros (Postfix "
+	    "milter_mail_macros, Sendmail confMILTER_MACROS_ENVFROM); "
+	    "treating the session as unauthenticated", c->sess.id);
 }
 
 static sfsistat
@@ -500,6 +536,7 @@ milter_envfrom(SMFICTX *ctx, char **argv)
 	milter_macro(ctx, c, M_AUTH_AUTHEN);
 	milter_macro(ctx, c, M_AUTH_TYPE);
 	milter_macro(ctx, c, M_AUTH_AUTHOR);
+	milter_auth_check(ctx, c);
 	c->sess.in_message = 1;
 	if (argv[0] == NULL ||
 	    tg_session_set(&c->sess, TG_A_SENDER, argv[0]) != TG_OK)
@@ -545,6 +582,7 @@ milter_header(SMFICTX *ctx, char *name, char *value)
 	if ((c = milter_conn_get(ctx)) == NULL)
 		return milter_internal(ctx, c, TG_STAGE_DATA, "no state");
 	tg_session_add_header(&c->sess, name, value != NULL ? value : "");
+	tg_authres_note(c->policy, &c->sess, name, value != NULL ? value : "");
 	return SMFIS_CONTINUE;
 }
 
@@ -585,6 +623,37 @@ milter_apply(SMFICTX *ctx, struct milter_conn *c)
 	return s->discard ? SMFIS_DISCARD : SMFIS_CONTINUE;
 }
 
+/* milter_authres - remove received Authentication-Results that claim our
+ * authserv-id, then add ours on top for authenticated mail. Highest index
+ * first, so that whether the MTA renumbers after a removal or not, the
+ * remaining indexes still name the same headers. */
+static sfsistat
+milter_authres(SMFICTX *ctx, struct milter_conn *c)
+{
+	struct tg_session *s = &c->sess;
+	char value[TG_AUTHRES_ID_MAX + 2 * TG_LOGIN_MAX + 64];
+
+	if (s->forged_overflow)
+		return milter_internal(ctx, c, TG_STAGE_EOM, "too many forged "
+		    "Authentication-Results headers to remove");
+	for (size_t i = s->nforged; i-- > 0;) {
+		if (smfi_chgheader(ctx, "Authentication-Results",
+		    (int)s->authres_forged[i], NULL) != MI_SUCCESS)
+			return milter_internal(ctx, c, TG_STAGE_EOM,
+			    "smfi_chgheader failed on a forged "
+			    "Authentication-Results");
+		tg_log_info("%s: %s: removed forged Authentication-Results "
+		    "#%u", s->id, s->queue_id != NULL ? s->queue_id :
+		    "NOQUEUE", s->authres_forged[i]);
+	}
+	if (tg_authres_value(c->policy, s, value, sizeof value) == 0 &&
+	    smfi_insheader(ctx, 0, "Authentication-Results", value) !=
+	    MI_SUCCESS)
+		tg_log_warnx("%s: smfi_insheader(Authentication-Results) "
+		    "failed", s->id);
+	return SMFIS_CONTINUE;
+}
+
 static sfsistat
 milter_eom(SMFICTX *ctx)
 {
@@ -597,6 +666,8 @@ milter_eom(SMFICTX *ctx)
 	rc = milter_eval(ctx, c, TG_STAGE_EOM);
 	if (rc == SMFIS_CONTINUE)
 		rc = milter_apply(ctx, c);
+	if (rc == SMFIS_CONTINUE)
+		rc = milter_authres(ctx, c);
 	tg_session_reset_message(&c->sess);
 	return rc;
 }

@@ -11,7 +11,9 @@
 #include <stdlib.h>
 
 #include "tg.h"
+#include "tg_auth.h"
 #include "tg_policy.h"
+#include "tg_rate.h"
 
 static pthread_mutex_t policy_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct tg_policy *policy_published;
@@ -68,10 +70,14 @@ policy_free(struct tg_policy *p)
 	for (size_t i = 0; i < p->ntables; i++)
 		tg_table_free(p->tables[i]);
 	free(p->tables);
+	for (size_t i = 0; i < p->nlimits; i++)
+		tg_limit_free(p->limits[i]);
+	free(p->limits);
 	for (size_t i = 0; i < p->nfiles; i++)
 		free(p->files[i]);
 	free(p->files);
 	free(p->path);
+	tg_auth_conf_free(p->auth);
 	free(p);
 }
 

@@ -10,6 +10,8 @@
 
 #include "tg.h"
 #include "tg_addr.h"
+#include "tg_auth.h"
+#include "tg_rate.h"
 #include "tg_session.h"
 
 #define SESSION_VALUE_MAX	1024	/* longest non-address value kept */
@@ -61,12 +63,20 @@ tg_session_reset_message(struct tg_session *s)
 	s->rcpt_count = 0;
 	s->discard = 0;
 	s->msg_accepted = 0;
+	s->hdrs_dropped = 0;
+	s->authres_seen = 0;
+	s->authres_forged = tg_free(s->authres_forged);
+	s->nforged = 0;
+	s->forged_overflow = 0;
+	/* Recipients held for a message that was not accepted. */
+	tg_rate_txn_end(s);
 }
 
 void
 tg_session_free(struct tg_session *s)
 {
 	tg_session_reset_message(s);
+	tg_rate_conn_end(s);
 	for (int i = 0; i < TG_A_COUNT; i++)
 		free(s->val[i]);
 	free(s->hdrs);
@@ -116,6 +126,8 @@ tg_session_set(struct tg_session *s, enum tg_attr a, const char *value)
 {
 	long long n = 0;
 
+	if (a == TG_A_SASL_LOGIN && value != NULL)
+		return tg_auth_set_login(s, value);
 	s->val[a] = tg_free(s->val[a]);
 	if (a == TG_A_SENDER || a == TG_A_RCPT) {
 		s->val[a + 1] = tg_free(s->val[a + 1]);
@@ -180,8 +192,10 @@ tg_session_add_header(struct tg_session *s, const char *name,
 	/* "Name: value\r\n", as the MTA counts it into the message. */
 	s->size += (long long)(nlen + 2 + vlen + 2);
 	if (s->nhdrs >= TG_HEADER_MAX_COUNT ||
-	    s->hdr_bytes + nlen + vlen > SESSION_HDR_BYTES_MAX)
+	    s->hdr_bytes + nlen + vlen > SESSION_HDR_BYTES_MAX) {
+		s->hdrs_dropped++;
 		return;
+	}
 	if (s->nhdrs == s->hdrcap) {
 		s->hdrcap = s->hdrcap ? s->hdrcap * 2 : 16;
 		s->hdrs = tg_xrealloc(s->hdrs, s->hdrcap * sizeof *s->hdrs);

@@ -19,6 +19,7 @@ struct tg_verdict {
 	char		text[TG_REPLY_TEXT_MAX];
 	char		rule[TG_RULE_NAME_MAX];	/* "" when no rule matched */
 	int		dry_run;	/* a dry-run rule matched: logged only */
+	char		limit[TG_RULE_NAME_MAX]; /* the limit that tripped, or "" */
 };
 
 struct tg_session;

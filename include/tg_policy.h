@@ -12,6 +12,9 @@
 #include "tg_ip.h"
 #include "tg_table.h"
 
+struct tg_limit;
+struct tg_store;
+
 enum tg_stage {
 	TG_STAGE_CONNECT,
 	TG_STAGE_HELO,
@@ -58,8 +61,19 @@ enum tg_attr {
 	TG_A_SIZE_DECLARED,	/* size.declared    num     mail.. (ESMTP SIZE=, 0 if none) */
 	TG_A_SIZE,		/* size             num     eom (header + body bytes) */
 	TG_A_HEADER,		/* header "Name"    str     eom (first occurrence) */
+	TG_A_TLS_CERT_SUBJECT,	/* tls.cert_subject str     {cert_subject} */
+	TG_A_TLS_CERT_ISSUER,	/* tls.cert_issuer  str     {cert_issuer} */
+	TG_A_TLS_VERIFY,	/* tls.verify       str     {verify} */
+	TG_A_SASL_CANONICAL,	/* sasl.canonical   str     login@realm */
+	TG_A_SASL_USER,		/* sasl.user        str     before the '@' */
+	TG_A_SASL_REALM,	/* sasl.realm       str     after the '@' */
+	TG_A_SASL_ACCOUNT,	/* sasl.account     bool    Cyrus SASL auxprop */
+	TG_A_HEADER_FROM,	/* header.from      str     eom, owned-by */
+	TG_A_HEADER_SENDER,	/* header.sender    str     eom, owned-by */
 	TG_A_COUNT
 };
+
+struct tg_auth_conf;
 
 struct tg_attr_info {
 	const char	*name;
@@ -86,6 +100,8 @@ enum tg_expr_op {
 	TG_E_IN_TABLE,	/* attr in table */
 	TG_E_IN_SET,	/* attr in { ... } */
 	TG_E_MATCH,	/* attr matches "regex" (PCRE2, caseless) */
+	TG_E_OWNED_BY,	/* attr owned-by map (the SASL login owns it) */
+	TG_E_LIMIT,	/* limit NAME exceeded (tg_rate.h) */
 };
 
 enum tg_cmp { TG_CMP_EQ, TG_CMP_NE, TG_CMP_LT, TG_CMP_LE, TG_CMP_GT, TG_CMP_GE };
@@ -113,6 +129,7 @@ struct tg_expr {
 	struct tg_set	*set;		/* IN_SET */
 	void		*re;		/* MATCH: pcre2_code * */
 	int		 line, col;	/* where it was written */
+	const struct tg_limit *limit;	/* LIMIT (owned by the policy) */
 };
 
 enum tg_action {
@@ -159,6 +176,12 @@ struct tg_policy {
 	size_t		  nrules[TG_STAGE_COUNT];
 	uint64_t	  attrs_used;	/* bit (1 << attr) per attribute used */
 	int		  header_used;	/* some rule reads a header */
+	struct tg_auth_conf *auth;	/* sasl { }, authentication-results;
+					 * NULL when neither is given */
+	struct tg_limit	**limits;	/* limit declarations (tg_rate.h) */
+	size_t		  nlimits;
+	struct tg_store	 *redis;	/* store redis { }: process-wide */
+	uint64_t	  mem_max_keys;	/* store memory { max-keys }, 0 */
 };
 
 /* Load and check a policy file, following include statements. Every error

@@ -13,6 +13,8 @@
 
 #define TG_HEADER_MAX_COUNT	1000	/* headers kept for conditions */
 
+struct tg_rate_state;
+
 struct tg_header {
 	char	*name;
 	char	*value;
@@ -49,6 +51,16 @@ struct tg_session {
 	struct tg_verdict conn_verdict;	/* a connect/helo reject or tempfail,
 					 * repeated at every later stage */
 	int		 has_conn_verdict;
+
+	/* SMTP AUTH (auth.c, authres.c). */
+	int		 login_bad;	/* {auth_authen} unusable: tempfail */
+	size_t		 hdrs_dropped;	/* headers counted but not kept */
+	unsigned	 authres_seen;	/* Authentication-Results so far */
+	unsigned	*authres_forged; /* their 1-based indexes claiming our
+					 * authserv-id, for smfi_chgheader */
+	size_t		 nforged;
+	int		 forged_overflow; /* too many to remember */
+	struct tg_rate_state *rate;	/* rate.c: counts to take back */
 };
 
 void	tg_session_init(struct tg_session *, const char *id);

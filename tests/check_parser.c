@@ -418,6 +418,8 @@ START_TEST(test_table_errors)
 	    "stage mail { rule a: sender in x => accept }"));
 	ck_assert_int_eq(diag.errors, 1);
 	ck_assert(has("missing.list"));
+	/* ... given where the table was declared. */
+	ck_assert(has("t.conf:1:14: error: table \"x\": cannot read "));
 	tg_diag_free(&diag);
 	one_error("table 9x list \"senders.list\"",
 	    "t.conf:1:7: error: table name \"9x\" must start with a letter");
@@ -550,8 +552,8 @@ static const struct err_case err_cases[] = {
 	{ "stage mail { rule a: (true => accept }",
 	    "t.conf:1:28: error: expected ')', got '=>'" },
 	{ "stage mail { rule a: sender not == x => accept }",
-	    "t.conf:1:33: error: expected 'in' or 'matches' after 'not', "
-	    "got '=='" },
+	    "t.conf:1:33: error: expected 'in', 'matches' or 'owned-by' "
+	    "after 'not', got '=='" },
 	{ "stage mail { rule a: sender = x => accept }",
 	    "t.conf:1:29: error: unexpected '=' (did you mean '=='?)" },
 	{ "stage mail { rule a: true => accept; }",

@@ -5,9 +5,10 @@
 # Usage: sh tools/install-deps.sh        (exit 0: all present)
 set -eu
 
-PACKAGES="build-essential autoconf automake libtool pkg-config
+PACKAGES="clang libclang-rt-14-dev
+build-essential autoconf automake libtool pkg-config
 libmilter-dev libsasl2-dev libspf2-dev libssl-dev libpcre2-dev
-libhiredis-dev check miltertest sasl2-bin valgrind"
+libhiredis-dev check miltertest sasl2-bin valgrind redis-server"
 
 say() { printf 'install-deps: %s\n' "$*"; }
 

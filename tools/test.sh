@@ -58,9 +58,41 @@ count() {
 }
 pass=$(count PASS); skip=$(count SKIP); xfail=$(count XFAIL)
 
+# Reliability (issue 9): the same tests under AddressSanitizer and
+# UndefinedBehaviorSanitizer; the black-box suite once under valgrind
+# memcheck (zero errors, zero definite leaks); each fuzz target for a
+# bounded time (FUZZ_SECONDS, default 30).
+step=sanitizers
+asan=$top/_build-asan
+mkdir -p "$asan"
+say "configure --enable-sanitizers (in $asan), make check"
+if [ ! -f "$asan/config.status" ]; then
+	(cd "$asan" && "$top/configure" -q --enable-sanitizers) ||
+	    fail "configure --enable-sanitizers"
+fi
+make -C "$asan" -j"$jobs" >/dev/null || fail "sanitizer build"
+if ! make -C "$asan" -j"$jobs" check; then
+	find "$asan" -name test-suite.log -exec cat {} +
+	fail "make check under ASan+UBSan"
+fi
+
+step=valgrind
+say "milter suite with the daemon under valgrind memcheck"
+if ! TG_WRAPPER="valgrind -q --error-exitcode=99 --leak-check=full \
+    --errors-for-leak-kinds=definite --show-leak-kinds=definite" \
+    make -C "$build/tests" check TESTS=milter/run.sh; then
+	cat "$build/tests/milter/run.sh.log"
+	fail "valgrind memcheck on the milter suite"
+fi
+
+step=fuzz
+sh "$top/tools/fuzz.sh" || fail "fuzzing found a crash"
+
 step=distcheck
 say "make distcheck"
 make -C "$build" -j"$jobs" distcheck || fail "make distcheck"
 tarball=$(ls -t "$build"/tollgate-*.tar.gz 2>/dev/null | head -n 1)
 
 say "PASS: build (-Werror), make check ($pass passed, $skip skipped, $xfail expected failures), make distcheck (${tarball##*/})"
+# The plain closing line CI reads: test programs and scripts run by make check.
+echo "tests: $pass passed, 0 failed, $skip skipped"
