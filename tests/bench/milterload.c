@@ -64,6 +64,8 @@ mload_count(struct mload_stats *st, int stage, const char *text)
 void
 mload_hold(struct mload_run *run)
 {
+	struct timespec ts;
+
 	pthread_mutex_lock(&run->hold_lock);
 	if (run->hold_done) {
 		pthread_mutex_unlock(&run->hold_lock);
@@ -78,8 +80,13 @@ mload_hold(struct mload_run *run)
 		run->hold_done = 1;
 		pthread_cond_broadcast(&run->hold_cond);
 	}
-	while (!run->hold_done)
-		pthread_cond_wait(&run->hold_cond, &run->hold_lock);
+	/* Bounded: a connection that failed before its first message
+	 * never comes, and the others must not wait for it forever. */
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += run->opt->hold + 2 * run->opt->timeout;
+	while (!run->hold_done && pthread_cond_timedwait(&run->hold_cond,
+	    &run->hold_lock, &ts) == 0)
+		;
 	pthread_mutex_unlock(&run->hold_lock);
 }
 

@@ -527,8 +527,10 @@ message(struct mload_conn *c, const struct mload_msg *m, int hold)
 		if (go_on(r))
 			rcpts++;
 	}
-	if (hold)
+	if (hold) {
 		mload_hold(c->run);
+		hold = 0;
+	}
 	if (rcpts == 0)
 		goto refused;
 	if (!go_on(r = content(c, m)))
@@ -540,9 +542,15 @@ message(struct mload_conn *c, const struct mload_msg *m, int hold)
 	mload_hist_add(&c->st->h[ST_MSG], now_ns() - t0);
 	return r == SMFIR_CONTINUE || r == SMFIR_ACCEPT;
 abort:
+	/* A message refused or accepted before RCPT ends still takes part
+	 * in the hold, or the other connections would wait for it. */
+	if (hold)
+		mload_hold(c->run);
 	out_pkt(c, SMFIC_ABORT, NULL, 0);
 	return out_flush(c) < 0 ? -1 : 1;
 refused:
+	if (hold)
+		mload_hold(c->run);
 	if (r < 0)
 		return -1;
 	out_pkt(c, SMFIC_ABORT, NULL, 0);
