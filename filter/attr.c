@@ -38,6 +38,10 @@ const struct tg_attr_info tg_attrs[TG_A_COUNT] = {
 	[TG_A_SIZE_DECLARED]	= { "size.declared",	TG_T_NUM,  M, E, 0 },
 	[TG_A_SIZE]		= { "size",		TG_T_NUM,  E, E, 0 },
 	[TG_A_HEADER]		= { "header",		TG_T_STR,  E, E, 1 },
+	[TG_A_RCPT_ROUTED]	= { "rcpt.routed",	TG_T_BOOL, R, R },
+	[TG_A_HEADER_COUNT]	= { "header.count",	TG_T_NUM,  E, E },
+	[TG_A_HEADER_BYTES]	= { "header.bytes",	TG_T_NUM,  E, E },
+	[TG_A_HEADER_LONGEST]	= { "header.longest",	TG_T_NUM,  E, E },
 	[TG_A_TLS_CERT_SUBJECT]	= { "tls.cert_subject",	TG_T_STR,  H, E },
 	[TG_A_TLS_CERT_ISSUER]	= { "tls.cert_issuer",	TG_T_STR,  H, E },
 	[TG_A_TLS_VERIFY]	= { "tls.verify",	TG_T_STR,  H, E },
@@ -47,6 +51,34 @@ const struct tg_attr_info tg_attrs[TG_A_COUNT] = {
 	[TG_A_SASL_ACCOUNT]	= { "sasl.account",	TG_T_BOOL, M, E },
 	[TG_A_HEADER_FROM]	= { "header.from",	TG_T_STR,  E, E },
 	[TG_A_HEADER_SENDER]	= { "header.sender",	TG_T_STR,  E, E },
+	[TG_A_MTA_NAME]		= { "mta.name",		TG_T_STR,  C, E },
+	[TG_A_CLIENT_PTR]	= { "client.ptr",	TG_T_STR,  C, E },
+	[TG_A_CLIENT_RDNS]	= { "client.rdns",	TG_T_BOOL, C, E },
+	[TG_A_CLIENT_FCRDNS]	= { "client.fcrdns",	TG_T_BOOL, C, E },
+	[TG_A_HELO_VALID]	= { "helo.valid",	TG_T_BOOL, H, E },
+	[TG_A_HELO_FQDN]	= { "helo.fqdn",	TG_T_BOOL, H, E },
+	[TG_A_HELO_BARE_IP]	= { "helo.bare_ip",	TG_T_BOOL, H, E },
+	[TG_A_HELO_OURS]	= { "helo.ours",	TG_T_BOOL, H, E },
+	[TG_A_HELO_RESOLVES]	= { "helo.resolves",	TG_T_BOOL, H, E },
+	/* The stage of dnslist "NAME" is its list's; checked by the
+	 * parser. */
+	[TG_A_DNSLIST]		= { "dnslist",		TG_T_BOOL, C, E, 1 },
+	[TG_A_DNSLIST_SCORE]	= { "dnslist.score",	TG_T_NUM,  C, E },
+	[TG_A_SPF]		= { "spf",		TG_T_STR,  M, E },
+	[TG_A_HEADER_OCCURS]	= { "header.occurrences", TG_T_NUM, E, E, 1 },
+	[TG_A_HEADER_DECODED]	= { "header.decoded",	TG_T_STR,  E, E, 1 },
+	[TG_A_MIME_MALFORMED]	= { "mime.malformed",	TG_T_BOOL, E, E, 0 },
+	[TG_A_MIME_PARTS]	= { "mime.parts",	TG_T_NUM,  E, E, 0 },
+	[TG_A_ATT_NAME]		= { "attachment.name",	TG_T_STR,  E, E, 0 },
+	[TG_A_ATT_EXT]		= { "attachment.extension", TG_T_STR, E, E, 0 },
+	[TG_A_ATT_INNER_EXT]	= { "attachment.inner_extension", TG_T_STR,
+				    E, E, 0 },
+	[TG_A_ATT_TYPE]		= { "attachment.type",	TG_T_STR,  E, E, 0 },
+	[TG_A_ATT_SHA256]	= { "attachment.sha256", TG_T_STR, E, E, 0 },
+	[TG_A_ATT_SIZE]		= { "attachment.size",	TG_T_NUM,  E, E, 0 },
+	[TG_A_ATT_ARCHIVE]	= { "attachment.archive", TG_T_BOOL, E, E, 0 },
+	[TG_A_ATT_MALFORMED]	= { "attachment.malformed", TG_T_BOOL,
+				    E, E, 0 },
 };
 
 static const char *const attr_stage_names[TG_STAGE_COUNT] = {
@@ -57,6 +89,8 @@ static const char *const attr_stage_names[TG_STAGE_COUNT] = {
 static const char *const attr_template_vars[] = {
 	"client_address", "client_name", "helo", "sender", "rcpt", "login",
 	"rule", "queue_id", "listener",
+	"mta_name", "spf", "spf_auth", "spf_received", "dnslist",
+	"dnslist_reason",
 };
 
 int

@@ -61,6 +61,17 @@ int	conf_number_parse(const char *, long long *);
 int	conf_name_check(const char *, const char **why);
 int	conf_header_name_check(const char *);
 
+/* conf_lookup.c: "table[attr]" as a comparison value. split returns 1
+ * (tname and *key set), 0 (word is a plain value) or -1 (a table name
+ * followed by an unknown attribute). check_numbers reports every entry of
+ * t whose value is not a number and returns -1 if there was one; use says
+ * where the table is compared ("policy.conf:12"). */
+#include "tg_policy.h"
+struct tg_table;
+int	conf_lookup_split(const char *word, char *tname, size_t tsz,
+	    enum tg_attr *key);
+int	conf_lookup_check_numbers(const struct tg_table *, struct tg_diag *,
+	    const char *use);
 /* For statement parsers in files of their own (conf_auth.c): the parser
  * state stays private to conf_parse.c. */
 struct conf_parser;
@@ -83,5 +94,20 @@ void	conf_auth_authres(struct conf_parser *);
 void	conf_auth_owned_by(struct conf_parser *, struct tg_expr *e,
 	    const char *name);
 void	conf_auth_finish(struct tg_policy *, struct tg_diag *);
+struct tg_policy;
+/* conf_dns.c: the statements "set" and "dnslist", whose keyword is the
+ * current token. Return 0 with the token after the statement current, or
+ * -1 (reported) when the caller must skip to the next statement. */
+int	conf_dns_set(struct conf_lex *, struct conf_tok *, struct tg_policy *);
+int	conf_dns_list(struct conf_lex *, struct conf_tok *, struct tg_policy *);
+/* A use of dnslist "name" at stage (-1: unknown): 0, or -1 with msg. */
+int	conf_dns_list_use(const struct tg_policy *, const char *name,
+	    int stage, char *msg, size_t msgsz);
+
+/* conf_ops.c: "set log-level" and "set dry-run", for conf_dns_set(); the
+ * setting's name is current. Same return as conf_dns_set(). */
+int	conf_ops_known(const char *name);
+int	conf_ops_set(struct conf_lex *, struct conf_tok *, struct tg_policy *,
+	    const char *name);
 
 #endif

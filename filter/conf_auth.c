@@ -208,11 +208,11 @@ conf_auth_finish(struct tg_policy *pol, struct tg_diag *diag)
 {
 	struct tg_auth_conf *a = pol->auth;
 
-	if ((pol->attrs_used & ((uint64_t)1 << TG_A_HEADER_FROM |
-	    (uint64_t)1 << TG_A_HEADER_SENDER)) != 0 ||
+	if (tg_policy_uses(pol, TG_A_HEADER_FROM) ||
+	    tg_policy_uses(pol, TG_A_HEADER_SENDER) ||
 	    (a != NULL && a->authres_id != NULL))
 		pol->header_used = 1;	/* the MTA must send the headers */
-	if ((pol->attrs_used & (uint64_t)1 << TG_A_SASL_ACCOUNT) == 0)
+	if (!tg_policy_uses(pol, TG_A_SASL_ACCOUNT))
 		return;
 	if (a == NULL || !a->sasl_block) {
 		tg_diag_error(diag, pol->path, 0, 0, "sasl.account is used, "

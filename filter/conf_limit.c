@@ -330,7 +330,7 @@ lim_key_part(struct lim *c, struct tg_limit *l)
 		k->v6 = (int)v6;
 	}
 	l->nkeys++;
-	c->pol->attrs_used |= (uint64_t)1 << k->attr;
+	tg_policy_use(c->pol, k->attr);
 	lim_next(c);
 	return 0;
 }

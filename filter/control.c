@@ -1,8 +1,9 @@
 /* control.c - the control socket: a unix stream socket where a client
  * writes one command line and reads the answer until the socket closes.
- * Commands are those of tg_rate_ctl() (limits, show, reset), run against
- * the published policy. Owns: the socket. Threads: one thread accepts
- * and answers in turn; a slow client is cut off after a timeout. */
+ * Commands: "metrics" (tg_metrics_format), and those of tg_rate_ctl()
+ * (limits, show, reset), run against the published policy. Owns: the
+ * socket. Threads: one thread accepts and answers in turn; a slow client
+ * is cut off after a timeout. */
 #include "config.h"
 
 #include <sys/socket.h>
@@ -18,6 +19,7 @@
 
 #include "tg.h"
 #include "tg_log.h"
+#include "tg_metrics.h"
 #include "tg_policy.h"
 #include "tg_rate.h"
 #include "control.h"
@@ -52,6 +54,28 @@ control_read_line(int fd, char *buf, size_t bufsz)
 	return n > 0 ? 0 : -1;
 }
 
+/* control_write - all of buf, or give up on a client that went away */
+static void
+control_write(int fd, const char *buf, size_t len)
+{
+	size_t off = 0;
+	ssize_t w;
+
+	while (off < len && (w = write(fd, buf + off, len - off)) > 0)
+		off += (size_t)w;
+}
+
+/* control_metrics - the same text as the HTTP endpoint */
+static void
+control_metrics(int fd)
+{
+	size_t len;
+	char *m = tg_metrics_format(&len);
+
+	control_write(fd, m, len);
+	free(m);
+}
+
 static void
 control_answer(int fd)
 {
@@ -62,6 +86,10 @@ control_answer(int fd)
 
 	if (control_read_line(fd, line, sizeof line) < 0)
 		return;
+	if (strcmp(line, "metrics") == 0) {
+		control_metrics(fd);
+		return;
+	}
 	p = tg_policy_current();
 	(void)tg_rate_ctl(p, line, out, sizeof out);
 	tg_policy_unref(p);

@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <syslog.h>
@@ -13,6 +14,8 @@
 static int log_stderr = 1;
 static int log_syslog;
 static int log_debug_on;
+/* Changed by a reload while sessions log: atomic. */
+static atomic_int log_level = LOG_INFO;
 static void (*log_sink)(int, const char *);
 
 void
@@ -36,6 +39,12 @@ tg_log_set_debug(int on)
 	log_debug_on = on;
 }
 
+void
+tg_log_set_level(int prio)
+{
+	atomic_store_explicit(&log_level, prio, memory_order_relaxed);
+}
+
 static void
 log_emit(int prio, const char *fmt, va_list ap, int with_errno)
 {
@@ -43,7 +52,8 @@ log_emit(int prio, const char *fmt, va_list ap, int with_errno)
 	int saved = errno;
 	int n;
 
-	if (prio == LOG_DEBUG && !log_debug_on)
+	if (!log_debug_on &&
+	    prio > atomic_load_explicit(&log_level, memory_order_relaxed))
 		return;
 	n = vsnprintf(line, sizeof line, fmt, ap);
 	if (with_errno && n >= 0 && (size_t)n < sizeof line)

@@ -24,6 +24,8 @@
 #include "tg.h"
 #include "tg_diag.h"
 #include "tg_log.h"
+#include "tg_metrics.h"
+#include "tg_ops.h"
 #include "tg_policy.h"
 #include "milter.h"
 #include "reload.h"
@@ -45,6 +47,8 @@ struct main_opts {
 	int		 check_only;
 	int		 debug;
 	char		*control;	/* -C: control socket path */
+	char		*metrics;	/* -M: listener for /metrics */
+	int		 dry_run;	/* -D: log verdicts, enforce none */
 };
 
 static char *main_pidfile;	/* absolute; removed at exit */
@@ -53,13 +57,16 @@ static void
 main_usage(FILE *fp)
 {
 	fprintf(fp,
-"usage: tollgate [-dfhnV] [-C control] [-c config] [-P pidfile] [-p socket]\n"
-"                [-u user[:group]]\n"
-"  -C control  control socket for tollgatectl (rate-limit counters)\n"
+"usage: tollgate [-DdfhnV] [-C control] [-c config] [-M [host:]port]\n"
+"                [-P pidfile] [-p socket] [-u user[:group]]\n"
+"  -C control  control socket for tollgatectl (counters, metrics)\n"
 "  -c config   policy file (default " MAIN_DEFAULT_CONF ")\n"
+"  -D          dry run: log every verdict, enforce none\n"
 "  -d          debug logging\n"
 "  -f          stay in the foreground, log to stderr too\n"
 "  -h          this help\n"
+"  -M [host:]port  Prometheus metrics on http://host:port/metrics\n"
+"              (host 127.0.0.1 when not given)\n"
 "  -n          check the policy and exit: 0 valid, 1 with the errors\n"
 "  -P pidfile  write the daemon's PID here (removed at exit)\n"
 "  -p socket   unix:/path, inet:port@host or inet6:port@host\n"
@@ -112,7 +119,7 @@ main_parse(int argc, char **argv, struct main_opts *o)
 	int ch;
 
 	memset(o, 0, sizeof *o);
-	while ((ch = getopt(argc, argv, "C:c:dfhnP:p:u:V")) != -1) {
+	while ((ch = getopt(argc, argv, "C:c:DdfhM:nP:p:u:V")) != -1) {
 		switch (ch) {
 		case 'C':
 			o->control = optarg;
@@ -120,6 +127,9 @@ main_parse(int argc, char **argv, struct main_opts *o)
 		case 'c':
 			o->conf = optarg;
 			o->conf_given = 1;
+			break;
+		case 'D':
+			o->dry_run = 1;
 			break;
 		case 'd':
 			o->debug = 1;
@@ -130,6 +140,9 @@ main_parse(int argc, char **argv, struct main_opts *o)
 		case 'h':
 			main_usage(stdout);
 			exit(0);
+		case 'M':
+			o->metrics = optarg;
+			break;
 		case 'n':
 			o->check_only = 1;
 			break;
@@ -399,8 +412,12 @@ main_run(struct main_opts *o, const char *spec)
 	 * user, who alone may use it. */
 	if (o->control != NULL && tg_control_start(o->control) != 0)
 		return 1;
-	tg_log_info("tollgate %s starting on %s", PACKAGE_VERSION, spec);
+	if (o->metrics != NULL && tg_metrics_http_start(o->metrics) != 0)
+		return 1;
+	tg_log_info("tollgate %s starting on %s%s", PACKAGE_VERSION, spec,
+	    o->dry_run ? " (dry run: no verdict is enforced)" : "");
 	rc = smfi_main();
+	tg_metrics_http_stop();
 	tg_control_stop();
 	tg_reload_stop();
 	tg_log_info("tollgate stopped");
@@ -424,6 +441,7 @@ main(int argc, char **argv)
 	/* Until the daemon detaches, errors go to the terminal too. */
 	tg_log_open("tollgate", 1, 1);
 	tg_log_set_debug(o.debug);
+	tg_ops_force_dry_run(o.dry_run);
 	signal(SIGPIPE, SIG_IGN);
 	if ((spec = main_socket_spec(o.socket != NULL ? o.socket :
 	    MAIN_DEFAULT_SOCKET)) == NULL) {
@@ -439,6 +457,7 @@ main(int argc, char **argv)
 	/* Free what lives as long as the process, so leak checkers report
 	 * only real leaks. o.conf and o.pidfile are absolute copies by now. */
 	tg_policy_publish(NULL);
+	tg_metrics_shutdown();
 	free(spec);
 	free(o.pidfile);
 	free(o.conf);

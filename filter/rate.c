@@ -12,6 +12,7 @@
 #include "tg.h"
 #include "tg_engine.h"
 #include "tg_log.h"
+#include "tg_metrics.h"
 #include "tg_rate.h"
 #include "tg_reply.h"
 #include "tg_session.h"
@@ -224,6 +225,7 @@ rate_drop(struct tg_rate_state *st, size_t i, int release)
 static int
 rate_failed(const struct tg_session *s, const struct tg_limit *l, int rc)
 {
+	tg_metrics_error(TG_M_STORE_ERROR);
 	tg_log_err("%s: limit %s: %s store %s; %s", s->id, l->name,
 	    l->store->ops->name, rc == TG_ERR_FULL ? "is full" :
 	    "unavailable", l->on_error_skip ? "not counted, mail passes" :

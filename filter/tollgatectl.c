@@ -17,7 +17,8 @@
 static void
 ctl_usage(void)
 {
-	fprintf(stderr, "usage: tollgatectl -s socket limits\n"
+	fprintf(stderr, "usage: tollgatectl -s socket metrics\n"
+	    "       tollgatectl -s socket limits\n"
 	    "       tollgatectl -s socket show LIMIT VALUE...\n"
 	    "       tollgatectl -s socket reset LIMIT VALUE...\n");
 	exit(2);

@@ -8,7 +8,9 @@ set -eu
 PACKAGES="clang libclang-rt-14-dev
 build-essential autoconf automake libtool pkg-config
 libmilter-dev libsasl2-dev libspf2-dev libssl-dev libpcre2-dev
-libhiredis-dev check miltertest sasl2-bin valgrind redis-server"
+libhiredis-dev check miltertest sasl2-bin valgrind redis-server
+libunbound-dev unbound
+libmicrohttpd-dev mandoc curl"
 
 say() { printf 'install-deps: %s\n' "$*"; }
 

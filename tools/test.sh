@@ -80,8 +80,8 @@ step=valgrind
 say "milter suite with the daemon under valgrind memcheck"
 if ! TG_WRAPPER="valgrind -q --error-exitcode=99 --leak-check=full \
     --errors-for-leak-kinds=definite --show-leak-kinds=definite" \
-    make -C "$build/tests" check TESTS=milter/run.sh; then
-	cat "$build/tests/milter/run.sh.log"
+    make -C "$build/tests" check TESTS="milter/run.sh milter/dns.sh"; then
+	cat "$build/tests/milter/run.sh.log" "$build/tests/milter/dns.sh.log"
 	fail "valgrind memcheck on the milter suite"
 fi
 

@@ -152,7 +152,20 @@ else
 	    "scenarios skipped"
 fi
 
+# Limits (size, recipients, headers, relay): a daemon of its own.
+start limits "$src/limits.conf"
+run limits "$src/limits.lua"
+alive limits
+
+# Header and attachment rules: a daemon of its own, since its header
+# rules would refuse the other scenarios' messages.
+start content "$src/content.conf"
+run content "$src/content.lua"
+alive content
+
 stop main
 stop reload
+stop limits
 [ $submit = 1 ] && stop submit
+stop content
 exit $failed
