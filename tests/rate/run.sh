@@ -2,8 +2,9 @@
 # run.sh - rate limits against a real Redis: starts its own redis-server on
 # a free loopback port (29000-29099, own directory and pidfile, nothing
 # saved), two tollgate daemons sharing it, and checks that together they
-# hold a limit exactly under a real race (8 clients at once), that the (N+1)th message of a login is refused,
-# and both failure modes while Redis is stopped and restarted. Everything
+# hold a limit exactly under a real race (8 clients at once), that the
+# (N+1)th message of a login is refused, and both failure modes while
+# Redis is stopped and restarted. Everything
 # started here is stopped by PID on exit. Skips (77) without redis-server,
 # miltertest, or a tollgate built with hiredis.
 # Environment: TOLLGATE, MILTERTEST, top_srcdir, top_builddir; KEEP=1.
