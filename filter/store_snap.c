@@ -329,8 +329,13 @@ tg_store_snap_load(struct tg_store *st, const char *path, int64_t wall_ms)
 
 	tg_store_mem_clear(st);
 	if ((in.fp = fopen(path, "rbe")) == NULL) {
-		tg_log_info("counter snapshot %s: %s; starting with empty "
-		    "counters", path, strerror(errno));
+		/* No file is the normal first start; anything else is not. */
+		if (errno == ENOENT)
+			tg_log_info("counter snapshot %s: %s; starting with "
+			    "empty counters", path, strerror(errno));
+		else
+			tg_log_err("counter snapshot %s: %s; starting with "
+			    "empty counters", path, strerror(errno));
 		return TG_ERR_IO;
 	}
 	if (snap_get(&in, magic, 8) < 0 || snap_get32(&in, &version) < 0 ||
