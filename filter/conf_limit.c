@@ -225,6 +225,39 @@ lim_store_redis(struct lim *c, int line, int col)
 	free(rc.prefix);
 }
 
+/* snapshot "/path" | snapshot-interval DURATION, in store memory { } */
+static void
+lim_snapshot(struct lim *c)
+{
+	char pr[48];
+	long long ms;
+
+	if (conf_tok_is(c->tok, "snapshot")) {
+		lim_next(c);
+		if (c->tok->type == CONF_T_STRING && c->tok->text[0] != '/')
+			lim_err(c, "snapshot path \"%s\" must be absolute "
+			    "(the daemon runs in /)", lim_pr(pr, sizeof pr,
+			    c->tok->text));
+		if (lim_string(c, "a quoted file path",
+		    &c->pol->mem_snapshot) < 0)
+			lim_next(c);
+		return;
+	}
+	lim_next(c);
+	if (c->tok->type != CONF_T_WORD) {
+		lim_expected(c, "a duration (30s, 5m, 1h)");
+		lim_next(c);
+		return;
+	}
+	if (lim_duration(c->tok->text, &ms) < 0 || ms < 10000 ||
+	    ms > 86400000)
+		lim_err(c, "invalid snapshot-interval \"%s\" (10s to 1d)",
+		    lim_pr(pr, sizeof pr, c->tok->text));
+	else
+		c->pol->mem_snapshot_ms = ms;
+	lim_next(c);
+}
+
 void
 conf_store_decl(struct conf_lex *lx, struct conf_tok *tok,
     struct tg_policy *pol)
@@ -260,8 +293,14 @@ conf_store_decl(struct conf_lex *lx, struct conf_tok *tok,
 	}
 	for (lim_next(&c); tok->type != CONF_T_RBRACE &&
 	    tok->type != CONF_T_EOF;) {
+		if (conf_tok_is(tok, "snapshot") ||
+		    conf_tok_is(tok, "snapshot-interval")) {
+			lim_snapshot(&c);
+			continue;
+		}
 		if (!conf_tok_is(tok, "max-keys")) {
-			lim_expected(&c, "max-keys or '}'");
+			lim_expected(&c, "max-keys, snapshot, "
+			    "snapshot-interval or '}'");
 			lim_next(&c);
 			continue;
 		}
@@ -273,6 +312,9 @@ conf_store_decl(struct conf_lex *lx, struct conf_tok *tok,
 		lim_next(&c);
 	else
 		lim_expected(&c, "'}'");
+	if (pol->mem_snapshot_ms != 0 && pol->mem_snapshot == NULL)
+		tg_diag_error(lx->diag, lx->file, line, col, "store memory: "
+		    "snapshot-interval without a snapshot path");
 }
 
 /* Attributes that can be part of a key: those with a text value. */
