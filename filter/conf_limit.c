@@ -63,33 +63,6 @@ lim_pr(char *buf, size_t bufsz, const char *s)
 	return tg_str_printable(buf, bufsz, s);
 }
 
-/* lim_duration - "90s", "30m", "1h", "1d", "250ms" or bare seconds; ms
- * into *ms, 0 or -1 */
-static int
-lim_duration(const char *s, long long *ms)
-{
-	static const struct { const char *unit; long long mul; } units[] = {
-		{ "", 1000 }, { "ms", 1 }, { "s", 1000 }, { "m", 60000 },
-		{ "h", 3600000 }, { "d", 86400000 },
-	};
-	long long n = 0;
-	const char *p = s;
-
-	if (*p < '0' || *p > '9')
-		return -1;
-	for (; *p >= '0' && *p <= '9'; p++) {
-		if (n > 1000000000LL)
-			return -1;
-		n = n * 10 + (*p - '0');
-	}
-	for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
-		if (strcmp(p, units[i].unit) == 0) {
-			*ms = n * units[i].mul;
-			return 0;
-		}
-	return -1;
-}
-
 /* lim_skip - after an error: on to the next setting word or the '}' */
 static void
 lim_skip(struct lim *c, const char *const *words)
@@ -175,7 +148,7 @@ lim_redis_setting(struct lim *c, struct tg_redis_conf *rc)
 		lim_next(c);
 		if (c->tok->type != CONF_T_WORD)
 			return lim_expected(c, "a duration (250ms, 1s)");
-		if (lim_duration(c->tok->text, &ms) < 0 || ms < 1 ||
+		if (conf_duration_parse(c->tok->text, &ms) < 0 || ms < 1 ||
 		    ms > 10000) {
 			lim_err(c, "invalid timeout \"%s\" (1ms to 10s)",
 			    lim_pr(pr, sizeof pr, c->tok->text));
@@ -249,7 +222,7 @@ lim_snapshot(struct lim *c)
 		lim_next(c);
 		return;
 	}
-	if (lim_duration(c->tok->text, &ms) < 0 || ms < 10000 ||
+	if (conf_duration_parse(c->tok->text, &ms) < 0 || ms < 10000 ||
 	    ms > 86400000)
 		lim_err(c, "invalid snapshot-interval \"%s\" (10s to 1d)",
 		    lim_pr(pr, sizeof pr, c->tok->text));
@@ -415,7 +388,7 @@ lim_max(struct lim *c, struct tg_limit *l, int *have)
 	lim_next(c);
 	if (c->tok->type != CONF_T_WORD)
 		return lim_expected(c, "a duration (90s, 30m, 1h, 1d)");
-	if (lim_duration(c->tok->text, &ms) < 0 || ms < 1000 ||
+	if (conf_duration_parse(c->tok->text, &ms) < 0 || ms < 1000 ||
 	    ms > LIM_WINDOW_MAX_MS) {
 		lim_err(c, "invalid window \"%s\" (1s to 31d, as 90s, 30m, "
 		    "1h, 1d)", lim_pr(pr, sizeof pr, c->tok->text));
