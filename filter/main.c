@@ -27,6 +27,7 @@
 #include "tg_metrics.h"
 #include "tg_ops.h"
 #include "tg_policy.h"
+#include "tg_store.h"
 #include "milter.h"
 #include "reload.h"
 #include "control.h"
@@ -387,7 +388,12 @@ main_run(struct main_opts *o, const char *spec)
 		goto fail;
 	}
 	/* Before smfi_main: libmilter's threads inherit the mask. */
-	if (tg_reload_block_signals() != 0 || tg_reload_start(o->conf) != 0)
+	if (tg_reload_block_signals() != 0)
+		goto fail;
+	/* After the privilege drop: a snapshot the daemon can read is one
+	 * it can replace at shutdown. */
+	tg_store_snap_start();
+	if (tg_reload_start(o->conf) != 0)
 		goto fail;
 	/* After the privilege drop: the socket belongs to the daemon's
 	 * user, who alone may use it. */
@@ -407,6 +413,8 @@ main_run(struct main_opts *o, const char *spec)
 	tg_metrics_http_stop();
 	tg_control_stop();
 	tg_reload_stop();
+	/* No session counts any more: the snapshot is complete. */
+	tg_store_snap_stop();
 	tg_log_info("tollgate stopped");
 	return rc == MI_SUCCESS ? 0 : 1;
 fail:

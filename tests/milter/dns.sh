@@ -79,10 +79,12 @@ start_dns() {
 	exit 1
 }
 
-# start NAME TIMEOUT: a daemon with the test policy
+# start NAME TIMEOUT [ADDR]: a daemon with the test policy, asking the
+# server at ADDR (default 127.0.0.1) on $port
 start() {
 	mkdir -p "$dir/$1"
-	sed -e "s|@PORT@|$port|g" -e "s|@TIMEOUT@|$2|g" \
+	sed -e "s|127.0.0.1@@PORT@|${3:-127.0.0.1}@$port|g" \
+	    -e "s|@TIMEOUT@|$2|g" \
 	    "$src/dns/policy.conf.in" >"$dir/$1/policy.conf"
 	$TG_WRAPPER "$TOLLGATE" -R -f -d -p "unix:$dir/$1/sock" \
 	    -c "$dir/$1/policy.conf" -P "$dir/$1/pid" 2>"$dir/$1/log" &
@@ -144,7 +146,10 @@ kill -TERM "$dns_pid"
 wait "$dns_pid" 2>/dev/null
 dns_pid=""
 echo "ok - unbound stopped"
-start down 1s
+# Another run of this test (a developer's, in parallel) may have started
+# its own server on the port just freed: ask an address where no test
+# server ever listens.
+start down 1s 127.0.0.254
 run down "$src/dns/down.lua"
 stop up
 stop down
