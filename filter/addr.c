@@ -4,10 +4,13 @@
  * Owns: nothing. Threads: pure functions. */
 #include "config.h"
 
+#include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "tg.h"
 #include "tg_addr.h"
+#include "tg_ip.h"
 
 /* Source routes may make the argument longer than the address they carry;
  * past this we stop reading instead of scanning a 100 KB line. */
@@ -91,6 +94,36 @@ addr_scan(const char *s, size_t len, const char **at)
 	return quoted ? TG_ERR_SYNTAX : TG_OK;
 }
 
+/* An address literal "[1.2.3.4]" or "[IPv6:2001:db8::1]" (RFC 5321
+ * 4.1.3); anything else in brackets is refused, since no table could tell
+ * whether it is local. When out is not NULL, the canonical form is written
+ * there ("[1.2.3.4]", "[ipv6:2001:db8::1]"; an IPv4-mapped IPv6 literal
+ * becomes IPv4): one host, one spelling, so a table entry matches however
+ * the client wrote it. Returns the length written (or that would be), or
+ * TG_ERR_SYNTAX. */
+static int
+addr_literal(const char *d, size_t len, char *out, size_t outsz)
+{
+	char buf[64], ipbuf[64];
+	struct tg_ip ip;
+	int n;
+
+	if (len < 3 || len >= sizeof buf || d[len - 1] != ']')
+		return TG_ERR_SYNTAX;
+	memcpy(buf, d, len);
+	buf[len] = '\0';
+	/* A colon means IPv6, which RFC 5321 wants tagged. */
+	if (memchr(buf, ':', len) != NULL &&
+	    (len < 7 || strncasecmp(buf + 1, "IPv6:", 5) != 0))
+		return TG_ERR_SYNTAX;
+	if (tg_ip_parse(buf, &ip) != 0)
+		return TG_ERR_SYNTAX;
+	tg_ip_format(&ip, ipbuf, sizeof ipbuf);
+	n = snprintf(out, out != NULL ? outsz : 0, "[%s%s]",
+	    ip.family == 6 ? "ipv6:" : "", ipbuf);
+	return n;
+}
+
 /* Check a domain (without the trailing dot): a bracketed literal, or
  * non-empty dot-separated labels without brackets. */
 static int
@@ -98,13 +131,8 @@ addr_check_domain(const char *d, size_t len)
 {
 	if (len == 0)
 		return TG_ERR_SYNTAX;
-	if (d[0] == '[') {
-		if (len < 3 || d[len - 1] != ']' ||
-		    memchr(d + 1, '[', len - 2) != NULL ||
-		    memchr(d + 1, ']', len - 2) != NULL)
-			return TG_ERR_SYNTAX;
-		return TG_OK;
-	}
+	if (d[0] == '[')
+		return addr_literal(d, len, NULL, 0);
 	if (d[0] == '.' || d[len - 1] == '.')
 		return TG_ERR_SYNTAX;
 	for (size_t i = 0; i < len; i++) {
@@ -116,12 +144,25 @@ addr_check_domain(const char *d, size_t len)
 	return TG_OK;
 }
 
+/* addr_routes_local - does the local part name another destination?
+ * '%' (the percent hack), '!' (UUCP bang paths) and '@' (only possible
+ * inside quotes) are routing operators to some MTAs; Postfix looks inside
+ * quotes too (resolve_dequoted_address), so we do. */
+static int
+addr_routes_local(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (s[i] == '%' || s[i] == '!' || s[i] == '@')
+			return 1;
+	return 0;
+}
+
 int
-tg_addr_normalize(const char *in, char *out, size_t outsz)
+tg_addr_parse(const char *in, char *out, size_t outsz, int *routed)
 {
 	const char *s = in, *at;
 	size_t len, llen, dlen, n;
-	int rc;
+	int rc, route = 0, lit = 0;
 
 	len = strnlen(in, ADDR_IN_MAX + 1);
 	if (len > ADDR_IN_MAX)
@@ -145,6 +186,7 @@ tg_addr_normalize(const char *in, char *out, size_t outsz)
 			return rc;
 		if (len == 0)
 			return TG_ERR_SYNTAX;
+		route = 1;
 	}
 	if ((rc = addr_scan(s, len, &at)) < 0)
 		return rc;
@@ -163,18 +205,33 @@ tg_addr_normalize(const char *in, char *out, size_t outsz)
 			dlen--;
 		if ((rc = addr_check_domain(at + 1, dlen)) < 0)
 			return rc;
+		if (at[1] == '[' && (lit = addr_literal(at + 1, dlen, NULL,
+		    0)) < 0)
+			return lit;
 	}
-	n = llen + (at != NULL ? 1 + dlen : 0);
+	n = llen + (at != NULL ? 1 + (lit > 0 ? (size_t)lit : dlen) : 0);
 	if (n > TG_ADDR_MAX || n >= outsz)
 		return TG_ERR_TOOLONG;
 	memcpy(out, s, llen);
 	if (at != NULL) {
 		out[llen] = '@';
-		for (size_t i = 0; i < dlen; i++)
-			out[llen + 1 + i] = addr_lower(at[1 + i]);
+		if (lit > 0)
+			(void)addr_literal(at + 1, dlen, out + llen + 1,
+			    outsz - llen - 1);
+		else
+			for (size_t i = 0; i < dlen; i++)
+				out[llen + 1 + i] = addr_lower(at[1 + i]);
 	}
 	out[n] = '\0';
+	if (routed != NULL)
+		*routed = route || addr_routes_local(s, llen);
 	return TG_OK;
+}
+
+int
+tg_addr_normalize(const char *in, char *out, size_t outsz)
+{
+	return tg_addr_parse(in, out, outsz, NULL);
 }
 
 const char *

@@ -58,7 +58,58 @@ char	*conf_file_join(const char *dir, const char *path);
 
 /* Value checks shared by the parser. Each returns 0 or -1. */
 int	conf_number_parse(const char *, long long *);
+/* "250ms", "90s", "30m", "1h", "1d" or bare seconds into *ms; 0 or -1. */
+int	conf_duration_parse(const char *, long long *ms);
 int	conf_name_check(const char *, const char **why);
 int	conf_header_name_check(const char *);
+
+/* conf_lookup.c: "table[attr]" as a comparison value. split returns 1
+ * (tname and *key set), 0 (word is a plain value) or -1 (a table name
+ * followed by an unknown attribute). check_numbers reports every entry of
+ * t whose value is not a number and returns -1 if there was one; use says
+ * where the table is compared ("policy.conf:12"). */
+#include "tg_policy.h"
+struct tg_table;
+int	conf_lookup_split(const char *word, char *tname, size_t tsz,
+	    enum tg_attr *key);
+int	conf_lookup_check_numbers(const struct tg_table *, struct tg_diag *,
+	    const char *use);
+/* For statement parsers in files of their own (conf_auth.c): the parser
+ * state stays private to conf_parse.c. */
+struct conf_parser;
+struct tg_expr;
+struct tg_policy;
+struct conf_tok	*conf_p_tok(struct conf_parser *);
+void	conf_p_next(struct conf_parser *);
+void	conf_p_expected(struct conf_parser *, const char *what);
+void	conf_p_sync(struct conf_parser *);	/* to the next statement */
+struct tg_policy *conf_p_policy(struct conf_parser *);
+struct tg_diag	*conf_p_diag(struct conf_parser *);
+const char	*conf_p_file(struct conf_parser *);
+const char	*conf_p_dir(struct conf_parser *);
+
+/* conf_auth.c: the "sasl { }" and "authentication-results" statements
+ * (their keyword is current), "owned-by" (after conf_in_table() made e an
+ * IN_TABLE node), and the checks done once the whole policy is read. */
+void	conf_auth_sasl(struct conf_parser *);
+void	conf_auth_authres(struct conf_parser *);
+void	conf_auth_owned_by(struct conf_parser *, struct tg_expr *e,
+	    const char *name);
+void	conf_auth_finish(struct tg_policy *, struct tg_diag *);
+struct tg_policy;
+/* conf_dns.c: the statements "set" and "dnslist", whose keyword is the
+ * current token. Return 0 with the token after the statement current, or
+ * -1 (reported) when the caller must skip to the next statement. */
+int	conf_dns_set(struct conf_lex *, struct conf_tok *, struct tg_policy *);
+int	conf_dns_list(struct conf_lex *, struct conf_tok *, struct tg_policy *);
+/* A use of dnslist "name" at stage (-1: unknown): 0, or -1 with msg. */
+int	conf_dns_list_use(const struct tg_policy *, const char *name,
+	    int stage, char *msg, size_t msgsz);
+
+/* conf_ops.c: "set log-level" and "set dry-run", for conf_dns_set(); the
+ * setting's name is current. Same return as conf_dns_set(). */
+int	conf_ops_known(const char *name);
+int	conf_ops_set(struct conf_lex *, struct conf_tok *, struct tg_policy *,
+	    const char *name);
 
 #endif

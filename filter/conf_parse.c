@@ -17,54 +17,29 @@
 #include <pcre2.h>
 
 #include "tg.h"
+#include "tg_check.h"
 #include "tg_diag.h"
 #include "tg_ip.h"
+#include "tg_content.h"
 #include "tg_policy.h"
 #include "tg_reply.h"
 #include "tg_table.h"
 #include "conf.h"
-
-#define CONF_INCLUDE_MAX	16		/* nesting of include */
-#define CONF_NEST_MAX		64		/* (, not */
-#define CONF_TERMS_MAX		4096		/* expression nodes per rule */
-
-/* A declared table; t is NULL when it failed to open (already reported),
- * so its uses are not reported again as undefined. */
-struct conf_tdecl {
-	char			*name;
-	enum tg_table_type	 type;
-	struct tg_table		*t;
-	const char		*file;
-	int			 line;
-};
-
-struct conf_parser {
-	struct tg_policy	*pol;
-	struct tg_diag		*diag;
-	struct conf_lex		*lx;		/* the file being read */
-	struct conf_tok		 tok;		/* its current token */
-	const char		*dir;		/* its directory, "" for cwd */
-	char			*open[CONF_INCLUDE_MAX + 1]; /* real paths */
-	int			 depth;
-	struct conf_tdecl	*decl;
-	size_t			 ndecl;
-	int			 stage;		/* -1: unknown stage name */
-	int			 nest, terms;
-	int			 in_set;
-	int			 errors;	/* diag->errors at the start */
-};
+#include "conf_parser.h"
+#include "conf_limit.h"
 
 
-static struct tg_expr	*conf_chain(struct conf_parser *, int);
+
 static void		 conf_statement(struct conf_parser *);
+static void		 conf_mime(struct conf_parser *);
 
-static void
+void
 conf_next(struct conf_parser *p)
 {
 	conf_lex_next(p->lx, &p->tok);
 }
 
-static void TG_PRINTFLIKE(4, 5)
+void
 conf_err(struct conf_parser *p, int line, int col, const char *fmt, ...)
 {
 	char msg[1024];
@@ -78,7 +53,7 @@ conf_err(struct conf_parser *p, int line, int col, const char *fmt, ...)
 
 /* "expected X, got Y" at the current token, unless the lexer already
  * reported that token. */
-static void
+void
 conf_expected(struct conf_parser *p, const char *what)
 {
 	char got[80];
@@ -89,7 +64,7 @@ conf_expected(struct conf_parser *p, const char *what)
 	    conf_tok_describe(&p->tok, got, sizeof got));
 }
 
-static int
+int
 conf_is_value(const struct conf_parser *p)
 {
 	return p->tok.type == CONF_T_WORD || p->tok.type == CONF_T_STRING;
@@ -97,7 +72,7 @@ conf_is_value(const struct conf_parser *p)
 
 /* Room for element n of an array that grows only through here: the
  * capacity is the next power of two, so it needs no field of its own. */
-static void *
+void *
 conf_grow(void *a, size_t n, size_t size)
 {
 	if (n == 0 || (n & (n - 1)) == 0)
@@ -106,414 +81,12 @@ conf_grow(void *a, size_t n, size_t size)
 }
 
 /* Printable copy of s for a message (bytes of the file are hostile). */
-static const char *
+const char *
 conf_pr(char *buf, size_t bufsz, const char *s)
 {
 	return tg_str_printable(buf, bufsz, s);
 }
 
-static const char *
-conf_type_name(int type)
-{
-	switch (type) {
-	case TG_T_BOOL:	return "a boolean";
-	case TG_T_NUM:	return "a number";
-	case TG_T_IP:	return "an ip";
-	case TG_T_ADDR:	return "an address";
-	default:	return "a string";
-	}
-}
-
-static struct tg_expr *
-conf_expr_free(struct tg_expr *e)
-{
-	if (e == NULL)
-		return NULL;
-	conf_expr_free(e->left);
-	conf_expr_free(e->right);
-	free(e->param);
-	free(e->str);
-	if (e->set != NULL) {
-		for (size_t i = 0; i < e->set->nstr; i++)
-			free(e->set->str[i]);
-		free(e->set->str);
-		free(e->set->net);
-		free(e->set->prefix);
-		free(e->set);
-	}
-	if (e->re != NULL)
-		pcre2_code_free(e->re);
-	free(e);
-	return NULL;
-}
-
-static struct tg_expr *
-conf_node(enum tg_expr_op op, int line, int col)
-{
-	struct tg_expr *e = tg_xcalloc(1, sizeof *e);
-
-	e->op = op;
-	e->line = line;
-	e->col = col;
-	return e;
-}
-
-/* The operator token is current: booleans are only used bare. */
-static void
-conf_check_bool(struct conf_parser *p, int type, const char *name)
-{
-	if (type == TG_T_BOOL)
-		conf_err(p, p->tok.line, p->tok.col, "%s is a boolean "
-		    "attribute: use it bare, as in \"%s\" or \"not %s\"",
-		    name, name, name);
-}
-
-static struct tg_expr *
-conf_cmp(struct conf_parser *p, struct tg_expr *e, int type,
-    const char *name)
-{
-	static const char *const ops[] = { "==", "!=", "<", "<=", ">", ">=" };
-	char pr[48], ipbuf[64];
-	struct tg_ip ip;
-
-	e->op = TG_E_CMP;
-	e->cmp = (enum tg_cmp)(TG_CMP_EQ + (p->tok.type - CONF_T_EQ));
-	conf_check_bool(p, type, name);
-	if (e->cmp >= TG_CMP_LT && type >= 0 && type != TG_T_NUM &&
-	    type != TG_T_BOOL)
-		conf_err(p, p->tok.line, p->tok.col, "'%s' is only for "
-		    "numbers, but %s is %s attribute", ops[e->cmp], name,
-		    conf_type_name(type));
-	conf_next(p);
-	if (!conf_is_value(p)) {
-		conf_expected(p, "a value");
-		return conf_expr_free(e);
-	}
-	if (type == TG_T_NUM) {
-		if (conf_number_parse(p->tok.text, &e->num) < 0)
-			conf_err(p, p->tok.line, p->tok.col, "number attribute "
-			    "%s compared with a non-number \"%s\"", name,
-			    conf_pr(pr, sizeof pr, p->tok.text));
-	} else if (type == TG_T_IP) {
-		/* Kept in tg_ip_format()'s form, to compare as text. */
-		if (tg_ip_parse(p->tok.text, &ip) < 0)
-			conf_err(p, p->tok.line, p->tok.col, "invalid ip "
-			    "address \"%s\"", conf_pr(pr, sizeof pr,
-			    p->tok.text));
-		else
-			e->str = tg_xstrdup(tg_ip_format(&ip, ipbuf,
-			    sizeof ipbuf));
-	}
-	if (type != TG_T_NUM && e->str == NULL)
-		e->str = conf_tok_take(&p->tok);
-	conf_next(p);
-	return e;
-}
-
-static void
-conf_set_add(struct conf_parser *p, struct tg_set *set, int type,
-    const char *name)
-{
-	char pr[48];
-	const char *why = "invalid";
-	struct tg_ip net;
-	long long v;
-	int plen;
-
-	conf_pr(pr, sizeof pr, p->tok.text);
-	if (type == TG_T_IP) {
-		if (tg_cidr_parse(p->tok.text, &net, &plen, &why) < 0) {
-			conf_err(p, p->tok.line, p->tok.col,
-			    "invalid network \"%s\": %s", pr, why);
-			return;
-		}
-		set->net = conf_grow(set->net, set->nnet, sizeof *set->net);
-		set->prefix = conf_grow(set->prefix, set->nnet,
-		    sizeof *set->prefix);
-		set->net[set->nnet] = net;
-		set->prefix[set->nnet++] = plen;
-		return;
-	}
-	set->str = conf_grow(set->str, set->nstr, sizeof *set->str);
-	if (type != TG_T_NUM)
-		set->str[set->nstr++] = conf_tok_take(&p->tok);
-	else if (conf_number_parse(p->tok.text, &v) < 0)
-		conf_err(p, p->tok.line, p->tok.col, "number attribute %s "
-		    "compared with a non-number \"%s\"", name, pr);
-	else	/* canonical decimal: "10k" and "10240" are one value */
-		set->str[set->nstr++] = tg_xasprintf("%lld", v);
-}
-
-/* "in { v, ... }"; the '{' is current. A trailing comma is allowed. */
-static struct tg_expr *
-conf_set(struct conf_parser *p, struct tg_expr *e, int type,
-    const char *name)
-{
-	int line = p->tok.line, col = p->tok.col, nvals = 0;
-
-	e->op = TG_E_IN_SET;
-	e->set = tg_xcalloc(1, sizeof *e->set);
-	p->in_set = 1;
-	conf_next(p);
-	while (p->tok.type != CONF_T_RBRACE) {
-		if (!conf_is_value(p)) {
-			conf_expected(p, nvals ? "a value or '}'" : "a value");
-			return conf_expr_free(e);
-		}
-		conf_set_add(p, e->set, type, name);
-		nvals++;
-		conf_next(p);
-		if (p->tok.type == CONF_T_COMMA)
-			conf_next(p);
-		else if (p->tok.type != CONF_T_RBRACE) {
-			conf_expected(p, "',' or '}'");
-			return conf_expr_free(e);
-		}
-	}
-	p->in_set = 0;
-	if (nvals == 0)
-		conf_err(p, line, col, "empty value list");
-	conf_next(p);
-	return e;
-}
-
-static struct conf_tdecl *
-conf_decl_find(struct conf_parser *p, const char *name)
-{
-	for (size_t i = 0; i < p->ndecl; i++)
-		if (strcmp(p->decl[i].name, name) == 0)
-			return &p->decl[i];
-	return NULL;
-}
-
-static struct tg_expr *
-conf_in_table(struct conf_parser *p, struct tg_expr *e, int type,
-    const char *name)
-{
-	static const char *const tnames[] = { "cidr", "list", "map" };
-	struct conf_tdecl *d = conf_decl_find(p, p->tok.text);
-	int line = p->tok.line, col = p->tok.col;
-	char pr[48];
-
-	conf_pr(pr, sizeof pr, p->tok.text);
-	e->op = TG_E_IN_TABLE;
-	if (d == NULL)
-		conf_err(p, line, col, "undefined table \"%s\"", pr);
-	else if (d->t != NULL) {
-		e->table = d->t;
-		if (d->type == TG_TABLE_CIDR && type >= 0 && type != TG_T_IP &&
-		    type != TG_T_BOOL)
-			conf_err(p, line, col, "cidr table \"%s\" used with %s, "
-			    "which is not an ip attribute", pr, name);
-		else if (d->type != TG_TABLE_CIDR && type == TG_T_IP)
-			conf_err(p, line, col, "%s table \"%s\" used with %s, "
-			    "which is an ip attribute (use a cidr table)",
-			    tnames[d->type], pr, name);
-	}
-	conf_next(p);
-	return e;
-}
-
-static struct tg_expr *
-conf_match(struct conf_parser *p, struct tg_expr *e)
-{
-	PCRE2_UCHAR msg[256];
-	PCRE2_SIZE off;
-	int code;
-
-	e->op = TG_E_MATCH;
-	if (p->tok.type != CONF_T_STRING) {
-		conf_expected(p, "a quoted regular expression");
-		return conf_expr_free(e);
-	}
-	e->re = pcre2_compile((PCRE2_SPTR)p->tok.text, PCRE2_ZERO_TERMINATED,
-	    PCRE2_CASELESS, &code, &off, NULL);
-	if (e->re == NULL) {
-		pcre2_get_error_message(code, msg, sizeof msg);
-		conf_err(p, p->tok.line, p->tok.col, "invalid regular "
-		    "expression: %s (at offset %zu)", (const char *)msg,
-		    (size_t)off);
-	}
-	e->str = conf_tok_take(&p->tok);
-	conf_next(p);
-	return e;
-}
-
-/* What follows an attribute: an operator, or nothing (a bare test). */
-static struct tg_expr *
-conf_test(struct conf_parser *p, struct tg_expr *e, int type,
-    const char *name)
-{
-	struct tg_expr *n;
-	int line = 0, col = 0;
-
-	if (p->tok.type >= CONF_T_EQ && p->tok.type <= CONF_T_GE)
-		return conf_cmp(p, e, type, name);
-	if (conf_tok_is(&p->tok, "not")) {
-		line = p->tok.line;
-		col = p->tok.col;
-		conf_next(p);
-		if (!conf_tok_is(&p->tok, "in") &&
-		    !conf_tok_is(&p->tok, "matches")) {
-			conf_expected(p, "'in' or 'matches' after 'not'");
-			return conf_expr_free(e);
-		}
-	}
-	if (conf_tok_is(&p->tok, "in")) {
-		conf_check_bool(p, type, name);
-		conf_next(p);
-		if (p->tok.type == CONF_T_LBRACE)
-			e = conf_set(p, e, type, name);
-		else if (p->tok.type == CONF_T_WORD)
-			e = conf_in_table(p, e, type, name);
-		else {
-			conf_expected(p, "a table name or '{'");
-			e = conf_expr_free(e);
-		}
-	} else if (conf_tok_is(&p->tok, "matches")) {
-		conf_check_bool(p, type, name);
-		conf_next(p);
-		e = conf_match(p, e);
-	}
-	if (e == NULL || line == 0)
-		return e;
-	n = conf_node(TG_E_NOT, line, col);
-	n->left = e;
-	return n;
-}
-
-/* An attribute name or header "Name" is current. */
-static struct tg_expr *
-conf_attr(struct conf_parser *p)
-{
-	struct tg_expr *e = conf_node(TG_E_BOOL, p->tok.line, p->tok.col);
-	char name[96], pr[48];
-	int type = -1;
-
-	if (tg_attr_lookup(p->tok.text, &e->attr) < 0) {
-		conf_err(p, e->line, e->col, "unknown attribute \"%s\"",
-		    conf_pr(name, sizeof name, p->tok.text));
-		e->attr = TG_A_CLIENT_ADDRESS;
-	} else if (tg_attrs[e->attr].param) {
-		/* header "Name": the attribute takes a quoted parameter. */
-		conf_next(p);
-		if (!conf_is_value(p)) {
-			conf_expected(p, "a quoted parameter");
-			return conf_expr_free(e);
-		}
-		conf_pr(pr, sizeof pr, p->tok.text);
-		if (e->attr == TG_A_HEADER &&
-		    conf_header_name_check(p->tok.text) < 0)
-			conf_err(p, p->tok.line, p->tok.col,
-			    "invalid header name \"%s\"", pr);
-		e->param = conf_tok_take(&p->tok);
-		snprintf(name, sizeof name, "%s \"%s\"",
-		    tg_attrs[e->attr].name, pr);
-		type = (int)tg_attrs[e->attr].type;
-	} else {
-		snprintf(name, sizeof name, "%s", tg_attrs[e->attr].name);
-		type = (int)tg_attrs[e->attr].type;
-	}
-	if (type >= 0) {
-		if (p->stage >= 0 && ((int)tg_attrs[e->attr].first > p->stage ||
-		    (int)tg_attrs[e->attr].last < p->stage))
-			conf_err(p, e->line, e->col, "%s is not known at "
-			    "stage %s", name,
-			    tg_stage_name((enum tg_stage)p->stage));
-		p->pol->attrs_used |= (uint64_t)1 << e->attr;
-		if (e->attr == TG_A_HEADER)
-			p->pol->header_used = 1;
-	}
-	conf_next(p);
-	return conf_test(p, e, type, name);
-}
-
-static struct tg_expr *
-conf_primary(struct conf_parser *p)
-{
-	struct tg_expr *e;
-
-	if (++p->terms > CONF_TERMS_MAX) {
-		conf_err(p, p->tok.line, p->tok.col, "condition too long "
-		    "(more than %d terms)", CONF_TERMS_MAX);
-		return NULL;
-	}
-	if (p->tok.type == CONF_T_LPAREN) {
-		if (++p->nest > CONF_NEST_MAX) {
-			conf_err(p, p->tok.line, p->tok.col, "condition "
-			    "nested too deeply (more than %d levels)",
-			    CONF_NEST_MAX);
-			return NULL;
-		}
-		conf_next(p);
-		e = conf_chain(p, 1);
-		p->nest--;
-		if (e != NULL && p->tok.type != CONF_T_RPAREN) {
-			conf_expected(p, "')'");
-			e = conf_expr_free(e);
-		}
-		if (e != NULL)
-			conf_next(p);
-		return e;
-	}
-	if (p->tok.type != CONF_T_WORD || conf_tok_is(&p->tok, "and") ||
-	    conf_tok_is(&p->tok, "or")) {
-		conf_expected(p, "a condition");
-		return NULL;
-	}
-	if (conf_tok_is(&p->tok, "true") || conf_tok_is(&p->tok, "false")) {
-		e = conf_node(conf_tok_is(&p->tok, "true") ? TG_E_TRUE :
-		    TG_E_FALSE, p->tok.line, p->tok.col);
-		conf_next(p);
-		return e;
-	}
-	return conf_attr(p);
-}
-
-static struct tg_expr *
-conf_not(struct conf_parser *p)
-{
-	struct tg_expr *e, *n;
-	int line = p->tok.line, col = p->tok.col;
-
-	if (!conf_tok_is(&p->tok, "not"))
-		return conf_primary(p);
-	if (++p->nest > CONF_NEST_MAX) {
-		conf_err(p, line, col, "condition nested too deeply "
-		    "(more than %d levels)", CONF_NEST_MAX);
-		return NULL;
-	}
-	conf_next(p);
-	e = conf_not(p);
-	p->nest--;
-	if (e == NULL)
-		return NULL;
-	n = conf_node(TG_E_NOT, line, col);
-	n->left = e;
-	return n;
-}
-
-/* OR := AND { "or" AND }, AND := NOT { "and" NOT }; left-associative. */
-static struct tg_expr *
-conf_chain(struct conf_parser *p, int or)
-{
-	struct tg_expr *l, *r, *e;
-	int line, col;
-
-	l = or ? conf_chain(p, 0) : conf_not(p);
-	while (l != NULL && conf_tok_is(&p->tok, or ? "or" : "and")) {
-		line = p->tok.line;
-		col = p->tok.col;
-		conf_next(p);
-		if ((r = or ? conf_chain(p, 0) : conf_not(p)) == NULL)
-			return conf_expr_free(l);
-		e = conf_node(or ? TG_E_OR : TG_E_AND, line, col);
-		e->left = l;
-		e->right = r;
-		l = e;
-	}
-	return l;
-}
 
 enum conf_arg { CONF_ARG_NONE, CONF_ARG_REPLY, CONF_ARG_TEXT, CONF_ARG_HEADER };
 
@@ -556,6 +129,9 @@ conf_template(struct conf_parser *p, struct tg_action_spec *a,
 		conf_err(p, p->tok.line, p->tok.col, "unknown variable "
 		    "\"%.*s\"", (int)(n < 40 ? n : 40), u);
 	}
+	/* ${spf...} in a header needs the SPF server set up. */
+	if (strstr(p->tok.text, "${spf") != NULL)
+		tg_policy_use(p->pol, TG_A_SPF);
 	a->text = conf_tok_take(&p->tok);
 	conf_next(p);
 	return 0;
@@ -679,7 +255,9 @@ static int
 conf_is_statement(const struct conf_tok *t)
 {
 	return conf_tok_is(t, "stage") || conf_tok_is(t, "table") ||
-	    conf_tok_is(t, "include");
+	    conf_tok_is(t, "include") || conf_tok_is(t, "sasl") ||
+	    conf_tok_is(t, "authentication-results") || conf_tok_is(t, "set") ||
+	    conf_tok_is(t, "dnslist") || conf_tok_is(t, "mime");
 }
 
 /* Skip to the next rule, the '}' closing the stage, or a statement.
@@ -702,7 +280,8 @@ conf_sync(struct conf_parser *p, int depth)
 static void
 conf_sync_top(struct conf_parser *p)
 {
-	while (p->tok.type != CONF_T_EOF && !conf_is_statement(&p->tok))
+	while (p->tok.type != CONF_T_EOF && !conf_is_statement(&p->tok) &&
+	    !conf_tok_is(&p->tok, "limit") && !conf_tok_is(&p->tok, "store"))
 		conf_next(p);
 }
 
@@ -848,6 +427,15 @@ conf_table_open(struct conf_parser *p, struct conf_tdecl *d)
 	char *path = conf_file_join(p->dir, p->tok.text), pr[48];
 	int errors = p->diag->errors;
 
+	/* A missing file is the policy's mistake: point at the declaration,
+	 * not only at the path. Errors inside the file carry its own lines. */
+	if (access(path, R_OK) != 0) {
+		conf_err(p, p->tok.line, p->tok.col, "table \"%s\": cannot "
+		    "read %s: %s", conf_pr(pr, sizeof pr, d->name), path,
+		    strerror(errno));
+		free(path);
+		return;
+	}
 	d->t = tg_table_open(d->name, d->type, path, p->diag);
 	free(path);
 	if (d->t == NULL) {
@@ -1017,6 +605,23 @@ conf_statement(struct conf_parser *p)
 		conf_table(p);
 	else if (conf_tok_is(&p->tok, "stage"))
 		conf_stage(p);
+	else if (conf_tok_is(&p->tok, "sasl"))
+		conf_auth_sasl(p);
+	else if (conf_tok_is(&p->tok, "authentication-results"))
+		conf_auth_authres(p);
+	else if (conf_tok_is(&p->tok, "limit"))
+		conf_limit_decl(p->lx, &p->tok, p->pol);
+	else if (conf_tok_is(&p->tok, "store"))
+		conf_store_decl(p->lx, &p->tok, p->pol);
+	else if (conf_tok_is(&p->tok, "set") ||
+	    conf_tok_is(&p->tok, "dnslist")) {
+		if ((conf_tok_is(&p->tok, "set") ?
+		    conf_dns_set(p->lx, &p->tok, p->pol) :
+		    conf_dns_list(p->lx, &p->tok, p->pol)) < 0)
+			conf_sync_top(p);
+	}
+	else if (conf_tok_is(&p->tok, "mime"))
+		conf_mime(p);
 	else if (p->tok.type == CONF_T_RBRACE) {
 		conf_err(p, p->tok.line, p->tok.col, "unbalanced '}'");
 		do	/* one error for "}}}" */
@@ -1027,10 +632,93 @@ conf_statement(struct conf_parser *p)
 			conf_err(p, p->tok.line, p->tok.col, "rule outside "
 			    "of a stage");
 		else
-			conf_expected(p, "'include', 'table' or 'stage'");
+			conf_expected(p, "a statement (include, table, "
+			    "stage, ...)");
 		conf_next(p);
 		conf_sync_top(p);
 	}
+}
+
+struct conf_tok *
+conf_p_tok(struct conf_parser *p)
+{
+	return &p->tok;
+}
+
+void
+conf_p_next(struct conf_parser *p)
+{
+	conf_next(p);
+}
+
+void
+conf_p_expected(struct conf_parser *p, const char *what)
+{
+	conf_expected(p, what);
+}
+
+void
+conf_p_sync(struct conf_parser *p)
+{
+	conf_sync_top(p);
+}
+
+struct tg_policy *
+conf_p_policy(struct conf_parser *p)
+{
+	return p->pol;
+}
+
+struct tg_diag *
+conf_p_diag(struct conf_parser *p)
+{
+	return p->diag;
+}
+
+const char *
+conf_p_file(struct conf_parser *p)
+{
+	return p->lx->file;
+}
+
+const char *
+conf_p_dir(struct conf_parser *p)
+{
+	return p->dir;
+}
+
+/* mime hash-types { "application/ *", ... }: which parts get a SHA-256. */
+static void
+conf_mime(struct conf_parser *p)
+{
+	struct tg_expr *e;
+
+	conf_next(p);
+	if (!conf_tok_is(&p->tok, "hash-types")) {
+		conf_expected(p, "'hash-types' after 'mime'");
+		conf_sync_top(p);
+		return;
+	}
+	conf_next(p);
+	if (p->tok.type != CONF_T_LBRACE) {
+		conf_expected(p, "'{'");
+		conf_sync_top(p);
+		return;
+	}
+	e = conf_set(p, conf_node(TG_E_IN_SET, p->tok.line, p->tok.col),
+	    TG_T_STR, "hash-types");
+	p->in_set = 0;
+	if (e == NULL) {
+		conf_sync_top(p);
+		return;
+	}
+	if (p->pol->mime_hash_types != NULL)
+		conf_err(p, e->line, e->col, "mime hash-types given twice");
+	else {
+		p->pol->mime_hash_types = e->set;
+		e->set = NULL;
+	}
+	conf_expr_free(e);
 }
 
 static void
@@ -1047,13 +735,17 @@ conf_init(struct conf_parser *p, const char *path, struct tg_diag *diag)
 static struct tg_policy *
 conf_finish(struct conf_parser *p)
 {
+	conf_auth_finish(p->pol, p->diag);
 	for (size_t i = 0; i < p->ndecl; i++)
 		free(p->decl[i].name);
 	free(p->decl);
+	if (p->diag->errors == p->errors)
+		(void)tg_dns_conf_finish(p->pol, p->diag);
 	if (p->diag->errors > p->errors) {
 		tg_policy_unref(p->pol);
 		return NULL;
 	}
+	conf_limit_finish(p->pol);
 	return p->pol;
 }
 

@@ -8,12 +8,20 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "tg.h"
+#include "tg_auth.h"
+#include "tg_check.h"
+#include "tg_content.h"
 #include "tg_engine.h"
 #include "tg_log.h"
+#include "tg_metrics.h"
+#include "tg_ops.h"
+#include "tg_rate.h"
+#include "tg_lookup.h"
 #include "tg_reply.h"
 #include "tg_session.h"
 
@@ -34,9 +42,14 @@ tg_action_name(enum tg_action a)
 
 /* What one evaluation needs besides the condition. */
 struct engine_ctx {
+	const struct tg_policy	*p;
 	const struct tg_session	*s;
 	enum tg_stage		 stage;
 	long long		 rcpt_count;	/* this recipient included */
+	struct tg_session	*rw;		/* the same session, for the
+						 * counters limits keep in it */
+	int			*dns_failed;	/* set when a DNS lookup failed */
+	struct tg_content_cur	 cur;		/* attachment being tested */
 };
 
 static const char *
@@ -44,6 +57,12 @@ engine_str(const struct engine_ctx *c, const struct tg_expr *e)
 {
 	if (e->attr == TG_A_HEADER)
 		return tg_session_header(c->s, e->param);
+	if (e->attr == TG_A_HEADER_FROM)
+		return tg_session_header(c->s, "From");
+	if (e->attr == TG_A_HEADER_SENDER)
+		return tg_session_header(c->s, "Sender");
+	if (tg_content_attr(e->attr))
+		return tg_content_str(c->s, &c->cur, e);
 	return c->s->val[e->attr];
 }
 
@@ -68,6 +87,20 @@ engine_num(const struct engine_ctx *c, enum tg_attr a, long long *n)
 		return 0;
 	case TG_A_RCPT_COUNT:
 		*n = c->rcpt_count;
+		return 0;
+	case TG_A_DNSLIST_SCORE:	/* set by tg_check_eval() */
+		if (s->val[a] == NULL)
+			return -1;
+		*n = strtoll(s->val[a], NULL, 10);
+		return 0;
+	case TG_A_HEADER_COUNT:
+		*n = s->hdr_count;
+		return 0;
+	case TG_A_HEADER_BYTES:
+		*n = s->hdr_total;
+		return 0;
+	case TG_A_HEADER_LONGEST:
+		*n = s->hdr_longest;
 		return 0;
 	default:
 		return -1;
@@ -95,6 +128,8 @@ engine_bool(const struct engine_ctx *c, const struct tg_expr *e)
 	const char *v;
 	long long n;
 
+	if (tg_content_attr(e->attr))
+		return tg_content_bool(c->s, &c->cur, e);
 	switch (e->attr) {
 	case TG_A_AUTHENTICATED:
 		v = c->s->val[TG_A_SASL_LOGIN];
@@ -102,6 +137,13 @@ engine_bool(const struct engine_ctx *c, const struct tg_expr *e)
 	case TG_A_TLS:
 		v = c->s->val[TG_A_TLS_VERSION];
 		return v != NULL && *v != '\0';
+	case TG_A_SASL_ACCOUNT:
+		v = c->s->val[TG_A_SASL_CANONICAL];
+		if (v == NULL || *v == '\0')
+			return 0;
+		return tg_sasl_account(c->p->auth, v);
+	case TG_A_RCPT_ROUTED:
+		return c->s->rcpt_routed;
 	default:
 		if (tg_attrs[e->attr].type == TG_T_NUM)
 			return engine_num(c, e->attr, &n) == 0 && n != 0;
@@ -124,6 +166,27 @@ engine_cmp_result(enum tg_cmp cmp, int order)
 	return 0;
 }
 
+/* engine_cmp_lookup - compare with a value looked up in a table. */
+static int
+engine_cmp_lookup(const struct engine_ctx *c, const struct tg_expr *e)
+{
+	const char *v, *rhs = NULL;
+	long long n, want = 0;
+	int rc;
+
+	if ((rc = tg_lookup_value(c->s, e, &want, &rhs)) <= 0)
+		return rc < 0 ? -1 : e->cmp == TG_CMP_NE;
+	if (tg_attrs[e->attr].type == TG_T_NUM) {
+		if (engine_num(c, e->attr, &n) != 0)
+			return e->cmp == TG_CMP_NE;
+		return engine_cmp_result(e->cmp,
+		    n < want ? -1 : n > want ? 1 : 0);
+	}
+	if ((v = engine_str(c, e)) == NULL || rhs == NULL)
+		return e->cmp == TG_CMP_NE;
+	return engine_cmp_result(e->cmp, strcasecmp(v, rhs));
+}
+
 static int
 engine_cmp(const struct engine_ctx *c, const struct tg_expr *e)
 {
@@ -131,9 +194,14 @@ engine_cmp(const struct engine_ctx *c, const struct tg_expr *e)
 	const char *v;
 	long long n;
 
+	if (e->vtable != NULL)
+		return engine_cmp_lookup(c, e);
+
 	/* Unknown values: only "!=" holds. */
 	if (tg_attrs[e->attr].type == TG_T_NUM) {
-		if (engine_num(c, e->attr, &n) != 0)
+		if ((tg_content_attr(e->attr) ?
+		    tg_content_num(c->s, &c->cur, e, &n) :
+		    engine_num(c, e->attr, &n)) != 0)
 			return e->cmp == TG_CMP_NE;
 		return engine_cmp_result(e->cmp,
 		    n < e->num ? -1 : n > e->num ? 1 : 0);
@@ -153,18 +221,12 @@ engine_cmp(const struct engine_ctx *c, const struct tg_expr *e)
 static int
 engine_in_table(const struct engine_ctx *c, const struct tg_expr *e)
 {
-	struct tg_ip ip;
 	const char *v;
 
-	if (tg_attrs[e->attr].type == TG_T_IP) {
-		if (engine_ip(c, e->attr, &ip) != 0)
-			return 0;
-		return tg_table_lookup_ip(e->table, &ip, NULL);
-	}
+	if (e->attr != TG_A_HEADER && !tg_content_attr(e->attr))
+		return tg_lookup_attr(c->s, e->attr, e->table, NULL);
 	if ((v = engine_str(c, e)) == NULL)
 		return 0;
-	if (tg_attrs[e->attr].type == TG_T_ADDR)
-		return tg_table_lookup_addr(e->table, v, NULL);
 	return tg_table_lookup(e->table, v, NULL);
 }
 
@@ -221,11 +283,35 @@ engine_match(const struct engine_ctx *c, const struct tg_expr *e)
 	return -1;
 }
 
+/* engine_computed - look up a DNS or HELO attribute that e reads, when
+ * a rule first reaches it (tg_check.h); 0, or -1 if it cannot be
+ * decided. */
+static int
+engine_computed(const struct engine_ctx *c, const struct tg_expr *e)
+{
+	const char *why;
+
+	if (e->op < TG_E_BOOL || !tg_check_computed(e->attr) || c->p == NULL)
+		return 0;
+	if (tg_check_eval(c->p, c->rw, e->attr, e->param, &why) == 0)
+		return 0;
+	tg_log_warnx("%s: %s at line %d: %s", c->s->id,
+	    tg_attrs[e->attr].name, e->line, why);
+	*c->dns_failed = 1;
+	return -1;
+}
+
 /* engine_expr - evaluate e: 1 true, 0 false, -1 cannot decide. */
 static int
 engine_expr(const struct engine_ctx *c, const struct tg_expr *e)
 {
 	int l, r;
+
+	/* Facts of a part lost to malformed MIME: assume the worst. */
+	if (e->op >= TG_E_BOOL && tg_content_suspicious(&c->cur, e))
+		return 1;
+	if (engine_computed(c, e) < 0)
+		return -1;
 
 	switch (e->op) {
 	case TG_E_TRUE:
@@ -257,14 +343,20 @@ engine_expr(const struct engine_ctx *c, const struct tg_expr *e)
 		return engine_in_set(c, e);
 	case TG_E_MATCH:
 		return engine_match(c, e);
+	case TG_E_OWNED_BY:
+		return tg_auth_owned(c->p, c->s, e);
+	case TG_E_LIMIT:
+		return e->limit != NULL ? tg_rate_check(c->rw, e->limit,
+		    c->stage) : -1;
 	}
 	return -1;
 }
 
 /* engine_var - value of a template variable, or NULL if unknown. */
 static const char *
-engine_var(const struct tg_session *s, const struct tg_rule *r,
-    const char *name, size_t len, char *buf, size_t bufsz)
+engine_var(const struct tg_policy *p, struct tg_session *s,
+    const struct tg_rule *r, const char *name, size_t len, char *buf,
+    size_t bufsz)
 {
 #define IS(n)	(len == sizeof(n) - 1 && strncmp(name, n, len) == 0)
 	if (IS("client_address"))
@@ -290,13 +382,13 @@ engine_var(const struct tg_session *s, const struct tg_rule *r,
 		return s->val[TG_A_LISTENER_NAME] != NULL ?
 		    s->val[TG_A_LISTENER_NAME] : s->val[TG_A_LISTENER_PORT];
 #undef IS
-	return NULL;
+	return p != NULL ? tg_check_var(p, s, name, len) : NULL;
 }
 
 /* engine_expand - copy template t into out with ${variables} replaced. */
 static void
-engine_expand(const struct tg_session *s, const struct tg_rule *r,
-    const char *t, char *out, size_t outsz)
+engine_expand(const struct tg_policy *p, struct tg_session *s,
+    const struct tg_rule *r, const char *t, char *out, size_t outsz)
 {
 	size_t o = 0;
 
@@ -310,7 +402,7 @@ engine_expand(const struct tg_session *s, const struct tg_rule *r,
 			out[o++] = *t++;
 			continue;
 		}
-		v = engine_var(s, r, t + 2, (size_t)(end - t - 2), buf,
+		v = engine_var(p, s, r, t + 2, (size_t)(end - t - 2), buf,
 		    sizeof buf);
 		o += tg_strlcpy(out + o, v != NULL ? v : "unknown", outsz - o);
 		if (o >= outsz)
@@ -339,6 +431,7 @@ engine_add_header(struct tg_session *s, const char *name, const char *value)
 	}
 	s->add_hdrs[s->nadd].name = tg_xstrdup(name);
 	s->add_hdrs[s->nadd].value = tg_xstrdup(clean);
+	s->add_hdrs[s->nadd].decoded = NULL;
 	s->nadd++;
 }
 
@@ -373,15 +466,15 @@ engine_dry_run(const struct tg_session *s, const struct tg_rule *r,
 /* engine_apply - carry out a matched rule's actions. Returns 1 when one
  * was terminal (v filled in), 0 when evaluation goes on. */
 static int
-engine_apply(struct tg_session *s, const struct tg_rule *r,
-    enum tg_stage stage, struct tg_verdict *v)
+engine_apply(const struct tg_policy *p, struct tg_session *s,
+    const struct tg_rule *r, enum tg_stage stage, struct tg_verdict *v)
 {
 	char text[ENGINE_TEXT_MAX];
 
 	for (size_t i = 0; i < r->nactions; i++) {
 		const struct tg_action_spec *a = &r->actions[i];
 
-		engine_expand(s, r, a->text, text, sizeof text);
+		engine_expand(p, s, r, a->text, text, sizeof text);
 		if (r->dry_run) {
 			engine_dry_run(s, r, a, text);
 			v->dry_run = 1;
@@ -429,11 +522,70 @@ engine_apply(struct tg_session *s, const struct tg_rule *r,
 	return 0;
 }
 
+/* engine_auth - at MAIL: the canonical login under the pinned policy's
+ * realm; a login the MTA reported but we cannot use is a tempfail, never
+ * "unauthenticated" (which a submission policy answers with 5xx) nor
+ * "authenticated" (which it must not be without a usable name). */
+static int
+engine_auth(const struct tg_policy *p, struct tg_session *s,
+    struct tg_verdict *v)
+{
+	tg_auth_derive(p, s);
+	if (!s->login_bad)
+		return 0;
+	tg_reply_set(v, TG_ACT_TEMPFAIL, "451", "4.7.0",
+	    "SASL login not usable, try again later");
+	v->internal = 1;
+	tg_log_warnx("%s: the MTA's SASL login is not usable (control "
+	    "bytes, invalid UTF-8 or longer than %d bytes); tempfail", s->id,
+	    TG_LOGIN_MAX);
+	return 1;
+}
+
+/* engine_rule - a rule over attachments runs once per leaf part and file
+ * name, and matches when it matches for any of them. */
+static int
+engine_rule(struct engine_ctx *c, const struct tg_rule *r)
+{
+	const struct tg_mime *mime = c->s->mime;
+	const struct tg_mime_part *part;
+	char pr[128];
+	int m, res = 0;
+
+	if (c->stage != TG_STAGE_EOM || mime == NULL ||
+	    tg_mime_nparts(mime) == 0 || !tg_content_per_part(r->cond))
+		return engine_expr(c, r->cond);
+	for (size_t i = 0; res != 1 && i < tg_mime_nparts(mime); i++) {
+		part = tg_mime_part(mime, i);
+		for (size_t j = 0; j == 0 || j < part->nnames; j++) {
+			c->cur.part = part;
+			c->cur.name = j;
+			if ((m = engine_expr(c, r->cond)) < 0)
+				res = -1;
+			if (m != 1)
+				continue;
+			res = 1;
+			tg_log_info("%s: rule=%s: part %zu type=%s name=\"%s\"%s",
+			    c->s->id, r->name, i + 1, part->type[0] != '\0' ?
+			    part->type : "unknown", j < part->nnames ?
+			    tg_str_printable(pr, sizeof pr,
+			    part->names[j].name) : "", part->opaque ?
+			    " (unparsable, taken as suspicious)" : "");
+			break;
+		}
+	}
+	c->cur.part = NULL;
+	return res;
+}
+
 enum tg_action
 tg_engine_eval(const struct tg_policy *p, struct tg_session *s,
     enum tg_stage stage, struct tg_verdict *v)
 {
-	struct engine_ctx c = { s, stage, (long long)s->rcpt_count + 1 };
+	int dns_failed = 0;
+	struct engine_ctx c = { p, s, stage, (long long)s->rcpt_count + 1,
+	    s, &dns_failed, { NULL, 0 } };
+	const char *lim;
 
 	memset(v, 0, sizeof *v);
 	v->action = TG_ACT_CONTINUE;
@@ -444,25 +596,51 @@ tg_engine_eval(const struct tg_policy *p, struct tg_session *s,
 	}
 	if (stage == TG_STAGE_MAIL)
 		s->in_message = 1;
+	tg_rate_stage_begin(s);
+	if (stage == TG_STAGE_MAIL && engine_auth(p, s, v))
+		return v->action;
+	if (stage == TG_STAGE_EOM && p != NULL)
+		(void)tg_session_mime(s, p);	/* end of the body */
 	if (p != NULL && !s->conn_accepted &&
 	    !(stage >= TG_STAGE_MAIL && s->msg_accepted)) {
 		for (size_t i = 0; i < p->nrules[stage]; i++) {
 			const struct tg_rule *r = &p->rules[stage][i];
-			int m = engine_expr(&c, r->cond);
+			int m;
 
-			if (m < 0) {
+			tg_rate_clear_tripped(s);
+			dns_failed = 0;
+			m = engine_rule(&c, r);
+			/* The verdict line names the limit that tripped. */
+			if (m != 0 && (lim = tg_rate_tripped(s)) != NULL)
+				tg_strlcpy(v->limit, lim, sizeof v->limit);
+			if (m < 0 && dns_failed)
+				/* RFC 7372 and Postfix: 4.7.x for a DNS
+				 * check that could not be made. */
+				tg_reply_set(v, TG_ACT_TEMPFAIL, "451", "4.7.1",
+				    "Temporary DNS lookup failure, try again "
+				    "later");
+			else if (m < 0)
 				/* Never accept what could not be checked. */
 				tg_reply_internal(v, "Temporary lookup "
 				    "failure, try again later");
+			tg_metrics_rule(r, m, tg_ops_dry_run(p));
+			if (m < 0) {
+				v->internal = 1;	/* enforced in dry runs */
 				tg_strlcpy(v->rule, r->name, sizeof v->rule);
 				engine_log_rule(s, r, "lookup failed:",
+				    dns_failed ? "tempfail 451 4.7.1" :
 				    "tempfail 451 4.3.0");
 				break;
 			}
-			if (m == 1 && engine_apply(s, r, stage, v))
+			if (m == 1 && engine_apply(p, s, r, stage, v))
 				break;
+			if (m == 1 && !r->dry_run)	/* warn, add-header */
+				v->limit[0] = '\0';
 		}
 	}
+	/* Count what this stage accepted; a failed store may turn the
+	 * verdict into a tempfail. */
+	tg_rate_stage_end(p, s, stage, v);
 	if (stage <= TG_STAGE_HELO && (v->action == TG_ACT_REJECT ||
 	    v->action == TG_ACT_TEMPFAIL)) {
 		s->conn_verdict = *v;

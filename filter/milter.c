@@ -24,15 +24,18 @@
 #include <libmilter/mfapi.h>
 
 #include "tg.h"
+#include "tg_auth.h"
+#include "tg_content.h"
 #include "tg_engine.h"
 #include "tg_log.h"
+#include "tg_metrics.h"
+#include "tg_ops.h"
 #include "tg_policy.h"
 #include "tg_reply.h"
 #include "tg_session.h"
 #include "milter.h"
 
 #define MILTER_ACTIONS	(SMFIF_ADDHDRS | SMFIF_QUARANTINE | SMFIF_CHGHDRS)
-#define MILTER_BIT(a)	((uint64_t)1 << (a))
 
 struct milter_conn {
 	struct tg_policy	*policy;	/* pinned; re-pinned at MAIL only */
@@ -40,6 +43,7 @@ struct milter_conn {
 	int			 neg_hdrs;	/* the MTA sends headers */
 	int			 neg_body;	/* the MTA sends the body */
 	unsigned		 warned;	/* milter_macros[] reported missing */
+	int			 warned_auth;	/* {auth_type} without login said */
 };
 
 /* Macros that feed attributes. When a rule of the pinned policy uses one
@@ -48,41 +52,54 @@ struct milter_conn {
 static const struct milter_macro {
 	enum tg_attr	 attr;
 	const char	*name;
-	uint64_t	 uses;
+	enum tg_attr	 uses[2];	/* the attributes it feeds */
 	const char	*effect;
 } milter_macros[] = {
 #define M_LISTENER_NAME	0
 	{ TG_A_LISTENER_NAME, "{daemon_name}",
-	  MILTER_BIT(TG_A_LISTENER_NAME), "listener.name is unknown" },
+	  { TG_A_LISTENER_NAME, TG_A_LISTENER_NAME }, "listener.name is unknown" },
 #define M_LISTENER_ADDR	1
 	{ TG_A_LISTENER_ADDRESS, "{daemon_addr}",
-	  MILTER_BIT(TG_A_LISTENER_ADDRESS), "listener.address is unknown" },
+	  { TG_A_LISTENER_ADDRESS, TG_A_LISTENER_ADDRESS }, "listener.address is unknown" },
 #define M_LISTENER_PORT	2
 	{ TG_A_LISTENER_PORT, "{daemon_port}",
-	  MILTER_BIT(TG_A_LISTENER_PORT), "listener.port is unknown" },
+	  { TG_A_LISTENER_PORT, TG_A_LISTENER_PORT }, "listener.port is unknown" },
 #define M_CLIENT_ADDR	3
 	{ TG_A_CLIENT_ADDRESS, "{client_addr}",
-	  MILTER_BIT(TG_A_CLIENT_ADDRESS), "client.address is unknown" },
+	  { TG_A_CLIENT_ADDRESS, TG_A_CLIENT_ADDRESS }, "client.address is unknown" },
 #define M_AUTH_AUTHEN	4
 	{ TG_A_SASL_LOGIN, "{auth_authen}",
-	  MILTER_BIT(TG_A_SASL_LOGIN) | MILTER_BIT(TG_A_AUTHENTICATED),
+	  { TG_A_SASL_LOGIN, TG_A_AUTHENTICATED },
 	  "treating the session as unauthenticated" },
 #define M_AUTH_TYPE	5
 	{ TG_A_SASL_MECHANISM, "{auth_type}",
-	  MILTER_BIT(TG_A_SASL_MECHANISM), "sasl.mechanism is unknown" },
+	  { TG_A_SASL_MECHANISM, TG_A_SASL_MECHANISM }, "sasl.mechanism is unknown" },
 #define M_AUTH_AUTHOR	6
 	{ TG_A_SASL_AUTHOR, "{auth_author}",
-	  MILTER_BIT(TG_A_SASL_AUTHOR), "sasl.author is unknown" },
+	  { TG_A_SASL_AUTHOR, TG_A_SASL_AUTHOR }, "sasl.author is unknown" },
 #define M_TLS_VERSION	7
 	{ TG_A_TLS_VERSION, "{tls_version}",
-	  MILTER_BIT(TG_A_TLS) | MILTER_BIT(TG_A_TLS_VERSION),
+	  { TG_A_TLS, TG_A_TLS_VERSION },
 	  "treating the session as not using TLS" },
 #define M_TLS_CIPHER	8
 	{ TG_A_TLS_CIPHER, "{cipher}",
-	  MILTER_BIT(TG_A_TLS_CIPHER), "tls.cipher is unknown" },
+	  { TG_A_TLS_CIPHER, TG_A_TLS_CIPHER }, "tls.cipher is unknown" },
 #define M_TLS_BITS	9
 	{ TG_A_TLS_BITS, "{cipher_bits}",
-	  MILTER_BIT(TG_A_TLS_BITS), "tls.cipher_bits is unknown" },
+	  { TG_A_TLS_BITS, TG_A_TLS_BITS }, "tls.cipher_bits is unknown" },
+#define M_CERT_SUBJECT	10
+	{ TG_A_TLS_CERT_SUBJECT, "{cert_subject}",
+	  { TG_A_TLS_CERT_SUBJECT, TG_A_TLS_CERT_SUBJECT }, "tls.cert_subject is unknown" },
+#define M_CERT_ISSUER	11
+	{ TG_A_TLS_CERT_ISSUER, "{cert_issuer}",
+	  { TG_A_TLS_CERT_ISSUER, TG_A_TLS_CERT_ISSUER }, "tls.cert_issuer is unknown" },
+#define M_VERIFY	12
+	{ TG_A_TLS_VERIFY, "{verify}",
+	  { TG_A_TLS_VERIFY, TG_A_TLS_VERIFY }, "tls.verify is unknown" },
+#define M_MTA_NAME	13
+	{ TG_A_MTA_NAME, "j",
+	  { TG_A_MTA_NAME, TG_A_HELO_OURS },
+	  "mta.name is unknown" },
 };
 
 /* Macros asked for with smfi_setsymlist(). In Postfix the list replaces
@@ -94,7 +111,7 @@ static const struct {
 	{ SMFIM_CONNECT, "j _ {daemon_name} {daemon_addr} {daemon_port} "
 	    "{client_addr} {client_name} {client_ptr}" },
 	{ SMFIM_HELO, "{tls_version} {cipher} {cipher_bits} {cert_subject} "
-	    "{cert_issuer}" },
+	    "{cert_issuer} {verify}" },
 	{ SMFIM_ENVFROM, "i {auth_type} {auth_authen} {auth_author} "
 	    "{mail_addr}" },
 	{ SMFIM_ENVRCPT, "i {rcpt_addr}" },
@@ -117,10 +134,12 @@ milter_needs(const struct tg_policy *p, int *hdrs, int *body)
 		*hdrs = *body = 1;
 		return;
 	}
-	size = (p->attrs_used & MILTER_BIT(TG_A_SIZE)) != 0;
-	*hdrs = p->header_used ||
-	    (p->attrs_used & MILTER_BIT(TG_A_HEADER)) != 0 || size;
-	*body = size;
+	size = tg_policy_uses(p, TG_A_SIZE);
+	*hdrs = p->header_used || size || tg_policy_uses(p, TG_A_HEADER) ||
+	    tg_policy_uses(p, TG_A_HEADER_COUNT) ||
+	    tg_policy_uses(p, TG_A_HEADER_BYTES) ||
+	    tg_policy_uses(p, TG_A_HEADER_LONGEST);
+	*body = size || tg_mime_wanted(p);
 }
 
 /* milter_conn_new - per-connection state, attached to ctx */
@@ -143,6 +162,7 @@ milter_conn_new(SMFICTX *ctx)
 		free(c);
 		return NULL;
 	}
+	tg_metrics_session(1);
 	return c;
 }
 
@@ -152,11 +172,12 @@ milter_conn_get(SMFICTX *ctx)
 	return smfi_getpriv(ctx);
 }
 
-/* milter_uses - does a rule of the pinned policy read one of attrs? */
+/* milter_uses - does a rule of the pinned policy read what macro m feeds? */
 static int
-milter_uses(const struct milter_conn *c, uint64_t attrs)
+milter_uses(const struct milter_conn *c, const struct milter_macro *m)
 {
-	return c->policy != NULL && (c->policy->attrs_used & attrs) != 0;
+	return tg_policy_uses(c->policy, m->uses[0]) ||
+	    tg_policy_uses(c->policy, m->uses[1]);
 }
 
 /* milter_macro - copy macro milter_macros[i] into the session. An absent
@@ -171,7 +192,7 @@ milter_macro(SMFICTX *ctx, struct milter_conn *c, int i)
 
 	val = smfi_getsymval(ctx, (char *)m->name);
 	if (val == NULL) {
-		if (milter_uses(c, m->uses) && !(c->warned & (1u << i))) {
+		if (milter_uses(c, m) && !(c->warned & (1u << i))) {
 			c->warned |= 1u << i;
 			/* The MTAs leave the auth and TLS macros out of
 			 * sessions without AUTH or TLS: normal, so debug. */
@@ -219,6 +240,7 @@ milter_log(const struct milter_conn *c, enum tg_stage st,
 	const struct tg_session *s = &c->sess;
 	char client[64], sender[300], rcpt[300], reply[TG_REPLY_TEXT_MAX + 20];
 	char rule[TG_RULE_NAME_MAX + 8], text[TG_REPLY_TEXT_MAX];
+	char limit[TG_RULE_NAME_MAX + 8];
 
 	if (v->action == TG_ACT_CONTINUE && v->rule[0] == '\0' && !v->dry_run)
 		return;
@@ -235,9 +257,12 @@ milter_log(const struct milter_conn *c, enum tg_stage st,
 		snprintf(reply, sizeof reply, " reply=\"%s %s %s\"", v->code,
 		    v->xcode, tg_str_printable(text, sizeof text, v->text));
 	tg_str_printable(rule, sizeof rule, v->rule[0] != '\0' ? v->rule : "-");
-	tg_log_info("%s: %s: stage=%s rule=%s action=%s%s client=%s%s%s%s",
+	limit[0] = '\0';
+	if (v->limit[0] != '\0')
+		snprintf(limit, sizeof limit, " limit=%s", v->limit);
+	tg_log_info("%s: %s: stage=%s rule=%s%s action=%s%s client=%s%s%s%s",
 	    s->id, s->queue_id != NULL ? s->queue_id : "NOQUEUE",
-	    tg_stage_name(st), rule, tg_action_name(v->action),
+	    tg_stage_name(st), rule, limit, tg_action_name(v->action),
 	    v->dry_run ? " dry-run=yes" : "", client, sender, rcpt, reply);
 }
 
@@ -256,11 +281,27 @@ milter_setreply(SMFICTX *ctx, const struct milter_conn *c,
 		    c != NULL ? c->sess.id : "-", v->code, v->xcode);
 }
 
+/* milter_dry - a global dry run (set dry-run yes, -D) turns v into a log
+ * line only; never a tempfail for an error of ours or a syntax reply */
+static int
+milter_dry(const struct milter_conn *c, const struct tg_verdict *v)
+{
+	return v->action != TG_ACT_CONTINUE && v->action != TG_ACT_ACCEPT &&
+	    !v->internal && tg_ops_dry_run(c->policy);
+}
+
 /* milter_deliver - log a verdict and map it to an SMFIS_* answer */
 static sfsistat
 milter_deliver(SMFICTX *ctx, struct milter_conn *c, enum tg_stage st,
     const struct tg_verdict *v)
 {
+	if (milter_dry(c, v)) {
+		struct tg_verdict dv = *v;
+
+		dv.dry_run = 1;
+		milter_log(c, st, &dv);
+		return SMFIS_CONTINUE;
+	}
 	milter_log(c, st, v);
 	switch (v->action) {
 	case TG_ACT_REJECT:
@@ -298,12 +339,16 @@ static sfsistat
 milter_eval(SMFICTX *ctx, struct milter_conn *c, enum tg_stage st)
 {
 	struct tg_verdict v;
+	uint64_t t0 = tg_metrics_now();
+	sfsistat rc;
 
 	if (c->policy == NULL)
 		return milter_internal(ctx, c, st, "no policy loaded");
 	memset(&v, 0, sizeof v);
 	tg_engine_eval(c->policy, &c->sess, st, &v);
-	return milter_deliver(ctx, c, st, &v);
+	rc = milter_deliver(ctx, c, st, &v);
+	tg_metrics_stage(st, t0, v.action, !milter_dry(c, &v));
+	return rc;
 }
 
 /* milter_reject - a syntax reply of our own (bad address, bad SIZE=) */
@@ -315,6 +360,7 @@ milter_reject(SMFICTX *ctx, struct milter_conn *c, enum tg_stage st,
 
 	memset(&v, 0, sizeof v);
 	tg_reply_set(&v, TG_ACT_REJECT, code, xcode, text);
+	v.internal = 1;		/* not a policy verdict: no dry run */
 	return milter_deliver(ctx, c, st, &v);
 }
 
@@ -385,6 +431,7 @@ milter_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
 {
 	struct milter_conn *c;
 	struct tg_verdict v;
+	uint64_t t0 = tg_metrics_now();
 
 	if ((c = milter_conn_get(ctx)) == NULL &&
 	    (c = milter_conn_new(ctx)) == NULL) {
@@ -395,6 +442,7 @@ milter_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
 	milter_macro(ctx, c, M_LISTENER_NAME);
 	milter_macro(ctx, c, M_LISTENER_ADDR);
 	milter_macro(ctx, c, M_LISTENER_PORT);
+	milter_macro(ctx, c, M_MTA_NAME);
 	milter_queue_id(ctx, c);
 	if (c->policy == NULL) {
 		tg_log_err("%s: no policy loaded; tempfail", c->sess.id);
@@ -404,7 +452,11 @@ milter_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
 	 * tempfail in sess.conn_verdict and returns it at the next stages. */
 	memset(&v, 0, sizeof v);
 	tg_engine_eval(c->policy, &c->sess, TG_STAGE_CONNECT, &v);
+	if (milter_dry(c, &v))
+		v.dry_run = 1;
 	milter_log(c, TG_STAGE_CONNECT, &v);
+	tg_metrics_stage(TG_STAGE_CONNECT, t0, v.action, !v.dry_run ||
+	    v.action == TG_ACT_CONTINUE);
 	return SMFIS_CONTINUE;
 }
 
@@ -415,6 +467,27 @@ milter_tls(SMFICTX *ctx, struct milter_conn *c)
 	milter_macro(ctx, c, M_TLS_VERSION);
 	milter_macro(ctx, c, M_TLS_CIPHER);
 	milter_macro(ctx, c, M_TLS_BITS);
+	milter_macro(ctx, c, M_CERT_SUBJECT);
+	milter_macro(ctx, c, M_CERT_ISSUER);
+	milter_macro(ctx, c, M_VERIFY);
+}
+
+/* milter_auth_check - the MTAs leave every auth macro out of sessions
+ * without AUTH, so a missing {auth_authen} alone means "not authenticated"
+ * (debug level). {auth_type} without {auth_authen} is different: the
+ * client did authenticate and the MTA's macro list lacks the login, so
+ * the session is treated as unauthenticated and the operator is told. */
+static void
+milter_auth_check(SMFICTX *ctx, struct milter_conn *c)
+{
+	if (c->warned_auth || smfi_getsymval(ctx, "{auth_type}") == NULL ||
+	    smfi_getsymval(ctx, "{auth_authen}") != NULL)
+		return;
+	c->warned_auth = 1;
+	tg_log_warnx("%s: the MTA sent {auth_type} but not {auth_authen}: "
+	    "add {auth_authen} to its milter macros (Postfix "
+	    "milter_mail_macros, Sendmail confMILTER_MACROS_ENVFROM); "
+	    "treating the session as unauthenticated", c->sess.id);
 }
 
 static sfsistat
@@ -500,6 +573,7 @@ milter_envfrom(SMFICTX *ctx, char **argv)
 	milter_macro(ctx, c, M_AUTH_AUTHEN);
 	milter_macro(ctx, c, M_AUTH_TYPE);
 	milter_macro(ctx, c, M_AUTH_AUTHOR);
+	milter_auth_check(ctx, c);
 	c->sess.in_message = 1;
 	if (argv[0] == NULL ||
 	    tg_session_set(&c->sess, TG_A_SENDER, argv[0]) != TG_OK)
@@ -545,6 +619,7 @@ milter_header(SMFICTX *ctx, char *name, char *value)
 	if ((c = milter_conn_get(ctx)) == NULL)
 		return milter_internal(ctx, c, TG_STAGE_DATA, "no state");
 	tg_session_add_header(&c->sess, name, value != NULL ? value : "");
+	tg_authres_note(c->policy, &c->sess, name, value != NULL ? value : "");
 	return SMFIS_CONTINUE;
 }
 
@@ -563,7 +638,8 @@ milter_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 
 	if ((c = milter_conn_get(ctx)) == NULL)
 		return milter_internal(ctx, c, TG_STAGE_DATA, "no state");
-	tg_session_add_body(&c->sess, len);
+	tg_session_add_body_data(&c->sess, c->policy, (const char *)chunk,
+	    len);
 	return SMFIS_CONTINUE;
 }
 
@@ -574,6 +650,15 @@ milter_apply(SMFICTX *ctx, struct milter_conn *c)
 	struct tg_session *s = &c->sess;
 	size_t i;
 
+	if (tg_ops_dry_run(c->policy) && (s->nadd > 0 ||
+	    s->quarantine != NULL || s->discard)) {
+		tg_log_info("%s: %s: dry-run=yes: not applied:%s%s%s", s->id,
+		    s->queue_id != NULL ? s->queue_id : "NOQUEUE",
+		    s->nadd > 0 ? " add-header" : "",
+		    s->quarantine != NULL ? " quarantine" : "",
+		    s->discard ? " discard" : "");
+		return SMFIS_CONTINUE;
+	}
 	for (i = 0; i < s->nadd; i++)
 		if (smfi_addheader(ctx, s->add_hdrs[i].name,
 		    s->add_hdrs[i].value) != MI_SUCCESS)
@@ -583,6 +668,37 @@ milter_apply(SMFICTX *ctx, struct milter_conn *c)
 	    smfi_quarantine(ctx, s->quarantine) != MI_SUCCESS)
 		tg_log_warnx("%s: smfi_quarantine failed", s->id);
 	return s->discard ? SMFIS_DISCARD : SMFIS_CONTINUE;
+}
+
+/* milter_authres - remove received Authentication-Results that claim our
+ * authserv-id, then add ours on top for authenticated mail. Highest index
+ * first, so that whether the MTA renumbers after a removal or not, the
+ * remaining indexes still name the same headers. */
+static sfsistat
+milter_authres(SMFICTX *ctx, struct milter_conn *c)
+{
+	struct tg_session *s = &c->sess;
+	char value[TG_AUTHRES_ID_MAX + 2 * TG_LOGIN_MAX + 64];
+
+	if (s->forged_overflow)
+		return milter_internal(ctx, c, TG_STAGE_EOM, "too many forged "
+		    "Authentication-Results headers to remove");
+	for (size_t i = s->nforged; i-- > 0;) {
+		if (smfi_chgheader(ctx, "Authentication-Results",
+		    (int)s->authres_forged[i], NULL) != MI_SUCCESS)
+			return milter_internal(ctx, c, TG_STAGE_EOM,
+			    "smfi_chgheader failed on a forged "
+			    "Authentication-Results");
+		tg_log_info("%s: %s: removed forged Authentication-Results "
+		    "#%u", s->id, s->queue_id != NULL ? s->queue_id :
+		    "NOQUEUE", s->authres_forged[i]);
+	}
+	if (tg_authres_value(c->policy, s, value, sizeof value) == 0 &&
+	    smfi_insheader(ctx, 0, "Authentication-Results", value) !=
+	    MI_SUCCESS)
+		tg_log_warnx("%s: smfi_insheader(Authentication-Results) "
+		    "failed", s->id);
+	return SMFIS_CONTINUE;
 }
 
 static sfsistat
@@ -597,6 +713,8 @@ milter_eom(SMFICTX *ctx)
 	rc = milter_eval(ctx, c, TG_STAGE_EOM);
 	if (rc == SMFIS_CONTINUE)
 		rc = milter_apply(ctx, c);
+	if (rc == SMFIS_CONTINUE)
+		rc = milter_authres(ctx, c);
 	tg_session_reset_message(&c->sess);
 	return rc;
 }
@@ -619,6 +737,7 @@ milter_close(SMFICTX *ctx)
 	if ((c = milter_conn_get(ctx)) == NULL)
 		return SMFIS_CONTINUE;
 	(void)smfi_setpriv(ctx, NULL);
+	tg_metrics_session(-1);
 	tg_session_free(&c->sess);
 	if (c->policy != NULL)
 		tg_policy_unref(c->policy);

@@ -11,7 +11,11 @@
 #include <stdlib.h>
 
 #include "tg.h"
+#include "tg_auth.h"
+#include "tg_check.h"
+#include "tg_ops.h"
 #include "tg_policy.h"
+#include "tg_rate.h"
 
 static pthread_mutex_t policy_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct tg_policy *policy_published;
@@ -67,12 +71,31 @@ policy_free(struct tg_policy *p)
 	}
 	for (size_t i = 0; i < p->ntables; i++)
 		tg_table_free(p->tables[i]);
+	policy_free_set(p->mime_hash_types);
 	free(p->tables);
+	for (size_t i = 0; i < p->nlimits; i++)
+		tg_limit_free(p->limits[i]);
+	free(p->limits);
 	for (size_t i = 0; i < p->nfiles; i++)
 		free(p->files[i]);
 	free(p->files);
+	tg_dns_conf_free(p->dns);
 	free(p->path);
+	tg_auth_conf_free(p->auth);
+	free(p->mem_snapshot);
 	free(p);
+}
+
+void
+tg_policy_use(struct tg_policy *p, enum tg_attr a)
+{
+	p->attrs_used[a / 64] |= (uint64_t)1 << (a % 64);
+}
+
+int
+tg_policy_uses(const struct tg_policy *p, enum tg_attr a)
+{
+	return p != NULL && (p->attrs_used[a / 64] >> (a % 64) & 1) != 0;
 }
 
 struct tg_policy *
@@ -106,6 +129,7 @@ tg_policy_publish(struct tg_policy *p)
 {
 	struct tg_policy *old;
 
+	tg_ops_publish(p);	/* log level, metrics; before sharing p */
 	pthread_mutex_lock(&policy_lock);
 	if (p != NULL)
 		p->generation = ++policy_generation;

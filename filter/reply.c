@@ -8,6 +8,7 @@
 
 #include "tg.h"
 #include "tg_log.h"
+#include "tg_metrics.h"
 #include "tg_reply.h"
 
 /* reply_digits - count of leading digits in s, at most max+1. */
@@ -93,6 +94,8 @@ void
 tg_reply_internal(struct tg_verdict *v, const char *text)
 {
 	v->action = TG_ACT_TEMPFAIL;
+	v->internal = 1;
+	tg_metrics_error(TG_M_INTERNAL_ERROR);
 	tg_strlcpy(v->code, "451", sizeof v->code);
 	tg_strlcpy(v->xcode, "4.3.0", sizeof v->xcode);
 	reply_clean(v->text, sizeof v->text, text);

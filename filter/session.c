@@ -10,6 +10,11 @@
 
 #include "tg.h"
 #include "tg_addr.h"
+#include "tg_auth.h"
+#include "tg_content.h"
+#include "tg_mime.h"
+#include "tg_rate.h"
+#include "tg_check.h"
 #include "tg_session.h"
 
 #define SESSION_VALUE_MAX	1024	/* longest non-address value kept */
@@ -38,6 +43,7 @@ session_free_headers(struct tg_header *h, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		free(h[i].name);
 		free(h[i].value);
+		free(h[i].decoded);
 	}
 }
 
@@ -52,6 +58,7 @@ tg_session_reset_message(struct tg_session *s)
 	session_free_headers(s->hdrs, s->nhdrs);
 	s->nhdrs = 0;
 	s->hdr_bytes = 0;
+	s->mime = tg_mime_free(s->mime);
 	session_free_headers(s->add_hdrs, s->nadd);
 	s->nadd = 0;
 	s->quarantine = tg_free(s->quarantine);
@@ -59,18 +66,29 @@ tg_session_reset_message(struct tg_session *s)
 	s->size_declared = 0;
 	s->size = 0;
 	s->rcpt_count = 0;
+	s->rcpt_routed = 0;
+	s->hdr_count = s->hdr_total = s->hdr_longest = 0;
 	s->discard = 0;
 	s->msg_accepted = 0;
+	s->hdrs_dropped = 0;
+	s->authres_seen = 0;
+	s->authres_forged = tg_free(s->authres_forged);
+	s->nforged = 0;
+	s->forged_overflow = 0;
+	/* Recipients held for a message that was not accepted. */
+	tg_rate_txn_end(s);
 }
 
 void
 tg_session_free(struct tg_session *s)
 {
 	tg_session_reset_message(s);
+	tg_rate_conn_end(s);
 	for (int i = 0; i < TG_A_COUNT; i++)
 		free(s->val[i]);
 	free(s->hdrs);
 	free(s->add_hdrs);
+	tg_check_state_free(s->chk);
 	memset(s, 0, sizeof *s);
 }
 
@@ -95,9 +113,9 @@ session_set_addr(struct tg_session *s, enum tg_attr a, const char *value)
 {
 	char addr[TG_ADDR_MAX];
 	const char *dom;
-	int rc;
+	int rc, routed;
 
-	if ((rc = tg_addr_normalize(value, addr, sizeof addr)) != TG_OK)
+	if ((rc = tg_addr_parse(value, addr, sizeof addr, &routed)) != TG_OK)
 		return rc;
 	s->val[a] = tg_xstrdup(addr);
 	if (a == TG_A_SASL_AUTHOR)
@@ -107,7 +125,13 @@ session_set_addr(struct tg_session *s, enum tg_attr a, const char *value)
 	 * in the enum. */
 	s->val[a + 1] = dom != NULL ?
 	    tg_xstrndup(addr, (size_t)(dom - 1 - addr)) : tg_xstrdup(addr);
-	s->val[a + 2] = tg_xstrdup(dom != NULL ? dom : "");
+	/* Where a routed recipient ends up depends on the MTA: its domain
+	 * is unknown, which no "in local_domains" matches, so the anti-relay
+	 * rule refuses it unless the client may relay anyway. */
+	if (a == TG_A_RCPT && routed)
+		s->rcpt_routed = 1;
+	else
+		s->val[a + 2] = tg_xstrdup(dom != NULL ? dom : "");
 	return TG_OK;
 }
 
@@ -116,11 +140,15 @@ tg_session_set(struct tg_session *s, enum tg_attr a, const char *value)
 {
 	long long n = 0;
 
+	if (a == TG_A_SASL_LOGIN && value != NULL)
+		return tg_auth_set_login(s, value);
 	s->val[a] = tg_free(s->val[a]);
 	if (a == TG_A_SENDER || a == TG_A_RCPT) {
 		s->val[a + 1] = tg_free(s->val[a + 1]);
 		s->val[a + 2] = tg_free(s->val[a + 2]);
 	}
+	if (a == TG_A_RCPT)
+		s->rcpt_routed = 0;
 	if (a == TG_A_CLIENT_ADDRESS)
 		s->client_ip_ok = 0;
 	if (a == TG_A_LISTENER_PORT)
@@ -171,6 +199,30 @@ tg_session_set_queue_id(struct tg_session *s, const char *id)
 		s->queue_id = tg_xstrndup(id, 64);
 }
 
+/* Header limits: counted for every header, also those past what is kept,
+ * so that a flood of headers cannot hide. A folded value holds its line
+ * breaks as the MTA passes them ("\n" or "\r\n" before the white space);
+ * the first line starts with "Name: ". */
+static void
+session_count_header(struct tg_session *s, size_t nlen, const char *value)
+{
+	long long line = (long long)nlen + 2;
+	const char *p;
+
+	s->hdr_count++;
+	s->hdr_total += (long long)(nlen + 2 + strlen(value) + 2);
+	for (p = value;; p++) {
+		if (*p == '\n' || *p == '\0') {
+			if (line > s->hdr_longest)
+				s->hdr_longest = line;
+			if (*p == '\0')
+				break;
+			line = 0;
+		} else if (*p != '\r')
+			line++;
+	}
+}
+
 void
 tg_session_add_header(struct tg_session *s, const char *name,
     const char *value)
@@ -179,15 +231,22 @@ tg_session_add_header(struct tg_session *s, const char *name,
 
 	/* "Name: value\r\n", as the MTA counts it into the message. */
 	s->size += (long long)(nlen + 2 + vlen + 2);
+	session_count_header(s, nlen, value);
 	if (s->nhdrs >= TG_HEADER_MAX_COUNT ||
-	    s->hdr_bytes + nlen + vlen > SESSION_HDR_BYTES_MAX)
+	    s->hdr_bytes + nlen + vlen > SESSION_HDR_BYTES_MAX) {
+		s->hdrs_dropped++;
 		return;
+	}
 	if (s->nhdrs == s->hdrcap) {
 		s->hdrcap = s->hdrcap ? s->hdrcap * 2 : 16;
 		s->hdrs = tg_xrealloc(s->hdrs, s->hdrcap * sizeof *s->hdrs);
 	}
 	s->hdrs[s->nhdrs].name = tg_xstrdup(name);
 	s->hdrs[s->nhdrs].value = tg_xstrdup(value);
+	/* Decoded once here, not at every rule that reads it. */
+	s->hdrs[s->nhdrs].decoded = strstr(value, "=?") != NULL ||
+	    strpbrk(value, "\r\n") != NULL ?
+	    tg_mime_decode_words(value) : NULL;
 	s->nhdrs++;
 	s->hdr_bytes += nlen + vlen;
 }
@@ -196,6 +255,38 @@ void
 tg_session_add_body(struct tg_session *s, size_t len)
 {
 	s->size += (long long)len;
+}
+
+static struct tg_mime *
+session_mime_start(struct tg_session *s, const struct tg_policy *p)
+{
+	struct tg_mime_conf conf;
+
+	if (s->mime != NULL || p == NULL || !tg_mime_wanted(p))
+		return s->mime;
+	conf.hash = tg_policy_uses(p, TG_A_ATT_SHA256);
+	conf.hash_types = p->mime_hash_types;
+	s->mime = tg_mime_new(&conf, tg_session_header(s, "Content-Type"),
+	    tg_session_header(s, "Content-Transfer-Encoding"),
+	    tg_session_header(s, "Content-Disposition"));
+	return s->mime;
+}
+
+void
+tg_session_add_body_data(struct tg_session *s, const struct tg_policy *p,
+    const char *buf, size_t len)
+{
+	tg_session_add_body(s, len);
+	if (session_mime_start(s, p) != NULL)
+		tg_mime_feed(s->mime, buf, len);
+}
+
+struct tg_mime *
+tg_session_mime(struct tg_session *s, const struct tg_policy *p)
+{
+	if (session_mime_start(s, p) != NULL)
+		tg_mime_finish(s->mime);
+	return s->mime;
 }
 
 const char *

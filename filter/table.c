@@ -218,6 +218,11 @@ tg_table_lookup_addr(const struct tg_table *t, const char *addr,
 	if (*dom == '[')
 		return table_hash_lookup(t->hash, dom, strlen(dom), value);
 	for (p = dom; p != NULL; p = strchr(p, '.')) {
+		/* ".example.com" is the suffix of "a.example.com" from its
+		 * dot: a parent in the dotted, subdomains-only form. */
+		if (*p == '.' && p[1] != '\0' &&
+		    table_hash_lookup(t->hash, p, strlen(p), value))
+			return 1;
 		if (*p == '.')
 			p++;
 		if (*p != '\0' &&
@@ -225,6 +230,39 @@ tg_table_lookup_addr(const struct tg_table *t, const char *addr,
 			return 1;
 	}
 	return 0;
+}
+
+int
+tg_table_lookup_domain(const struct tg_table *t, const char *domain,
+    const char **value)
+{
+	const char *p;
+
+	if (t == NULL || t->hash == NULL || domain == NULL)
+		return -1;
+	if (table_hash_lookup(t->hash, domain, strlen(domain), value))
+		return 1;
+	if (*domain == '[')
+		return 0;
+	for (p = strchr(domain, '.'); p != NULL; p = strchr(p + 1, '.'))
+		if (p[1] != '\0' &&
+		    table_hash_lookup(t->hash, p, strlen(p), value))
+			return 1;
+	return 0;
+}
+
+int
+tg_table_each_value(const struct tg_table *t,
+    int (*fn)(void *, const char *, int), void *arg)
+{
+	return t->cidr != NULL ? table_cidr_each(t->cidr, fn, arg) :
+	    table_hash_each(t->hash, fn, arg);
+}
+
+const char *
+tg_table_path(const struct tg_table *t)
+{
+	return t->path;
 }
 
 int

@@ -409,6 +409,22 @@ table_cidr_lookup(const struct table_cidr *c, const struct tg_ip *ip,
 	return 1;
 }
 
+int
+table_cidr_each(const struct table_cidr *c, table_value_fn *fn, void *arg)
+{
+	int rc;
+
+	for (size_t i = 0; i < c->n4; i++)
+		if ((rc = fn(arg, c->vals + c->v4[i].val,
+		    (int)c->v4[i].line)) != 0)
+			return rc;
+	for (size_t i = 0; i < c->n6; i++)
+		if ((rc = fn(arg, c->vals + c->v6[i].val,
+		    (int)c->v6[i].line)) != 0)
+			return rc;
+	return 0;
+}
+
 struct table_cidr *
 table_cidr_free(struct table_cidr *c)
 {

@@ -220,6 +220,28 @@ table_hash_lookup(const struct table_hash *h, const char *key, size_t len,
 	return 1;
 }
 
+/* Records lie one after the other in the arena, in file order. */
+int
+table_hash_each(const struct table_hash *h, table_value_fn *fn, void *arg)
+{
+	size_t off = 0;
+	int rc;
+
+	while (off < h->used) {
+		const char *key = h->arena + off + HASH_LINE_SIZE;
+		size_t klen = strlen(key);
+		const char *val = h->is_map ? key + klen + 1 : "";
+		uint32_t line;
+
+		memcpy(&line, h->arena + off, sizeof line);
+		if ((rc = fn(arg, val, (int)line)) != 0)
+			return rc;
+		off += HASH_LINE_SIZE + klen + 1 +
+		    (h->is_map ? strlen(val) + 1 : 0);
+	}
+	return 0;
+}
+
 struct table_hash *
 table_hash_free(struct table_hash *h)
 {

@@ -45,6 +45,12 @@ int	 table_hash_lookup(const struct table_hash *, const char *key,
 	    size_t len, const char **value);
 struct table_hash *table_hash_free(struct table_hash *);
 
+/* Calls fn for each entry's value ("" when it has none) with its line, in
+ * no promised order; stops at, and returns, the first non-zero result. */
+typedef int table_value_fn(void *arg, const char *value, int line);
+int	 table_hash_each(const struct table_hash *, table_value_fn *, void *);
+int	 table_cidr_each(const struct table_cidr *, table_value_fn *, void *);
+
 struct table_cidr *table_cidr_new(void);
 void	 table_cidr_add(struct table_cidr *, const char *line, size_t len,
 	    size_t col0, const struct table_pos *);

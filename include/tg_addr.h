@@ -16,6 +16,13 @@
  * quotes, empty local part or domain, more than one unquoted '@') and
  * TG_ERR_TOOLONG when it does not fit out (size outsz). */
 int	tg_addr_normalize(const char *in, char *out, size_t outsz);
+/* The same, and *routed (when not NULL) tells whether the address asks
+ * for routing the MTA might follow: a source route (stripped from out),
+ * or '%', '!' or '@' anywhere in the local part ("user%other@local",
+ * "other!user@local", "\"user@other\"@local"). Such an address may end up
+ * at a domain other than the one after its '@'. Address literals are
+ * checked ("[1.2.3.4]", "[IPv6:...]") and written in one canonical form. */
+int	tg_addr_parse(const char *in, char *out, size_t outsz, int *routed);
 /* Split a normalised address: pointer to the domain after the last
  * unquoted '@', or NULL if there is none. */
 const char *tg_addr_domain(const char *addr);

@@ -19,6 +19,10 @@ struct tg_verdict {
 	char		text[TG_REPLY_TEXT_MAX];
 	char		rule[TG_RULE_NAME_MAX];	/* "" when no rule matched */
 	int		dry_run;	/* a dry-run rule matched: logged only */
+	char		limit[TG_RULE_NAME_MAX]; /* the limit that tripped, or "" */
+	int		internal;	/* not a policy verdict (a lookup or store
+					 * error, bad syntax): always enforced,
+					 * even in a global dry run */
 };
 
 struct tg_session;

@@ -16,6 +16,9 @@ void	tg_log_warnx(const char *fmt, ...) TG_PRINTFLIKE(1, 2);
 void	tg_log_warn(const char *fmt, ...) TG_PRINTFLIKE(1, 2); /* + errno */
 void	tg_log_err(const char *fmt, ...) TG_PRINTFLIKE(1, 2);
 void	tg_log_debug(const char *fmt, ...) TG_PRINTFLIKE(1, 2);
-void	tg_log_set_debug(int on);
+void	tg_log_set_debug(int on);	/* -d: everything, whatever the level */
+/* Lines less important than prio (LOG_WARNING, LOG_INFO, LOG_DEBUG) are
+ * dropped; the default is LOG_INFO. */
+void	tg_log_set_level(int prio);
 
 #endif

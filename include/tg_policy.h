@@ -12,6 +12,11 @@
 #include "tg_ip.h"
 #include "tg_table.h"
 
+struct tg_limit;
+struct tg_store;
+struct tg_dns_conf;
+struct tg_rule_stats;
+
 enum tg_stage {
 	TG_STAGE_CONNECT,
 	TG_STAGE_HELO,
@@ -58,8 +63,48 @@ enum tg_attr {
 	TG_A_SIZE_DECLARED,	/* size.declared    num     mail.. (ESMTP SIZE=, 0 if none) */
 	TG_A_SIZE,		/* size             num     eom (header + body bytes) */
 	TG_A_HEADER,		/* header "Name"    str     eom (first occurrence) */
+	TG_A_RCPT_ROUTED,	/* rcpt.routed      bool    rcpt only (tg_addr_parse) */
+	TG_A_HEADER_COUNT,	/* header.count     num     eom (every header) */
+	TG_A_HEADER_BYTES,	/* header.bytes     num     eom ("Name: value\r\n") */
+	TG_A_HEADER_LONGEST,	/* header.longest   num     eom (longest line) */
+	TG_A_TLS_CERT_SUBJECT,	/* tls.cert_subject str     {cert_subject} */
+	TG_A_TLS_CERT_ISSUER,	/* tls.cert_issuer  str     {cert_issuer} */
+	TG_A_TLS_VERIFY,	/* tls.verify       str     {verify} */
+	TG_A_SASL_CANONICAL,	/* sasl.canonical   str     login@realm */
+	TG_A_SASL_USER,		/* sasl.user        str     before the '@' */
+	TG_A_SASL_REALM,	/* sasl.realm       str     after the '@' */
+	TG_A_SASL_ACCOUNT,	/* sasl.account     bool    Cyrus SASL auxprop */
+	TG_A_HEADER_FROM,	/* header.from      str     eom, owned-by */
+	TG_A_HEADER_SENDER,	/* header.sender    str     eom, owned-by */
+	/* Computed on demand (tg_check.h), from DNS and the HELO name. */
+	TG_A_MTA_NAME,		/* mta.name         str     macro j */
+	TG_A_CLIENT_PTR,	/* client.ptr       str     connect.. (DNS) */
+	TG_A_CLIENT_RDNS,	/* client.rdns      bool    connect.. (DNS) */
+	TG_A_CLIENT_FCRDNS,	/* client.fcrdns    bool    connect.. (DNS) */
+	TG_A_HELO_VALID,	/* helo.valid       bool    helo.. */
+	TG_A_HELO_FQDN,		/* helo.fqdn        bool    helo.. */
+	TG_A_HELO_BARE_IP,	/* helo.bare_ip     bool    helo.. */
+	TG_A_HELO_OURS,		/* helo.ours        bool    helo.. */
+	TG_A_HELO_RESOLVES,	/* helo.resolves    bool    helo.. (DNS) */
+	TG_A_DNSLIST,		/* dnslist "NAME"   bool    per list (DNS) */
+	TG_A_DNSLIST_SCORE,	/* dnslist.score    num     connect.. (DNS) */
+	TG_A_SPF,		/* spf              str     mail.. (DNS) */
+	TG_A_HEADER_OCCURS,	/* header.occurrences "Name" num eom */
+	TG_A_HEADER_DECODED,	/* header.decoded "Name" str  eom (RFC 2047) */
+	TG_A_MIME_MALFORMED,	/* mime.malformed   bool    eom */
+	TG_A_MIME_PARTS,	/* mime.parts       num     eom (leaf parts) */
+	TG_A_ATT_NAME,		/* attachment.name  str     eom, per part */
+	TG_A_ATT_EXT,		/* attachment.extension       str */
+	TG_A_ATT_INNER_EXT,	/* attachment.inner_extension str */
+	TG_A_ATT_TYPE,		/* attachment.type  str     declared media type */
+	TG_A_ATT_SHA256,	/* attachment.sha256 str    hex, decoded content */
+	TG_A_ATT_SIZE,		/* attachment.size  num     decoded bytes */
+	TG_A_ATT_ARCHIVE,	/* attachment.archive bool  by name or type */
+	TG_A_ATT_MALFORMED,	/* attachment.malformed bool */
 	TG_A_COUNT
 };
+
+struct tg_auth_conf;
 
 struct tg_attr_info {
 	const char	*name;
@@ -86,6 +131,8 @@ enum tg_expr_op {
 	TG_E_IN_TABLE,	/* attr in table */
 	TG_E_IN_SET,	/* attr in { ... } */
 	TG_E_MATCH,	/* attr matches "regex" (PCRE2, caseless) */
+	TG_E_OWNED_BY,	/* attr owned-by map (the SASL login owns it) */
+	TG_E_LIMIT,	/* limit NAME exceeded (tg_rate.h) */
 };
 
 enum tg_cmp { TG_CMP_EQ, TG_CMP_NE, TG_CMP_LT, TG_CMP_LE, TG_CMP_GT, TG_CMP_GE };
@@ -113,6 +160,13 @@ struct tg_expr {
 	struct tg_set	*set;		/* IN_SET */
 	void		*re;		/* MATCH: pcre2_code * */
 	int		 line, col;	/* where it was written */
+	/* CMP whose value is looked up: "size > limits[sasl.login]
+	 * default 10m". vtable is NULL for a plain value; the default, when
+	 * has_default, is in num or str as for a plain value. */
+	const struct tg_table *vtable;	/* map or cidr, owned by the policy */
+	enum tg_attr	 vattr;		/* the key */
+	int		 has_default;
+	const struct tg_limit *limit;	/* LIMIT (owned by the policy) */
 };
 
 enum tg_action {
@@ -145,6 +199,8 @@ struct tg_rule {
 	size_t			 nactions;
 	const char		*file;		/* points into policy->files */
 	int			 line;
+	struct tg_rule_stats	*stats;		/* tg_metrics.h; NULL until
+						 * published */
 };
 
 struct tg_policy {
@@ -157,9 +213,28 @@ struct tg_policy {
 	size_t		  ntables;
 	struct tg_rule	 *rules[TG_STAGE_COUNT];
 	size_t		  nrules[TG_STAGE_COUNT];
-	uint64_t	  attrs_used;	/* bit (1 << attr) per attribute used */
+	uint64_t	  attrs_used[(TG_A_COUNT + 63) / 64];
+					/* attributes some rule reads:
+					 * tg_policy_uses() */
 	int		  header_used;	/* some rule reads a header */
+	struct tg_auth_conf *auth;	/* sasl { }, authentication-results;
+					 * NULL when neither is given */
+	struct tg_limit	**limits;	/* limit declarations (tg_rate.h) */
+	size_t		  nlimits;
+	struct tg_store	 *redis;	/* store redis { }: process-wide */
+	uint64_t	  mem_max_keys;	/* store memory { max-keys }, 0 */
+	struct tg_dns_conf *dns;	/* set and dnslist statements; DNS */
+	struct tg_set	 *mime_hash_types;	/* `mime hash-types {...}`, or
+						 * NULL: hash every part */
+	int		  dry_run;	/* set dry-run yes: log, never enforce */
+	int		  log_level;	/* set log-level: LOG_* + 1, 0 unset */
+	char		 *mem_snapshot;	/* store memory { snapshot }, NULL */
+	int64_t		  mem_snapshot_ms; /* snapshot-interval, 0: none */
 };
+
+/* Mark attribute a as read by some rule; does a rule read a? */
+void	tg_policy_use(struct tg_policy *, enum tg_attr a);
+int	tg_policy_uses(const struct tg_policy *, enum tg_attr a);
 
 /* Load and check a policy file, following include statements. Every error
  * found is added to diag; NULL is returned when there was any. The result

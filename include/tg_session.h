@@ -13,10 +13,15 @@
 
 #define TG_HEADER_MAX_COUNT	1000	/* headers kept for conditions */
 
+struct tg_rate_state;
+
 struct tg_header {
 	char	*name;
 	char	*value;
+	char	*decoded;	/* RFC 2047 words decoded, NULL: as value */
 };
+
+struct tg_mime;
 
 struct tg_session {
 	char		 id[24];	/* session id for log lines */
@@ -38,6 +43,12 @@ struct tg_session {
 	struct tg_header *hdrs;
 	size_t		 nhdrs, hdrcap;
 	size_t		 hdr_bytes;	/* name + value bytes kept in hdrs */
+	int		 rcpt_routed;	/* rcpt asks for routing: its domain is
+					 * unknown (tg_addr_parse) */
+	long long	 hdr_count;	/* every header, kept or not */
+	long long	 hdr_total;	/* their bytes, "Name: value\r\n" */
+	long long	 hdr_longest;	/* longest physical header line */
+	struct tg_mime	*mime;		/* body parser, when a rule needs it */
 
 	/* Results that outlive one stage. */
 	struct tg_header *add_hdrs;	/* headers to add at end of message */
@@ -49,6 +60,17 @@ struct tg_session {
 	struct tg_verdict conn_verdict;	/* a connect/helo reject or tempfail,
 					 * repeated at every later stage */
 	int		 has_conn_verdict;
+
+	/* SMTP AUTH (auth.c, authres.c). */
+	int		 login_bad;	/* {auth_authen} unusable: tempfail */
+	size_t		 hdrs_dropped;	/* headers counted but not kept */
+	unsigned	 authres_seen;	/* Authentication-Results so far */
+	unsigned	*authres_forged; /* their 1-based indexes claiming our
+					 * authserv-id, for smfi_chgheader */
+	size_t		 nforged;
+	int		 forged_overflow; /* too many to remember */
+	struct tg_rate_state *rate;	/* rate.c: counts to take back */
+	struct tg_check_state *chk;	/* DNS and SPF results (tg_check.h) */
 };
 
 void	tg_session_init(struct tg_session *, const char *id);
@@ -69,6 +91,15 @@ void	tg_session_set_queue_id(struct tg_session *, const char *);
 void	tg_session_add_header(struct tg_session *, const char *name,
 	    const char *value);
 void	tg_session_add_body(struct tg_session *, size_t len);
+/* Body bytes: counted into size and, when a rule of policy p reads
+ * MIME facts, fed to the MIME parser (started on the first call from the
+ * top-level Content- headers). */
+void	tg_session_add_body_data(struct tg_session *,
+	    const struct tg_policy *p, const char *buf, size_t len);
+/* The MIME parser, finished (started on an empty body if need be), or
+ * NULL when p has no MIME rule. */
+struct tg_mime *tg_session_mime(struct tg_session *,
+	    const struct tg_policy *p);
 const char *tg_session_header(const struct tg_session *, const char *name);
 
 #endif

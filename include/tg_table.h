@@ -45,13 +45,27 @@ int	tg_table_lookup(const struct tg_table *, const char *key,
 	    const char **value);
 /* list/map keyed by address, with the fallbacks Postfix uses for
  * access(5): "user@domain", then "user@", then "@domain", then "domain" and
- * each parent domain ("sub.example.com", "example.com"). A bare domain key
- * (no '@') matches any address or domain under it only through that
- * parent-domain walk. Same return values as tg_table_lookup. */
+ * each parent domain, dotted then bare (for "u@a.example.com":
+ * "a.example.com", ".example.com", "example.com", ".com", "com"). A bare
+ * domain key (no '@') matches any address or domain under it only through
+ * that parent-domain walk. Same return values as tg_table_lookup. */
 int	tg_table_lookup_addr(const struct tg_table *, const char *addr,
+	    const char **value);
+/* list/map keyed by a domain: "sub.example.com", then ".example.com"
+ * and ".com": a key with a leading dot matches every subdomain of what
+ * follows it (not that domain itself), as in Postfix tables. Address
+ * literals ("[192.0.2.1]") match only themselves. Same return values. */
+int	tg_table_lookup_domain(const struct tg_table *, const char *domain,
 	    const char **value);
 /* cidr: longest-prefix match. Same return values. */
 int	tg_table_lookup_ip(const struct tg_table *, const struct tg_ip *,
 	    const char **value);
+
+/* Call fn(arg, value, line) for every entry ("" for entries without a
+ * value), for checks at load time; stops at and returns the first non-zero
+ * result of fn. */
+int	tg_table_each_value(const struct tg_table *,
+	    int (*fn)(void *arg, const char *value, int line), void *arg);
+const char	*tg_table_path(const struct tg_table *);
 
 #endif

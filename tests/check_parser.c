@@ -265,11 +265,11 @@ START_TEST(test_valid_full)
 	ck_assert_int_eq(p->rules[TG_STAGE_DATA][0].cond->op, TG_E_TRUE);
 
 	ck_assert_int_eq(p->header_used, 1);
-	ck_assert(p->attrs_used & (1ULL << TG_A_HEADER));
-	ck_assert(p->attrs_used & (1ULL << TG_A_RCPT_COUNT));
-	ck_assert(p->attrs_used & (1ULL << TG_A_TLS));
-	ck_assert(!(p->attrs_used & (1ULL << TG_A_SASL_LOGIN)));
-	ck_assert(p->attrs_used & (1ULL << TG_A_HELO));
+	ck_assert(tg_policy_uses(p, TG_A_HEADER));
+	ck_assert(tg_policy_uses(p, TG_A_RCPT_COUNT));
+	ck_assert(tg_policy_uses(p, TG_A_TLS));
+	ck_assert(!(tg_policy_uses(p, TG_A_SASL_LOGIN)));
+	ck_assert(tg_policy_uses(p, TG_A_HELO));
 	tg_policy_unref(p);
 }
 END_TEST
@@ -287,7 +287,9 @@ START_TEST(test_no_header)
 	p = load("stage helo{rule b:helo==x=>accept}");
 	valid(p);
 	ck_assert_int_eq(p->header_used, 0);
-	ck_assert(p->attrs_used == (1ULL << TG_A_HELO));
+	for (int a = 0; a < TG_A_COUNT; a++)
+		ck_assert_int_eq(tg_policy_uses(p, (enum tg_attr)a),
+		    a == TG_A_HELO);
 	ck_assert_str_eq(p->rules[TG_STAGE_HELO][0].cond->str, "x");
 	tg_policy_unref(p);
 }
@@ -418,6 +420,8 @@ START_TEST(test_table_errors)
 	    "stage mail { rule a: sender in x => accept }"));
 	ck_assert_int_eq(diag.errors, 1);
 	ck_assert(has("missing.list"));
+	/* ... given where the table was declared. */
+	ck_assert(has("t.conf:1:14: error: table \"x\": cannot read "));
 	tg_diag_free(&diag);
 	one_error("table 9x list \"senders.list\"",
 	    "t.conf:1:7: error: table name \"9x\" must start with a letter");
@@ -550,8 +554,8 @@ static const struct err_case err_cases[] = {
 	{ "stage mail { rule a: (true => accept }",
 	    "t.conf:1:28: error: expected ')', got '=>'" },
 	{ "stage mail { rule a: sender not == x => accept }",
-	    "t.conf:1:33: error: expected 'in' or 'matches' after 'not', "
-	    "got '=='" },
+	    "t.conf:1:33: error: expected 'in', 'matches' or 'owned-by' "
+	    "after 'not', got '=='" },
 	{ "stage mail { rule a: sender = x => accept }",
 	    "t.conf:1:29: error: unexpected '=' (did you mean '=='?)" },
 	{ "stage mail { rule a: true => accept; }",
@@ -581,7 +585,8 @@ static const struct err_case err_cases[] = {
 	{ "stage mail { rule a: helo == \xc3\xa9t\xc3\xa9 => accept }",
 	    "t.conf:1:30: error: unexpected byte 0xc3" },
 	{ "stages mail { }",
-	    "t.conf:1:1: error: expected 'include', 'table' or 'stage', got "
+	    "t.conf:1:1: error: expected a statement (include, table, stage, "
+	    "...), got "
 	    "\"stages\"" },
 	{ "stage mail { rule a: (((((((((((((((((((((((((((((((((((((((((((("
 	    "(((((((((((((((((((((((true => accept }",
@@ -636,7 +641,8 @@ START_TEST(test_many_errors)
 		    "at t.conf:4)",
 		"t.conf:6:19: error: discard is not possible at stage "
 		    "connect: there is no message yet",
-		"t.conf:8:1: error: expected 'include', 'table' or 'stage', "
+		"t.conf:8:1: error: expected a statement (include, table, "
+		    "stage, ...), "
 		    "got \"junk\"",
 		"t.conf:9:7: error: unknown stage \"bogus\"",
 		"t.conf:10:32: error: empty value list",

@@ -5,12 +5,15 @@
 # Usage: sh tools/install-deps.sh        (exit 0: all present)
 set -eu
 
-PACKAGES="build-essential autoconf automake libtool pkg-config
+PACKAGES="clang libclang-rt-14-dev
+build-essential autoconf automake libtool pkg-config
 libmilter-dev libsasl2-dev libspf2-dev libssl-dev libpcre2-dev
-libhiredis-dev check miltertest sasl2-bin valgrind
+libhiredis-dev check miltertest sasl2-bin valgrind redis-server
+libunbound-dev unbound
+libmicrohttpd-dev mandoc curl
 postfix swaks libwrap0 libsasl2-modules m4"
 
-# tests/mta/sendmail.sh runs Sendmail unpacked from these (it conflicts with
+# tests/mta/sendmail.tap runs Sendmail unpacked from these (it conflicts with
 # postfix, so it is downloaded, not installed): see sendmail_fetch below.
 SENDMAIL_PACKAGES="sendmail-bin sendmail-base sendmail-cf"
 SENDMAIL_DIR=${TG_SENDMAIL_DIR:-/var/cache/tollgate-test/sendmail}

@@ -10,6 +10,7 @@
 top_srcdir=${top_srcdir:-.}
 top_builddir=${top_builddir:-.}
 TOLLGATE=${TOLLGATE:-$top_builddir/filter/tollgate}
+TG_WRAPPER=${TG_WRAPPER:-}
 MILTERTEST=${MILTERTEST:-$(command -v miltertest)}
 src=$(cd "$top_srcdir/tests/milter" && pwd)
 
@@ -50,13 +51,15 @@ trap 'failed=1; exit 1' INT TERM HUP
 # socket. The PID is $! (-f: no fork), also written to the pidfile.
 start() {
 	mkdir -p "$dir/$1"
-	"$TOLLGATE" -f -d -p "unix:$dir/$1/sock" -c "$2" -P "$dir/$1/pid" \
-	    2>"$dir/$1/log" &
+	# TG_WRAPPER: e.g. "valgrind --error-exitcode=99 ..." (tools/test.sh);
+	# valgrind runs the daemon in its own process, so $! stays its PID.
+	$TG_WRAPPER "$TOLLGATE" -R -f -d -p "unix:$dir/$1/sock" -c "$2" \
+	    -P "$dir/$1/pid" 2>"$dir/$1/log" &
 	eval "pid_$1=$!"
 	pids="$pids $!"
 	n=0
 	while [ ! -S "$dir/$1/sock" ]; do
-		if ! kill -0 "$!" 2>/dev/null || [ $n -ge 100 ]; then
+		if ! kill -0 "$!" 2>/dev/null || [ $n -ge 300 ]; then
 			echo "FAIL: daemon $1 did not start:"
 			cat "$dir/$1/log"
 			failed=1
@@ -75,7 +78,8 @@ stop() {
 	rc=$?
 	pids=$(echo "$pids" | sed "s/ $p\$//; s/ $p / /")
 	if [ $rc != 0 ]; then
-		echo "FAIL: daemon $1 exited with status $rc"
+		echo "FAIL: daemon $1 exited with status $rc; log:"
+		tail -40 "$dir/$1/log"
 		failed=1
 	elif [ -e "$dir/$1/pid" ]; then
 		echo "FAIL: daemon $1 left its pidfile"
@@ -127,6 +131,41 @@ start reload "$dir/reload/policy.conf"
 run reload "$src/reload.lua"
 alive reload
 
+# Submission: a daemon of its own, with a Cyrus sasldb made here.
+submit=0
+if command -v saslpasswd2 >/dev/null 2>&1; then
+	submit=1
+	mkdir -p "$dir/submit/sasl"
+	printf 'pwcheck_method: auxprop\nauxprop_plugin: sasldb\nsasldb_path: %s\n' \
+	    "$dir/submit/sasl/sasldb2" >"$dir/submit/sasl/tgsubmit.conf"
+	for u in alice bob; do
+		echo pw | saslpasswd2 -p -c -f "$dir/submit/sasl/sasldb2" \
+		    -u example.org "$u" || failed=1
+	done
+	printf 'sasl { service "tgsubmit" config-path "sasl" realm "example.org" }\ninclude "%s/submission-rules.inc"\n' \
+	    "$src" >"$dir/submit/policy.conf"
+	start submit "$dir/submit/policy.conf"
+	run submit "$src/submission.lua"
+	alive submit
+else
+	echo "run.sh: saslpasswd2 not installed (sasl2-bin): submission" \
+	    "scenarios skipped"
+fi
+
+# Limits (size, recipients, headers, relay): a daemon of its own.
+start limits "$src/limits.conf"
+run limits "$src/limits.lua"
+alive limits
+
+# Header and attachment rules: a daemon of its own, since its header
+# rules would refuse the other scenarios' messages.
+start content "$src/content.conf"
+run content "$src/content.lua"
+alive content
+
 stop main
 stop reload
+stop limits
+[ $submit = 1 ] && stop submit
+stop content
 exit $failed

@@ -1,0 +1,61 @@
+/* check.h - what the computed-attribute checks (check*.c) share: the
+ * per-session results. Internal to filter/. Threads: one session's state
+ * is used by its connection only. */
+#ifndef CHECK_H
+#define CHECK_H
+
+#include "tg_check.h"
+#include "tg_session.h"
+
+#define CHECK_FAILED	(-1)	/* lookup failed */
+#define CHECK_UNASKED	(-2)	/* not looked up yet */
+
+struct check_list_res {
+	int	 listed;	/* CHECK_UNASKED, CHECK_FAILED, 0, 1 */
+	char	*key;		/* the name looked up (changes with helo or
+				 * sender for domain lists) */
+	char	*reason;	/* its TXT record, if any */
+};
+
+struct tg_check_state {
+	const struct tg_dns_conf *conf;	/* lists[] belongs to this one */
+	struct check_list_res	*lists;
+	size_t			 nlists;
+	char			*last_list;	/* the last list that matched */
+	char			*last_reason;
+	char			 score[24];
+
+	int			 ptr;		/* CHECK_UNASKED, CHECK_FAILED,
+						 * 0 none, 1 found */
+	char			*ptr_name;	/* the first PTR name */
+	int			 fcrdns;	/* CHECK_* or 0/1 */
+
+	char			*helo_key;	/* helo_resolves is for it */
+	int			 helo_resolves;	/* CHECK_* or 0/1 */
+
+	char			*spf_key;	/* ip, helo, sender checked */
+	char			 spf[12];	/* the result, "" before */
+	char			*spf_auth;	/* Authentication-Results part */
+	char			*spf_received;	/* Received-SPF value */
+};
+
+/* Each returns 0 with *val set (NULL: unknown), or -1 with *why set. */
+int	check_dnslist(const struct tg_dns_conf *, struct tg_session *,
+	    struct tg_check_state *, const char *name, const char **val,
+	    const char **why);
+int	check_dnslist_score(const struct tg_dns_conf *, struct tg_session *,
+	    struct tg_check_state *, const char **val, const char **why);
+int	check_client(const struct tg_dns_conf *, struct tg_session *,
+	    struct tg_check_state *, enum tg_attr, const char **val,
+	    const char **why);
+int	check_helo(const struct tg_dns_conf *, struct tg_session *,
+	    struct tg_check_state *, enum tg_attr, const char **val,
+	    const char **why);
+int	check_spf(const struct tg_dns_conf *, struct tg_session *,
+	    struct tg_check_state *, const char **val, const char **why);
+
+/* check_spf.c: an SPF server resolving through dns; NULL on failure. */
+void	*check_spf_server_new(struct tg_dns *dns);
+void	 check_spf_server_free(void *);
+
+#endif

@@ -1,0 +1,23 @@
+/* conf_limit.h - the rate-limit grammar (conf_limit.c) as conf_parse.c
+ * calls it: each function starts at the current token of lx and leaves
+ * the token after what it read. Threads: one load at a time. */
+#ifndef CONF_LIMIT_H
+#define CONF_LIMIT_H
+
+#include "conf.h"
+#include "tg_policy.h"
+
+/* store memory { max-keys N } | store redis { address "h:p" ... } */
+void	conf_store_decl(struct conf_lex *, struct conf_tok *,
+	    struct tg_policy *);
+/* limit NAME { key ...  count ...  max N per D ... } */
+void	conf_limit_decl(struct conf_lex *, struct conf_tok *,
+	    struct tg_policy *);
+/* limit NAME exceeded, in a rule of stage (-1: unknown stage). NULL after
+ * a syntax error (reported). */
+struct tg_expr *conf_limit_cond(struct conf_lex *, struct conf_tok *,
+	    struct tg_policy *, int stage);
+/* After a load without errors: apply store settings. */
+void	conf_limit_finish(struct tg_policy *);
+
+#endif

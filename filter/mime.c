@@ -1,0 +1,732 @@
+/* mime.c - streaming MIME parser over the body chunks: finds each leaf
+ * part's type, file names, decoded size and (when asked) SHA-256 of the
+ * decoded content. Bounded: one line, one part header block and a fixed
+ * nesting stack are buffered, never the message. What it cannot parse is
+ * recorded as malformed, and a part whose headers are lost is "opaque",
+ * so that rules treat it as suspicious rather than let it through.
+ * Owns: its parts. Threads: one parser per message. */
+#include "config.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/evp.h>
+
+#include "tg.h"
+#include "tg_mime.h"
+
+#define MIME_LINE_MAX	1024		/* longer lines are content only */
+#define MIME_HDR_MAX	(32 * 1024)	/* one part's header block */
+#define MIME_DEPTH_MAX	16		/* multipart and message nesting */
+#define MIME_BOUNDARY_MAX 200		/* RFC 2046 says 70 */
+
+enum mime_state {
+	MIME_HEADERS,	/* reading a part's header block */
+	MIME_LEAF,	/* a leaf part's content */
+	MIME_SKIP,	/* preamble, epilogue, unrecorded content */
+};
+
+enum mime_cte { MIME_RAW, MIME_B64, MIME_QP };
+
+struct mime_frame {
+	char	 boundary[MIME_BOUNDARY_MAX + 1];	/* "" for message */
+	size_t	 blen;
+	int	 children;	/* delimiters seen */
+	int	 closed;	/* close delimiter seen */
+	int	 digest;	/* multipart/digest: default message/rfc822 */
+};
+
+struct tg_mime {
+	struct tg_mime_conf	 conf;
+	char			 line[MIME_LINE_MAX];
+	size_t			 llen;
+	int			 midline; /* line continues a longer one */
+	char			*hdr;
+	size_t			 hlen;
+	int			 hdr_over;
+	struct mime_frame	 stack[MIME_DEPTH_MAX];
+	int			 depth;
+	enum mime_state		 state;
+	struct tg_mime_part	*parts;
+	size_t			 nparts;
+	struct tg_mime_part	*cur;		/* leaf being read, or NULL */
+	enum mime_cte		 cte;
+	EVP_MD_CTX		*md;
+	unsigned		 b64acc;
+	int			 b64bits;
+	int			 qp;		/* '=' seen: 1, '=' hex: 2 */
+	char			 qphex;
+	int			 eol;		/* a line break is pending */
+	int			 malformed;
+	const char		*why;
+	int			 finished;
+};
+
+static void	mime_headers_done(struct tg_mime *, int);
+
+static void
+mime_bad(struct tg_mime *m, struct tg_mime_part *p, const char *why)
+{
+	if (!m->malformed)
+		m->why = why;
+	m->malformed = 1;
+	if (p != NULL && !p->malformed) {
+		p->malformed = 1;
+		p->why = why;
+	}
+}
+
+/* mime_new_part - a fresh part, or NULL past TG_MIME_PARTS_MAX: then one
+ * last opaque part stands for everything not recorded. */
+static struct tg_mime_part *
+mime_new_part(struct tg_mime *m)
+{
+	struct tg_mime_part *p;
+
+	if (m->nparts > TG_MIME_PARTS_MAX)
+		return NULL;
+	p = &m->parts[m->nparts++];
+	memset(p, 0, sizeof *p);
+	tg_strlcpy(p->type, "text/plain", sizeof p->type);
+	if (m->nparts == TG_MIME_PARTS_MAX + 1) {
+		p->opaque = 1;
+		p->type[0] = '\0';
+		mime_bad(m, p, "too many parts");
+		return NULL;
+	}
+	return p;
+}
+
+static void
+mime_opaque(struct tg_mime *m, const char *why)
+{
+	struct tg_mime_part *p = mime_new_part(m);
+
+	if (p != NULL) {
+		p->opaque = 1;
+		p->type[0] = '\0';
+	}
+	mime_bad(m, p, why);
+}
+
+struct tg_mime *
+tg_mime_new(const struct tg_mime_conf *conf, const char *ctype,
+    const char *cte, const char *cdisp)
+{
+	static const char *const names[] = { "Content-Type",
+	    "Content-Transfer-Encoding", "Content-Disposition" };
+	const char *vals[] = { ctype, cte, cdisp };
+	struct tg_mime *m = tg_xcalloc(1, sizeof *m);
+
+	if (conf != NULL)
+		m->conf = *conf;
+	m->hdr = tg_xmalloc(MIME_HDR_MAX);
+	m->parts = tg_xcalloc(TG_MIME_PARTS_MAX + 1, sizeof *m->parts);
+	/* The top-level fields came through the milter header step; they
+	 * are parsed as if they were a part's header block. */
+	for (size_t i = 0; i < 3; i++) {
+		int n;
+
+		if (vals[i] == NULL)
+			continue;
+		n = snprintf(m->hdr + m->hlen, MIME_HDR_MAX - m->hlen,
+		    "%s: %s\n", names[i], vals[i]);
+		if (n < 0 || (size_t)n >= MIME_HDR_MAX - m->hlen) {
+			m->hdr_over = 1;
+			break;
+		}
+		for (int j = 0; j < n - 1; j++)	/* folding kept as spaces */
+			if (m->hdr[m->hlen + j] == '\r' ||
+			    m->hdr[m->hlen + j] == '\n')
+				m->hdr[m->hlen + j] = ' ';
+		m->hlen += (size_t)n;
+	}
+	mime_headers_done(m, 0);
+	return m;
+}
+
+struct tg_mime *
+tg_mime_free(struct tg_mime *m)
+{
+	if (m == NULL)
+		return NULL;
+	if (m->md != NULL)
+		EVP_MD_CTX_free(m->md);
+	for (size_t i = 0; i < m->nparts; i++)
+		for (size_t j = 0; j < m->parts[i].nnames; j++)
+			free(m->parts[i].names[j].name);
+	free(m->parts);
+	free(m->hdr);
+	free(m);
+	return NULL;
+}
+
+/* Content of the current leaf, decoded. */
+static void
+mime_emit(struct tg_mime *m, const char *s, size_t n)
+{
+	if (m->cur == NULL || n == 0)
+		return;
+	m->cur->size += (long long)n;
+	if (m->md != NULL)
+		EVP_DigestUpdate(m->md, s, n);
+}
+
+static int
+mime_hex(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = tolower(c);
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+static void
+mime_decode_b64(struct tg_mime *m, const char *s, size_t n)
+{
+	static const char alpha[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789+/";
+	char out[MIME_LINE_MAX];
+	size_t o = 0;
+	const char *a;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '=') {		/* padding ends a quantum */
+			m->b64bits = 0;
+			continue;
+		}
+		if (c == '\0' || (a = strchr(alpha, c)) == NULL) {
+			if (!isspace(c))
+				mime_bad(m, m->cur, "invalid base64");
+			continue;
+		}
+		m->b64acc = (m->b64acc << 6) | (unsigned)(a - alpha);
+		if ((m->b64bits += 6) >= 8) {
+			m->b64bits -= 8;
+			out[o++] = (char)((m->b64acc >> m->b64bits) & 0xff);
+		}
+	}
+	mime_emit(m, out, o);
+}
+
+static void
+mime_decode_qp(struct tg_mime *m, const char *s, size_t n)
+{
+	char out[MIME_LINE_MAX + 2];
+	size_t o = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		int c = (unsigned char)s[i];
+
+		if (m->qp == 0 && c == '=') {
+			m->qp = 1;
+		} else if (m->qp == 1 && mime_hex(c) >= 0) {
+			m->qp = 2;
+			m->qphex = (char)c;
+		} else if (m->qp == 2 && mime_hex(c) >= 0) {
+			out[o++] = (char)(mime_hex(m->qphex) * 16 +
+			    mime_hex(c));
+			m->qp = 0;
+		} else {
+			/* A bad escape stands for itself (RFC 2045 6.7). */
+			if (m->qp >= 1)
+				out[o++] = '=';
+			if (m->qp == 2)
+				out[o++] = m->qphex;
+			if (m->qp != 0)
+				mime_bad(m, m->cur, "invalid quoted-printable");
+			m->qp = 0;
+			if (c == '=')
+				m->qp = 1;
+			else
+				out[o++] = (char)c;
+		}
+	}
+	mime_emit(m, out, o);
+}
+
+/* mime_content - a piece of a leaf's line; bol: it starts the line, eol:
+ * it ends it (the line break itself is held back, since the break before
+ * a delimiter belongs to the delimiter). */
+static void
+mime_content(struct tg_mime *m, const char *s, size_t n, int bol, int eol)
+{
+	if (bol && m->eol && m->cte != MIME_B64)
+		mime_emit(m, "\r\n", 2);
+	m->eol = 0;
+	switch (m->cte) {
+	case MIME_B64:
+		mime_decode_b64(m, s, n);
+		return;
+	case MIME_QP:
+		if (eol)	/* trailing white space is not content */
+			while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+				n--;
+		mime_decode_qp(m, s, n);
+		if (eol && m->qp == 1)		/* soft line break */
+			m->qp = 0;
+		else if (eol) {
+			if (m->qp == 2) {	/* "=4" then the line break */
+				char lit[2] = { '=', m->qphex };
+
+				mime_emit(m, lit, 2);
+				mime_bad(m, m->cur, "invalid quoted-printable");
+			}
+			m->qp = 0;
+			m->eol = 1;
+		}
+		return;
+	case MIME_RAW:
+		mime_emit(m, s, n);
+		m->eol = eol;
+		return;
+	}
+}
+
+/* mime_end_leaf - the current leaf is complete */
+static void
+mime_end_leaf(struct tg_mime *m)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned mdlen = 0;
+
+	if (m->cur != NULL && m->cte == MIME_B64 && m->b64bits >= 6)
+		mime_bad(m, m->cur, "truncated base64");
+	if (m->cur != NULL && m->cte == MIME_QP && m->qp != 0)
+		mime_bad(m, m->cur, "invalid quoted-printable");
+	if (m->md != NULL) {
+		if (m->cur != NULL &&
+		    EVP_DigestFinal_ex(m->md, md, &mdlen) == 1)
+			for (unsigned i = 0; i < mdlen && i < 32; i++)
+				snprintf(m->cur->sha256 + 2 * i, 3, "%02x",
+				    md[i]);
+		EVP_MD_CTX_free(m->md);
+		m->md = NULL;
+	}
+	m->cur = NULL;
+	m->b64acc = 0;
+	m->b64bits = m->qp = m->eol = 0;
+	m->state = MIME_SKIP;
+}
+
+static int
+mime_hash_wanted(const struct tg_mime *m, const char *type)
+{
+	const struct tg_set *set = m->conf.hash_types;
+	const char *slash = strchr(type, '/');
+
+	if (!m->conf.hash)
+		return 0;
+	if (set == NULL)
+		return 1;
+	for (size_t i = 0; i < set->nstr; i++) {
+		const char *t = set->str[i];
+		size_t tl = strlen(t);
+
+		if (strcmp(t, "*") == 0 || strcasecmp(t, type) == 0)
+			return 1;
+		if (tl >= 2 && strcmp(t + tl - 2, "/*") == 0 &&
+		    slash != NULL && (size_t)(slash - type) == tl - 2 &&
+		    strncasecmp(t, type, tl - 2) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* mime_ext - the extension of name before position end, in out. Windows
+ * ignores trailing dots and spaces, so they are ignored here too. */
+static const char *
+mime_ext(const char *name, const char *end, char *out, size_t outsz)
+{
+	const char *dot;
+	size_t n;
+
+	while (end > name && (end[-1] == '.' || end[-1] == ' ' ||
+	    end[-1] == '\t'))
+		end--;
+	for (dot = end; dot > name && dot[-1] != '.' && dot[-1] != '/' &&
+	    dot[-1] != '\\'; dot--)
+		;
+	out[0] = '\0';
+	if (dot == name || dot[-1] != '.')
+		return NULL;
+	n = (size_t)(end - dot) < outsz - 1 ? (size_t)(end - dot) : outsz - 1;
+	memcpy(out, dot, n);
+	out[n] = '\0';
+	tg_str_lower(out);
+	return dot - 1;
+}
+
+static void
+mime_add_name(struct tg_mime *m, struct tg_mime_part *p, char *name)
+{
+	struct tg_mime_name *n;
+	size_t len = strlen(name);
+	const char *dot;
+
+	if (len > TG_MIME_NAME_MAX) {
+		/* Keep the end: a name padded to push ".exe" out of sight
+		 * still shows its extension. */
+		memmove(name, name + len - TG_MIME_NAME_MAX,
+		    TG_MIME_NAME_MAX + 1);
+		mime_bad(m, p, "file name too long");
+	}
+	for (size_t i = 0; i < p->nnames; i++)
+		if (strcmp(p->names[i].name, name) == 0) {
+			free(name);
+			return;
+		}
+	if (p->nnames >= TG_MIME_NAMES_MAX) {
+		mime_bad(m, p, "too many file names");
+		free(name);
+		return;
+	}
+	if (p->nnames > 0)	/* clients disagree on which one to show */
+		mime_bad(m, p, "several different file names");
+	n = &p->names[p->nnames++];
+	n->name = name;
+	dot = mime_ext(name, name + strlen(name), n->ext, sizeof n->ext);
+	if (dot != NULL)
+		mime_ext(name, dot, n->inner, sizeof n->inner);
+}
+
+/* mime_field - one unfolded header field of a part */
+static void
+mime_field(struct tg_mime *m, struct tg_mime_part *p, char *boundary,
+    int *seen, const char *name, const char *value, int *cte)
+{
+	char *type = NULL, *vals[TG_MIME_NAMES_MAX + 1];
+	size_t nv = 0;
+	int bad = 0, which;
+
+	if (strcasecmp(name, "Content-Type") == 0)
+		which = 0;
+	else if (strcasecmp(name, "Content-Disposition") == 0)
+		which = 1;
+	else if (strcasecmp(name, "Content-Transfer-Encoding") == 0)
+		which = 2;
+	else
+		return;
+	if (seen[which]++ > 0)
+		mime_bad(m, p, "repeated Content- header");
+	if (which == 2) {
+		nv = tg_mime_params(value, "", &type, vals, 0, &bad);
+		if (seen[2] == 1)
+			*cte = strcmp(type, "base64") == 0 ? MIME_B64 :
+			    strcmp(type, "quoted-printable") == 0 ? MIME_QP :
+			    strcmp(type, "7bit") == 0 ||
+			    strcmp(type, "8bit") == 0 ||
+			    strcmp(type, "binary") == 0 ||
+			    type[0] == '\0' ? MIME_RAW : -1;
+		free(type);
+		return;
+	}
+	nv = tg_mime_params(value, which == 0 ? "name" : "filename", &type,
+	    vals, TG_MIME_NAMES_MAX, &bad);
+	if (bad)
+		mime_bad(m, p, "malformed Content- header");
+	for (size_t i = 0; i < nv; i++)
+		mime_add_name(m, p, vals[i]);
+	if (which == 0 && seen[0] == 1) {
+		if (strchr(type, '/') == NULL || type[0] == '/')
+			mime_bad(m, p, "invalid media type");
+		else
+			tg_strlcpy(p->type, type, sizeof p->type);
+		free(type);
+		type = NULL;
+		if (strncmp(p->type, "multipart/", 10) == 0 &&
+		    tg_mime_params(value, "boundary", &type, vals, 1,
+		    &bad) == 1) {
+			if (strlen(vals[0]) <= MIME_BOUNDARY_MAX)
+				tg_strlcpy(boundary, vals[0],
+				    MIME_BOUNDARY_MAX + 1);
+			free(vals[0]);
+		}
+	}
+	free(type);
+}
+
+/* mime_split_fields - walk the header block field by field */
+static void
+mime_split_fields(struct tg_mime *m, struct tg_mime_part *p, char *boundary,
+    int *cte)
+{
+	int seen[3] = { 0, 0, 0 };
+	char *s = m->hdr, *end = m->hdr + m->hlen, *f, *colon, *o;
+
+	while (s < end) {
+		/* One field: up to a newline not followed by WSP. */
+		f = s;
+		for (o = s; s < end; s++) {
+			if (*s == '\n' && (s + 1 >= end ||
+			    (s[1] != ' ' && s[1] != '\t'))) {
+				s++;
+				break;
+			}
+			*o++ = *s == '\r' || *s == '\n' || *s == '\0' ?
+			    ' ' : *s;
+		}
+		*o = '\0';
+		if ((colon = strchr(f, ':')) == NULL)
+			continue;	/* "From " lines of nested messages */
+		*colon = '\0';
+		for (char *t = colon; t > f && (t[-1] == ' ' || t[-1] == '\t');)
+			*--t = '\0';
+		mime_field(m, p, boundary, seen, f, colon + 1, cte);
+	}
+}
+
+/* mime_headers_done - a header block is complete: start the entity. */
+static void
+mime_headers_done(struct tg_mime *m, int truncated)
+{
+	struct tg_mime_part tmp, *p;
+	char boundary[MIME_BOUNDARY_MAX + 1] = "";
+	struct mime_frame *f;
+	int cte = MIME_RAW, digest;
+
+	digest = m->depth > 0 && m->stack[m->depth - 1].digest;
+	memset(&tmp, 0, sizeof tmp);
+	tg_strlcpy(tmp.type, digest ? "message/rfc822" : "text/plain",
+	    sizeof tmp.type);
+	mime_split_fields(m, &tmp, boundary, &cte);
+	m->hlen = 0;
+	if (m->hdr_over) {
+		m->hdr_over = 0;
+		for (size_t i = 0; i < tmp.nnames; i++)
+			free(tmp.names[i].name);
+		mime_opaque(m, "part headers too long");
+		m->state = MIME_SKIP;
+		return;
+	}
+	if (truncated)
+		mime_bad(m, &tmp, "part headers not ended");
+	if (strncmp(tmp.type, "multipart/", 10) == 0 ||
+	    (strcmp(tmp.type, "message/rfc822") == 0 && cte == MIME_RAW)) {
+		int multi = tmp.type[0] == 'm' && tmp.type[1] == 'u';
+
+		for (size_t i = 0; i < tmp.nnames; i++)
+			free(tmp.names[i].name);
+		if (m->depth >= MIME_DEPTH_MAX) {
+			mime_opaque(m, "nested too deeply");
+			m->state = MIME_SKIP;
+			return;
+		}
+		if (multi && boundary[0] == '\0') {
+			mime_opaque(m, "multipart without boundary");
+			m->state = MIME_SKIP;
+			return;
+		}
+		f = &m->stack[m->depth++];
+		memset(f, 0, sizeof *f);
+		tg_strlcpy(f->boundary, boundary, sizeof f->boundary);
+		f->blen = strlen(boundary);
+		f->digest = strcmp(tmp.type, "multipart/digest") == 0;
+		/* A multipart starts with its preamble; a message with
+		 * its own header block. */
+		m->state = multi ? MIME_SKIP : MIME_HEADERS;
+		return;
+	}
+	if ((p = mime_new_part(m)) == NULL) {
+		for (size_t i = 0; i < tmp.nnames; i++)
+			free(tmp.names[i].name);
+		m->state = MIME_SKIP;
+		return;
+	}
+	*p = tmp;
+	if (cte < 0) {
+		mime_bad(m, p, "unknown Content-Transfer-Encoding");
+		cte = MIME_RAW;
+	}
+	m->cur = p;
+	m->cte = (enum mime_cte)cte;
+	m->state = MIME_LEAF;
+	if (mime_hash_wanted(m, p->type)) {
+		m->md = EVP_MD_CTX_new();
+		if (m->md != NULL &&
+		    EVP_DigestInit_ex(m->md, EVP_sha256(), NULL) != 1) {
+			EVP_MD_CTX_free(m->md);
+			m->md = NULL;
+		}
+	}
+}
+
+/* mime_pop - leave the frames above k; an inner multipart that never saw
+ * its close delimiter, or no delimiter at all, is malformed. */
+static void
+mime_pop(struct tg_mime *m, int k)
+{
+	while (m->depth > k) {
+		struct mime_frame *f = &m->stack[--m->depth];
+
+		if (f->blen == 0)
+			continue;	/* message/rfc822 */
+		if (f->children == 0)
+			mime_opaque(m, "boundary never found");
+		else if (!f->closed)
+			mime_bad(m, NULL, "missing final boundary");
+	}
+}
+
+/* mime_delimiter - is the line a delimiter of an open multipart? Returns
+ * its stack index (or -1); *close: it is a close delimiter. */
+static int
+mime_delimiter(const struct tg_mime *m, const char *s, size_t n, int *close)
+{
+	for (int k = m->depth - 1; k >= 0; k--) {
+		const struct mime_frame *f = &m->stack[k];
+		const char *r;
+
+		if (f->blen == 0 || n < f->blen + 2 || s[0] != '-' ||
+		    s[1] != '-' || memcmp(s + 2, f->boundary, f->blen) != 0)
+			continue;
+		r = s + 2 + f->blen;
+		*close = n - (size_t)(r - s) >= 2 && r[0] == '-' && r[1] == '-';
+		if (*close)
+			r += 2;
+		while (r < s + n && (*r == ' ' || *r == '\t'))
+			r++;
+		if (r == s + n)
+			return k;
+	}
+	return -1;
+}
+
+static void
+mime_on_delimiter(struct tg_mime *m, int k, int close)
+{
+	struct mime_frame *f = &m->stack[k];
+
+	if (m->state == MIME_HEADERS)
+		mime_headers_done(m, 1);
+	if (m->state == MIME_LEAF)
+		mime_end_leaf(m);
+	mime_pop(m, k + 1);
+	if (f->closed && !close)	/* content after the end: look */
+		mime_bad(m, NULL, "part after the final boundary");
+	if (close) {
+		f->closed = 1;
+		m->state = MIME_SKIP;
+		return;
+	}
+	f->children++;
+	m->hlen = 0;
+	m->hdr_over = 0;
+	m->state = MIME_HEADERS;
+}
+
+/* mime_piece - one line, or a piece of a line too long to buffer */
+static void
+mime_piece(struct tg_mime *m, const char *s, size_t n, int bol, int eol)
+{
+	int k, close;
+
+	if (eol && n > 0 && s[n - 1] == '\r')
+		n--;
+	if (bol && eol && (k = mime_delimiter(m, s, n, &close)) >= 0) {
+		mime_on_delimiter(m, k, close);
+		return;
+	}
+	switch (m->state) {
+	case MIME_HEADERS:
+		if (bol && eol && n == 0) {
+			mime_headers_done(m, 0);
+			return;
+		}
+		if (m->hlen + n + 1 > MIME_HDR_MAX) {
+			m->hdr_over = 1;
+			return;
+		}
+		memcpy(m->hdr + m->hlen, s, n);
+		m->hlen += n;
+		if (eol)
+			m->hdr[m->hlen++] = '\n';
+		return;
+	case MIME_LEAF:
+		mime_content(m, s, n, bol, eol);
+		return;
+	case MIME_SKIP:
+		return;
+	}
+}
+
+void
+tg_mime_feed(struct tg_mime *m, const char *buf, size_t len)
+{
+	const char *nl;
+
+	if (m->finished)
+		return;
+	while (len > 0) {
+		size_t room = sizeof m->line - m->llen, take;
+
+		nl = memchr(buf, '\n', len);
+		take = nl != NULL ? (size_t)(nl - buf) + 1 : len;
+		if (take > room) {
+			/* Too long to be a delimiter: pass it on in pieces,
+			 * keeping a trailing CR with the next piece. */
+			memcpy(m->line + m->llen, buf, room);
+			mime_piece(m, m->line, sizeof m->line - 1, !m->midline,
+			    0);
+			m->line[0] = m->line[sizeof m->line - 1];
+			m->llen = 1;
+			m->midline = 1;
+			buf += room;
+			len -= room;
+			continue;
+		}
+		memcpy(m->line + m->llen, buf, take);
+		m->llen += take;
+		buf += take;
+		len -= take;
+		if (nl != NULL) {
+			mime_piece(m, m->line, m->llen - 1, !m->midline, 1);
+			m->llen = 0;
+			m->midline = 0;
+		}
+	}
+}
+
+void
+tg_mime_finish(struct tg_mime *m)
+{
+	if (m->finished)
+		return;
+	if (m->llen > 0 || m->midline)
+		mime_piece(m, m->line, m->llen, !m->midline, 1);
+	m->llen = 0;
+	if (m->state == MIME_HEADERS)
+		mime_headers_done(m, m->depth > 0 || m->hlen > 0);
+	/* No delimiter claims the last line break: it is content. */
+	if (m->state == MIME_LEAF && m->eol)
+		mime_emit(m, "\r\n", 2);
+	if (m->state == MIME_LEAF)
+		mime_end_leaf(m);
+	mime_pop(m, 0);
+	m->finished = 1;
+}
+
+size_t
+tg_mime_nparts(const struct tg_mime *m)
+{
+	return m->nparts;
+}
+
+const struct tg_mime_part *
+tg_mime_part(const struct tg_mime *m, size_t i)
+{
+	return i < m->nparts ? &m->parts[i] : NULL;
+}
+
+int
+tg_mime_malformed(const struct tg_mime *m, const char **why)
+{
+	if (why != NULL)
+		*why = m->why;
+	return m->malformed;
+}

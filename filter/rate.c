@@ -1,0 +1,419 @@
+/* rate.c - rate and concurrency limits: builds a limit's key from the
+ * session, checks and counts through the limit's store, and remembers
+ * what a session added so that refused or aborted events are taken back.
+ * Owns: the per-session state (struct tg_rate_state). Threads: a
+ * session's state is used by its connection only; stores are shared. */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tg.h"
+#include "tg_engine.h"
+#include "tg_log.h"
+#include "tg_metrics.h"
+#include "tg_rate.h"
+#include "tg_reply.h"
+#include "tg_session.h"
+#include "tg_store.h"
+
+enum rate_hold_kind { HOLD_STAGE, HOLD_TXN, HOLD_CONN };
+
+/* An addition that may still be taken back. It copies what a release
+ * needs, since the policy that made it may be gone by then. */
+struct rate_hold {
+	struct tg_store		*store;
+	char			*key;
+	int64_t			 window_ms, delta, slot;
+	enum rate_hold_kind	 kind;
+	enum tg_rate_count	 count;
+	int			 count_refused;
+};
+
+enum rate_mark_state { MARK_RESERVED, MARK_DENIED, MARK_ERROR };
+
+/* What a check did to a limit during the current stage. */
+struct rate_mark {
+	const struct tg_limit	*l;
+	enum rate_mark_state	 state;
+};
+
+struct tg_rate_state {
+	struct rate_hold	*holds;
+	size_t			 nholds, hcap;
+	struct rate_mark	*marks;
+	size_t			 nmarks, mcap;
+	const char		*tripped;	/* a limit's name */
+};
+
+static const char *const rate_count_names[] = {
+	"connections", "sessions", "messages", "recipients", "bytes",
+};
+
+const char *
+tg_rate_count_name(enum tg_rate_count c)
+{
+	return c <= TG_RATE_BYTES ? rate_count_names[c] : "?";
+}
+
+enum tg_stage
+tg_rate_count_stage(enum tg_rate_count c)
+{
+	switch (c) {
+	case TG_RATE_CONNECTIONS:
+	case TG_RATE_SESSIONS:
+		return TG_STAGE_CONNECT;
+	case TG_RATE_RECIPIENTS:
+		return TG_STAGE_RCPT;
+	default:
+		return TG_STAGE_EOM;
+	}
+}
+
+void
+tg_limit_free(struct tg_limit *l)
+{
+	if (l == NULL)
+		return;
+	free(l->name);
+	free(l);
+}
+
+static struct tg_rate_state *
+rate_state(struct tg_session *s)
+{
+	if (s->rate == NULL)
+		s->rate = tg_xcalloc(1, sizeof *s->rate);
+	return s->rate;
+}
+
+/* rate_ip_part - ip masked to its prefix, as "net/len" */
+static void
+rate_ip_part(const struct tg_ip *ip, const struct tg_limit_key *k,
+    char *buf, size_t bufsz)
+{
+	struct tg_ip net = *ip;
+	int len = ip->family == 4 ? k->v4 : k->v6, full, rest;
+	char a[64];
+
+	full = len / 8;
+	rest = len % 8;
+	if (rest != 0)
+		net.b[full++] &= (uint8_t)(0xff << (8 - rest));
+	memset(net.b + full, 0, sizeof net.b - (size_t)full);
+	snprintf(buf, bufsz, "%s/%d", tg_ip_format(&net, a, sizeof a), len);
+}
+
+/* rate_key_add - append one part; -1 when it does not fit */
+static int
+rate_key_add(char *key, size_t keysz, size_t *o, const char *part)
+{
+	size_t n = strlen(part);
+
+	if (*o + 1 + n >= keysz)
+		return -1;
+	key[(*o)++] = '|';
+	/* Case-insensitive, as in rules. */
+	for (size_t i = 0; i < n; i++)
+		key[(*o)++] = (part[i] >= 'A' && part[i] <= 'Z') ?
+		    (char)(part[i] - 'A' + 'a') : part[i];
+	key[*o] = '\0';
+	return 0;
+}
+
+/* rate_key_prefix - "NAME:count:window|", which every key of l starts
+ * with: a reload that changes what a limit counts starts afresh. */
+static size_t
+rate_key_prefix(const struct tg_limit *l, char *key, size_t keysz)
+{
+	int n = snprintf(key, keysz, "%s:%s:%lld", l->name,
+	    tg_rate_count_name(l->count), (long long)(l->window_ms / 1000));
+
+	return n > 0 && (size_t)n < keysz ? (size_t)n : 0;
+}
+
+int
+tg_rate_key(const struct tg_limit *l, const struct tg_session *s, char *key,
+    size_t keysz)
+{
+	size_t o = rate_key_prefix(l, key, keysz);
+	char part[80];
+	struct tg_ip ip;
+	const char *v;
+
+	for (size_t i = 0; i < l->nkeys; i++) {
+		const struct tg_limit_key *k = &l->keys[i];
+
+		v = s->val[k->attr];
+		if (tg_attrs[k->attr].type == TG_T_IP) {
+			if (k->attr == TG_A_CLIENT_ADDRESS && s->client_ip_ok)
+				ip = s->client_ip;
+			else if (v == NULL || tg_ip_parse(v, &ip) != 0)
+				return -1;
+			rate_ip_part(&ip, k, part, sizeof part);
+			v = part;
+		}
+		if (v == NULL || *v == '\0' || rate_key_add(key, keysz, &o,
+		    v) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static struct rate_mark *
+rate_mark_find(struct tg_rate_state *st, const struct tg_limit *l)
+{
+	for (size_t i = 0; i < st->nmarks; i++)
+		if (st->marks[i].l == l)
+			return &st->marks[i];
+	return NULL;
+}
+
+static void
+rate_mark(struct tg_rate_state *st, const struct tg_limit *l,
+    enum rate_mark_state state)
+{
+	if (st->nmarks == st->mcap) {
+		st->mcap = st->mcap ? 2 * st->mcap : 4;
+		st->marks = tg_xrealloc(st->marks, st->mcap *
+		    sizeof *st->marks);
+	}
+	st->marks[st->nmarks].l = l;
+	st->marks[st->nmarks++].state = state;
+}
+
+static void
+rate_hold(struct tg_rate_state *st, const struct tg_limit *l,
+    const char *key, int64_t delta, int64_t slot)
+{
+	struct rate_hold *h;
+
+	if (st->nholds == st->hcap) {
+		st->hcap = st->hcap ? 2 * st->hcap : 4;
+		st->holds = tg_xrealloc(st->holds, st->hcap *
+		    sizeof *st->holds);
+	}
+	h = &st->holds[st->nholds++];
+	h->store = l->store;
+	h->key = tg_xstrdup(key);
+	h->window_ms = l->window_ms;
+	h->delta = delta;
+	h->slot = slot;
+	h->kind = HOLD_STAGE;
+	h->count = l->count;
+	h->count_refused = l->count_refused;
+}
+
+/* rate_drop - forget hold i, taking it back from its store first when
+ * release is set */
+static void
+rate_drop(struct tg_rate_state *st, size_t i, int release)
+{
+	struct rate_hold *h = &st->holds[i];
+
+	if (release && h->store->ops->release(h->store, h->key, h->window_ms,
+	    h->delta, h->slot) < 0)
+		tg_log_warnx("rate: %s: could not give back %lld",
+		    h->key, (long long)h->delta);
+	free(h->key);
+	st->holds[i] = st->holds[--st->nholds];
+}
+
+/* rate_failed - the store failed for l: log it loudly; 1 when the limit
+ * fails closed */
+static int
+rate_failed(const struct tg_session *s, const struct tg_limit *l, int rc)
+{
+	tg_metrics_error(TG_M_STORE_ERROR);
+	tg_log_err("%s: limit %s: %s store %s; %s", s->id, l->name,
+	    l->store->ops->name, rc == TG_ERR_FULL ? "is full" :
+	    "unavailable", l->on_error_skip ? "not counted, mail passes" :
+	    "tempfail");
+	return !l->on_error_skip;
+}
+
+/* rate_delta - what an event adds to l at its counting stage */
+static int64_t
+rate_delta(const struct tg_limit *l, const struct tg_session *s)
+{
+	return l->count == TG_RATE_BYTES ? (int64_t)s->size : 1;
+}
+
+int
+tg_rate_check(struct tg_session *s, const struct tg_limit *l,
+    enum tg_stage stage)
+{
+	struct tg_rate_state *st = rate_state(s);
+	struct rate_mark *m;
+	char key[TG_LIMIT_KEY_MAX];
+	int64_t value, slot, next;
+	int rc;
+
+	if (tg_rate_key(l, s, key, sizeof key) < 0)
+		return 0;
+	if (stage == l->stage) {
+		if ((m = rate_mark_find(st, l)) != NULL) {
+			if (m->state == MARK_DENIED)
+				st->tripped = l->name;
+			return m->state == MARK_DENIED;
+		}
+		rc = l->store->ops->add(l->store, key, l->window_ms,
+		    rate_delta(l, s), l->max, &value, &slot);
+		if (rc < 0) {
+			rate_mark(st, l, MARK_ERROR);
+			st->tripped = l->name;
+			return rate_failed(s, l, rc) ? -1 : 0;
+		}
+		rate_mark(st, l, rc == 1 ? MARK_RESERVED : MARK_DENIED);
+		if (rc == 1) {
+			rate_hold(st, l, key, rate_delta(l, s), slot);
+			return 0;
+		}
+		st->tripped = l->name;
+		return 1;
+	}
+	/* Before (or after) its counting stage a limit is only read: is
+	 * there room for one more event? */
+	if ((rc = l->store->ops->get(l->store, key, l->window_ms,
+	    &value)) < 0) {
+		st->tripped = l->name;
+		return rate_failed(s, l, rc) ? -1 : 0;
+	}
+	next = 1;
+	if (l->count == TG_RATE_BYTES && stage < TG_STAGE_EOM &&
+	    s->size_declared > 1)
+		next = s->size_declared;
+	if (value + next > l->max) {
+		st->tripped = l->name;
+		return 1;
+	}
+	return 0;
+}
+
+void
+tg_rate_stage_begin(struct tg_session *s)
+{
+	if (s->rate != NULL) {
+		s->rate->nmarks = 0;
+		s->rate->tripped = NULL;
+	}
+}
+
+/* rate_count_auto - count the event for the limits of this stage that no
+ * rule reserved; returns a limit whose store failed closed, or NULL */
+static const struct tg_limit *
+rate_count_auto(const struct tg_policy *p, struct tg_session *s,
+    enum tg_stage stage, int refused)
+{
+	struct tg_rate_state *st = rate_state(s);
+	const struct tg_limit *failed = NULL;
+	char key[TG_LIMIT_KEY_MAX];
+	struct rate_mark *m;
+	int64_t value, slot;
+	int rc;
+
+	for (size_t i = 0; i < p->nlimits; i++) {
+		const struct tg_limit *l = p->limits[i];
+
+		if (l->stage != stage || (refused && !l->count_refused))
+			continue;
+		if ((m = rate_mark_find(st, l)) != NULL &&
+		    m->state != MARK_DENIED)
+			continue;
+		if (tg_rate_key(l, s, key, sizeof key) < 0)
+			continue;
+		rc = l->store->ops->add(l->store, key, l->window_ms,
+		    rate_delta(l, s), -1, &value, &slot);
+		if (rc < 0) {
+			if (rate_failed(s, l, rc) && failed == NULL)
+				failed = l;
+			continue;
+		}
+		rate_hold(st, l, key, rate_delta(l, s), slot);
+	}
+	return failed;
+}
+
+void
+tg_rate_stage_end(const struct tg_policy *p, struct tg_session *s,
+    enum tg_stage stage, struct tg_verdict *v)
+{
+	struct tg_rate_state *st;
+	const struct tg_limit *failed = NULL;
+	int refused = v->action == TG_ACT_REJECT ||
+	    v->action == TG_ACT_TEMPFAIL;
+
+	if (p == NULL || (p->nlimits == 0 && s->rate == NULL))
+		return;
+	if (p->nlimits > 0)
+		failed = rate_count_auto(p, s, stage, refused);
+	if (failed != NULL && !refused) {
+		tg_reply_internal(v, "Rate limit store unavailable, try "
+		    "again later");
+		tg_strlcpy(v->limit, failed->name, sizeof v->limit);
+		refused = 1;
+	}
+	st = rate_state(s);
+	for (size_t i = st->nholds; i-- > 0;) {
+		struct rate_hold *h = &st->holds[i];
+
+		if (h->kind == HOLD_TXN && stage == TG_STAGE_EOM)
+			/* The message is decided: its recipients count
+			 * when it was accepted, or when asked to anyway. */
+			rate_drop(st, i, refused && !h->count_refused);
+		else if (h->kind != HOLD_STAGE)
+			continue;
+		else if (refused && !h->count_refused)
+			rate_drop(st, i, 1);
+		else if (h->count == TG_RATE_RECIPIENTS)
+			h->kind = HOLD_TXN;
+		else if (h->count == TG_RATE_SESSIONS)
+			h->kind = HOLD_CONN;
+		else
+			rate_drop(st, i, 0);	/* counted for good */
+	}
+	st->nmarks = 0;
+}
+
+const char *
+tg_rate_tripped(const struct tg_session *s)
+{
+	return s->rate != NULL ? s->rate->tripped : NULL;
+}
+
+void
+tg_rate_clear_tripped(struct tg_session *s)
+{
+	if (s->rate != NULL)
+		s->rate->tripped = NULL;
+}
+
+void
+tg_rate_txn_end(struct tg_session *s)
+{
+	struct tg_rate_state *st = s->rate;
+
+	if (st == NULL)
+		return;
+	for (size_t i = st->nholds; i-- > 0;)
+		if (st->holds[i].kind == HOLD_TXN)
+			rate_drop(st, i, !st->holds[i].count_refused);
+}
+
+void
+tg_rate_conn_end(struct tg_session *s)
+{
+	struct tg_rate_state *st = s->rate;
+
+	if (st == NULL)
+		return;
+	tg_rate_txn_end(s);
+	for (size_t i = st->nholds; i-- > 0;)
+		rate_drop(st, i, st->holds[i].kind == HOLD_CONN ||
+		    st->holds[i].kind == HOLD_STAGE);
+	free(st->holds);
+	free(st->marks);
+	free(st);
+	s->rate = NULL;
+}

@@ -1,0 +1,445 @@
+/* store_redis.c - counters in Redis, shared by every MTA that points at
+ * the same server. Each operation is one EVALSHA of a Lua script, atomic
+ * in the server; the server's clock places events in slots, so MTAs with
+ * skewed clocks still agree. Owns: a bounded pool of connections.
+ * Threads: the pool is guarded by a mutex; a call uses its connection
+ * alone and never waits longer than the configured timeout. */
+#include "config.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <hiredis/hiredis.h>
+
+#include "tg.h"
+#include "tg_log.h"
+#include "tg_store.h"
+
+#define REDIS_BACKOFF_MIN_MS	100
+#define REDIS_BACKOFF_MAX_MS	5000
+
+/* KEYS[1] the counter (a hash: slot -> count). ARGV: window ms (0 for a
+ * gauge), operation, delta, max, slot. Slots older than the window are
+ * dropped on the way. Returns {value, slot, added}. */
+static const char redis_script[] =
+"local w = tonumber(ARGV[1])\n"
+"local op, d, max = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])\n"
+"local k, cur, ttl = KEYS[1], 0, 3600000\n"
+"if w > 0 then\n"
+"  local t = redis.call('TIME')\n"
+"  local sl = math.max(1, math.floor(w / 10))\n"
+"  cur = math.floor((t[1] * 1000 + math.floor(t[2] / 1000)) / sl)\n"
+"  ttl = w + 2 * sl\n"
+"end\n"
+"local h, v = redis.call('HGETALL', k), 0\n"
+"for i = 1, #h, 2 do\n"
+"  if w > 0 and tonumber(h[i]) < cur - 10 then\n"
+"    redis.call('HDEL', k, h[i])\n"
+"  else\n"
+"    v = v + tonumber(h[i + 1])\n"
+"  end\n"
+"end\n"
+"local f = string.format('%.0f', cur)\n"
+"if op == 'get' then return {v, cur, 0} end\n"
+"if op == 'release' then\n"
+"  local s = ARGV[5]\n"
+"  if redis.call('HEXISTS', k, s) == 1 then\n"
+"    if redis.call('HINCRBY', k, s, -d) <= 0 then\n"
+"      redis.call('HDEL', k, s)\n"
+"    end\n"
+"  end\n"
+"  return {v, cur, 0}\n"
+"end\n"
+"if max >= 0 and v + d > max then return {v, cur, 0} end\n"
+"redis.call('HINCRBY', k, f, d)\n"
+"redis.call('PEXPIRE', k, ttl)\n"
+"return {v + d, cur, 1}\n";
+
+struct redis_store {
+	struct tg_store	 base;		/* first member */
+	struct tg_redis_conf conf;	/* own copies */
+	char		 host[256];
+	int		 port;
+	const char	*unixpath;	/* into conf.address, or NULL */
+	pthread_mutex_t	 lock;
+	pthread_cond_t	 cv;
+	redisContext	**idle;
+	int		 nidle, nopen;
+	int64_t		 down_until;	/* ms: fail fast till then */
+	int64_t		 backoff_ms;
+	int		 down;		/* logged as down */
+	char		 sha[64];	/* of redis_script, once loaded */
+};
+
+int
+tg_store_redis_available(void)
+{
+	return 1;
+}
+
+static int64_t
+redis_now(void)
+{
+	return tg_clock_now_ms(NULL);
+}
+
+static struct timeval
+redis_tv(int ms)
+{
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	return tv;
+}
+
+/* redis_failed - a connection attempt or a call failed: fail fast for a
+ * while, doubling the wait up to a bound; lock held. */
+static void
+redis_failed(struct redis_store *r, const char *why)
+{
+	r->backoff_ms = r->backoff_ms == 0 ? REDIS_BACKOFF_MIN_MS :
+	    r->backoff_ms * 2;
+	if (r->backoff_ms > REDIS_BACKOFF_MAX_MS)
+		r->backoff_ms = REDIS_BACKOFF_MAX_MS;
+	r->down_until = redis_now() + r->backoff_ms;
+	if (!r->down)
+		tg_log_err("redis %s: %s; retrying with backoff",
+		    r->conf.address, why);
+	r->down = 1;
+}
+
+static int
+redis_ok_reply(redisReply *rep, const char *what, char *err, size_t errsz)
+{
+	if (rep != NULL && rep->type != REDIS_REPLY_ERROR)
+		return 1;
+	snprintf(err, errsz, "%s: %s", what, rep != NULL ? rep->str :
+	    "no reply");
+	return 0;
+}
+
+/* redis_connect - a new ready connection (authenticated, database
+ * selected, script loaded), or NULL with err set. No lock held. */
+static redisContext *
+redis_connect(struct redis_store *r, char *err, size_t errsz)
+{
+	struct timeval tv = redis_tv(r->conf.timeout_ms);
+	redisContext *c;
+	redisReply *rep;
+	int ok;
+
+	c = r->unixpath != NULL ? redisConnectUnixWithTimeout(r->unixpath,
+	    tv) : redisConnectWithTimeout(r->host, r->port, tv);
+	if (c == NULL || c->err) {
+		snprintf(err, errsz, "connect: %s", c != NULL ? c->errstr :
+		    "out of memory");
+		goto fail;
+	}
+	if (redisSetTimeout(c, tv) != REDIS_OK) {
+		snprintf(err, errsz, "cannot set the timeout");
+		goto fail;
+	}
+	if (r->conf.password != NULL) {
+		rep = r->conf.user != NULL ? redisCommand(c, "AUTH %s %s",
+		    r->conf.user, r->conf.password) : redisCommand(c,
+		    "AUTH %s", r->conf.password);
+		ok = redis_ok_reply(rep, "AUTH", err, errsz);
+		freeReplyObject(rep);
+		if (!ok)
+			goto fail;
+	}
+	if (r->conf.database != 0) {
+		rep = redisCommand(c, "SELECT %d", r->conf.database);
+		ok = redis_ok_reply(rep, "SELECT", err, errsz);
+		freeReplyObject(rep);
+		if (!ok)
+			goto fail;
+	}
+	rep = redisCommand(c, "SCRIPT LOAD %s", redis_script);
+	ok = redis_ok_reply(rep, "SCRIPT LOAD", err, errsz) &&
+	    rep->type == REDIS_REPLY_STRING;
+	if (ok) {
+		pthread_mutex_lock(&r->lock);
+		tg_strlcpy(r->sha, rep->str, sizeof r->sha);
+		pthread_mutex_unlock(&r->lock);
+	}
+	freeReplyObject(rep);
+	if (!ok)
+		goto fail;
+	return c;
+fail:
+	if (c != NULL)
+		redisFree(c);
+	return NULL;
+}
+
+/* redis_get_conn - a connection from the pool, a new one, or NULL after at
+ * most the timeout (Redis down or every connection busy). */
+static redisContext *
+redis_get_conn(struct redis_store *r, int *reused)
+{
+	struct timespec until;
+	redisContext *c;
+	char err[256];
+
+	pthread_mutex_lock(&r->lock);
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += r->conf.timeout_ms / 1000;
+	until.tv_nsec += (long)(r->conf.timeout_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	for (;;) {
+		if (redis_now() < r->down_until) {
+			pthread_mutex_unlock(&r->lock);
+			return NULL;
+		}
+		if (r->nidle > 0) {
+			*reused = 1;
+			c = r->idle[--r->nidle];
+			pthread_mutex_unlock(&r->lock);
+			return c;
+		}
+		if (r->nopen < r->conf.connections)
+			break;
+		if (pthread_cond_timedwait(&r->cv, &r->lock, &until) != 0) {
+			pthread_mutex_unlock(&r->lock);
+			return NULL;
+		}
+	}
+	r->nopen++;
+	*reused = 0;
+	pthread_mutex_unlock(&r->lock);
+	c = redis_connect(r, err, sizeof err);
+	pthread_mutex_lock(&r->lock);
+	if (c == NULL) {
+		r->nopen--;
+		redis_failed(r, err);
+	}
+	pthread_mutex_unlock(&r->lock);
+	return c;
+}
+
+/* redis_put_conn - back to the pool when it worked, else closed */
+static void
+redis_put_conn(struct redis_store *r, redisContext *c, const char *err)
+{
+	pthread_mutex_lock(&r->lock);
+	if (err == NULL) {
+		r->idle[r->nidle++] = c;
+		r->backoff_ms = 0;
+		if (r->down)
+			tg_log_info("redis %s: back", r->conf.address);
+		r->down = 0;
+	} else {
+		r->nopen--;
+		redis_failed(r, err);
+	}
+	pthread_cond_signal(&r->cv);
+	pthread_mutex_unlock(&r->lock);
+	if (err != NULL)
+		redisFree(c);
+}
+
+/* redis_stale - c, taken from the pool, was closed by the server (it
+ * restarted, or dropped idle clients): worth one retry on a new
+ * connection. A timeout is not: it already used the caller's time. */
+static int
+redis_stale(const redisContext *c, int reused)
+{
+	return reused && (c->err == REDIS_ERR_EOF || (c->err == REDIS_ERR_IO &&
+	    strstr(c->errstr, "temporarily") == NULL));
+}
+
+/* redis_eval - run the script once; out gets {value, slot, added}. */
+static int
+redis_eval(struct redis_store *r, const char *key, int64_t window_ms,
+    const char *op, int64_t delta, int64_t max, int64_t slot, int64_t out[3])
+{
+	redisContext *c;
+	redisReply *rep;
+	char sha[64], err[256];
+	int rc = TG_ERR_RETRY, reused, tries = 0;
+
+again:
+	if ((c = redis_get_conn(r, &reused)) == NULL)
+		return TG_ERR_RETRY;
+	pthread_mutex_lock(&r->lock);
+	tg_strlcpy(sha, r->sha, sizeof sha);
+	pthread_mutex_unlock(&r->lock);
+	rep = redisCommand(c, "EVALSHA %s 1 %s%s %lld %s %lld %lld %lld", sha,
+	    r->conf.prefix, key, (long long)window_ms, op, (long long)delta,
+	    (long long)max, (long long)slot);
+	if (rep != NULL && rep->type == REDIS_REPLY_ERROR &&
+	    strncmp(rep->str, "NOSCRIPT", 8) == 0) {
+		/* The server lost its scripts (SCRIPT FLUSH): send it. */
+		freeReplyObject(rep);
+		rep = redisCommand(c, "EVAL %s 1 %s%s %lld %s %lld %lld %lld",
+		    redis_script, r->conf.prefix, key, (long long)window_ms,
+		    op, (long long)delta, (long long)max, (long long)slot);
+	}
+	if (rep == NULL && redis_stale(c, reused) && tries++ == 0) {
+		pthread_mutex_lock(&r->lock);
+		r->nopen--;
+		/* The server closed this one, so it closed the other idle
+		 * ones too (it restarted): the retry must not take one of
+		 * them. Closing a socket is quick enough to do here. */
+		while (r->nidle > 0) {
+			redisFree(r->idle[--r->nidle]);
+			r->nopen--;
+		}
+		pthread_mutex_unlock(&r->lock);
+		redisFree(c);
+		goto again;
+	}
+	if (rep == NULL)
+		snprintf(err, sizeof err, "%s", c->err ? c->errstr :
+		    "no reply");
+	else if (rep->type == REDIS_REPLY_ERROR)
+		snprintf(err, sizeof err, "%s", rep->str);
+	else if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 3)
+		snprintf(err, sizeof err, "unexpected reply to EVALSHA");
+	else {
+		for (int i = 0; i < 3; i++)
+			out[i] = rep->element[i]->type == REDIS_REPLY_INTEGER ?
+			    rep->element[i]->integer : 0;
+		rc = TG_OK;
+	}
+	freeReplyObject(rep);
+	/* An error reply leaves the connection usable, but a script error
+	 * means the server is not what we expect: treat all alike. */
+	redis_put_conn(r, c, rc == TG_OK ? NULL : err);
+	return rc;
+}
+
+static int
+redis_add(struct tg_store *st, const char *key, int64_t window_ms,
+    int64_t delta, int64_t max, int64_t *value, int64_t *slot)
+{
+	int64_t out[3];
+	int rc;
+
+	if ((rc = redis_eval((struct redis_store *)st, key, window_ms, "add",
+	    delta, max, 0, out)) != TG_OK)
+		return rc;
+	*value = out[0];
+	*slot = out[1];
+	return out[2] != 0;
+}
+
+static int
+redis_get(struct tg_store *st, const char *key, int64_t window_ms,
+    int64_t *value)
+{
+	int64_t out[3];
+	int rc;
+
+	if ((rc = redis_eval((struct redis_store *)st, key, window_ms, "get",
+	    0, -1, 0, out)) != TG_OK)
+		return rc;
+	*value = out[0];
+	return TG_OK;
+}
+
+static int
+redis_release(struct tg_store *st, const char *key, int64_t window_ms,
+    int64_t delta, int64_t slot)
+{
+	int64_t out[3];
+
+	return redis_eval((struct redis_store *)st, key, window_ms, "release",
+	    delta, -1, slot, out);
+}
+
+static int
+redis_reset(struct tg_store *st, const char *key)
+{
+	struct redis_store *r = (struct redis_store *)st;
+	redisContext *c;
+	redisReply *rep;
+	char err[256];
+	int ok, reused;
+
+	if ((c = redis_get_conn(r, &reused)) == NULL)
+		return TG_ERR_RETRY;
+	rep = redisCommand(c, "DEL %s%s", r->conf.prefix, key);
+	ok = redis_ok_reply(rep, "DEL", err, sizeof err);
+	freeReplyObject(rep);
+	redis_put_conn(r, c, ok ? NULL : err);
+	return ok ? TG_OK : TG_ERR_RETRY;
+}
+
+static void
+redis_free(struct tg_store *st)
+{
+	struct redis_store *r = (struct redis_store *)st;
+
+	for (int i = 0; i < r->nidle; i++)
+		redisFree(r->idle[i]);
+	free(r->idle);
+	pthread_mutex_destroy(&r->lock);
+	pthread_cond_destroy(&r->cv);
+	free(r->conf.address);
+	free(r->conf.user);
+	free(r->conf.password);
+	free(r->conf.prefix);
+	free(r->base.spec);
+	free(r);
+}
+
+static const struct tg_store_ops redis_ops = {
+	"redis", redis_add, redis_get, redis_release, redis_reset, redis_free,
+};
+
+/* redis_address - split "host:port", "[v6]:port" or "unix:/path" */
+static void
+redis_address(struct redis_store *r)
+{
+	const char *a = r->conf.address, *colon;
+	size_t n;
+
+	r->port = 6379;
+	if (strncmp(a, "unix:", 5) == 0) {
+		r->unixpath = a + 5;
+		return;
+	}
+	if (a[0] == '[' && (colon = strchr(a, ']')) != NULL) {
+		n = (size_t)(colon - a - 1);
+		snprintf(r->host, sizeof r->host, "%.*s", (int)n, a + 1);
+		if (colon[1] == ':')
+			r->port = atoi(colon + 2);
+		return;
+	}
+	if ((colon = strrchr(a, ':')) != NULL) {
+		snprintf(r->host, sizeof r->host, "%.*s", (int)(colon - a), a);
+		r->port = atoi(colon + 1);
+	} else
+		tg_strlcpy(r->host, a, sizeof r->host);
+}
+
+struct tg_store *
+tg_store_redis_new(const struct tg_redis_conf *c)
+{
+	struct redis_store *r = tg_xcalloc(1, sizeof *r);
+
+	r->base.ops = &redis_ops;
+	r->base.spec = tg_xstrdup("redis");
+	r->conf.address = tg_xstrdup(c->address != NULL ? c->address :
+	    "127.0.0.1:6379");
+	r->conf.user = c->user != NULL ? tg_xstrdup(c->user) : NULL;
+	r->conf.password = c->password != NULL ? tg_xstrdup(c->password) :
+	    NULL;
+	r->conf.database = c->database;
+	r->conf.prefix = tg_xstrdup(c->prefix != NULL ? c->prefix : "tg:");
+	r->conf.timeout_ms = c->timeout_ms > 0 ? c->timeout_ms : 250;
+	r->conf.connections = c->connections > 0 ? c->connections : 8;
+	r->idle = tg_xcalloc((size_t)r->conf.connections, sizeof *r->idle);
+	redis_address(r);
+	pthread_mutex_init(&r->lock, NULL);
+	pthread_cond_init(&r->cv, NULL);
+	return &r->base;
+}

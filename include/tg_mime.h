@@ -1,0 +1,79 @@
+/* tg_mime.h - streaming MIME parser (mime.c) and header decoding
+ * (mime_hdr.c): the facts attachment rules test, per leaf part.
+ * Owns: a struct tg_mime owns its parts and names; the hash-type set is
+ * borrowed from the policy. Threads: one parser per message, no sharing. */
+#ifndef TG_MIME_H
+#define TG_MIME_H
+
+#include <stddef.h>
+#include "tg_policy.h"
+
+#define TG_MIME_NAMES_MAX	4	/* distinct file names kept per part */
+#define TG_MIME_NAME_MAX	1024	/* bytes kept of a name (its end) */
+#define TG_MIME_EXT_MAX		32	/* bytes kept of an extension */
+#define TG_MIME_PARTS_MAX	500	/* leaf parts recorded per message */
+
+/* One file name a part declares (Content-Disposition filename, Content-Type
+ * name), decoded to UTF-8 where the charset is known. */
+struct tg_mime_name {
+	char	*name;
+	char	 ext[TG_MIME_EXT_MAX];		/* last extension, lower case */
+	char	 inner[TG_MIME_EXT_MAX];	/* the one before it, or "" */
+};
+
+struct tg_mime_part {
+	char		 type[128];	/* "type/subtype", lower case */
+	struct tg_mime_name names[TG_MIME_NAMES_MAX];
+	size_t		 nnames;
+	long long	 size;		/* decoded bytes */
+	char		 sha256[65];	/* hex, "" when not hashed */
+	int		 malformed;	/* something about it was broken */
+	int		 opaque;	/* its headers are unknown: every
+					 * attachment test on it is true */
+	const char	*why;		/* first malformation (static text) */
+};
+
+/* What the parser is asked to do; hash_types is borrowed (the policy's
+ * `mime hash-types` set, NULL: every part). */
+struct tg_mime_conf {
+	int			 hash;		/* compute SHA-256 at all */
+	const struct tg_set	*hash_types;	/* "type/sub", "type/ *", "*" */
+};
+
+struct tg_mime;
+
+/* Start a message whose top-level header fields are given (NULL: absent).
+ * Caller frees with tg_mime_free(). */
+struct tg_mime *tg_mime_new(const struct tg_mime_conf *, const char *ctype,
+	    const char *cte, const char *cdisp);
+/* Feed body bytes as they arrive, in chunks of any size. Memory stays
+ * bounded whatever the input. */
+void	tg_mime_feed(struct tg_mime *, const char *buf, size_t len);
+/* End of body: close open parts and structures. Idempotent. */
+void	tg_mime_finish(struct tg_mime *);
+size_t	tg_mime_nparts(const struct tg_mime *);
+const struct tg_mime_part *tg_mime_part(const struct tg_mime *, size_t);
+/* 1 when anything in the structure was malformed, else 0; why gets the
+ * first reason (static text) when not NULL. */
+int	tg_mime_malformed(const struct tg_mime *, const char **why);
+struct tg_mime *tg_mime_free(struct tg_mime *);	/* returns NULL */
+
+/* mime_hdr.c. RFC 2047 encoded words in a header value, decoded to UTF-8;
+ * line folding removed, NUL bytes become '?'. Caller frees. */
+char	*tg_mime_decode_words(const char *value);
+/* Past RFC 5322 CFWS: white space and (nested, escaped) comments. An
+ * unclosed comment runs to the end of the string. */
+const char *tg_mime_skip_cfws(const char *);
+/* Parse a Content-Type or Content-Disposition value: *type gets the
+ * lowercased "type/subtype" or disposition (caller frees), and up to max
+ * distinct values of parameter pname (RFC 2231 continuations and charsets,
+ * RFC 2047 words in quoted values) go to vals[] (caller frees each).
+ * Returns the number of values; *bad is set to 1 when the value was
+ * malformed (parsing goes on as far as it can). */
+size_t	tg_mime_params(const char *value, const char *pname, char **type,
+	    char **vals, size_t max, int *bad);
+/* Bytes in charset (NULL or "": as they are) to UTF-8; invalid sequences
+ * become '?', NUL too. Caller frees. */
+char	*tg_mime_to_utf8(const char *charset, const char *in, size_t len);
+
+#endif

@@ -1,0 +1,93 @@
+/* tg_rate.h - rate and concurrency limits: what a limit declaration
+ * holds, the check behind the condition "limit NAME exceeded", and the
+ * counting the engine does at the end of each stage. Owns: a limit owns
+ * its key list; the store it names is process-wide (tg_store.h).
+ * Threads: limits are read-only in a policy; the per-session state
+ * belongs to its session. */
+#ifndef TG_RATE_H
+#define TG_RATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "tg_policy.h"
+
+#define TG_LIMIT_KEYS_MAX	4
+#define TG_LIMIT_KEY_MAX	1024	/* bytes of a built key */
+
+struct tg_session;
+struct tg_store;
+struct tg_verdict;
+
+/* What a limit counts, and at which stage (see doc/policy-language.md). */
+enum tg_rate_count {
+	TG_RATE_CONNECTIONS,	/* connect, when not refused */
+	TG_RATE_SESSIONS,	/* simultaneous: connect until close */
+	TG_RATE_MESSAGES,	/* eom, when accepted */
+	TG_RATE_RECIPIENTS,	/* rcpt when accepted; taken back if the
+				 * message is then refused or aborted */
+	TG_RATE_BYTES,		/* eom: the size, when accepted */
+};
+
+struct tg_limit_key {
+	enum tg_attr	 attr;
+	int		 v4, v6;	/* prefix lengths of ip attributes */
+};
+
+struct tg_limit {
+	char			*name;
+	struct tg_limit_key	 keys[TG_LIMIT_KEYS_MAX];
+	size_t			 nkeys;
+	enum tg_rate_count	 count;
+	enum tg_stage		 stage;		/* counted at */
+	int64_t			 max;
+	int64_t			 window_ms;	/* 0 for sessions */
+	struct tg_store		*store;		/* not owned */
+	int			 on_error_skip;	/* fail open */
+	int			 count_refused;	/* refused count */
+	const char		*file;		/* in policy->files */
+	int			 line;
+};
+
+void	tg_limit_free(struct tg_limit *);
+const char *tg_rate_count_name(enum tg_rate_count);
+/* The stage at which events of this kind are counted. */
+enum tg_stage tg_rate_count_stage(enum tg_rate_count);
+
+/* "limit NAME exceeded" at stage st. At the limit's counting stage the
+ * event is added if there is room (atomically: exact across MTAs that
+ * share a store) and 1 is returned when there is none; at other stages
+ * the counter is only read. Returns 1, 0, or -1 when the store failed and
+ * the limit says on-error tempfail. A key with an unknown part: 0. */
+int	tg_rate_check(struct tg_session *, const struct tg_limit *,
+	    enum tg_stage st);
+/* Called by the engine around each stage's rules. stage_end counts the
+ * events of limits no rule checked, takes back what a refused event had
+ * reserved, and may turn v into 451 4.3.0 when a store failed. */
+void	tg_rate_stage_begin(struct tg_session *);
+void	tg_rate_stage_end(const struct tg_policy *, struct tg_session *,
+	    enum tg_stage, struct tg_verdict *v);
+/* The name of the limit that made the last condition true, or NULL;
+ * clear before each rule. */
+const char *tg_rate_tripped(const struct tg_session *);
+void	tg_rate_clear_tripped(struct tg_session *);
+/* End of a message without acceptance (abort, RSET, refused at eom):
+ * recipients reserved for it are taken back. End of the connection:
+ * sessions are released too; frees the state. */
+void	tg_rate_txn_end(struct tg_session *);
+void	tg_rate_conn_end(struct tg_session *);
+
+/* l's key for this session into key; 0, or -1 when a part is unknown
+ * (the limit then does not apply) or the key is too long. */
+int	tg_rate_key(const struct tg_limit *l, const struct tg_session *s,
+	    char *key, size_t keysz);
+
+/* Operator commands on the counters of policy p:
+ *   show LIMIT VALUE [VALUE...]    reset LIMIT VALUE [VALUE...]
+ *   limits
+ * VALUEs are the key's parts in order (an address for an ip part). The
+ * answer, one or more lines, goes to out. Returns 0, or -1 with the
+ * reason in out. */
+int	tg_rate_ctl(const struct tg_policy *p, const char *line, char *out,
+	    size_t outsz);
+
+#endif

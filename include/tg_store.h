@@ -1,0 +1,128 @@
+/* tg_store.h - counter stores for rate limits: in-process (store_mem.c)
+ * or Redis (store_redis.c), behind one vtable. Stores live as long as the
+ * process, so a policy reload keeps every counter. Owns: its counters.
+ * Threads: every operation is thread-safe. */
+#ifndef TG_STORE_H
+#define TG_STORE_H
+
+#include <stdint.h>
+
+#define TG_ERR_FULL	(-16)	/* store holds max keys */
+
+/* A counter is either a sliding window or a gauge. A window of w ms is
+ * kept as TG_STORE_SLOTS + 1 slots of w / TG_STORE_SLOTS ms; its value is
+ * the sum of the slots that overlap the last w ms, so an event counts for
+ * at least w and at most w + w / TG_STORE_SLOTS: no period of length w
+ * ever holds more than the maximum (no burst at window edges). A gauge
+ * (window_ms 0) has no window: additions stay until released. */
+#define TG_STORE_SLOTS	10
+
+struct tg_store;
+
+struct tg_store_ops {
+	const char	*name;
+	/* Add delta to key when value + delta <= max (max < 0: always).
+	 * *value is the value after, or the one that did not leave room;
+	 * *slot says where delta went, for release. Returns 1 added, 0 not
+	 * (no room), or TG_ERR_RETRY / TG_ERR_FULL. */
+	int	(*add)(struct tg_store *, const char *key, int64_t window_ms,
+		    int64_t delta, int64_t max, int64_t *value, int64_t *slot);
+	/* The current value; TG_OK or an error. */
+	int	(*get)(struct tg_store *, const char *key, int64_t window_ms,
+		    int64_t *value);
+	/* Take back delta added to slot, if that slot still counts. */
+	int	(*release)(struct tg_store *, const char *key,
+		    int64_t window_ms, int64_t delta, int64_t slot);
+	/* Forget key. */
+	int	(*reset)(struct tg_store *, const char *key);
+	void	(*free)(struct tg_store *);
+};
+
+struct tg_store {
+	const struct tg_store_ops *ops;
+	char		*spec;		/* registry key */
+	struct tg_store	*next;		/* registry list */
+};
+
+/* Where the memory store reads the time, in ms; tests install a fake. */
+typedef int64_t (*tg_clock_fn)(void *arg);
+int64_t	tg_clock_now_ms(void *arg);	/* CLOCK_MONOTONIC */
+
+/* Redis settings, as written in a store redis { } statement. */
+struct tg_redis_conf {
+	char	*address;	/* host:port, [v6]:port, unix:/path */
+	char	*user;		/* ACL user, NULL: none */
+	char	*password;	/* NULL: no AUTH */
+	int	 database;
+	char	*prefix;	/* key prefix */
+	int	 timeout_ms;	/* per call */
+	int	 connections;	/* pool size */
+};
+
+/* The process-wide stores. tg_store_memory() is created on first use;
+ * tg_store_redis() returns the store with these settings, creating it on
+ * first use (it connects lazily). Never freed before tg_store_shutdown().
+ * NULL with *why set when the build has no Redis support. */
+struct tg_store	*tg_store_memory(void);
+struct tg_store	*tg_store_redis(const struct tg_redis_conf *,
+		    const char **why);
+void		 tg_store_shutdown(void);
+int		 tg_store_redis_available(void);
+
+/* Memory store: cap on keys (0: default) and the clock (NULL: real). */
+void	tg_store_mem_set_max_keys(struct tg_store *, uint64_t max);
+void	tg_store_mem_set_clock(struct tg_store *, tg_clock_fn, void *arg);
+/* Keys held now, expired ones not yet reclaimed included. */
+uint64_t tg_store_mem_keys(struct tg_store *);
+/* Drop every counter (tests). */
+void	tg_store_mem_clear(struct tg_store *);
+
+/* Snapshots of the memory store (store_snap.c). A counter as a snapshot
+ * sees it: n[i] is the count of the slot that started start_ms -
+ * i * slot length on the store's clock (i = 0: the newest). Gauges
+ * (sessions) are not offered: a restart ends every session. */
+struct tg_store_mem_dump {
+	const char	*key;
+	int64_t		 window_ms;
+	int64_t		 start_ms;
+	int64_t		 n[TG_STORE_SLOTS + 1];
+};
+/* The store's clock now, in ms. */
+int64_t	tg_store_mem_now(struct tg_store *);
+/* Call fn for every live windowed counter, shard by shard: a shard's
+ * counters are copied under its lock, fn runs without it. Stops at the
+ * first negative return of fn and returns it; else TG_OK. */
+int	tg_store_mem_each(struct tg_store *,
+	    int (*fn)(const struct tg_store_mem_dump *, void *), void *arg);
+/* Add count to key (window window_ms) in the slot holding the end of the
+ * slot that started at start_ms on the store's clock, so a restored event
+ * never counts for less than the window. 1 added, 0 not (that slot has
+ * left the window), or TG_ERR_FULL. */
+int	tg_store_mem_restore(struct tg_store *, const char *key,
+	    int64_t window_ms, int64_t start_ms, int64_t count);
+
+/* Save the memory store to path atomically (a temporary file in the same
+ * directory, fsync, rename); wall_ms is the wall-clock time now, written
+ * with the counters so a later load can tell how old they are. TG_OK or
+ * TG_ERR_IO (logged; path is unchanged then). */
+int	tg_store_snap_save(struct tg_store *, const char *path,
+	    int64_t wall_ms);
+/* Load a snapshot into the memory store: counters whose window has passed
+ * by wall_ms are skipped. A missing, empty, truncated, corrupt or
+ * foreign file leaves the store empty and logs one line. Returns the
+ * number of counters restored (>= 0), or TG_ERR_IO when the file was
+ * unusable. */
+int	tg_store_snap_load(struct tg_store *, const char *path,
+	    int64_t wall_ms);
+int64_t	tg_clock_wall_ms(void);		/* CLOCK_REALTIME */
+/* The daemon's snapshots, following the published policy's store memory
+ * { snapshot "path" snapshot-interval D }: start() loads the file and
+ * starts the periodic saver; stop() ends it and saves one last time. */
+void	tg_store_snap_start(void);
+void	tg_store_snap_stop(void);
+
+/* Constructors, for store.c. */
+struct tg_store	*tg_store_mem_new(void);
+struct tg_store	*tg_store_redis_new(const struct tg_redis_conf *);
+
+#endif

@@ -1,0 +1,102 @@
+#!/bin/sh
+# client.sh - make check test of milterload as a test client: against the
+# real tollgate daemon running policies/default.conf, it asserts the exact
+# reply codes and texts at MAIL and RCPT (client.scn), and must itself
+# fail on a wrong expectation and on a silent rejection (-A).
+# Environment (from tests/Makefile.am): TOLLGATE, MILTERLOAD, top_srcdir.
+
+top_srcdir=${top_srcdir:-.}
+TOLLGATE=${TOLLGATE:-filter/tollgate}
+MILTERLOAD=${MILTERLOAD:-tests/bench/milterload}
+src=$(cd "$top_srcdir" && pwd)
+
+for p in "$TOLLGATE" "$MILTERLOAD"; do
+	if [ ! -x "$p" ]; then
+		echo "client.sh: $p not built"
+		exit 1
+	fi
+done
+
+dir=$(mktemp -d "${TMPDIR:-/tmp}/tg-mload.XXXXXX") || exit 1
+pid=
+cleanup() {
+	if [ -n "$pid" ]; then
+		kill -TERM "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+	fi
+	rm -rf "$dir"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM HUP
+
+"$TOLLGATE" -R -f -p "unix:$dir/sock" -c "$src/policies/default.conf" \
+    2>"$dir/log" &
+pid=$!
+n=0
+while [ ! -S "$dir/sock" ]; do
+	if ! kill -0 "$pid" 2>/dev/null || [ $n -ge 100 ]; then
+		echo "FAIL: tollgate did not start:"
+		cat "$dir/log"
+		exit 1
+	fi
+	sleep 0.1
+	n=$((n + 1))
+done
+
+fail=0
+# 1. The scripted session: every expectation met.
+if ! "$MILTERLOAD" -v -s "unix:$dir/sock" -f "$src/tests/bench/client.scn" \
+    >"$dir/out1" 2>&1; then
+	echo "FAIL: client.scn:"
+	cat "$dir/out1"
+	fail=1
+fi
+# Nine expectations are in client.scn: each must have been checked.
+if [ "$(grep -c '^ok: ' "$dir/out1")" != 9 ]; then
+	echo "FAIL: client.scn: want 9 checked expectations, got:"
+	cat "$dir/out1"
+	fail=1
+fi
+
+# 2. A wrong expectation is reported, with exit status 1.
+cat >"$dir/wrong.scn" <<'SCN'
+mail <x@example.net>
+rcpt <y@elsewhere.example>
+expect 550 5.7.1 Relay access denied
+SCN
+"$MILTERLOAD" -s "unix:$dir/sock" -f "$dir/wrong.scn" >"$dir/out2" 2>&1
+rc=$?
+if [ $rc != 1 ] || ! grep -q \
+    '^FAIL: line 3: rcpt: got "554 5.7.1 Relay access denied", want "550' \
+    "$dir/out2"; then
+	echo "FAIL: wrong expectation: status $rc, want 1, and the line:"
+	cat "$dir/out2"
+	fail=1
+fi
+
+# 3. Load mode with -A: a refused message fails the run (status 3) and
+# the report counts the replies by text, so it cannot pass unnoticed.
+cat >"$dir/relay.scn" <<'SCN'
+mail <x@example.net>
+rcpt <y@elsewhere.example>
+SCN
+"$MILTERLOAD" -A -c 2 -n 20 -s "unix:$dir/sock" -f "$dir/relay.scn" \
+    >"$dir/out3" 2>&1
+rc=$?
+if [ $rc != 3 ] || ! grep -q 'rcpt .* 20  554 5.7.1 Relay access denied' \
+    "$dir/out3" || ! grep -q '^RESULT msgs=20 ok=0 refused=20 errors=0' \
+    "$dir/out3"; then
+	echo "FAIL: silent rejections: status $rc, want 3, and counts:"
+	cat "$dir/out3"
+	fail=1
+fi
+
+# 4. And a clean load run is accepted in full.
+if ! "$MILTERLOAD" -A -q -c 4 -n 200 -m 5 -s "unix:$dir/sock" \
+    >"$dir/out4" 2>&1; then
+	echo "FAIL: default load scenario:"
+	cat "$dir/out4"
+	fail=1
+fi
+[ $fail = 0 ] && echo "client.sh: ok"
+exit $fail

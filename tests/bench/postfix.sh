@@ -1,0 +1,277 @@
+#!/bin/sh
+# postfix.sh - end-to-end benchmark: a private Postfix on loopback, driven
+# by smtp-source, delivering to smtp-sink. One smtpd listener per
+# configuration, so nothing is reloaded between runs: no filter, the null
+# milter (every step / envelope steps), tollgate with policies/default.conf,
+# each milter on a unix and an inet socket, and postfwd with the same
+# rules as a policy service. Configurations alternate within each round;
+# medians of ROUNDS rounds; filter CPU per message from /proc/PID/stat.
+# Needs root, postfix, postfwd (apt-get install postfix postfwd).
+# Environment: top_srcdir, top_builddir; ROUNDS (3) MSGS (2000)
+#   SESSIONS (20) SIZE (2048) PORT (23500: uses PORT..PORT+19) OUT
+
+top_srcdir=${top_srcdir:-.}
+top_builddir=${top_builddir:-.}
+src=$(cd "$top_srcdir" && pwd)
+bld=$(cd "$top_builddir" && pwd)
+TOLLGATE=${TOLLGATE:-$bld/filter/tollgate}
+MILTERLOAD=${MILTERLOAD:-$bld/tests/bench/milterload}
+NULLMILTER=${NULLMILTER:-$bld/tests/bench/nullmilter}
+ROUNDS=${ROUNDS:-3}
+MSGS=${MSGS:-2000}
+SESSIONS=${SESSIONS:-20}
+SIZE=${SIZE:-2048}
+PORT=${PORT:-23500}
+POLICY=${POLICY:-$src/policies/default.conf}
+. "$src/tests/bench/lib.sh"
+
+for p in postfix smtp-source smtp-sink postfwd2; do
+	if ! command -v $p >/dev/null && [ ! -x /usr/sbin/$p ]; then
+		echo "postfix.sh: $p not installed (apt-get install postfix" \
+		    "postfwd); skipped"
+		exit 77
+	fi
+done
+[ "$(id -u)" = 0 ] || { echo "postfix.sh: needs root"; exit 77; }
+PATH=$PATH:/usr/sbin
+OUT=${OUT:-$(mktemp -d "${TMPDIR:-/tmp}/tg-e2e.XXXXXX")}
+D=$OUT/pf
+mkdir -p "$D/etc" "$D/queue" "$D/data" "$D/sock" "$OUT/run"
+chmod 755 "$OUT" "$D" "$D/sock"
+chown postfix "$D/data"
+SINK=$((PORT + 1))
+PFW=$((PORT + 2))
+pf_started=0
+cleanup() {
+	[ $pf_started = 1 ] && postfix -c "$D/etc" stop >/dev/null 2>&1
+	[ -f "$D/postfwd.pid" ] && kill -TERM "$(cat "$D/postfwd.pid")" \
+	    2>/dev/null
+	bench_cleanup
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM HUP
+
+# ---- the filters --------------------------------------------------------
+# milter NAME KIND CMD...: start a milter on $D/sock/NAME (unix) or the
+# next inet port; the socket is left in $msock
+mport=$((PORT + 3))
+milter() {
+	_n=$1 _k=$2
+	shift 2
+	if [ "$_k" = unix ]; then
+		msock="unix:$D/sock/$_n"
+		pfsock="unix:$D/sock/$_n"
+	else
+		msock="inet:$mport@127.0.0.1"
+		pfsock="inet:127.0.0.1:$mport"
+		mport=$((mport + 1))
+	fi
+	# umask 0: the null milter's socket must be writable by postfix
+	(umask 0; exec "$@" -p "$msock") 2>>"$OUT/run/$_n.$_k.log" &
+	BENCH_PIDS="$BENCH_PIDS $!"
+	eval "pid_$(echo "$_n" | tr - _)_$_k=$!"
+	eval "pfsock_$(echo "$_n" | tr - _)_$_k=$pfsock"
+	bench_wait "$msock" $! || exit 1
+}
+for k in unix inet; do
+	milter null-all $k "$NULLMILTER" -s all
+	milter null-env $k "$NULLMILTER" -s policy
+	milter tollgate $k "$TOLLGATE" -f -u postfix -c "$POLICY"
+done
+
+# postfwd with the rules of policies/default.conf: no relay for strangers
+# (at RCPT) and at most 100 recipients (at DATA: postfwd sees the count
+# only there). Its request cache is off (-c 0): smtp-source repeats the
+# same request, which a cache would answer without evaluating the rules.
+cat >"$D/postfwd.cf" <<'CF'
+id=NORELAY; client_address=!!(127.0.0.0/8); sasl_username=!!(.); recipient_domain=!!(^example\.org$); protocol_state=RCPT; action=REJECT Relay access denied
+id=TOOMANY; protocol_state=DATA; recipient_count=101; action=452 4.5.3 Too many recipients
+id=DEFAULT; action=DUNNO
+CF
+postfwd2 -f "$D/postfwd.cf" -i 127.0.0.1 -p $PFW -c 0 -L \
+    --pidfile "$D/postfwd.pid" -u nobody -g nogroup >"$OUT/run/postfwd.log" 2>&1
+n=0
+while [ ! -s "$D/postfwd.pid" ] && [ $n -lt 100 ]; do
+	sleep 0.1
+	n=$((n + 1))
+done
+pid_postfwd=$(cat "$D/postfwd.pid")
+
+# ---- Postfix -------------------------------------------------------------
+cat >"$D/etc/main.cf" <<CF
+compatibility_level = 3.6
+queue_directory = $D/queue
+data_directory = $D/data
+maillog_file = $D/maillog
+maillog_file_prefixes = $D
+mail_owner = postfix
+myhostname = mx.example.org
+mydomain = example.org
+mydestination =
+relay_domains = example.org
+mynetworks = 127.0.0.0/8
+inet_interfaces = loopback-only
+inet_protocols = ipv4
+smtp_dns_support_level = disabled
+smtpd_peername_lookup = no
+in_flow_delay = 0
+smtpd_client_connection_rate_limit = 0
+smtpd_client_message_rate_limit = 0
+smtpd_client_recipient_rate_limit = 0
+alias_maps =
+alias_database =
+local_recipient_maps =
+relayhost = [127.0.0.1]:$SINK
+default_transport = smtp:[127.0.0.1]:$SINK
+relay_transport = smtp:[127.0.0.1]:$SINK
+smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
+milter_default_action = tempfail
+milter_protocol = 6
+milter_connect_macros = j {daemon_name} {daemon_addr} {daemon_port} {client_addr} {client_name} {client_ptr} v _
+milter_mail_macros = i {auth_type} {auth_authen} {auth_author} {mail_addr} {mail_host} {mail_mailer}
+milter_rcpt_macros = i {rcpt_addr} {rcpt_host} {rcpt_mailer}
+CF
+# One listener per configuration: port, name, smtpd options.
+lport=$((PORT + 10))
+listeners="$OUT/listeners"
+{
+	echo "$lport none"
+	for n in null-all null-env tollgate; do
+		for k in unix inet; do
+			lport=$((lport + 1))
+			eval "s=\$pfsock_$(echo "$n" | tr - _)_$k"
+			echo "$lport $n-$k -o smtpd_milters=$s"
+		done
+	done
+	lport=$((lport + 1))
+	echo "$lport postfwd" \
+	    "-o smtpd_recipient_restrictions=check_policy_service," \
+	    "inet:127.0.0.1:$PFW" \
+	    "-o smtpd_data_restrictions=check_policy_service," \
+	    "inet:127.0.0.1:$PFW"
+} | sed 's/, /,/g' >"$listeners"
+{
+	while read -r p name opts; do
+		echo "127.0.0.1:$p inet n - n - - smtpd"
+		echo "  -o milter_macro_daemon_name=$name $opts"
+	done <"$listeners"
+	cat <<'MC'
+pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+smtp      unix  -       -       n       -       -       smtp
+relay     unix  -       -       n       -       -       smtp
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+MC
+} >"$D/etc/master.cf"
+smtp-sink -c -u postfix 127.0.0.1:$SINK 256 >/dev/null 2>&1 &
+BENCH_PIDS="$BENCH_PIDS $!"
+if ! postfix -c "$D/etc" start >"$OUT/run/postfix.start" 2>&1; then
+	echo "postfix.sh: postfix did not start:"
+	cat "$OUT/run/postfix.start"
+	script -qc "postfix -c $D/etc check" /dev/null
+	exit 1
+fi
+pf_started=1
+sleep 1
+
+# queued: messages still in the queue (wait for it to drain between runs
+# so that one configuration's deliveries do not slow the next)
+queued() {
+	find "$D/queue/incoming" "$D/queue/active" "$D/queue/deferred" \
+	    "$D/queue/maildrop" -type f 2>/dev/null | wc -l
+}
+
+# tree_pids PID: PID and all its descendants (postfwd2 forks a master,
+# a cache and policy servers)
+tree_pids() {
+	echo "$1"
+	for _c in $(ps -o pid= --ppid "$1"); do
+		tree_pids "$_c"
+	done
+}
+
+# cpu_of NAME: CPU ticks of the filter behind a configuration (postfwd:
+# its master and children)
+cpu_of() {
+	case $1 in
+	none)	echo 0 ;;
+	postfwd)
+		_t=0
+		for _p in $(tree_pids "$pid_postfwd"); do
+			_t=$((_t + $(cpu_ticks "$_p" 2>/dev/null || echo 0)))
+		done
+		echo $_t ;;
+	*)	eval "cpu_ticks \$pid_$(echo "${1%-*}" | tr - _)_${1##*-}" ;;
+	esac
+}
+
+echo "== end to end through Postfix $(postconf -d -h mail_version);" \
+    "results in $OUT"
+machine | tee "$OUT/machine"
+echo "load: smtp-source -s $SESSIONS -m $MSGS -l $SIZE, one message per" \
+    "session; $ROUNDS rounds"
+HZ=$(getconf CLK_TCK)
+res="$OUT/e2e"
+: >"$res"
+names=$(awk '{ print $2 }' "$listeners")
+r=1
+while [ $r -le "$ROUNDS" ]; do
+	while read -r p name opts; do
+		w=0
+		while [ "$(queued)" -gt 0 ] && [ $w -lt 600 ]; do
+			sleep 0.1
+			w=$((w + 1))
+		done
+		rej0=$(grep -c 'reject' "$D/maillog" 2>/dev/null)
+		c0=$(cpu_of "$name")
+		t0=$(date +%s.%N)
+		smtp-source -s "$SESSIONS" -m "$MSGS" -l "$SIZE" \
+		    -f sender@example.net -t user@example.org \
+		    127.0.0.1:"$p" >"$OUT/run/$name.$r" 2>&1
+		t1=$(date +%s.%N)
+		c1=$(cpu_of "$name")
+		rej1=$(grep -c 'reject' "$D/maillog" 2>/dev/null)
+		awk -v n="$name" -v r="$r" -v t0="$t0" -v t1="$t1" \
+		    -v c=$((c1 - c0)) -v hz="$HZ" -v m="$MSGS" \
+		    -v rj=$((rej1 - rej0)) 'BEGIN {
+			printf "%s %s %.1f %.1f %d\n", n, r, m / (t1 - t0),
+			    c * 1e6 / hz / m, rj }' >>"$res"
+	done <"$listeners"
+	r=$((r + 1))
+done
+
+echo
+echo "== messages/s through Postfix (median of $ROUNDS); ratios to no" \
+    "filter and to the null milter on the same socket"
+printf "%-16s %9s %7s %9s %9s %11s %8s %s\n" config msgs/s x/none \
+    x/null-all x/null-env cpu_us/msg x/n-env rejects
+base=$(awk '$1 == "none" { print $3 }' "$res" | median)
+for n in $names; do
+	rt=$(awk -v n="$n" '$1 == n { print $3 }' "$res" | median)
+	cu=$(awk -v n="$n" '$1 == n { print $4 }' "$res" | median)
+	k=${n##*-}
+	case $k in unix|inet) ;; *) k=unix ;; esac
+	na=$(awk -v n="null-all-$k" '$1 == n { print $3 }' "$res" | median)
+	ne=$(awk -v n="null-env-$k" '$1 == n { print $3 }' "$res" | median)
+	ce=$(awk -v n="null-env-$k" '$1 == n { print $4 }' "$res" | median)
+	rj=$(awk -v n="$n" '$1 == n { s += $5 } END { print s + 0 }' "$res")
+	printf "%-16s %9.0f %7s %9s %9s %11s %8s %s\n" "$n" "$rt" \
+	    "$(ratio "$rt" "$base")" "$(ratio "$rt" "$na")" \
+	    "$(ratio "$rt" "$ne")" "$cu" "$(ratio "$cu" "$ce")" "$rj"
+done
+echo "(postfwd compares with the unix-socket null milter)"
+echo "raw results: $OUT"

@@ -1,0 +1,672 @@
+/* check_rate.c - rate limits without a socket: the memory store under a
+ * fake clock (no sleeping to wait for windows), limits driven through the
+ * engine stage by stage, the grammar's diagnostics, the operator
+ * commands, and a Redis store that cannot be reached (both on-error
+ * modes). Every case fails if the behaviour it names breaks. */
+#include "config.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tg.h"
+#include "tg_diag.h"
+#include "tg_engine.h"
+#include "tg_log.h"
+#include "tg_policy.h"
+#include "tg_rate.h"
+#include "tg_session.h"
+#include "tg_store.h"
+
+static int64_t fake_now;
+static char rate_logged[8192];
+
+static int64_t
+fake_clock(void *arg)
+{
+	(void)arg;
+	return fake_now;
+}
+
+static void
+rate_sink(int prio, const char *line)
+{
+	size_t n = strlen(rate_logged);
+
+	(void)prio;
+	snprintf(rate_logged + n, sizeof rate_logged - n, "%s\n", line);
+}
+
+static struct tg_store *
+mem(void)
+{
+	return tg_store_memory();
+}
+
+static void
+rate_setup(void)
+{
+	fake_now = 1000000000;
+	tg_store_mem_set_clock(mem(), fake_clock, NULL);
+	tg_store_mem_set_max_keys(mem(), 0);
+	tg_store_mem_clear(mem());
+	rate_logged[0] = '\0';
+	tg_log_set_sink(rate_sink);
+}
+
+static void
+rate_teardown(void)
+{
+	tg_log_set_sink(NULL);
+}
+
+static struct tg_policy *
+policy(const char *text)
+{
+	struct tg_policy *p;
+	struct tg_diag d;
+
+	tg_diag_init(&d);
+	p = tg_policy_load_string("rate.conf", text, NULL, &d);
+	ck_assert_msg(p != NULL, "policy did not load: %s",
+	    d.n ? d.msgs[0] : "(no message)");
+	tg_diag_free(&d);
+	return p;
+}
+
+/* diag - the first diagnostic of a policy that must not load */
+static void
+diag(const char *text, const char *want)
+{
+	struct tg_policy *p;
+	struct tg_diag d;
+
+	tg_diag_init(&d);
+	p = tg_policy_load_string("rate.conf", text, NULL, &d);
+	ck_assert_msg(p == NULL, "policy loaded, want error \"%s\"", want);
+	ck_assert_msg(d.n > 0 && strstr(d.msgs[0], want) != NULL,
+	    "got \"%s\", want \"%s\"", d.n ? d.msgs[0] : "", want);
+	tg_diag_free(&d);
+}
+
+static void
+set(struct tg_session *s, enum tg_attr a, const char *v)
+{
+	ck_assert_int_eq(tg_session_set(s, a, v), TG_OK);
+}
+
+static enum tg_action
+eval(struct tg_policy *p, struct tg_session *s, enum tg_stage st,
+    struct tg_verdict *v)
+{
+	return tg_engine_eval(p, s, st, v);
+}
+
+/* ---- the memory store ---------------------------------------------- */
+
+START_TEST(test_mem_window_exact)
+{
+	struct tg_store *st = mem();
+	int64_t v, slot;
+
+	/* 3 per 10s: the 4th in the same window is refused. */
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(st->ops->add(st, "k", 10000, 1, 3, &v,
+		    &slot), 1);
+	ck_assert_int_eq(st->ops->add(st, "k", 10000, 1, 3, &v, &slot), 0);
+	ck_assert_int_eq(v, 3);
+	/* Still counted just before the window has passed... */
+	fake_now += 9999;
+	ck_assert_int_eq(st->ops->add(st, "k", 10000, 1, 3, &v, &slot), 0);
+	/* ...and gone one slot (1/10 window) after it. */
+	fake_now += 1001;
+	ck_assert_int_eq(st->ops->get(st, "k", 10000, &v), TG_OK);
+	ck_assert_int_eq(v, 0);
+	ck_assert_int_eq(st->ops->add(st, "k", 10000, 1, 3, &v, &slot), 1);
+}
+END_TEST
+
+/* In no period of one window length are more than max events admitted,
+ * whatever the timing: events at the end of a window do not free room
+ * at the start of the next (no burst at the edge). */
+START_TEST(test_mem_no_edge_burst)
+{
+	struct tg_store *st = mem();
+	int64_t admitted[4000], v, slot, start = fake_now;
+	size_t n = 0;
+
+	for (int i = 0; i < 4000; i++) {
+		/* Irregular steps: bunches near slot and window edges. */
+		fake_now += 37 + (i % 13 == 0 ? 900 : 0);
+		if (st->ops->add(st, "edge", 60000, 1, 50, &v, &slot) == 1)
+			admitted[n++] = fake_now;
+	}
+	ck_assert_uint_gt(n, 50);
+	for (size_t i = 0; i < n; i++) {
+		size_t in = 0;
+
+		for (size_t j = i; j < n && admitted[j] < admitted[i] + 60000;
+		    j++)
+			in++;
+		ck_assert_msg(in <= 50, "%zu events within 60s from t=%lld",
+		    in, (long long)(admitted[i] - start));
+	}
+}
+END_TEST
+
+START_TEST(test_mem_release_and_gauge)
+{
+	struct tg_store *st = mem();
+	int64_t v, slot, s1, s2;
+
+	ck_assert_int_eq(st->ops->add(st, "w", 60000, 5, 10, &v, &s1), 1);
+	ck_assert_int_eq(st->ops->add(st, "w", 60000, 5, 10, &v, &s2), 1);
+	ck_assert_int_eq(st->ops->add(st, "w", 60000, 1, 10, &v, &slot), 0);
+	ck_assert_int_eq(st->ops->release(st, "w", 60000, 5, s1), TG_OK);
+	ck_assert_int_eq(st->ops->add(st, "w", 60000, 1, 10, &v, &slot), 1);
+	ck_assert_int_eq(v, 6);
+	/* A gauge: two sessions, a third refused, one leaves. */
+	ck_assert_int_eq(st->ops->add(st, "g", 0, 1, 2, &v, &slot), 1);
+	ck_assert_int_eq(st->ops->add(st, "g", 0, 1, 2, &v, &slot), 1);
+	ck_assert_int_eq(st->ops->add(st, "g", 0, 1, 2, &v, &slot), 0);
+	fake_now += 86400000;		/* gauges do not expire */
+	ck_assert_int_eq(st->ops->add(st, "g", 0, 1, 2, &v, &slot), 0);
+	ck_assert_int_eq(st->ops->release(st, "g", 0, 1, slot), TG_OK);
+	ck_assert_int_eq(st->ops->add(st, "g", 0, 1, 2, &v, &slot), 1);
+	ck_assert_int_eq(st->ops->reset(st, "g"), TG_OK);
+	ck_assert_int_eq(st->ops->get(st, "g", 0, &v), TG_OK);
+	ck_assert_int_eq(v, 0);
+}
+END_TEST
+
+START_TEST(test_mem_full_then_reclaimed)
+{
+	struct tg_store *st = mem();
+	char key[32];
+	int64_t v, slot;
+	int full = 0;
+
+	/* 1000 keys: 15 per shard; the keys fill some shard first. */
+	tg_store_mem_set_max_keys(st, 1000);
+	for (int i = 0; i < 2000 && !full; i++) {
+		snprintf(key, sizeof key, "k%d", i);
+		full = st->ops->add(st, key, 1000, 1, 10, &v, &slot) ==
+		    TG_ERR_FULL;
+	}
+	ck_assert_msg(full, "a full store must refuse new keys");
+	ck_assert_uint_le(tg_store_mem_keys(st), 1000);
+	/* Known keys still count while full. */
+	ck_assert_int_eq(st->ops->add(st, "k0", 1000, 1, 10, &v, &slot), 1);
+	/* Once their windows have passed, the keys are reclaimed. */
+	fake_now += 2000;
+	ck_assert_int_eq(st->ops->add(st, key, 1000, 1, 10, &v, &slot), 1);
+	ck_assert_uint_le(tg_store_mem_keys(st), 1000);
+}
+END_TEST
+
+/* ---- limits through the engine -------------------------------------- */
+
+#define RCPT_POLICY \
+	"limit login-rcpts { key sasl.login count recipients max 3 per 1h }\n" \
+	"stage rcpt {\n" \
+	" rule no-local: rcpt.domain == \"refused.example\" =>\n" \
+	"   reject 550 5.1.1 \"no such user\"\n" \
+	" rule quota: limit login-rcpts exceeded =>\n" \
+	"   tempfail 450 4.7.1 \"Too many recipients for ${login}\"\n" \
+	"}\n"
+
+static void
+mail(struct tg_policy *p, struct tg_session *s, const char *login)
+{
+	struct tg_verdict v;
+
+	tg_session_reset_message(s);
+	set(s, TG_A_SASL_LOGIN, login);
+	set(s, TG_A_SENDER, "<a@example.org>");
+	ck_assert_int_eq(eval(p, s, TG_STAGE_MAIL, &v), TG_ACT_CONTINUE);
+}
+
+static enum tg_action
+rcpt(struct tg_policy *p, struct tg_session *s, const char *to,
+    struct tg_verdict *v)
+{
+	set(s, TG_A_RCPT, to);
+	return eval(p, s, TG_STAGE_RCPT, v);
+}
+
+START_TEST(test_limit_recipients_counted_when_accepted)
+{
+	struct tg_policy *p = policy(RCPT_POLICY);
+	struct tg_session s;
+	struct tg_verdict v;
+
+	tg_session_init(&s, "R1");
+	mail(p, &s, "alice");
+	/* A refused recipient does not use the quota. */
+	ck_assert_int_eq(rcpt(p, &s, "<x@refused.example>", &v),
+	    TG_ACT_REJECT);
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(rcpt(p, &s, "<b@example.net>", &v),
+		    TG_ACT_CONTINUE);
+	ck_assert_int_eq(rcpt(p, &s, "<c@example.net>", &v), TG_ACT_TEMPFAIL);
+	ck_assert_str_eq(v.code, "450");
+	ck_assert_str_eq(v.xcode, "4.7.1");
+	ck_assert_str_eq(v.text, "Too many recipients for alice");
+	ck_assert_str_eq(v.rule, "quota");
+	ck_assert_str_eq(v.limit, "login-rcpts");
+	/* Another login has its own counter. */
+	set(&s, TG_A_SASL_LOGIN, "bob");
+	ck_assert_int_eq(rcpt(p, &s, "<c@example.net>", &v), TG_ACT_CONTINUE);
+	ck_assert_str_eq(v.limit, "");
+	tg_session_free(&s);
+	tg_policy_unref(p);
+}
+END_TEST
+
+START_TEST(test_limit_aborted_message_gives_back)
+{
+	struct tg_policy *p = policy(RCPT_POLICY);
+	struct tg_session s;
+	struct tg_verdict v;
+
+	tg_session_init(&s, "R2");
+	mail(p, &s, "alice");
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(rcpt(p, &s, "<b@example.net>", &v),
+		    TG_ACT_CONTINUE);
+	/* RSET or abort: the message was not sent, nothing is used. */
+	tg_session_reset_message(&s);
+	mail(p, &s, "alice");
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(rcpt(p, &s, "<b@example.net>", &v),
+		    TG_ACT_CONTINUE);
+	/* Accepted at end of message: the recipients count for good. */
+	ck_assert_int_eq(eval(p, &s, TG_STAGE_EOM, &v), TG_ACT_CONTINUE);
+	tg_session_reset_message(&s);
+	mail(p, &s, "alice");
+	ck_assert_int_eq(rcpt(p, &s, "<b@example.net>", &v), TG_ACT_TEMPFAIL);
+	tg_session_free(&s);
+	tg_policy_unref(p);
+}
+END_TEST
+
+START_TEST(test_limit_refused_at_eom_gives_back)
+{
+	struct tg_policy *p = policy(RCPT_POLICY
+	    "stage eom { rule big: size > 100 => reject 552 5.3.4 \"big\" }\n");
+	struct tg_session s;
+	struct tg_verdict v;
+
+	tg_session_init(&s, "R3");
+	mail(p, &s, "alice");
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(rcpt(p, &s, "<b@example.net>", &v),
+		    TG_ACT_CONTINUE);
+	tg_session_add_body(&s, 1000);
+	ck_assert_int_eq(eval(p, &s, TG_STAGE_EOM, &v), TG_ACT_REJECT);
+	tg_session_reset_message(&s);
+	mail(p, &s, "alice");
+	ck_assert_int_eq(rcpt(p, &s, "<b@example.net>", &v), TG_ACT_CONTINUE);
+	tg_session_free(&s);
+	tg_policy_unref(p);
+}
+END_TEST
+
+START_TEST(test_limit_count_refused)
+{
+	struct tg_policy *p = policy(
+	    "limit tries { key client.address count recipients max 2 per 1h\n"
+	    "  count-refused }\n"
+	    "stage rcpt { rule r: rcpt.domain == \"refused.example\" =>\n"
+	    "  reject 550 5.1.1 \"no\"\n"
+	    " rule q: limit tries exceeded => tempfail 450 4.7.1 \"slow\" }\n");
+	struct tg_session s;
+	struct tg_verdict v;
+
+	tg_session_init(&s, "R4");
+	set(&s, TG_A_CLIENT_ADDRESS, "192.0.2.1");
+	mail(p, &s, "x");
+	ck_assert_int_eq(rcpt(p, &s, "<a@refused.example>", &v), TG_ACT_REJECT);
+	ck_assert_int_eq(rcpt(p, &s, "<a@refused.example>", &v), TG_ACT_REJECT);
+	ck_assert_int_eq(rcpt(p, &s, "<a@example.net>", &v), TG_ACT_TEMPFAIL);
+	tg_session_free(&s);
+	tg_policy_unref(p);
+}
+END_TEST
+
+#define MSG_POLICY \
+	"limit login-msgs { key sasl.login count messages max 2 per 1h }\n" \
+	"stage mail { rule early: limit login-msgs exceeded =>\n" \
+	"  tempfail 450 4.7.1 \"Message quota of ${login} used up\" }\n"
+
+/* Messages count when accepted at end of message; a check at MAIL reads
+ * the counter, so the (N+1)th message is refused before its data. */
+START_TEST(test_limit_messages_peek_at_mail)
+{
+	struct tg_policy *p = policy(MSG_POLICY);
+	struct tg_session s;
+	struct tg_verdict v;
+
+	tg_session_init(&s, "M1");
+	for (int i = 0; i < 3; i++) {
+		mail(p, &s, "carol");
+		ck_assert_int_eq(rcpt(p, &s, "<b@example.net>", &v),
+		    TG_ACT_CONTINUE);
+		if (i == 1)	/* aborted: not counted */
+			continue;
+		ck_assert_int_eq(eval(p, &s, TG_STAGE_EOM, &v),
+		    TG_ACT_CONTINUE);
+	}
+	tg_session_reset_message(&s);
+	set(&s, TG_A_SASL_LOGIN, "carol");
+	set(&s, TG_A_SENDER, "<a@example.org>");
+	ck_assert_int_eq(eval(p, &s, TG_STAGE_MAIL, &v), TG_ACT_TEMPFAIL);
+	ck_assert_str_eq(v.text, "Message quota of carol used up");
+	ck_assert_str_eq(v.limit, "login-msgs");
+	/* An hour and a slot later there is room again. */
+	fake_now += 3600000 + 360000;
+	ck_assert_int_eq(eval(p, &s, TG_STAGE_MAIL, &v), TG_ACT_CONTINUE);
+	tg_session_free(&s);
+	tg_policy_unref(p);
+}
+END_TEST
+
+START_TEST(test_limit_bytes_and_ip_prefix)
+{
+	struct tg_policy *p = policy(
+	    "limit net-bytes { key client.address/24/48 count bytes\n"
+	    "  max 1k per 1d }\n"
+	    "stage eom { rule b: limit net-bytes exceeded =>\n"
+	    "  tempfail 452 4.3.1 \"byte quota\" }\n");
+	struct tg_session s, t;
+	struct tg_verdict v;
+
+	tg_session_init(&s, "B1");
+	tg_session_init(&t, "B2");
+	set(&s, TG_A_CLIENT_ADDRESS, "192.0.2.1");
+	set(&t, TG_A_CLIENT_ADDRESS, "192.0.2.200");	/* same /24 */
+	tg_session_add_body(&s, 600);
+	ck_assert_int_eq(eval(p, &s, TG_STAGE_EOM, &v), TG_ACT_CONTINUE);
+	tg_session_add_body(&t, 600);
+	ck_assert_int_eq(eval(p, &t, TG_STAGE_EOM, &v), TG_ACT_TEMPFAIL);
+	ck_assert_str_eq(v.code, "452");
+	/* Another /24 is another key. */
+	set(&t, TG_A_CLIENT_ADDRESS, "192.0.3.1");
+	ck_assert_int_eq(eval(p, &t, TG_STAGE_EOM, &v), TG_ACT_CONTINUE);
+	/* IPv6: one /48 is one key. */
+	tg_session_reset_message(&t);
+	set(&t, TG_A_CLIENT_ADDRESS, "2001:db8:1:2::1");
+	tg_session_add_body(&t, 1000);
+	ck_assert_int_eq(eval(p, &t, TG_STAGE_EOM, &v), TG_ACT_CONTINUE);
+	tg_session_reset_message(&t);
+	set(&t, TG_A_CLIENT_ADDRESS, "2001:db8:1:ffff::9");
+	tg_session_add_body(&t, 100);
+	ck_assert_int_eq(eval(p, &t, TG_STAGE_EOM, &v), TG_ACT_TEMPFAIL);
+	tg_session_free(&s);
+	tg_session_free(&t);
+	tg_policy_unref(p);
+}
+END_TEST
+
+START_TEST(test_limit_sessions_concurrency)
+{
+	struct tg_policy *p = policy(
+	    "limit conc { key client.address count sessions max 2 }\n"
+	    "stage connect { rule c: limit conc exceeded =>\n"
+	    "  tempfail 421 4.7.0 \"Too many connections from "
+	    "${client_address}\" }\n");
+	struct tg_session s[3];
+	struct tg_verdict v;
+
+	for (int i = 0; i < 3; i++) {
+		tg_session_init(&s[i], "C");
+		set(&s[i], TG_A_CLIENT_ADDRESS, "198.51.100.7");
+	}
+	ck_assert_int_eq(eval(p, &s[0], TG_STAGE_CONNECT, &v),
+	    TG_ACT_CONTINUE);
+	ck_assert_int_eq(eval(p, &s[1], TG_STAGE_CONNECT, &v),
+	    TG_ACT_CONTINUE);
+	ck_assert_int_eq(eval(p, &s[2], TG_STAGE_CONNECT, &v),
+	    TG_ACT_TEMPFAIL);
+	ck_assert_str_eq(v.text, "Too many connections from 198.51.100.7");
+	/* Time alone frees nothing; a session ending does. */
+	fake_now += 86400000;
+	tg_session_free(&s[2]);
+	tg_session_init(&s[2], "C");
+	set(&s[2], TG_A_CLIENT_ADDRESS, "198.51.100.7");
+	ck_assert_int_eq(eval(p, &s[2], TG_STAGE_CONNECT, &v),
+	    TG_ACT_TEMPFAIL);
+	tg_session_free(&s[2]);
+	tg_session_free(&s[0]);
+	tg_session_init(&s[2], "C");
+	set(&s[2], TG_A_CLIENT_ADDRESS, "198.51.100.7");
+	ck_assert_int_eq(eval(p, &s[2], TG_STAGE_CONNECT, &v),
+	    TG_ACT_CONTINUE);
+	tg_session_free(&s[1]);
+	tg_session_free(&s[2]);
+	tg_policy_unref(p);
+}
+END_TEST
+
+/* Without a rule, a limit still counts; a reload keeps the counters. */
+START_TEST(test_limit_counts_without_rule_and_survives_reload)
+{
+	struct tg_policy *p = policy(
+	    "limit c { key client.address count connections max 2 per 1m }\n");
+	struct tg_policy *q;
+	struct tg_session s;
+	struct tg_verdict v;
+
+	for (int i = 0; i < 2; i++) {
+		tg_session_init(&s, "N");
+		set(&s, TG_A_CLIENT_ADDRESS, "203.0.113.5");
+		ck_assert_int_eq(eval(p, &s, TG_STAGE_CONNECT, &v),
+		    TG_ACT_CONTINUE);
+		tg_session_free(&s);
+	}
+	tg_policy_unref(p);
+	q = policy("limit c { key client.address count connections "
+	    "max 2 per 1m }\n"
+	    "stage connect { rule r: limit c exceeded => "
+	    "tempfail 421 4.7.0 \"later\" }\n");
+	tg_session_init(&s, "N");
+	set(&s, TG_A_CLIENT_ADDRESS, "203.0.113.5");
+	ck_assert_int_eq(eval(q, &s, TG_STAGE_CONNECT, &v), TG_ACT_TEMPFAIL);
+	/* Refused at connect: later stages repeat the verdict. */
+	ck_assert_int_eq(eval(q, &s, TG_STAGE_HELO, &v), TG_ACT_TEMPFAIL);
+	tg_session_free(&s);
+	tg_policy_unref(q);
+}
+END_TEST
+
+START_TEST(test_limit_unknown_key_part_does_not_apply)
+{
+	struct tg_policy *p = policy(MSG_POLICY);
+	struct tg_session s;
+	struct tg_verdict v;
+
+	tg_session_init(&s, "U");
+	for (int i = 0; i < 5; i++) {
+		tg_session_reset_message(&s);
+		set(&s, TG_A_SENDER, "<a@example.org>");
+		ck_assert_int_eq(eval(p, &s, TG_STAGE_MAIL, &v),
+		    TG_ACT_CONTINUE);
+		ck_assert_int_eq(eval(p, &s, TG_STAGE_EOM, &v),
+		    TG_ACT_CONTINUE);
+	}
+	ck_assert_uint_eq(tg_store_mem_keys(mem()), 0);
+	tg_session_free(&s);
+	tg_policy_unref(p);
+}
+END_TEST
+
+/* A Redis nobody listens on: fail closed (451 4.3.0) or open. */
+START_TEST(test_limit_store_down_both_ways)
+{
+	static const char *const modes[] = { "tempfail", "skip" };
+
+	if (!tg_store_redis_available()) {
+		diag("store redis { address \"127.0.0.1:21999\" }",
+		    "built without hiredis");
+		return;
+	}
+	for (int i = 0; i < 2; i++) {
+		char text[1024];
+		struct tg_policy *p;
+		struct tg_session s;
+		struct tg_verdict v;
+
+		snprintf(text, sizeof text,
+		    "store redis { address \"127.0.0.1:21999\"\n"
+		    "  timeout 200ms }\n"
+		    "limit r { key sasl.login count recipients max 5 per 1h\n"
+		    "  store redis on-error %s }\n"
+		    "stage rcpt { rule q: limit r exceeded =>\n"
+		    "  tempfail 450 4.7.1 \"quota\" }\n", modes[i]);
+		p = policy(text);
+		tg_session_init(&s, "D");
+		mail(p, &s, "dave");
+		rate_logged[0] = '\0';
+		if (i == 0) {
+			ck_assert_int_eq(rcpt(p, &s, "<b@example.net>", &v),
+			    TG_ACT_TEMPFAIL);
+			ck_assert_str_eq(v.code, "451");
+			ck_assert_str_eq(v.xcode, "4.3.0");
+			ck_assert_str_eq(v.limit, "r");
+		} else {
+			ck_assert_int_eq(rcpt(p, &s, "<b@example.net>", &v),
+			    TG_ACT_CONTINUE);
+		}
+		ck_assert_msg(strstr(rate_logged, "limit r: redis store "
+		    "unavailable") != NULL, "logged: %s", rate_logged);
+		tg_session_free(&s);
+		tg_policy_unref(p);
+	}
+}
+END_TEST
+
+/* ---- grammar ------------------------------------------------------- */
+
+START_TEST(test_limit_grammar_errors)
+{
+	diag("limit a { key sasl.login count messages }",
+	    "rate.conf:1:1: error: limit a needs a max");
+	diag("limit a { key sasl.login count messages max 5 }",
+	    "limit a needs a window: max N per DURATION");
+	diag("limit a { key client.address count sessions max 5 per 1h }",
+	    "counts sessions, which have no window");
+	diag("limit a { key size count messages max 5 per 1h }",
+	    "\"size\" cannot be part of a key");
+	diag("limit a { key sasl.login/24 count messages max 5 per 1h }",
+	    "a prefix length is only for ip attributes");
+	diag("limit a { key client.address/33 count messages max 5 per 1h }",
+	    "invalid prefix lengths");
+	diag("limit a { key sender count connections max 5 per 1h }",
+	    "limit a counts connections at stage connect, where sender is "
+	    "not known");
+	diag("limit a { key sasl.login count mails max 5 per 1h }",
+	    "unknown count \"mails\"");
+	diag("limit a { key sasl.login count messages max 5 per 1y }",
+	    "invalid window \"1y\"");
+	diag("limit a { key sasl.login count messages max 5 per 1h "
+	    "store redis }", "store redis is not declared");
+	diag("limit a { key sasl.login count messages max 5 per 1h }\n"
+	    "limit a { key sasl.login count messages max 5 per 1h }",
+	    "rate.conf:2:7: error: duplicate limit name \"a\"");
+	diag("stage mail { rule r: limit nope exceeded => continue }",
+	    "undefined limit \"nope\"");
+	diag("limit a { key sasl.login count messages max 5 per 1h }\n"
+	    "stage connect { rule r: limit a exceeded => continue }",
+	    "limit a is keyed on sasl.login, which is not known at stage "
+	    "connect");
+	diag("limit a { key sasl.login count messages max 5 per 1h }\n"
+	    "stage mail { rule r: limit a => continue }",
+	    "expected 'exceeded' after the limit name");
+	diag("store redis { timeout 1s }", "store redis needs an address");
+	diag("store redis { address \"h:1\" timeout 1y }",
+	    "invalid timeout \"1y\"");
+	diag("store memory { max-keys 5 }", "invalid number of keys");
+}
+END_TEST
+
+/* ---- operator commands ---------------------------------------------- */
+
+START_TEST(test_limit_ctl_show_reset)
+{
+	struct tg_policy *p = policy(RCPT_POLICY
+	    "limit net { key client.address/24 count connections "
+	    "max 9 per 1m }\n");
+	struct tg_session s;
+	struct tg_verdict v;
+	char out[512];
+
+	tg_session_init(&s, "O");
+	set(&s, TG_A_CLIENT_ADDRESS, "192.0.2.77");
+	ck_assert_int_eq(eval(p, &s, TG_STAGE_CONNECT, &v), TG_ACT_CONTINUE);
+	mail(p, &s, "Erin");
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(rcpt(p, &s, "<b@example.net>", &v),
+		    TG_ACT_CONTINUE);
+	ck_assert_int_eq(eval(p, &s, TG_STAGE_EOM, &v), TG_ACT_CONTINUE);
+	ck_assert_int_eq(tg_rate_ctl(p, "show login-rcpts erin", out,
+	    sizeof out), 0);
+	ck_assert_str_eq(out, "login-rcpts:recipients:3600|erin: 3 of 3\n");
+	ck_assert_int_eq(tg_rate_ctl(p, "show net 192.0.2.1", out,
+	    sizeof out), 0);
+	ck_assert_str_eq(out, "net:connections:60|192.0.2.0/24: 1 of 9\n");
+	ck_assert_int_eq(tg_rate_ctl(p, "reset login-rcpts erin", out,
+	    sizeof out), 0);
+	mail(p, &s, "erin");
+	ck_assert_int_eq(rcpt(p, &s, "<b@example.net>", &v), TG_ACT_CONTINUE);
+	ck_assert_int_eq(tg_rate_ctl(p, "limits", out, sizeof out), 0);
+	ck_assert_str_eq(out, "login-rcpts: 3 recipients per 3600s (store "
+	    "memory)\nnet: 9 connections per 60s (store memory)\n");
+	ck_assert_int_eq(tg_rate_ctl(p, "show nope x", out, sizeof out), -1);
+	ck_assert_int_eq(tg_rate_ctl(p, "show net", out, sizeof out), -1);
+	ck_assert_int_eq(tg_rate_ctl(p, "show net not-an-ip", out,
+	    sizeof out), -1);
+	ck_assert_int_eq(tg_rate_ctl(p, "frob", out, sizeof out), -1);
+	tg_session_free(&s);
+	tg_policy_unref(p);
+}
+END_TEST
+
+static Suite *
+rate_suite(void)
+{
+	Suite *s = suite_create("rate");
+	TCase *tc = tcase_create("rate");
+
+	tcase_add_checked_fixture(tc, rate_setup, rate_teardown);
+	tcase_add_test(tc, test_mem_window_exact);
+	tcase_add_test(tc, test_mem_no_edge_burst);
+	tcase_add_test(tc, test_mem_release_and_gauge);
+	tcase_add_test(tc, test_mem_full_then_reclaimed);
+	tcase_add_test(tc, test_limit_recipients_counted_when_accepted);
+	tcase_add_test(tc, test_limit_aborted_message_gives_back);
+	tcase_add_test(tc, test_limit_refused_at_eom_gives_back);
+	tcase_add_test(tc, test_limit_count_refused);
+	tcase_add_test(tc, test_limit_messages_peek_at_mail);
+	tcase_add_test(tc, test_limit_bytes_and_ip_prefix);
+	tcase_add_test(tc, test_limit_sessions_concurrency);
+	tcase_add_test(tc, test_limit_counts_without_rule_and_survives_reload);
+	tcase_add_test(tc, test_limit_unknown_key_part_does_not_apply);
+	tcase_add_test(tc, test_limit_store_down_both_ways);
+	tcase_add_test(tc, test_limit_grammar_errors);
+	tcase_add_test(tc, test_limit_ctl_show_reset);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(rate_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
