@@ -21,6 +21,10 @@ tap_failed=0	# test points that failed
 cur_fail=0	# failures in the running scenario
 pid_sink="" pid_tg=""
 
+# The MTA script defines these once it has an MTA to stop or look at.
+mta_stop() { :; }
+mta_queue_empty() { :; }
+
 # ---- TAP ------------------------------------------------------------------
 
 skip_all() {
@@ -114,12 +118,13 @@ port_wait() {
 # pick_ports VAR... - set each VAR to a free loopback port, from
 # TG_MTA_PORT_BASE (the MTA script's default) upwards
 pick_ports() {
-	p=${TG_MTA_PORT_BASE:-$port_base}
+	first=${TG_MTA_PORT_BASE:-$port_base}
+	p=$first
 	for v in "$@"; do
 		while ! port_free "$p"; do
 			p=$((p + 1))
-			[ "$p" -lt $((port_base + 500)) ] ||
-			    bail "no free port from $port_base"
+			[ "$p" -lt $((first + 500)) ] ||
+			    bail "no free port from $first"
 		done
 		eval "$v=$p"
 		p=$((p + 1))
