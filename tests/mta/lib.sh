@@ -145,7 +145,8 @@ sink_start() {
 # reload scenario may change
 policy_install() {
 	cp "$mta_src/policy.conf" "$mta_src/local-domains.list" \
-	    "$mta_src/trusted.cidr" "$dir/policy/" || bail "policy files"
+	    "$mta_src/trusted.cidr" "$mta_src/sender-logins.map" \
+	    "$dir/policy/" || bail "policy files"
 	chmod 644 "$dir/policy"/*
 	policy=$dir/policy/policy.conf
 }

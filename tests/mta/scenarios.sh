@@ -44,7 +44,7 @@ sc_relay_trusted() {
 	header "X-Tollgate-Test: v1 mx"
 }
 
-scenario relay-auth "relay allowed after SMTP AUTH PLAIN on submission"
+scenario relay-auth "relay allowed after SMTP AUTH PLAIN on submission (as oneself)"
 sc_relay_auth() {
 	[ -n "$no_auth" ] && { skip_why=$no_auth; return; }
 	smtp submission --auth PLAIN --auth-user alice@example.org \
@@ -55,6 +55,28 @@ sc_relay_auth() {
 	expect eom 250
 	delivered carol@example.net
 	header "X-Tollgate-Test: v1 submission"
+}
+
+scenario sender-not-owned "a logged-in user sending as another: 553 at MAIL"
+sc_sender_not_owned() {
+	[ -n "$no_auth" ] && { skip_why=$no_auth; return; }
+	smtp submission --auth PLAIN --auth-user alice@example.org \
+	    --auth-password alice-pw --from bob@example.org \
+	    --to carol@example.net
+	expect auth 235
+	expect mail 553 5.7.1 \
+	    "Sender address rejected: not owned by user alice@example.org"
+}
+
+scenario from-not-owned "a logged-in user with another's From: gets 553 at end of data"
+sc_from_not_owned() {
+	[ -n "$no_auth" ] && { skip_why=$no_auth; return; }
+	smtp submission --auth PLAIN --auth-user alice@example.org \
+	    --auth-password alice-pw --from alice@example.org \
+	    --header "From: Bob <bob@example.org>" --to carol@example.net
+	expect mail 250
+	expect eom 553 5.7.1 \
+	    "From address rejected: not owned by user alice@example.org"
 }
 
 scenario auth-wrong-password "a wrong password is refused by the MTA (535)"
