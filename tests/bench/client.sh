@@ -98,5 +98,46 @@ if ! "$MILTERLOAD" -A -q -c 4 -n 200 -m 5 -s "unix:$dir/sock" \
 	cat "$dir/out4"
 	fail=1
 fi
+
+# 5. Macros of attributes no rule reads are not copied (milter.c fetches
+# only what the pinned policy uses): default.conf does not read
+# tls.cipher_bits, so its malformed value passes unnoticed; a policy that
+# reads it says the value is bad.
+cat >"$dir/macros.scn" <<'SCN'
+client mail.example.net 192.0.2.10
+macro helo {cipher_bits} not-bits
+helo mail.example.net
+mail <alice@example.net>
+rcpt <postmaster@example.org>
+eom
+expect continue
+SCN
+"$MILTERLOAD" -s "unix:$dir/sock" -f "$dir/macros.scn" >"$dir/out5" 2>&1 ||
+    { echo "FAIL: macros.scn:"; cat "$dir/out5"; fail=1; }
+if grep -q 'malformed value' "$dir/log"; then
+	echo "FAIL: a macro no rule reads was copied:"
+	grep 'malformed value' "$dir/log"
+	fail=1
+fi
+printf 'stage mail {\n rule bits : tls.cipher_bits > 512 => %s\n}\n' \
+    'reject 550 5.7.1 "no"' >"$dir/bits.conf"
+"$TOLLGATE" -f -p "unix:$dir/sock2" -c "$dir/bits.conf" 2>"$dir/log2" &
+pid2=$!
+n=0
+while [ ! -S "$dir/sock2" ] && kill -0 "$pid2" 2>/dev/null && [ $n -lt 100 ]
+do
+	sleep 0.1
+	n=$((n + 1))
+done
+"$MILTERLOAD" -s "unix:$dir/sock2" -f "$dir/macros.scn" >"$dir/out6" 2>&1
+kill -TERM "$pid2" 2>/dev/null
+wait "$pid2" 2>/dev/null
+if ! grep -q 'macro {cipher_bits}: malformed value "not-bits"' \
+    "$dir/log2"; then
+	echo "FAIL: tls.cipher_bits in use: want {cipher_bits} copied:"
+	cat "$dir/out6" "$dir/log2"
+	fail=1
+fi
+
 [ $fail = 0 ] && echo "client.sh: ok"
 exit $fail
