@@ -12,40 +12,17 @@
 
 #include "tg.h"
 #include "tg_auth.h"
+#include "tg_mime.h"
 #include "tg_session.h"
 
 #define AUTHRES_NAME	"Authentication-Results"
 #define AUTHRES_FORGED_MAX	1000	/* indexes remembered per message */
 
-/* authres_cfws - skip white space and (nested) comments. */
-static const char *
-authres_cfws(const char *p)
-{
-	int depth;
-
-	for (;;) {
-		while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
-			p++;
-		if (*p != '(')
-			return p;
-		for (depth = 0; *p != '\0'; p++) {
-			if (*p == '\\' && p[1] != '\0')
-				p++;
-			else if (*p == '(')
-				depth++;
-			else if (*p == ')' && --depth == 0) {
-				p++;
-				break;
-			}
-		}
-	}
-}
-
 int
 tg_authres_is_ours(const char *value, const char *id)
 {
 	char got[TG_AUTHRES_ID_MAX + 2];
-	const char *p = authres_cfws(value);
+	const char *p = tg_mime_skip_cfws(value);
 	size_t n = 0;
 
 	if (*p == '"') {	/* a quoted-string authserv-id */

@@ -58,6 +58,8 @@ char	*conf_file_join(const char *dir, const char *path);
 
 /* Value checks shared by the parser. Each returns 0 or -1. */
 int	conf_number_parse(const char *, long long *);
+/* "250ms", "90s", "30m", "1h", "1d" or bare seconds into *ms; 0 or -1. */
+int	conf_duration_parse(const char *, long long *ms);
 int	conf_name_check(const char *, const char **why);
 int	conf_header_name_check(const char *);
 

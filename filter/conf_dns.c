@@ -58,26 +58,6 @@ conf_dns_value(struct conf_dns *d, const char *what)
 	return -1;
 }
 
-/* "2s", "1500ms" or "3" (seconds) into milliseconds; -1 if malformed. */
-static long
-conf_dns_duration(const char *s)
-{
-	char *end;
-	long v;
-
-	if (*s < '0' || *s > '9')
-		return -1;
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno != 0 || v > 100000)
-		return -1;
-	if (strcmp(end, "ms") == 0)
-		return v;
-	if (*end == '\0' || strcmp(end, "s") == 0)
-		return v * 1000;
-	return -1;
-}
-
 static struct tg_dns_conf *
 conf_dns_conf(struct tg_policy *pol)
 {
@@ -92,7 +72,7 @@ conf_dns_set(struct conf_lex *lx, struct conf_tok *tok, struct tg_policy *pol)
 	struct conf_dns d = { lx, tok, conf_dns_conf(pol) };
 	const char *why;
 	char name[32], pr[64];
-	long ms;
+	long long ms;
 
 	conf_dns_next(&d);
 	if (conf_dns_value(&d, "a setting name (resolver, dns-timeout)") < 0)
@@ -121,8 +101,8 @@ conf_dns_set(struct conf_lex *lx, struct conf_tok *tok, struct tg_policy *pol)
 			d.c->resolver = conf_tok_take(tok);
 		}
 	} else {
-		ms = conf_dns_duration(tok->text);
-		if (ms < CONF_DNS_TIMEOUT_MIN || ms > CONF_DNS_TIMEOUT_MAX)
+		if (conf_duration_parse(tok->text, &ms) < 0 ||
+		    ms < CONF_DNS_TIMEOUT_MIN || ms > CONF_DNS_TIMEOUT_MAX)
 			conf_dns_err(&d, "dns-timeout \"%s\": give 100ms to 20s "
 			    "(e.g. 2s or 1500ms)", pr);
 		else

@@ -466,3 +466,30 @@ conf_file_join(const char *dir, const char *path)
 	return tg_xasprintf("%s%s%s", dir,
 	    dir[strlen(dir) - 1] == '/' ? "" : "/", path);
 }
+
+/* conf_duration_parse - "90s", "30m", "1h", "1d", "250ms" or bare seconds; ms
+ * into *ms, 0 or -1 */
+int
+conf_duration_parse(const char *s, long long *ms)
+{
+	static const struct { const char *unit; long long mul; } units[] = {
+		{ "", 1000 }, { "ms", 1 }, { "s", 1000 }, { "m", 60000 },
+		{ "h", 3600000 }, { "d", 86400000 },
+	};
+	long long n = 0;
+	const char *p = s;
+
+	if (*p < '0' || *p > '9')
+		return -1;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (n > 1000000000LL)
+			return -1;
+		n = n * 10 + (*p - '0');
+	}
+	for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+		if (strcmp(p, units[i].unit) == 0) {
+			*ms = n * units[i].mul;
+			return 0;
+		}
+	return -1;
+}

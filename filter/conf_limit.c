@@ -63,33 +63,6 @@ lim_pr(char *buf, size_t bufsz, const char *s)
 	return tg_str_printable(buf, bufsz, s);
 }
 
-/* lim_duration - "90s", "30m", "1h", "1d", "250ms" or bare seconds; ms
- * into *ms, 0 or -1 */
-static int
-lim_duration(const char *s, long long *ms)
-{
-	static const struct { const char *unit; long long mul; } units[] = {
-		{ "", 1000 }, { "ms", 1 }, { "s", 1000 }, { "m", 60000 },
-		{ "h", 3600000 }, { "d", 86400000 },
-	};
-	long long n = 0;
-	const char *p = s;
-
-	if (*p < '0' || *p > '9')
-		return -1;
-	for (; *p >= '0' && *p <= '9'; p++) {
-		if (n > 1000000000LL)
-			return -1;
-		n = n * 10 + (*p - '0');
-	}
-	for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
-		if (strcmp(p, units[i].unit) == 0) {
-			*ms = n * units[i].mul;
-			return 0;
-		}
-	return -1;
-}
-
 /* lim_skip - after an error: on to the next setting word or the '}' */
 static void
 lim_skip(struct lim *c, const char *const *words)
@@ -175,7 +148,7 @@ lim_redis_setting(struct lim *c, struct tg_redis_conf *rc)
 		lim_next(c);
 		if (c->tok->type != CONF_T_WORD)
 			return lim_expected(c, "a duration (250ms, 1s)");
-		if (lim_duration(c->tok->text, &ms) < 0 || ms < 1 ||
+		if (conf_duration_parse(c->tok->text, &ms) < 0 || ms < 1 ||
 		    ms > 10000) {
 			lim_err(c, "invalid timeout \"%s\" (1ms to 10s)",
 			    lim_pr(pr, sizeof pr, c->tok->text));
@@ -225,6 +198,39 @@ lim_store_redis(struct lim *c, int line, int col)
 	free(rc.prefix);
 }
 
+/* snapshot "/path" | snapshot-interval DURATION, in store memory { } */
+static void
+lim_snapshot(struct lim *c)
+{
+	char pr[48];
+	long long ms;
+
+	if (conf_tok_is(c->tok, "snapshot")) {
+		lim_next(c);
+		if (c->tok->type == CONF_T_STRING && c->tok->text[0] != '/')
+			lim_err(c, "snapshot path \"%s\" must be absolute "
+			    "(the daemon runs in /)", lim_pr(pr, sizeof pr,
+			    c->tok->text));
+		if (lim_string(c, "a quoted file path",
+		    &c->pol->mem_snapshot) < 0)
+			lim_next(c);
+		return;
+	}
+	lim_next(c);
+	if (c->tok->type != CONF_T_WORD) {
+		lim_expected(c, "a duration (30s, 5m, 1h)");
+		lim_next(c);
+		return;
+	}
+	if (conf_duration_parse(c->tok->text, &ms) < 0 || ms < 10000 ||
+	    ms > 86400000)
+		lim_err(c, "invalid snapshot-interval \"%s\" (10s to 1d)",
+		    lim_pr(pr, sizeof pr, c->tok->text));
+	else
+		c->pol->mem_snapshot_ms = ms;
+	lim_next(c);
+}
+
 void
 conf_store_decl(struct conf_lex *lx, struct conf_tok *tok,
     struct tg_policy *pol)
@@ -260,8 +266,14 @@ conf_store_decl(struct conf_lex *lx, struct conf_tok *tok,
 	}
 	for (lim_next(&c); tok->type != CONF_T_RBRACE &&
 	    tok->type != CONF_T_EOF;) {
+		if (conf_tok_is(tok, "snapshot") ||
+		    conf_tok_is(tok, "snapshot-interval")) {
+			lim_snapshot(&c);
+			continue;
+		}
 		if (!conf_tok_is(tok, "max-keys")) {
-			lim_expected(&c, "max-keys or '}'");
+			lim_expected(&c, "max-keys, snapshot, "
+			    "snapshot-interval or '}'");
 			lim_next(&c);
 			continue;
 		}
@@ -273,6 +285,9 @@ conf_store_decl(struct conf_lex *lx, struct conf_tok *tok,
 		lim_next(&c);
 	else
 		lim_expected(&c, "'}'");
+	if (pol->mem_snapshot_ms != 0 && pol->mem_snapshot == NULL)
+		tg_diag_error(lx->diag, lx->file, line, col, "store memory: "
+		    "snapshot-interval without a snapshot path");
 }
 
 /* Attributes that can be part of a key: those with a text value. */
@@ -373,7 +388,7 @@ lim_max(struct lim *c, struct tg_limit *l, int *have)
 	lim_next(c);
 	if (c->tok->type != CONF_T_WORD)
 		return lim_expected(c, "a duration (90s, 30m, 1h, 1d)");
-	if (lim_duration(c->tok->text, &ms) < 0 || ms < 1000 ||
+	if (conf_duration_parse(c->tok->text, &ms) < 0 || ms < 1000 ||
 	    ms > LIM_WINDOW_MAX_MS) {
 		lim_err(c, "invalid window \"%s\" (1s to 31d, as 90s, 30m, "
 		    "1h, 1d)", lim_pr(pr, sizeof pr, c->tok->text));

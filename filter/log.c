@@ -39,6 +39,26 @@ tg_log_set_debug(int on)
 	log_debug_on = on;
 }
 
+/* log_escape - the line with control and 8-bit bytes as \xNN. Callers
+ * pass client values through tg_str_printable() already; this is the
+ * backstop, so that no value (a queue id from a broken MTA, a name a
+ * library hands back) can end a log line and forge the next one. */
+static void
+log_escape(char *dst, size_t dstsz, const char *src)
+{
+	size_t o = 0;
+
+	for (; *src != '\0' && o + 5 < dstsz; src++) {
+		unsigned char c = (unsigned char)*src;
+
+		if (c >= 0x20 && c < 0x7f)
+			dst[o++] = (char)c;
+		else
+			o += (size_t)snprintf(dst + o, dstsz - o, "\\x%02x", c);
+	}
+	dst[o] = '\0';
+}
+
 void
 tg_log_set_level(int prio)
 {
@@ -48,17 +68,18 @@ tg_log_set_level(int prio)
 static void
 log_emit(int prio, const char *fmt, va_list ap, int with_errno)
 {
-	char line[2048];
+	char raw[2048], line[2048];
 	int saved = errno;
 	int n;
 
 	if (!log_debug_on &&
 	    prio > atomic_load_explicit(&log_level, memory_order_relaxed))
 		return;
-	n = vsnprintf(line, sizeof line, fmt, ap);
-	if (with_errno && n >= 0 && (size_t)n < sizeof line)
-		snprintf(line + n, sizeof line - (size_t)n, ": %s",
+	n = vsnprintf(raw, sizeof raw, fmt, ap);
+	if (with_errno && n >= 0 && (size_t)n < sizeof raw)
+		snprintf(raw + n, sizeof raw - (size_t)n, ": %s",
 		    strerror(saved));
+	log_escape(line, sizeof line, raw);
 	if (log_sink != NULL) {
 		log_sink(prio, line);
 		return;

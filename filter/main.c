@@ -27,9 +27,11 @@
 #include "tg_metrics.h"
 #include "tg_ops.h"
 #include "tg_policy.h"
+#include "tg_store.h"
 #include "milter.h"
 #include "reload.h"
 #include "control.h"
+#include "daemon.h"
 
 #ifndef SYSCONFDIR
 #define SYSCONFDIR	"/etc"
@@ -47,6 +49,7 @@ struct main_opts {
 	int		 check_only;
 	int		 debug;
 	char		*control;	/* -C: control socket path */
+	int		 allow_root;	/* -R: may keep running as root */
 	char		*metrics;	/* -M: listener for /metrics */
 	int		 dry_run;	/* -D: log verdicts, enforce none */
 };
@@ -57,7 +60,7 @@ static void
 main_usage(FILE *fp)
 {
 	fprintf(fp,
-"usage: tollgate [-DdfhnV] [-C control] [-c config] [-M [host:]port]\n"
+"usage: tollgate [-DdfhnRV] [-C control] [-c config] [-M [host:]port]\n"
 "                [-P pidfile] [-p socket] [-u user[:group]]\n"
 "  -C control  control socket for tollgatectl (counters, metrics)\n"
 "  -c config   policy file (default " MAIN_DEFAULT_CONF ")\n"
@@ -69,10 +72,12 @@ main_usage(FILE *fp)
 "              (host 127.0.0.1 when not given)\n"
 "  -n          check the policy and exit: 0 valid, 1 with the errors\n"
 "  -P pidfile  write the daemon's PID here (removed at exit)\n"
+"  -R          allow running as root without -u (refused otherwise)\n"
 "  -p socket   unix:/path, inet:port@host or inet6:port@host\n"
 "              (default " MAIN_DEFAULT_SOCKET ");\n"
 "              unix sockets are created mode 0660, a stale one is removed\n"
-"  -u user[:group]  drop privileges after opening the socket\n"
+"  -u user[:group]  drop privileges after opening the socket (and the\n"
+"              pidfile); the unix socket is chowned to user:group\n"
 "  -V          print the version and exit\n"
 "SIGHUP reloads the policy; a broken policy is logged and the old one kept.\n");
 }
@@ -119,7 +124,7 @@ main_parse(int argc, char **argv, struct main_opts *o)
 	int ch;
 
 	memset(o, 0, sizeof *o);
-	while ((ch = getopt(argc, argv, "C:c:DdfhM:nP:p:u:V")) != -1) {
+	while ((ch = getopt(argc, argv, "C:c:DdfhM:nP:p:Ru:V")) != -1) {
 		switch (ch) {
 		case 'C':
 			o->control = optarg;
@@ -151,6 +156,9 @@ main_parse(int argc, char **argv, struct main_opts *o)
 			break;
 		case 'p':
 			o->socket = optarg;
+			break;
+		case 'R':
+			o->allow_root = 1;
 			break;
 		case 'u':
 			o->user = optarg;
@@ -274,34 +282,6 @@ out:
 	return rc;
 }
 
-/* main_daemonize - fork, new session, / and /dev/null; 0 or -1 */
-static int
-main_daemonize(void)
-{
-	pid_t pid;
-	int fd;
-
-	if ((pid = fork()) < 0) {
-		tg_log_warn("fork");
-		return -1;
-	}
-	if (pid > 0)
-		_exit(0);
-	tg_log_open("tollgate", 0, 1);
-	if (setsid() < 0)
-		tg_log_warn("setsid");
-	if (chdir("/") != 0)
-		tg_log_warn("chdir /");
-	if ((fd = open("/dev/null", O_RDWR)) >= 0) {
-		(void)dup2(fd, STDIN_FILENO);
-		(void)dup2(fd, STDOUT_FILENO);
-		(void)dup2(fd, STDERR_FILENO);
-		if (fd > STDERR_FILENO)
-			close(fd);
-	}
-	return 0;
-}
-
 static void
 main_pidfile_remove(void)
 {
@@ -314,19 +294,9 @@ main_pidfile_remove(void)
 static int
 main_write_pidfile(const char *path)
 {
-	FILE *fp;
-
+	if (tg_daemon_pidfile(path) != 0)
+		return -1;
 	main_pidfile = tg_xstrdup(path);
-	if ((fp = fopen(main_pidfile, "w")) == NULL) {
-		tg_log_warn("%s", main_pidfile);
-		main_pidfile = tg_free(main_pidfile);
-		return -1;
-	}
-	fprintf(fp, "%ld\n", (long)getpid());
-	if (fclose(fp) != 0) {
-		tg_log_warn("%s", main_pidfile);
-		return -1;
-	}
 	atexit(main_pidfile_remove);
 	return 0;
 }
@@ -341,6 +311,14 @@ main_open_socket(const char *spec, const char **unixpath)
 	*unixpath = NULL;
 	if (tg_milter_register() != 0)
 		return -1;
+	/* libmilter removes whatever is at the path: make sure it is not
+	 * the socket of a tollgate that still serves. */
+	if ((strncmp(spec, "unix:", 5) == 0 || strncmp(spec, "local:", 6) == 0)
+	    && tg_daemon_socket_live(strchr(spec, ':') + 1)) {
+		tg_log_err("%s: another process is serving on this socket; "
+		    "not starting", spec);
+		return -1;
+	}
 	if (smfi_setconn((char *)spec) != MI_SUCCESS) {
 		tg_log_err("smfi_setconn %s failed", spec);
 		return -1;
@@ -387,7 +365,9 @@ main_policy(struct main_opts *o)
 	return 0;
 }
 
-/* main_run - from the open socket to the end of smfi_main */
+/* main_run - from the open socket to the end of smfi_main. A failure
+ * before smfi_main removes the socket again, and a detached parent exits
+ * 1: no half-started daemon is left behind. */
 static int
 main_run(struct main_opts *o, const char *spec)
 {
@@ -396,32 +376,51 @@ main_run(struct main_opts *o, const char *spec)
 
 	if (main_open_socket(spec, &unixpath) != 0)
 		return 1;
-	if (!o->foreground && main_daemonize() != 0)
-		return 1;
-	if (o->pidfile != NULL && main_write_pidfile(o->pidfile) != 0)
-		return 1;
+	if (!o->foreground && tg_daemon_detach() != 0)
+		goto fail;
+	if (o->pidfile != NULL && main_write_pidfile(o->pidfile) != 0) {
+		tg_log_err("pidfile %s not written, not starting", o->pidfile);
+		goto fail;
+	}
 	if (o->user != NULL && main_drop(o->user, unixpath) != 0) {
 		tg_log_err("refusing to run with the privileges of uid %ld",
 		    (long)geteuid());
-		return 1;
+		goto fail;
 	}
 	/* Before smfi_main: libmilter's threads inherit the mask. */
-	if (tg_reload_block_signals() != 0 || tg_reload_start(o->conf) != 0)
-		return 1;
+	if (tg_reload_block_signals() != 0)
+		goto fail;
+	/* After the privilege drop: a snapshot the daemon can read is one
+	 * it can replace at shutdown. */
+	tg_store_snap_start();
+	if (tg_reload_start(o->conf) != 0)
+		goto fail;
 	/* After the privilege drop: the socket belongs to the daemon's
 	 * user, who alone may use it. */
-	if (o->control != NULL && tg_control_start(o->control) != 0)
-		return 1;
-	if (o->metrics != NULL && tg_metrics_http_start(o->metrics) != 0)
-		return 1;
+	if (o->control != NULL && tg_control_start(o->control) != 0) {
+		tg_reload_stop();
+		goto fail;
+	}
+	if (o->metrics != NULL && tg_metrics_http_start(o->metrics) != 0) {
+		tg_control_stop();
+		tg_reload_stop();
+		goto fail;
+	}
 	tg_log_info("tollgate %s starting on %s%s", PACKAGE_VERSION, spec,
 	    o->dry_run ? " (dry run: no verdict is enforced)" : "");
+	tg_daemon_ready();
 	rc = smfi_main();
 	tg_metrics_http_stop();
 	tg_control_stop();
 	tg_reload_stop();
+	/* No session counts any more: the snapshot is complete. */
+	tg_store_snap_stop();
 	tg_log_info("tollgate stopped");
 	return rc == MI_SUCCESS ? 0 : 1;
+fail:
+	if (unixpath != NULL)
+		(void)unlink(unixpath);
+	return 1;
 }
 
 int
@@ -443,6 +442,14 @@ main(int argc, char **argv)
 	tg_log_set_debug(o.debug);
 	tg_ops_force_dry_run(o.dry_run);
 	signal(SIGPIPE, SIG_IGN);
+	/* Everything the SMTP client sends passes through this process:
+	 * it runs as root only when told to. */
+	if (geteuid() == 0 && o.user == NULL && !o.allow_root) {
+		tg_log_err("refusing to run as root: give -u user[:group] to "
+		    "drop privileges after opening the socket, or -R to run "
+		    "as root anyway");
+		return 1;
+	}
 	if ((spec = main_socket_spec(o.socket != NULL ? o.socket :
 	    MAIN_DEFAULT_SOCKET)) == NULL) {
 		tg_log_err("-p %s: expected unix:/path, inet:port@host or "

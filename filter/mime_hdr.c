@@ -203,9 +203,9 @@ struct hdr_param {
 	char	*value;			/* unquoted */
 };
 
-/* hdr_skip - past white space and (nested) comments */
-static const char *
-hdr_skip(const char *p)
+/* tg_mime_skip_cfws - past white space and (nested) comments */
+const char *
+tg_mime_skip_cfws(const char *p)
 {
 	int depth;
 
@@ -284,15 +284,15 @@ static size_t
 hdr_parse(const char *v, char **type, struct hdr_param *pp, int *bad)
 {
 	struct hdr_buf t = { NULL, 0, 0 };
-	const char *p = hdr_skip(v), *name;
+	const char *p = tg_mime_skip_cfws(v), *name;
 	size_t n = 0;
 
-	for (; *p != '\0' && *p != ';'; p = hdr_skip(p + 1))
+	for (; *p != '\0' && *p != ';'; p = tg_mime_skip_cfws(p + 1))
 		hdr_put(&t, p, 1);
 	*type = hdr_take(&t);
 	tg_str_lower(*type);
 	while (*p == ';' && n < HDR_PARAMS_MAX) {
-		p = hdr_skip(p + 1);
+		p = tg_mime_skip_cfws(p + 1);
 		name = p;
 		while (*p != '\0' && *p != '=' && *p != ';' && *p != ' ' &&
 		    *p != '\t' && *p != '\r' && *p != '\n')
@@ -303,14 +303,14 @@ hdr_parse(const char *v, char **type, struct hdr_param *pp, int *bad)
 			continue;
 		}
 		hdr_pname(name, (size_t)(p - name), &pp[n]);
-		p = hdr_skip(p);
+		p = tg_mime_skip_cfws(p);
 		if (*p != '=') {
 			*bad = 1;
 			continue;
 		}
-		p = hdr_value(hdr_skip(p + 1), &pp[n].value, bad);
+		p = hdr_value(tg_mime_skip_cfws(p + 1), &pp[n].value, bad);
 		n++;
-		p = hdr_skip(p);
+		p = tg_mime_skip_cfws(p);
 		if (*p != '\0' && *p != ';') {
 			*bad = 1;	/* junk after a value */
 			while (*p != '\0' && *p != ';')

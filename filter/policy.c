@@ -82,6 +82,7 @@ policy_free(struct tg_policy *p)
 	tg_dns_conf_free(p->dns);
 	free(p->path);
 	tg_auth_conf_free(p->auth);
+	free(p->mem_snapshot);
 	free(p);
 }
 

@@ -17,6 +17,7 @@
 #define MEM_BUCKETS0		256	/* per shard at start, 2^n */
 #define MEM_MAX_KEYS_DEFAULT	1000000
 #define MEM_RING		(TG_STORE_SLOTS + 1)
+#define MEM_CLOCK_SHIFT_MS	(40LL * 86400 * 1000)	/* > 31 days */
 
 struct mem_entry {
 	struct mem_entry *next;
@@ -50,7 +51,11 @@ tg_clock_now_ms(void *arg)
 
 	(void)arg;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	/* Shifted by more than the longest window: counters restored from a
+	 * snapshot soon after boot then still start at positive times, and
+	 * slot numbers never go negative. */
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 +
+	    MEM_CLOCK_SHIFT_MS;
 }
 
 static uint32_t
@@ -370,6 +375,106 @@ tg_store_mem_set_clock(struct tg_store *st, tg_clock_fn fn, void *arg)
 
 	m->clock = fn != NULL ? fn : tg_clock_now_ms;
 	m->clock_arg = arg;
+}
+
+int64_t
+tg_store_mem_now(struct tg_store *st)
+{
+	struct mem_store *m = (struct mem_store *)st;
+
+	return m->clock(m->clock_arg);
+}
+
+/* mem_copy_shard - the live windowed counters of a locked shard, copied
+ * into *d (keys allocated with them); their number */
+static size_t
+mem_copy_shard(struct mem_shard *sh, int64_t now,
+    struct tg_store_mem_dump **d)
+{
+	struct mem_entry *e;
+	size_t n = 0;
+
+	*d = sh->nkeys > 0 ? tg_xcalloc(sh->nkeys, sizeof **d) : NULL;
+	for (size_t i = 0; i < sh->nb; i++)
+		for (e = sh->b[i]; e != NULL; e = e->next) {
+			struct tg_store_mem_dump *x = &(*d)[n];
+			int64_t ms = mem_slot_ms(e->window_ms);
+
+			if (e->window_ms == 0 || mem_dead(e, now))
+				continue;
+			mem_roll(e, now / ms);
+			if (mem_sum(e) <= 0)
+				continue;
+			x->key = tg_xstrdup(e->key);
+			x->window_ms = e->window_ms;
+			x->start_ms = e->newest * ms;
+			for (int k = 0; k < MEM_RING; k++)
+				x->n[k] = e->n[(e->newest - k) % MEM_RING];
+			n++;
+		}
+	return n;
+}
+
+int
+tg_store_mem_each(struct tg_store *st,
+    int (*fn)(const struct tg_store_mem_dump *, void *), void *arg)
+{
+	struct mem_store *m = (struct mem_store *)st;
+	struct tg_store_mem_dump *d;
+	int rc = TG_OK;
+	size_t n;
+
+	for (int s = 0; s < MEM_SHARDS; s++) {
+		pthread_mutex_lock(&m->shard[s].lock);
+		n = mem_copy_shard(&m->shard[s], m->clock(m->clock_arg), &d);
+		pthread_mutex_unlock(&m->shard[s].lock);
+		for (size_t i = 0; i < n; i++) {
+			if (rc == TG_OK)
+				rc = fn(&d[i], arg) < 0 ? -1 : TG_OK;
+			free((char *)d[i].key);
+		}
+		free(d);
+		if (rc != TG_OK)
+			return rc;
+	}
+	return TG_OK;
+}
+
+int
+tg_store_mem_restore(struct tg_store *st, const char *key, int64_t window_ms,
+    int64_t start_ms, int64_t count)
+{
+	struct mem_store *m = (struct mem_store *)st;
+	uint32_t h = mem_hash(key);
+	struct mem_shard *sh = mem_shard(m, h);
+	int64_t now = m->clock(m->clock_arg), ms, cur, slot;
+	struct mem_entry *e;
+
+	if (window_ms <= 0 || count <= 0 || start_ms < 0)
+		return 0;
+	ms = mem_slot_ms(window_ms);
+	cur = now / ms;
+	/* The slot holding the old slot's last ms: its events then count at
+	 * least a whole window, at the price of one slot more at most. */
+	slot = (start_ms + ms - 1) / ms;
+	if (slot > cur)
+		slot = cur;
+	if (cur - slot >= MEM_RING)
+		return 0;
+	pthread_mutex_lock(&sh->lock);
+	if ((e = mem_find(m, sh, key, h, window_ms, now, 1)) == NULL) {
+		pthread_mutex_unlock(&sh->lock);
+		return TG_ERR_FULL;
+	}
+	if (e->window_ms != window_ms) {
+		memset(e->n, 0, sizeof e->n);
+		e->window_ms = window_ms;
+		e->newest = cur;
+	}
+	mem_roll(e, cur);
+	e->n[slot % MEM_RING] += count;
+	pthread_mutex_unlock(&sh->lock);
+	return 1;
 }
 
 static const struct tg_store_ops mem_ops = {

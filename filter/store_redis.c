@@ -285,6 +285,13 @@ again:
 	if (rep == NULL && redis_stale(c, reused) && tries++ == 0) {
 		pthread_mutex_lock(&r->lock);
 		r->nopen--;
+		/* The server closed this one, so it closed the other idle
+		 * ones too (it restarted): the retry must not take one of
+		 * them. Closing a socket is quick enough to do here. */
+		while (r->nidle > 0) {
+			redisFree(r->idle[--r->nidle]);
+			r->nopen--;
+		}
 		pthread_mutex_unlock(&r->lock);
 		redisFree(c);
 		goto again;

@@ -61,6 +61,9 @@ struct tg_mime *tg_mime_free(struct tg_mime *);	/* returns NULL */
 /* mime_hdr.c. RFC 2047 encoded words in a header value, decoded to UTF-8;
  * line folding removed, NUL bytes become '?'. Caller frees. */
 char	*tg_mime_decode_words(const char *value);
+/* Past RFC 5322 CFWS: white space and (nested, escaped) comments. An
+ * unclosed comment runs to the end of the string. */
+const char *tg_mime_skip_cfws(const char *);
 /* Parse a Content-Type or Content-Disposition value: *type gets the
  * lowercased "type/subtype" or disposition (caller frees), and up to max
  * distinct values of parameter pname (RFC 2231 continuations and charsets,

@@ -228,6 +228,8 @@ struct tg_policy {
 						 * NULL: hash every part */
 	int		  dry_run;	/* set dry-run yes: log, never enforce */
 	int		  log_level;	/* set log-level: LOG_* + 1, 0 unset */
+	char		 *mem_snapshot;	/* store memory { snapshot }, NULL */
+	int64_t		  mem_snapshot_ms; /* snapshot-interval, 0: none */
 };
 
 /* Mark attribute a as read by some rule; does a rule read a? */

@@ -77,6 +77,50 @@ uint64_t tg_store_mem_keys(struct tg_store *);
 /* Drop every counter (tests). */
 void	tg_store_mem_clear(struct tg_store *);
 
+/* Snapshots of the memory store (store_snap.c). A counter as a snapshot
+ * sees it: n[i] is the count of the slot that started start_ms -
+ * i * slot length on the store's clock (i = 0: the newest). Gauges
+ * (sessions) are not offered: a restart ends every session. */
+struct tg_store_mem_dump {
+	const char	*key;
+	int64_t		 window_ms;
+	int64_t		 start_ms;
+	int64_t		 n[TG_STORE_SLOTS + 1];
+};
+/* The store's clock now, in ms. */
+int64_t	tg_store_mem_now(struct tg_store *);
+/* Call fn for every live windowed counter, shard by shard: a shard's
+ * counters are copied under its lock, fn runs without it. Stops at the
+ * first negative return of fn and returns it; else TG_OK. */
+int	tg_store_mem_each(struct tg_store *,
+	    int (*fn)(const struct tg_store_mem_dump *, void *), void *arg);
+/* Add count to key (window window_ms) in the slot holding the end of the
+ * slot that started at start_ms on the store's clock, so a restored event
+ * never counts for less than the window. 1 added, 0 not (that slot has
+ * left the window), or TG_ERR_FULL. */
+int	tg_store_mem_restore(struct tg_store *, const char *key,
+	    int64_t window_ms, int64_t start_ms, int64_t count);
+
+/* Save the memory store to path atomically (a temporary file in the same
+ * directory, fsync, rename); wall_ms is the wall-clock time now, written
+ * with the counters so a later load can tell how old they are. TG_OK or
+ * TG_ERR_IO (logged; path is unchanged then). */
+int	tg_store_snap_save(struct tg_store *, const char *path,
+	    int64_t wall_ms);
+/* Load a snapshot into the memory store: counters whose window has passed
+ * by wall_ms are skipped. A missing, empty, truncated, corrupt or
+ * foreign file leaves the store empty and logs one line. Returns the
+ * number of counters restored (>= 0), or TG_ERR_IO when the file was
+ * unusable. */
+int	tg_store_snap_load(struct tg_store *, const char *path,
+	    int64_t wall_ms);
+int64_t	tg_clock_wall_ms(void);		/* CLOCK_REALTIME */
+/* The daemon's snapshots, following the published policy's store memory
+ * { snapshot "path" snapshot-interval D }: start() loads the file and
+ * starts the periodic saver; stop() ends it and saves one last time. */
+void	tg_store_snap_start(void);
+void	tg_store_snap_stop(void);
+
 /* Constructors, for store.c. */
 struct tg_store	*tg_store_mem_new(void);
 struct tg_store	*tg_store_redis_new(const struct tg_redis_conf *);

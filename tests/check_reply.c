@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "tg.h"
+#include "tg_log.h"
 #include "tg_reply.h"
 
 struct reply_case {
@@ -110,6 +111,30 @@ START_TEST(test_reply_internal)
 }
 END_TEST
 
+static char reply_logged[4096];
+
+static void
+reply_sink(int prio, const char *line)
+{
+	(void)prio;
+	tg_strlcpy(reply_logged, line, sizeof reply_logged);
+}
+
+/* A value that reaches the log raw (here as the format's argument, as a
+ * queue id from the MTA would) cannot end the line and forge another;
+ * '%' in a value is data, never a conversion. */
+START_TEST(test_log_line_is_escaped)
+{
+	tg_log_set_sink(reply_sink);
+	tg_log_info("%s: stage=mail", "QID\r\nFAKE: rule=x action=accept "
+	    "%s%n\x01\x7f\xff");
+	tg_log_set_sink(NULL);
+	ck_assert_str_eq(reply_logged, "QID\\x0d\\x0aFAKE: rule=x "
+	    "action=accept %s%n\\x01\\x7f\\xff: stage=mail");
+	ck_assert_ptr_null(strchr(reply_logged, '\n'));
+}
+END_TEST
+
 static Suite *
 reply_suite(void)
 {
@@ -123,6 +148,7 @@ reply_suite(void)
 	tcase_add_test(tc, test_reply_text_is_bounded);
 	tcase_add_test(tc, test_reply_milter_escape);
 	tcase_add_test(tc, test_reply_internal);
+	tcase_add_test(tc, test_log_line_is_escaped);
 	suite_add_tcase(s, tc);
 	return s;
 }

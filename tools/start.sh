@@ -78,7 +78,13 @@ unix:*|local:*)	mkdir -p "$(dirname "${socket#*:}")" ;;
 /*)		mkdir -p "$(dirname "$socket")" ;;
 esac
 set -- -p "$socket" -c "$conf"
-[ -n "${TOLLGATE_USER:-}" ] && set -- "$@" -u "$TOLLGATE_USER"
+if [ -n "${TOLLGATE_USER:-}" ]; then
+	set -- "$@" -u "$TOLLGATE_USER"
+elif [ "$(id -u)" = 0 ]; then
+	# tollgate refuses root without -u or -R; a developer box may run it.
+	say "note: running as root (-R); set TOLLGATE_USER to drop privileges"
+	set -- "$@" -R
+fi
 if [ "$background" = yes ]; then
 	pidfile=$build/tollgate.pid
 	"$tollgate" "$@" -P "$pidfile"

@@ -59,7 +59,7 @@ count() {
 pass=$(count PASS); skip=$(count SKIP); xfail=$(count XFAIL)
 
 # Reliability (issue 9): the same tests under AddressSanitizer and
-# UndefinedBehaviorSanitizer; the black-box suite once under valgrind
+# UndefinedBehaviorSanitizer; the concurrency tests under ThreadSanitizer; the black-box suite once under valgrind
 # memcheck (zero errors, zero definite leaks); each fuzz target for a
 # bounded time (FUZZ_SECONDS, default 30).
 step=sanitizers
@@ -74,6 +74,29 @@ make -C "$asan" -j"$jobs" >/dev/null || fail "sanitizer build"
 if ! make -C "$asan" -j"$jobs" check; then
 	find "$asan" -name test-suite.log -exec cat {} +
 	fail "make check under ASan+UBSan"
+fi
+
+# ThreadSanitizer: the thread stress test (sessions against a policy being
+# republished, shared store counters), the engine and rate tests, and the
+# daemon suites, reload included. A race aborts the process (exit 66).
+# tests/tsan.supp names libmilter's own shutdown races (not instrumented).
+step=tsan
+tsan=$top/_build-tsan
+mkdir -p "$tsan"
+say "configure --enable-tsan (in $tsan), thread, engine, rate, milter tests"
+if [ ! -f "$tsan/config.status" ]; then
+	(cd "$tsan" && "$top/configure" -q --enable-tsan) ||
+	    fail "configure --enable-tsan"
+fi
+make -C "$tsan" -j"$jobs" >/dev/null || fail "ThreadSanitizer build"
+if ! TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1 \
+    suppressions=$top/tests/tsan.supp" make -C "$tsan/tests" -j"$jobs" check \
+    TESTS="check_threads check_engine check_rate milter/run.sh rate/run.sh \
+    fault/run.sh"
+then
+	find "$tsan/tests" -name '*.log' -newer "$tsan/config.status" \
+	    -exec cat {} +
+	fail "ThreadSanitizer found a race"
 fi
 
 step=valgrind

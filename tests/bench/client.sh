@@ -29,7 +29,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
 
-"$TOLLGATE" -f -p "unix:$dir/sock" -c "$src/policies/default.conf" \
+"$TOLLGATE" -R -f -p "unix:$dir/sock" -c "$src/policies/default.conf" \
     2>"$dir/log" &
 pid=$!
 n=0

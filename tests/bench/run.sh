@@ -49,7 +49,7 @@ configs="$OUT/configs"
 	for f in ${POLICIES:-$src/policies/*.conf}; do
 		n=$(basename "$f" .conf)
 		if "$TOLLGATE" -n -c "$f" >/dev/null 2>&1; then
-			echo "tg-$n $TOLLGATE -f -c $f -p @SOCK@"
+			echo "tg-$n $TOLLGATE -R -f -c $f -p @SOCK@"
 		else
 			echo "run.sh: skipping $f: tollgate -n refuses it" >&2
 		fi

@@ -93,10 +93,10 @@ has "-V prints the version" "tollgate "
 expect 0 "-h" "$TOLLGATE" -h
 has "-h documents the socket mode" "0660"
 expect 2 "unknown option" "$TOLLGATE" -Z
-expect 1 "bad -p" "$TOLLGATE" -f -p "tcp:25" -c "$src/policy.conf"
+expect 1 "bad -p" "$TOLLGATE" -R -f -p "tcp:25" -c "$src/policy.conf"
 
 # A broken policy at start is fatal, with its errors.
-expect 1 "start with a broken policy" "$TOLLGATE" -f \
+expect 1 "start with a broken policy" "$TOLLGATE" -R -f \
     -p "unix:$dir/sock" -c "$dir/two-errors.conf"
 has "start: errors shown" "$dir/two-errors.conf:3:"
 [ -e "$dir/sock" ] && fail "start: socket left behind"
@@ -129,7 +129,7 @@ stop_daemon() {
 perl -MIO::Socket::UNIX -e 'IO::Socket::UNIX->new(Type => SOCK_STREAM(),
     Local => $ARGV[0], Listen => 1) or die "$!\n"' "$dir/sock"
 [ -S "$dir/sock" ] || fail "could not make a stale socket"
-"$TOLLGATE" -f -p "unix:$dir/sock" -c "$src/policy.conf" -P "$dir/pid" \
+"$TOLLGATE" -R -f -p "unix:$dir/sock" -c "$src/policy.conf" -P "$dir/pid" \
     2>"$dir/log" &
 daemon=$!
 if wait_sock; then
@@ -151,7 +151,7 @@ rm -f "$dir/sock"
 if "$TOLLGATE" -h | grep -q "default .*tollgate.conf" &&
     conf=$("$TOLLGATE" -h | sed -n 's/.*-c config.*(default \(.*\)).*/\1/p') &&
     [ -n "$conf" ] && [ ! -e "$conf" ]; then
-	"$TOLLGATE" -f -p "unix:$dir/sock" 2>"$dir/log" &
+	"$TOLLGATE" -R -f -p "unix:$dir/sock" 2>"$dir/log" &
 	daemon=$!
 	if wait_sock; then
 		cp "$dir/log" "$dir/out"
@@ -164,6 +164,15 @@ if "$TOLLGATE" -h | grep -q "default .*tollgate.conf" &&
 	rm -f "$dir/sock"
 else
 	echo "skip - default config exists or unknown: no-config start"
+fi
+
+# As root, neither -u nor -R: refused before anything is opened.
+if [ "$(id -u)" = 0 ]; then
+	expect 1 "root without -u or -R" "$TOLLGATE" -f -p "unix:$dir/sock" \
+	    -c "$src/policy.conf"
+	has "root refused" "refusing to run as root"
+	[ -e "$dir/sock" ] && fail "root refused: socket created" ||
+	    ok "root refused: no socket"
 fi
 
 # -u: an unknown user is refused; as root, the drop takes effect.

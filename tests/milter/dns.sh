@@ -86,7 +86,7 @@ start() {
 	sed -e "s|127.0.0.1@@PORT@|${3:-127.0.0.1}@$port|g" \
 	    -e "s|@TIMEOUT@|$2|g" \
 	    "$src/dns/policy.conf.in" >"$dir/$1/policy.conf"
-	$TG_WRAPPER "$TOLLGATE" -f -d -p "unix:$dir/$1/sock" \
+	$TG_WRAPPER "$TOLLGATE" -R -f -d -p "unix:$dir/$1/sock" \
 	    -c "$dir/$1/policy.conf" -P "$dir/$1/pid" 2>"$dir/$1/log" &
 	eval "pid_$1=$!"
 	pids="$pids $!"

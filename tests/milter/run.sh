@@ -53,7 +53,7 @@ start() {
 	mkdir -p "$dir/$1"
 	# TG_WRAPPER: e.g. "valgrind --error-exitcode=99 ..." (tools/test.sh);
 	# valgrind runs the daemon in its own process, so $! stays its PID.
-	$TG_WRAPPER "$TOLLGATE" -f -d -p "unix:$dir/$1/sock" -c "$2" \
+	$TG_WRAPPER "$TOLLGATE" -R -f -d -p "unix:$dir/$1/sock" -c "$2" \
 	    -P "$dir/$1/pid" 2>"$dir/$1/log" &
 	eval "pid_$1=$!"
 	pids="$pids $!"

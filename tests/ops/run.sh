@@ -73,7 +73,7 @@ policy() {
 start() {
 	name=$1
 	shift
-	"$TOLLGATE" -f -p "unix:$dir/$name/sock" -c "$dir/$name/policy.conf" \
+	"$TOLLGATE" -R -f -p "unix:$dir/$name/sock" -c "$dir/$name/policy.conf" \
 	    "$@" 2>"$dir/$name/log" &
 	eval "pid_$name=$!"
 	pids="$pids $!"

@@ -1,9 +1,10 @@
 #!/bin/sh
 # run.sh - rate limits against a real Redis: starts its own redis-server on
-# a free loopback port (21100-21199, own directory and pidfile, nothing
+# a free loopback port (29000-29099, own directory and pidfile, nothing
 # saved), two tollgate daemons sharing it, and checks that together they
-# hold a limit exactly, that the (N+1)th message of a login is refused,
-# and both failure modes while Redis is stopped and restarted. Everything
+# hold a limit exactly under a real race (8 clients at once), that the
+# (N+1)th message of a login is refused, and both failure modes while
+# Redis is stopped and restarted. Everything
 # started here is stopped by PID on exit. Skips (77) without redis-server,
 # miltertest, or a tollgate built with hiredis.
 # Environment: TOLLGATE, MILTERTEST, top_srcdir, top_builddir; KEEP=1.
@@ -87,14 +88,14 @@ redis_stop() {
 }
 
 port=""
-for p in $(seq 21100 21199); do
+for p in $(seq 29000 29099); do
 	if redis_start "$p"; then
 		port=$p
 		break
 	fi
 done
 if [ -z "$port" ]; then
-	echo "rate/run.sh: could not start redis-server on 21100-21199"
+	echo "rate/run.sh: could not start redis-server on 29000-29099"
 	failed=1
 	exit 1
 fi
@@ -117,7 +118,7 @@ fi
 start() {
 	mkdir -p "$dir/$1"
 	# shellcheck disable=SC2086 # TG_WRAPPER: e.g. valgrind and options
-	${TG_WRAPPER:-} "$TOLLGATE" -f -d -p "unix:$dir/$1/sock" -c "$2" \
+	${TG_WRAPPER:-} "$TOLLGATE" -R -f -d -p "unix:$dir/$1/sock" -c "$2" \
 	    -P "$dir/$1/pid" -C "$dir/$1/ctl" 2>"$dir/$1/log" &
 	pids="$pids $!"
 	n=0
@@ -152,25 +153,59 @@ start a "$dir/shared.conf"
 start b "$dir/shared.conf"
 start c "$dir/open.conf"
 
-# 1. Two daemons, at the same time, one message of 15 recipients each
-# against a limit of 20 recipients: exactly 20 get through.
-mt a burst.lua login=burst@example.org messages=1 rcpts=15 &
-ja=$!
-mt b burst.lua login=burst@example.org messages=1 rcpts=15 &
-jb=$!
-wait $ja
-ra=$?
-wait $jb
-rb=$?
-na=$(sed -n 's/^accepted=//p' "$dir/out.a")
-nb=$(sed -n 's/^accepted=//p' "$dir/out.b")
-if [ $ra != 0 ] || [ $rb != 0 ] || [ -z "$na" ] || [ -z "$nb" ]; then
-	cat "$dir/out.a" "$dir/out.b"
-	fail "burst scripts failed"
+# 1. A real race: 8 clients at once, 4 on each daemon, each a message of
+# 10 recipients for one login, against a limit of 20 recipients. Every
+# client opens its session up to MAIL FROM, then all send their
+# recipients together (race.lua waits for $dir/go): together they must
+# get exactly 20 through, whichever daemon each went to.
+clients=8
+jobs=""
+i=1
+while [ $i -le $clients ]; do
+	d=a
+	[ $((i % 2)) = 0 ] && d=b
+	"$MILTERTEST" -D socket="$dir/$d/sock" -D log="$dir/$d/log" \
+	    -D lib="$lib" -D login=burst@example.org -D rcpts=10 \
+	    -D ready="$dir/ready." -D id=$i -D go="$dir/go" \
+	    -s "$src/race.lua" >"$dir/race.$i" 2>&1 &
+	jobs="$jobs $!"
+	i=$((i + 1))
+done
+n=0
+while [ "$(find "$dir" -maxdepth 1 -name 'ready.*' | wc -l)" -lt $clients ]
+do
+	n=$((n + 1))
+	[ $n -ge 150 ] && break
+	sleep 0.1
+done
+: >"$dir/go"
+bad=0
+for j in $jobs; do
+	wait "$j" || bad=1
+done
+na=0
+nb=0
+i=1
+while [ $i -le $clients ]; do
+	got=$(sed -n 's/^accepted=//p' "$dir/race.$i")
+	if [ -z "$got" ]; then
+		bad=1
+	elif [ $((i % 2)) = 0 ]; then
+		nb=$((nb + got))
+	else
+		na=$((na + got))
+	fi
+	i=$((i + 1))
+done
+if [ $bad != 0 ]; then
+	cat "$dir"/race.*
+	fail "race clients failed"
 elif [ $((na + nb)) -ne 20 ]; then
-	fail "two daemons let $na + $nb recipients through, want 20"
+	fail "8 concurrent clients on two daemons got $na + $nb recipients \
+through, want 20"
 else
-	echo "ok - two daemons together accepted exactly 20 ($na + $nb)"
+	echo "ok - 8 concurrent clients on two daemons: exactly 20 accepted \
+($na on a + $nb on b)"
 fi
 out=$("$CTL" -s "$dir/b/ctl" show login-rcpts burst@example.org)
 if [ "$out" = "login-rcpts:recipients:3600|burst@example.org: 20 of 20" ]
@@ -184,8 +219,12 @@ grep -q "rule=rcpt-quota limit=login-rcpts action=tempfail" \
     fail "no verdict line naming the limit"
 
 # 2. Reset through the control socket: the login may send again.
-"$CTL" -s "$dir/a/ctl" reset login-rcpts burst@example.org >/dev/null ||
-    fail "tollgatectl reset"
+# The race also committed one message per client that got a recipient
+# through: free the message quota too.
+for lim in login-rcpts login-msgs; do
+	"$CTL" -s "$dir/a/ctl" reset $lim burst@example.org >/dev/null ||
+	    fail "tollgatectl reset $lim"
+done
 mt b probe.lua login=burst@example.org
 grep -q "result=CONTINUE" "$dir/out.b" && echo "ok - reset frees the quota" ||
     fail "after reset: $(cat "$dir/out.b")"

@@ -1,0 +1,24 @@
+/* daemon.h - starting the daemon safely: no half-started daemon (the
+ * parent exits with the child's start-up result), whole pidfiles, no
+ * stealing a live daemon's socket. Daemon only. Threads: main thread,
+ * before smfi_main. */
+#ifndef TG_DAEMON_H
+#define TG_DAEMON_H
+
+/* Fork into the background and start a session. The parent waits until
+ * the child calls tg_daemon_ready() (exit 0) or exits first (exit 1), so
+ * whoever started tollgate sees whether it is serving. stderr stays open
+ * in the child until then, so start-up errors reach the terminal.
+ * Returns 0 in the child, -1 if the fork failed. */
+int	tg_daemon_detach(void);
+/* Start-up is over: stderr to /dev/null, log to syslog only, release the
+ * waiting parent. A no-op in the foreground. */
+void	tg_daemon_ready(void);
+/* Write our PID to path (absolute): a file is written whole or removed
+ * again. Returns 0 or -1 (logged). */
+int	tg_daemon_pidfile(const char *path);
+/* 1 when a process accepts connections on the unix socket at path (a
+ * daemon already runs there), 0 when not (absent, or a stale file). */
+int	tg_daemon_socket_live(const char *path);
+
+#endif

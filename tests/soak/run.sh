@@ -1,0 +1,123 @@
+#!/bin/sh
+# run.sh - a bounded soak of the daemon: SOAK_CLIENTS concurrent milter
+# clients (soakclient.pl, raw milter packets; default 20) open session
+# after session for SOAK_SECONDS (default 20), every answer checked.
+# Passes when no answer was wrong and no connection dropped, every message
+# the clients sent was accepted, RSS stays flat (the second half's peak at
+# most 10% + 2 MB over the first half's) and the daemon holds as many file
+# descriptors after the load as before it. Loopback only (a unix socket),
+# stops by itself; the daemon is stopped by its PID.
+# The tests/mta Postfix harness was not on main when this was written: the
+# load goes to the daemon directly, not through Postfix and smtp-sink.
+# Long run by hand (figures in tests/README.md):
+#   SOAK_CLIENTS=1000 SOAK_SECONDS=600 make -C tests check TESTS=soak/run.sh
+# Environment (from tests/Makefile.am): TOLLGATE, top_srcdir.
+
+top_srcdir=${top_srcdir:-.}
+top_builddir=${top_builddir:-.}
+TOLLGATE=${TOLLGATE:-$top_builddir/filter/tollgate}
+clients=${SOAK_CLIENTS:-20}
+secs=${SOAK_SECONDS:-20}
+src=$(cd "$top_srcdir/tests/soak" && pwd)
+case $TOLLGATE in
+/*)	;;
+*)	TOLLGATE=$(pwd)/$TOLLGATE ;;
+esac
+[ -x "$TOLLGATE" ] || { echo "run.sh: $TOLLGATE not built"; exit 1; }
+
+dir=$(mktemp -d "${TMPDIR:-/tmp}/tg-soak.XXXXXX") || exit 1
+daemon=""
+cpids=""
+failed=0
+cleanup() {
+	for p in $cpids; do kill "$p" 2>/dev/null; done
+	[ -n "$daemon" ] && kill -KILL "$daemon" 2>/dev/null
+	if [ "${KEEP:-0}" = 1 ] || [ "$failed" != 0 ]; then
+		echo "run.sh: logs kept in $dir"
+	else
+		rm -rf "$dir"
+	fi
+}
+trap cleanup EXIT
+trap 'failed=1; exit 1' INT TERM HUP
+ok() { echo "ok - $*"; }
+fail() { echo "FAIL: $*"; failed=1; }
+
+rss() { awk '/^VmRSS:/ { print $2 }' "/proc/$daemon/status"; }
+fds() { ls "/proc/$daemon/fd" | wc -l; }
+
+# More sessions at once than libmilter's listen backlog would refuse.
+ulimit -n 65536 2>/dev/null || ulimit -n 4096 2>/dev/null
+"$TOLLGATE" -R -f -p "unix:$dir/sock" -c "$src/soak.conf" 2>"$dir/log" &
+daemon=$!
+n=0
+until [ -S "$dir/sock" ]; do
+	if ! kill -0 "$daemon" 2>/dev/null || [ $n -ge 300 ]; then
+		fail "daemon did not start"
+		cat "$dir/log"
+		exit 1
+	fi
+	sleep 0.1
+	n=$((n + 1))
+done
+fd0=$(fds)
+rss0=$(rss)
+
+i=0
+while [ $i -lt "$clients" ]; do
+	perl "$src/soakclient.pl" "$dir/sock" "$secs" >"$dir/c.$i" 2>&1 &
+	cpids="$cpids $!"
+	i=$((i + 1))
+done
+# Ten RSS samples over the run.
+: >"$dir/rss"
+step=$(awk "BEGIN { print $secs / 10 }")
+for k in 1 2 3 4 5 6 7 8 9 10; do
+	sleep "$step"
+	echo "$(rss) $(fds)" >>"$dir/rss"
+done
+for p in $cpids; do wait "$p"; done
+cpids=""
+
+# Sessions end when the clients hang up; libmilter's threads may take a
+# moment more to let go of their descriptors.
+n=0
+while [ "$(fds)" -gt "$fd0" ] && [ $n -lt 100 ]; do
+	sleep 0.1
+	n=$((n + 1))
+done
+
+cat "$dir"/c.* | awk -v clients="$clients" '
+	{ for (i = 1; i <= NF; i++) { split($i, kv, "="); t[kv[1]] += kv[2] } }
+	END { printf "sessions=%d accepted=%d wrong=%d dropped=%d clients=%d\n",
+	    t["sessions"], t["accepted"], t["wrong"], t["dropped"], clients }' \
+	    >"$dir/total"
+read -r total <"$dir/total"
+echo "soak: $clients clients, ${secs}s: $total"
+echo "soak: RSS kB / fds: start $rss0 / $fd0; samples:" \
+    "$(awk '{ printf "%s/%s ", $1, $2 }' "$dir/rss")"
+case $total in
+*" wrong=0 dropped=0 "*) ok "no wrong answer, no dropped session" ;;
+*) fail "wrong answers or dropped sessions: $total" ;;
+esac
+s=$(echo "$total" | sed 's/.*sessions=\([0-9]*\).*/\1/')
+a=$(echo "$total" | sed 's/.*accepted=\([0-9]*\).*/\1/')
+[ "$s" -gt 0 ] && [ "$s" = "$a" ] && ok "every message accepted ($a)" ||
+    fail "$a of $s messages accepted"
+if awk 'NR <= 5 && $1 > a { a = $1 } NR > 5 && $1 > b { b = $1 }
+    END { exit !(b <= a * 1.10 + 2048) }' "$dir/rss"; then
+	ok "RSS flat"
+else
+	fail "RSS grew: $(awk '{ printf "%s ", $1 }' "$dir/rss")"
+fi
+[ "$(fds)" -le "$fd0" ] && ok "file descriptors back to $fd0" ||
+    fail "file descriptors: $(fds) after the load, $fd0 before"
+grep -qi 'error\|fatal' "$dir/log" && fail "errors in the daemon log: \
+$(grep -i 'error\|fatal' "$dir/log" | head -3)"
+
+kill -TERM "$daemon"
+wait "$daemon"
+rc=$?
+daemon=""
+[ $rc = 0 ] && ok "daemon stopped cleanly" || fail "daemon exit $rc"
+exit $failed
