@@ -121,7 +121,7 @@ if grep -q 'malformed value' "$dir/log"; then
 fi
 printf 'stage mail {\n rule bits : tls.cipher_bits > 512 => %s\n}\n' \
     'reject 550 5.7.1 "no"' >"$dir/bits.conf"
-"$TOLLGATE" -f -p "unix:$dir/sock2" -c "$dir/bits.conf" 2>"$dir/log2" &
+"$TOLLGATE" -R -f -p "unix:$dir/sock2" -c "$dir/bits.conf" 2>"$dir/log2" &
 pid2=$!
 n=0
 while [ ! -S "$dir/sock2" ] && kill -0 "$pid2" 2>/dev/null && [ $n -lt 100 ]
