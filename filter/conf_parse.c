@@ -132,6 +132,13 @@ conf_template(struct conf_parser *p, struct tg_action_spec *a,
 	/* ${spf...} in a header needs the SPF server set up. */
 	if (strstr(p->tok.text, "${spf") != NULL)
 		tg_policy_use(p->pol, TG_A_SPF);
+	/* The milter glue copies only the macros of attributes in use. */
+	if (strstr(p->tok.text, "${listener}") != NULL) {
+		tg_policy_use(p->pol, TG_A_LISTENER_NAME);
+		tg_policy_use(p->pol, TG_A_LISTENER_PORT);
+	}
+	if (strstr(p->tok.text, "${mta_name}") != NULL)
+		tg_policy_use(p->pol, TG_A_MTA_NAME);
 	a->text = conf_tok_take(&p->tok);
 	conf_next(p);
 	return 0;

@@ -43,6 +43,7 @@ struct milter_conn {
 	int			 neg_hdrs;	/* the MTA sends headers */
 	int			 neg_body;	/* the MTA sends the body */
 	unsigned		 warned;	/* milter_macros[] reported missing */
+	unsigned		 want;		/* milter_macros[] the policy reads */
 	int			 warned_auth;	/* {auth_type} without login said */
 };
 
@@ -60,7 +61,7 @@ static const struct milter_macro {
 	  { TG_A_LISTENER_NAME, TG_A_LISTENER_NAME }, "listener.name is unknown" },
 #define M_LISTENER_ADDR	1
 	{ TG_A_LISTENER_ADDRESS, "{daemon_addr}",
-	  { TG_A_LISTENER_ADDRESS, TG_A_LISTENER_ADDRESS }, "listener.address is unknown" },
+	  { TG_A_LISTENER_ADDRESS, TG_A_HELO_OURS }, "listener.address is unknown" },
 #define M_LISTENER_PORT	2
 	{ TG_A_LISTENER_PORT, "{daemon_port}",
 	  { TG_A_LISTENER_PORT, TG_A_LISTENER_PORT }, "listener.port is unknown" },
@@ -102,25 +103,37 @@ static const struct milter_macro {
 	  "mta.name is unknown" },
 };
 
+/* milter_macros[] read whatever the policy: {client_addr} is the fallback
+ * for the connect address; a login must always be seen, since one that
+ * is not usable is a tempfail and authentication-results, owned-by and
+ * ${login} read it without marking sasl.login as used. */
+#define M_ALWAYS	(1u << M_CLIENT_ADDR | 1u << M_AUTH_AUTHEN)
+
 /* Macros asked for with smfi_setsymlist(). In Postfix the list replaces
- * the stage's default, so each list names everything read at that stage. */
+ * the stage's default, so each list names everything read at that stage.
+ * The lists do not depend on the policy: a reload may publish one that
+ * reads macros the pinned one did not, and the connection moves to it
+ * at the next MAIL. Nothing reads "_", {client_ptr} (client.ptr is a DNS
+ * lookup), {mail_addr} or {rcpt_addr} (the callbacks' arguments), so
+ * they are not asked for. */
 static const struct {
 	int		 stage;
 	const char	*list;
 } milter_symlists[] = {
-	{ SMFIM_CONNECT, "j _ {daemon_name} {daemon_addr} {daemon_port} "
-	    "{client_addr} {client_name} {client_ptr}" },
+	{ SMFIM_CONNECT, "j {daemon_name} {daemon_addr} {daemon_port} "
+	    "{client_addr} {client_name}" },
 	{ SMFIM_HELO, "{tls_version} {cipher} {cipher_bits} {cert_subject} "
 	    "{cert_issuer} {verify}" },
-	{ SMFIM_ENVFROM, "i {auth_type} {auth_authen} {auth_author} "
-	    "{mail_addr}" },
-	{ SMFIM_ENVRCPT, "i {rcpt_addr}" },
+	{ SMFIM_ENVFROM, "i {auth_type} {auth_authen} {auth_author}" },
+	{ SMFIM_ENVRCPT, "i" },
 	{ SMFIM_DATA, "i" },
 	{ SMFIM_EOH, "i" },
 	{ SMFIM_EOM, "i" },
 };
 
 static atomic_ullong milter_seq;
+
+static void	milter_want(struct milter_conn *);
 
 /* milter_needs - protocol steps a policy's rules need beyond the envelope:
  * headers (a header condition, or size, which counts header bytes) and
@@ -152,6 +165,7 @@ milter_conn_new(SMFICTX *ctx)
 	c = tg_xcalloc(1, sizeof *c);
 	c->policy = tg_policy_current();
 	c->neg_hdrs = c->neg_body = 1;
+	milter_want(c);
 	snprintf(id, sizeof id, "%llX", atomic_fetch_add(&milter_seq, 1));
 	tg_session_init(&c->sess, id);
 	if (smfi_setpriv(ctx, c) != MI_SUCCESS) {
@@ -180,6 +194,20 @@ milter_uses(const struct milter_conn *c, const struct milter_macro *m)
 	    tg_policy_uses(c->policy, m->uses[1]);
 }
 
+/* milter_want - the macros to copy for the pinned policy: fetching and
+ * copying every macro at every stage was a third of our instructions per
+ * message (tests/bench/README.md). Without a policy, all of them. */
+static void
+milter_want(struct milter_conn *c)
+{
+	size_t i;
+
+	c->want = M_ALWAYS;
+	for (i = 0; i < sizeof milter_macros / sizeof milter_macros[0]; i++)
+		if (c->policy == NULL || milter_uses(c, &milter_macros[i]))
+			c->want |= 1u << i;
+}
+
 /* milter_macro - copy macro milter_macros[i] into the session. An absent
  * macro leaves the attribute as it was (unknown, or from an earlier
  * stage); a malformed value is logged and leaves it unset. */
@@ -187,9 +215,12 @@ static void
 milter_macro(SMFICTX *ctx, struct milter_conn *c, int i)
 {
 	const struct milter_macro *m = &milter_macros[i];
+	const char *old = c->sess.val[m->attr];
 	char pbuf[256];
 	char *val;
 
+	if (!(c->want & (1u << i)))
+		return;
 	val = smfi_getsymval(ctx, (char *)m->name);
 	if (val == NULL) {
 		if (milter_uses(c, m) && !(c->warned & (1u << i))) {
@@ -202,6 +233,9 @@ milter_macro(SMFICTX *ctx, struct milter_conn *c, int i)
 		}
 		return;
 	}
+	/* The MTA repeats TLS macros at MAIL, the login at every MAIL. */
+	if (old != NULL && strcmp(old, val) == 0)
+		return;
 	if (tg_session_set(&c->sess, m->attr, val) != TG_OK)
 		tg_log_warnx("%s: macro %s: malformed value \"%s\", ignored",
 		    c->sess.id, m->name,
@@ -213,7 +247,9 @@ milter_queue_id(SMFICTX *ctx, struct milter_conn *c)
 {
 	char *qid;
 
-	if ((qid = smfi_getsymval(ctx, "i")) != NULL && *qid != '\0')
+	/* The same queue id comes at RCPT, DATA and end of message. */
+	if ((qid = smfi_getsymval(ctx, "i")) != NULL && *qid != '\0' &&
+	    (c->sess.queue_id == NULL || strcmp(c->sess.queue_id, qid) != 0))
 		tg_session_set_queue_id(&c->sess, qid);
 }
 
@@ -426,6 +462,18 @@ milter_client(SMFICTX *ctx, struct milter_conn *c, const char *host,
 		(void)tg_session_set(&c->sess, TG_A_CLIENT_NAME, name);
 }
 
+/* milter_listener - the connect macros beyond the client; libmilter
+ * keeps them for the whole connection, so a policy moved to at MAIL that
+ * reads more of them can still have them (milter_repin). */
+static void
+milter_listener(SMFICTX *ctx, struct milter_conn *c)
+{
+	milter_macro(ctx, c, M_LISTENER_NAME);
+	milter_macro(ctx, c, M_LISTENER_ADDR);
+	milter_macro(ctx, c, M_LISTENER_PORT);
+	milter_macro(ctx, c, M_MTA_NAME);
+}
+
 static sfsistat
 milter_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
 {
@@ -439,10 +487,7 @@ milter_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
 		return SMFIS_TEMPFAIL;
 	}
 	milter_client(ctx, c, host, sa);
-	milter_macro(ctx, c, M_LISTENER_NAME);
-	milter_macro(ctx, c, M_LISTENER_ADDR);
-	milter_macro(ctx, c, M_LISTENER_PORT);
-	milter_macro(ctx, c, M_MTA_NAME);
+	milter_listener(ctx, c);
 	milter_queue_id(ctx, c);
 	if (c->policy == NULL) {
 		tg_log_err("%s: no policy loaded; tempfail", c->sess.id);
@@ -505,18 +550,19 @@ milter_helo(SMFICTX *ctx, char *helo)
 
 /* milter_repin - at MAIL, move to a newer published policy, unless it
  * needs protocol steps this connection did not negotiate; then keep the
- * old one until the connection ends. Never within a message. */
-static void
+ * old one until the connection ends. Never within a message. Returns 1
+ * when the connection moved. */
+static int
 milter_repin(struct milter_conn *c)
 {
 	struct tg_policy *p;
 	int hdrs, body;
 
 	if ((p = tg_policy_current()) == NULL)
-		return;
+		return 0;
 	if (c->policy != NULL && p->generation == c->policy->generation) {
 		tg_policy_unref(p);
-		return;
+		return 0;
 	}
 	milter_needs(p, &hdrs, &body);
 	if ((hdrs && !c->neg_hdrs) || (body && !c->neg_body)) {
@@ -525,12 +571,14 @@ milter_repin(struct milter_conn *c)
 		    c->policy != NULL ? c->policy->generation : 0,
 		    p->generation);
 		tg_policy_unref(p);
-		return;
+		return 0;
 	}
 	if (c->policy != NULL)
 		tg_policy_unref(c->policy);
 	c->policy = p;
 	c->warned = 0;
+	milter_want(c);
+	return 1;
 }
 
 /* milter_size - ESMTP SIZE= among the MAIL parameters; 0 or -1 */
@@ -567,7 +615,8 @@ milter_envfrom(SMFICTX *ctx, char **argv)
 	if ((c = milter_conn_get(ctx)) == NULL)
 		return milter_internal(ctx, c, TG_STAGE_MAIL, "no state");
 	tg_session_reset_message(&c->sess);
-	milter_repin(c);
+	if (milter_repin(c))
+		milter_listener(ctx, c);
 	milter_queue_id(ctx, c);
 	milter_tls(ctx, c);
 	milter_macro(ctx, c, M_AUTH_AUTHEN);

@@ -49,7 +49,18 @@ static void
 scn_macro(struct mload_scn *s, int stage, const char *name, const char *val)
 {
 	struct mload_macro *m;
+	size_t i;
 
+	/* A scenario's macro replaces a default one of the same name: the
+	 * milter would see only the first of two. */
+	for (i = 0; i < s->nmacros; i++) {
+		m = &s->macros[i];
+		if (m->stage == stage && strcmp(m->name, name) == 0) {
+			free(m->value);
+			m->value = scn_strdup(val);
+			return;
+		}
+	}
 	s->macros = scn_grow(s->macros, s->nmacros + 1, sizeof *s->macros);
 	m = &s->macros[s->nmacros++];
 	m->stage = stage;
@@ -269,7 +280,8 @@ bad:
 
 /* mload_expand - copy src to dst, replacing %C (connection number), %M
  * (message number), %IP (an IPv4 address unique to the connection, so
- * per-client limits see many clients) and %%; returns the length, or
+ * per-client limits see many clients), %NET (one in a /24 of its own, for
+ * per-network limits) and %%; returns the length, or
  * len when truncated. */
 size_t
 mload_expand(char *dst, size_t len, const char *src, unsigned long conn,
@@ -292,6 +304,10 @@ mload_expand(char *dst, size_t len, const char *src, unsigned long conn,
 			n = snprintf(dst + o, len - o, "10.%lu.%lu.%lu",
 			    (conn >> 16) & 255, (conn >> 8) & 255, conn & 255);
 			src++;
+		} else if (strncmp(src + 1, "NET", 3) == 0) {
+			n = snprintf(dst + o, len - o, "10.%lu.%lu.1",
+			    (conn >> 8) & 255, conn & 255);
+			src += 2;
 		} else if (src[1] == '%')
 			n = snprintf(dst + o, len - o, "%%");
 		else {

@@ -75,6 +75,17 @@ start() {
 port_next=$PORT
 names=$(awk '{ print $1 }' "$configs")
 
+# scn NAME: milterload's -f option for configuration NAME: a policy with
+# a scenario of its own (tests/bench/POLICY.scn: the SASL macros, client
+# addresses and senders under which it accepts) runs under it, so that
+# every configuration measures the accept path, not refusals.
+scn() {
+	_f="$src/tests/bench/${1#tg-}.scn"
+	case $1 in
+	tg-*)	[ -f "$_f" ] && echo "-f $_f" ;;
+	esac
+}
+
 echo "== tollgate milter benchmarks; results in $OUT"
 machine | tee "$OUT/machine"
 echo "load: milterload default scenario (1 recipient, 4 headers, 2 KiB" \
@@ -100,7 +111,9 @@ while [ $r -le "$ROUNDS" ]; do
 			v=$(echo "$n" | tr -c 'a-z0-9\n' _)
 			eval "p=\$pid_${kind}_$v; s=\$sock_${kind}_$v"
 			c0=$(cpu_ticks "$p")
+			# shellcheck disable=SC2046
 			"$MILTERLOAD" -q -c "$CONNS" -n "$MSGS" -m 1 -s "$s" \
+			    $(scn "$n") \
 			    >"$OUT/run/$n.$kind.$r" 2>&1
 			c1=$(cpu_ticks "$p")
 			awk -v n="$n" -v k="$kind" -v r="$r" -v c=$((c1 - c0)) \
@@ -131,8 +144,9 @@ while [ $r -le "$ROUNDS" ]; do
 	for n in $names; do
 		v=$(echo "$n" | tr -c 'a-z0-9\n' _)
 		eval "s=\$sock_unix_$v"
+		# shellcheck disable=SC2046
 		"$MILTERLOAD" -c "$LAT_CONNS" -n "$MSGS" -m 10 \
-		    -r "$LAT_RATE" -s "$s" \
+		    -r "$LAT_RATE" -s "$s" $(scn "$n") \
 		    >"$OUT/run/$n.lat.$r" 2>&1
 		awk -v n="$n" -v r="$r" '/^stage/ { t = 1; next }
 		    /^replies:/ { t = 0 } t { print n, r, $1, $3, $4, $5 }' \
@@ -153,7 +167,9 @@ for n in $names; do
 	echo "$n idle $(rss_kb "$pid") $(threads "$pid")" >>"$mem"
 	for k in $SESSIONS; do
 		: >"$OUT/run/$n.hold.$k"
+		# shellcheck disable=SC2046
 		"$MILTERLOAD" -q -c "$k" -n "$k" -m 1 -H 3 -t 30 -s "$sock" \
+		    $(scn "$n") \
 		    >"$OUT/run/$n.hold.$k" 2>&1 &
 		lp=$!
 		# milterload says "holding" once all k sessions are inside
@@ -168,11 +184,15 @@ for n in $names; do
 		echo "$n sessions$k $(rss_kb "$pid") $(threads "$pid")" >>"$mem"
 		wait $lp
 	done
+	# shellcheck disable=SC2046
 	"$MILTERLOAD" -q -c "$CONNS" -n $((GROWTH_MSGS / 10)) -m 1 -s "$sock" \
+	    $(scn "$n") \
 	    >"$OUT/run/$n.grow1" 2>&1
 	echo "$n after$((GROWTH_MSGS / 10)) $(rss_kb "$pid") $(threads "$pid")" \
 	    >>"$mem"
+	# shellcheck disable=SC2046
 	"$MILTERLOAD" -q -c "$CONNS" -n "$GROWTH_MSGS" -m 10 -s "$sock" \
+	    $(scn "$n") \
 	    >"$OUT/run/$n.grow2" 2>&1
 	echo "$n after$((GROWTH_MSGS + GROWTH_MSGS / 10)) $(rss_kb "$pid")" \
 	    "$(threads "$pid")" >>"$mem"
@@ -198,8 +218,9 @@ if [ "$CALLGRIND" = 1 ] && command -v valgrind >/dev/null; then
 			pid=$!
 			BENCH_PIDS="$BENCH_PIDS $pid"
 			bench_wait "$sock" "$pid" || exit 1
+			# shellcheck disable=SC2046
 			"$MILTERLOAD" -q -c 2 -n $((m - 1)) -m 1 -t 30 \
-			    -s "$sock" >/dev/null 2>&1
+			    -s "$sock" $(scn "$n") >/dev/null 2>&1
 			bench_stop "$pid"
 			ir=$(awk '/^summary:/ { print $2 }' "$OUT/run/$n.cg.$m")
 			echo "$n $m $ir" >>"$cg"
