@@ -134,10 +134,10 @@ sc_add_header() {
 	header "X-Tollgate-Tag: advert from tester@example.net"
 }
 
-scenario rate-limit "the 4th message of one login within the hour gets 450, the first 3 arrive"
+scenario rate-limit "a login's 4th message in an hour gets 450, the first 3 arrive"
 sc_rate_limit() {
 	[ -n "$no_auth" ] && { skip_why=$no_auth; return; }
-	for i in 1 2 3; do
+	for _ in 1 2 3; do
 		smtp submission --auth PLAIN --auth-user dave@example.org \
 		    --auth-password dave-pw --from dave@example.org \
 		    --to carol@example.net
@@ -159,10 +159,11 @@ sc_rate_limit() {
 	delivered carol@example.net
 }
 
-scenario dnsbl "a client listed in the DNS block list is refused with the list's reason"
+scenario dnsbl "a client in the DNS block list is refused with the list's reason"
 sc_dnsbl() {
 	smtp mx --local-interface 127.0.0.3 --to bob@example.org
-	expect fail 554 5.7.1 "Service unavailable; client [127.0.0.3] blocked using bl: Listed in bl, see http://bl.test/127.0.0.3"
+	expect fail 554 5.7.1 \
+	    "Client [127.0.0.3] blocked using bl: Listed, see http://bl.test/127.0.0.3"
 }
 
 scenario helo-not-fqdn "a HELO name that is not fully qualified: 504"
@@ -186,7 +187,7 @@ sc_spf_fail() {
 	expect mail 550 5.7.23 "SPF validation failed for <pat@spf-fail.test>"
 }
 
-scenario spf-pass "SPF pass: accepted, with Authentication-Results and Received-SPF"
+scenario spf-pass "SPF pass: accepted, Authentication-Results and Received-SPF added"
 sc_spf_pass() {
 	[ -n "$no_xclient" ] && { skip_why=$no_xclient; return; }
 	smtp mx --xclient-addr 198.51.100.7 --from pat@spf-pass.test \
@@ -194,7 +195,8 @@ sc_spf_pass() {
 	expect mail 250
 	expect eom 250
 	delivered bob@example.org
-	header "Authentication-Results: mx.tollgate.test; spf=pass smtp.mailfrom=pat@spf-pass.test"
+	header "Authentication-Results: mx.tollgate.test; spf=pass\
+ smtp.mailfrom=pat@spf-pass.test"
 	header_match "^Received-SPF: pass .*client-ip=198\.51\.100\.7;"
 }
 
@@ -205,7 +207,7 @@ sc_attachment_exe() {
 	expect eom 554 5.7.1 "Executable attachments are not accepted"
 }
 
-scenario attachment-double-ext "a double extension (invoice.pdf.exe) is refused (554)"
+scenario attachment-double-ext "a double extension (invoice.pdf.exe): 554"
 sc_attachment_double_ext() {
 	smtp mx --to bob@example.org --attach-name invoice.pdf.exe \
 	    --attach "MZ not really a program"
