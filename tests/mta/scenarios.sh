@@ -29,6 +29,9 @@ sc_clean() {
 	delivered bob@example.org
 	header "X-Tollgate-Test: v1 mx"
 	header "X-Tollgate-Macros: listener and client known"
+	# The SPF result header, through both MTAs (the result itself is
+	# checked by spf-pass: libspf2 passes loopback clients anyway).
+	header_match "^Authentication-Results: mx\.tollgate\.test; spf="
 	no_header X-Tollgate-Tag
 }
 
