@@ -65,7 +65,7 @@ tg_log_set_level(int prio)
 	atomic_store_explicit(&log_level, prio, memory_order_relaxed);
 }
 
-static void
+static void TG_PRINTFLIKE(2, 0)
 log_emit(int prio, const char *fmt, va_list ap, int with_errno)
 {
 	char raw[2048], line[2048];

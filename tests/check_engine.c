@@ -17,8 +17,6 @@
 #include "tg_policy.h"
 #include "tg_session.h"
 
-/* The case table leaves trailing fields out when they do not matter. */
-#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 
 static char engine_dir[64];
 static char engine_logged[8192];
