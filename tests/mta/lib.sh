@@ -6,7 +6,8 @@
 # header, no_header. Every process is stopped by its PID on exit.
 #
 # Environment: TOLLGATE, top_srcdir (from tests/Makefile.am);
-# TG_MTA_PORT_BASE (first port to try), KEEP=1 (keep the directory).
+# TG_MTA_PORT_BASE (first port to try), KEEP=1 (keep the directory),
+# UNBOUND_SERVER (the unbound binary that answers tollgate's DNS checks).
 
 mta_src=$(cd "${top_srcdir:-.}/tests/mta" && pwd)
 TOLLGATE=${TOLLGATE:-${top_builddir:-.}/filter/tollgate}
@@ -19,7 +20,8 @@ dir=""
 tap_n=0		# test points printed
 tap_failed=0	# test points that failed
 cur_fail=0	# failures in the running scenario
-pid_sink="" pid_tg=""
+pid_sink="" pid_tg="" pid_dns=""
+UNBOUND_SERVER=${UNBOUND_SERVER:-$(command -v unbound || echo /usr/sbin/unbound)}
 
 # The MTA script defines these once it has an MTA to stop or look at.
 mta_stop() { :; }
@@ -75,6 +77,8 @@ harness_init() {
 		    bail "$t not found: run tools/install-deps.sh as root"
 	done
 	[ -x "$TOLLGATE" ] || bail "$TOLLGATE not built"
+	[ -x "$UNBOUND_SERVER" ] ||
+	    bail "unbound not found: run tools/install-deps.sh as root"
 	# The socket directory must not be world-writable (Sendmail refuses
 	# it), and unprivileged MTA processes must reach everything in it.
 	dir=$(mktemp -d "${TMPDIR:-/tmp}/tg-$mta.XXXXXX") || bail "mktemp"
@@ -92,6 +96,8 @@ harness_exit() {
 	[ -n "${pid_dialog:-}" ] && kill -TERM "$pid_dialog" 2>/dev/null
 	[ -n "$pid_sink" ] && kill -TERM "$pid_sink" 2>/dev/null &&
 	    wait "$pid_sink" 2>/dev/null
+	[ -n "$pid_dns" ] && kill -TERM "$pid_dns" 2>/dev/null &&
+	    wait "$pid_dns" 2>/dev/null
 	if [ "${KEEP:-0}" = 1 ] || [ "$tap_failed" -ne 0 ] || [ "$rc" -ne 0 ]
 	then
 		diag "files kept in $dir"
@@ -141,14 +147,38 @@ sink_start() {
 	port_wait "$SINK_PORT" || bail "smtp-sink did not start"
 }
 
-# policy_install - the test policy, in a directory of its own that the
-# reload scenario may change
+# dns_start - unbound on $DNS_PORT (UDP and TCP) with unbound.conf.in: the
+# DNS lists and SPF records of the policy
+dns_start() {
+	mkdir -p "$dir/dns"
+	sed -e "s|@DIR@|$dir/dns|g" -e "s|@PORT@|$DNS_PORT|g" \
+	    "$mta_src/unbound.conf.in" >"$dir/dns/unbound.conf"
+	"$UNBOUND_SERVER" -d -c "$dir/dns/unbound.conf" \
+	    >"$dir/dns/log" 2>&1 &
+	pid_dns=$!
+	n=0
+	until grep -q "start of service" "$dir/dns/log" 2>/dev/null; do
+		n=$((n + 1))
+		if [ $n -gt 100 ] || ! kill -0 "$pid_dns" 2>/dev/null; then
+			diag <"$dir/dns/log"
+			bail "unbound did not start on $DNS_PORT"
+		fi
+		sleep 0.1
+	done
+}
+
+# policy_install - the test policy (pointed at our unbound), in a directory
+# of its own that the reload scenario may change; $policy_orig keeps it
 policy_install() {
-	cp "$mta_src/policy.conf" "$mta_src/local-domains.list" \
+	cp "$mta_src/local-domains.list" \
 	    "$mta_src/trusted.cidr" "$mta_src/sender-logins.map" \
 	    "$dir/policy/" || bail "policy files"
-	chmod 644 "$dir/policy"/*
 	policy=$dir/policy/policy.conf
+	policy_orig=$dir/policy.conf.orig
+	sed "s|@DNS_PORT@|$DNS_PORT|g" "$mta_src/policy.conf.in" \
+	    >"$policy_orig" || bail "policy.conf.in"
+	cp "$policy_orig" "$policy"
+	chmod 644 "$dir/policy"/*
 }
 
 # tg_start - run tollgate in the foreground (PID $pid_tg) on
@@ -360,6 +390,18 @@ header() {
 	f=$(sink_files | head -n 1)
 	if [ -z "$f" ] || ! tr -d '\r' <"$f" | grep -qxF "$1"; then
 		fail "message $id: no header \"$1\" at the sink"
+		[ -n "$f" ] && sed -n '1,/^$/s/^/    /p' "$f" | diag
+		return 1
+	fi
+}
+
+# header_match REGEX - the delivered message $id has a header line (its
+# first line) that matches the extended REGEX
+header_match() {
+	f=$(sink_files | head -n 1)
+	if [ -z "$f" ] || ! sed -n '1,/^\r\{0,1\}$/p' "$f" | tr -d '\r' |
+	    grep -qE "$1"; then
+		fail "message $id: no header matching \"$1\" at the sink"
 		[ -n "$f" ] && sed -n '1,/^$/s/^/    /p' "$f" | diag
 		return 1
 	fi

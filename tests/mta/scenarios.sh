@@ -1,5 +1,5 @@
 # scenarios.sh - the scenario list that tests/mta/postfix.tap and
-# sendmail.tap both run (sourced after lib.sh), against policy.conf.
+# sendmail.tap both run (sourced after lib.sh), against policy.conf.in.
 #
 # A scenario is a registration line and a function sc_NAME (dashes become
 # underscores). It runs SMTP sessions with smtp (swaks) or dialog
@@ -11,11 +11,14 @@
 #   delivered RCPT...               the message reached the sink for exactly
 #                                   these recipients (nothing = not at all
 #                                   is checked at the end for every message)
-#   header "Name: value", no_header Name
+#   header "Name: value", header_match REGEX,
+#   no_header Name
 # Set skip_why to skip a scenario on one MTA (say why). The listeners are
 # "mx" (any client) and "submission" (SMTP AUTH offered). The client is
-# 127.0.0.1 (untrusted) unless bound to 127.0.0.2 (trusted.cidr).
-# Accounts: alice@example.org / alice-pw (sasldb, made by the MTA script).
+# 127.0.0.1 (untrusted) unless bound to 127.0.0.2 (trusted.cidr) or
+# 127.0.0.3 (listed in bl.test). DNS answers come from the test's unbound
+# (unbound.conf.in). Accounts (sasldb, made by the MTA script):
+# alice@example.org / alice-pw, dave@example.org / dave-pw (rate-limit only).
 
 scenario clean "clean mail to a local domain is accepted, delivered, stamped"
 sc_clean() {
@@ -26,6 +29,9 @@ sc_clean() {
 	delivered bob@example.org
 	header "X-Tollgate-Test: v1 mx"
 	header "X-Tollgate-Macros: listener and client known"
+	# The SPF result header, through both MTAs (the result itself is
+	# checked by spf-pass: libspf2 passes loopback clients anyway).
+	header_match "^Authentication-Results: mx\.tollgate\.test; spf="
 	no_header X-Tollgate-Tag
 }
 
@@ -131,6 +137,96 @@ sc_add_header() {
 	header "X-Tollgate-Tag: advert from tester@example.net"
 }
 
+scenario rate-limit "a login's 4th message in an hour gets 450, the first 3 arrive"
+sc_rate_limit() {
+	[ -n "$no_auth" ] && { skip_why=$no_auth; return; }
+	for _ in 1 2 3; do
+		smtp submission --auth PLAIN --auth-user dave@example.org \
+		    --auth-password dave-pw --from dave@example.org \
+		    --to carol@example.net
+		expect auth 235
+		expect eom 250
+		delivered carol@example.net
+	done
+	smtp submission --auth PLAIN --auth-user dave@example.org \
+	    --auth-password dave-pw --from dave@example.org \
+	    --to carol@example.net
+	expect rcpt 250
+	expect eom 450 4.7.1 \
+	    "Message rate limit exceeded for dave@example.org"
+	# Another login is not held by dave's quota.
+	smtp submission --auth PLAIN --auth-user alice@example.org \
+	    --auth-password alice-pw --from alice@example.org \
+	    --to carol@example.net
+	expect eom 250
+	delivered carol@example.net
+}
+
+scenario dnsbl "a client in the DNS block list is refused with the list's reason"
+sc_dnsbl() {
+	smtp mx --local-interface 127.0.0.3 --to bob@example.org
+	expect fail 554 5.7.1 \
+	    "Client [127.0.0.3] blocked using bl: Listed, see http://bl.test/127.0.0.3"
+}
+
+scenario helo-not-fqdn "a HELO name that is not fully qualified: 504"
+sc_helo_not_fqdn() {
+	smtp mx --helo localhost --to bob@example.org
+	# Both MTAs answer EHLO with 250 (and few extensions) and give a
+	# milter's HELO reject at the next command, MAIL.
+	expect ehlo 250
+	expect mail 504 5.5.2 \
+	    "Helo command rejected: need fully-qualified hostname"
+}
+
+# libspf2 passes every loopback client ("localhost is always allowed"):
+# the SPF scenarios make the MTA see the client as 198.51.100.7 with
+# Postfix's XCLIENT (allowed for 127.0.0.1 by postfix.tap).
+scenario spf-fail "SPF fail for the envelope sender: 550 5.7.23 at MAIL"
+sc_spf_fail() {
+	[ -n "$no_xclient" ] && { skip_why=$no_xclient; return; }
+	smtp mx --xclient-addr 198.51.100.7 --from pat@spf-fail.test \
+	    --to bob@example.org
+	expect mail 550 5.7.23 "SPF validation failed for <pat@spf-fail.test>"
+}
+
+scenario spf-pass "SPF pass: accepted, Authentication-Results and Received-SPF added"
+sc_spf_pass() {
+	[ -n "$no_xclient" ] && { skip_why=$no_xclient; return; }
+	smtp mx --xclient-addr 198.51.100.7 --from pat@spf-pass.test \
+	    --to bob@example.org
+	expect mail 250
+	expect eom 250
+	delivered bob@example.org
+	header "Authentication-Results: mx.tollgate.test; spf=pass\
+ smtp.mailfrom=pat@spf-pass.test"
+	header_match "^Received-SPF: pass .*client-ip=198\.51\.100\.7;"
+}
+
+scenario attachment-exe "an .exe attachment is refused at end of data (554)"
+sc_attachment_exe() {
+	printf 'MZ not really a program\n' >"$dir/setup.exe"
+	smtp mx --to bob@example.org --attach "@$dir/setup.exe"
+	expect eom 554 5.7.1 "Executable attachments are not accepted"
+}
+
+scenario attachment-double-ext "a double extension (invoice.pdf.exe): 554"
+sc_attachment_double_ext() {
+	smtp mx --to bob@example.org --attach-name invoice.pdf.exe \
+	    --attach "MZ not really a program"
+	expect eom 554 5.7.1 "Double extension attachment refused"
+}
+
+scenario attachment-clean "a clean attachment (report.pdf) is delivered"
+sc_attachment_clean() {
+	printf '%%PDF-1.4 not really a document\n' >"$dir/report.pdf"
+	smtp mx --to bob@example.org --attach-type application/pdf \
+	    --attach "@$dir/report.pdf"
+	expect eom 250
+	delivered bob@example.org
+	header "X-Tollgate-Test: v1 mx"
+}
+
 scenario reload-broken "a broken policy reloaded mid-session: the old one stays"
 sc_reload_broken() {
 	dialog_bg mx "EHLO client.example.net" "MAIL FROM:<tester@example.net>" \
@@ -149,7 +245,7 @@ sc_reload_broken() {
 	smtp mx --to carol@example.net
 	expect rcpt 554 5.7.1 "Relay access denied"
 	kill -0 "$pid_tg" 2>/dev/null || fail "tollgate is gone"
-	cp "$mta_src/policy.conf" "$policy"
+	cp "$policy_orig" "$policy"
 }
 
 scenario tollgate-down "tollgate stopped mid-session: the MTA answers 4xx, delivers nothing"
