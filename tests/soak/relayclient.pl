@@ -65,6 +65,7 @@ for (1 .. $clients) {
 	my $pid = fork;
 	die "fork: $!\n" unless defined $pid;
 	if ($pid == 0) {
+		$SIG{TERM} = $SIG{INT} = 'DEFAULT';
 		close $rd;
 		my %n = map { $_ => 0 } @keys;
 		while (time < $end) {
@@ -78,6 +79,11 @@ for (1 .. $clients) {
 	close $wr;
 	push @kids, [$pid, $rd];
 }
+# Stopped early (the test failed or was interrupted): so are the clients.
+$SIG{TERM} = $SIG{INT} = sub {
+	kill 'TERM', map { $_->[0] } @kids;
+	exit 1;
+};
 my %t = map { $_ => 0 } @keys;
 for my $k (@kids) {
 	my $fh = $k->[1];
