@@ -7,8 +7,7 @@
 # most 10% + 2 MB over the first half's) and the daemon holds as many file
 # descriptors after the load as before it. Loopback only (a unix socket),
 # stops by itself; the daemon is stopped by its PID.
-# The tests/mta Postfix harness was not on main when this was written: the
-# load goes to the daemon directly, not through Postfix and smtp-sink.
+# The same kind of load through Postfix and smtp-sink is postfix.tap.
 # Long run by hand (figures in tests/README.md):
 #   SOAK_CLIENTS=1000 SOAK_SECONDS=600 make -C tests check TESTS=soak/run.sh
 # Environment (from tests/Makefile.am): TOLLGATE, top_srcdir.
