@@ -210,6 +210,12 @@ sc_attachment_exe() {
 	expect eom 554 5.7.1 "Executable attachments are not accepted"
 }
 
+scenario header-twice "two Subject headers: 554 5.6.0 at end of data"
+sc_header_twice() {
+	smtp mx --to bob@example.org --add-header "Subject: a second subject"
+	expect eom 554 5.6.0 "Message has more than one Subject header"
+}
+
 scenario attachment-double-ext "a double extension (invoice.pdf.exe): 554"
 sc_attachment_double_ext() {
 	smtp mx --to bob@example.org --attach-name invoice.pdf.exe \
