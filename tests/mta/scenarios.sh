@@ -169,6 +169,14 @@ sc_dnsbl() {
 	    "Client [127.0.0.3] blocked using bl: Listed, see http://bl.test/127.0.0.3"
 }
 
+scenario no-rdns "a client without reverse DNS: 550 5.7.25 (XCLIENT)"
+sc_no_rdns() {
+	[ -n "$no_xclient" ] && { skip_why=$no_xclient; return; }
+	smtp mx --xclient-addr 198.51.100.9 --to bob@example.org
+	expect fail 550 5.7.25 \
+	    "Client host rejected: cannot find your reverse hostname, [198.51.100.9]"
+}
+
 scenario helo-not-fqdn "a HELO name that is not fully qualified: 504"
 sc_helo_not_fqdn() {
 	smtp mx --helo localhost --to bob@example.org
