@@ -169,6 +169,14 @@ sc_dnsbl() {
 	    "Client [127.0.0.3] blocked using bl: Listed, see http://bl.test/127.0.0.3"
 }
 
+scenario no-rdns "a client without reverse DNS: 550 5.7.25 (XCLIENT)"
+sc_no_rdns() {
+	[ -n "$no_xclient" ] && { skip_why=$no_xclient; return; }
+	smtp mx --xclient-addr 198.51.100.9 --to bob@example.org
+	expect fail 550 5.7.25 \
+	    "Client host rejected: cannot find your reverse hostname, [198.51.100.9]"
+}
+
 scenario helo-not-fqdn "a HELO name that is not fully qualified: 504"
 sc_helo_not_fqdn() {
 	smtp mx --helo localhost --to bob@example.org
@@ -208,6 +216,12 @@ sc_attachment_exe() {
 	printf 'MZ not really a program\n' >"$dir/setup.exe"
 	smtp mx --to bob@example.org --attach "@$dir/setup.exe"
 	expect eom 554 5.7.1 "Executable attachments are not accepted"
+}
+
+scenario header-twice "two Subject headers: 554 5.6.0 at end of data"
+sc_header_twice() {
+	smtp mx --to bob@example.org --add-header "Subject: a second subject"
+	expect eom 554 5.6.0 "Message has more than one Subject header"
 }
 
 scenario attachment-double-ext "a double extension (invoice.pdf.exe): 554"
