@@ -29,26 +29,15 @@ case $TOLLGATE in
 *)	TOLLGATE=$(pwd)/$TOLLGATE ;;
 esac
 
-dir=$(mktemp -d "${TMPDIR:-/tmp}/tg-dns.XXXXXX") || exit 1
-pids=""
+. "$src/../daemon.sh"
+tg_dir dns
 dns_pid=""
-failed=0
-
-cleanup() {
-	for p in $pids $dns_pid; do
-		kill -TERM "$p" 2>/dev/null
-	done
-	for p in $pids $dns_pid; do
-		wait "$p" 2>/dev/null
-	done
-	if [ "${KEEP:-0}" = 1 ] || [ "$failed" != 0 ]; then
-		echo "dns.sh: logs kept in $dir"
-	else
-		rm -rf "$dir"
-	fi
+# tg_cleanup_hook - the DNS server goes too (by its PID)
+tg_cleanup_hook() {
+	[ -n "$dns_pid" ] || return 0
+	kill -TERM "$dns_pid" 2>/dev/null
+	wait "$dns_pid" 2>/dev/null
 }
-trap cleanup EXIT
-trap 'failed=1; exit 1' INT TERM HUP
 
 # start_dns: unbound in the foreground on the first free port
 start_dns() {
@@ -86,31 +75,13 @@ start() {
 	sed -e "s|127.0.0.1@@PORT@|${3:-127.0.0.1}@$port|g" \
 	    -e "s|@TIMEOUT@|$2|g" \
 	    "$src/dns/policy.conf.in" >"$dir/$1/policy.conf"
-	$TG_WRAPPER "$TOLLGATE" -R -f -d -p "unix:$dir/$1/sock" \
-	    -c "$dir/$1/policy.conf" -P "$dir/$1/pid" 2>"$dir/$1/log" &
-	eval "pid_$1=$!"
-	pids="$pids $!"
-	n=0
-	while [ ! -S "$dir/$1/sock" ]; do
-		if ! kill -0 "$!" 2>/dev/null || [ $n -ge 300 ]; then
-			echo "FAIL: daemon $1 did not start:"
-			cat "$dir/$1/log"
-			failed=1
-			exit 1
-		fi
-		sleep 0.1
-		n=$((n + 1))
-	done
+	tg_start "$1" -d -c "$dir/$1/policy.conf" -P "$dir/$1/pid" || exit 1
 }
 
 # stop NAME: SIGTERM by PID; the daemon must exit 0 (no sanitizer or
 # valgrind error, lookups in flight cancelled cleanly)
 stop() {
-	eval "p=\$pid_$1"
-	kill -TERM "$p"
-	wait "$p"
-	rc=$?
-	pids=$(echo "$pids" | sed "s/ $p\$//; s/ $p / /")
+	tg_stop "$1"
 	if [ $rc != 0 ]; then
 		echo "FAIL: daemon $1 exited with status $rc; log:"
 		tail -40 "$dir/$1/log"

@@ -27,56 +27,18 @@ if [ ! -x "$TOLLGATE" ]; then
 	exit 1
 fi
 
-dir=$(mktemp -d "${TMPDIR:-/tmp}/tg-milter.XXXXXX") || exit 1
-pids=""
-failed=0
-
-cleanup() {
-	for p in $pids; do
-		kill -TERM "$p" 2>/dev/null
-	done
-	for p in $pids; do
-		wait "$p" 2>/dev/null
-	done
-	if [ "${KEEP:-0}" = 1 ] || [ "$failed" != 0 ]; then
-		echo "run.sh: logs kept in $dir"
-	else
-		rm -rf "$dir"
-	fi
-}
-trap cleanup EXIT
-trap 'failed=1; exit 1' INT TERM HUP
+. "$src/../daemon.sh"
+tg_dir milter
 
 # start NAME CONF: run a daemon as $dir/NAME/{sock,pid,log}, wait for its
 # socket. The PID is $! (-f: no fork), also written to the pidfile.
 start() {
-	mkdir -p "$dir/$1"
-	# TG_WRAPPER: e.g. "valgrind --error-exitcode=99 ..." (tools/test.sh);
-	# valgrind runs the daemon in its own process, so $! stays its PID.
-	$TG_WRAPPER "$TOLLGATE" -R -f -d -p "unix:$dir/$1/sock" -c "$2" \
-	    -P "$dir/$1/pid" 2>"$dir/$1/log" &
-	eval "pid_$1=$!"
-	pids="$pids $!"
-	n=0
-	while [ ! -S "$dir/$1/sock" ]; do
-		if ! kill -0 "$!" 2>/dev/null || [ $n -ge 300 ]; then
-			echo "FAIL: daemon $1 did not start:"
-			cat "$dir/$1/log"
-			failed=1
-			exit 1
-		fi
-		sleep 0.1
-		n=$((n + 1))
-	done
+	tg_start "$1" -d -c "$2" -P "$dir/$1/pid" || exit 1
 }
 
 # stop NAME: SIGTERM by PID; the daemon must exit 0 and remove its pidfile
 stop() {
-	eval "p=\$pid_$1"
-	kill -TERM "$p"
-	wait "$p"
-	rc=$?
-	pids=$(echo "$pids" | sed "s/ $p\$//; s/ $p / /")
+	tg_stop "$1"
 	if [ $rc != 0 ]; then
 		echo "FAIL: daemon $1 exited with status $rc; log:"
 		tail -40 "$dir/$1/log"

@@ -26,25 +26,8 @@ case $TOLLGATE in
 esac
 CTL=$(dirname "$TOLLGATE")/tollgatectl
 
-dir=$(mktemp -d "${TMPDIR:-/tmp}/tg-ops.XXXXXX") || exit 1
-pids=""
-failed=0
-
-cleanup() {
-	for p in $pids; do
-		kill -TERM "$p" 2>/dev/null
-	done
-	for p in $pids; do
-		wait "$p" 2>/dev/null
-	done
-	if [ "${KEEP:-0}" = 1 ] || [ "$failed" != 0 ]; then
-		echo "ops/run.sh: logs kept in $dir"
-	else
-		rm -rf "$dir"
-	fi
-}
-trap cleanup EXIT
-trap 'failed=1; exit 1' INT TERM HUP
+. "$src/../daemon.sh"
+tg_dir ops
 
 fail() {
 	echo "FAIL: $*"
@@ -73,26 +56,11 @@ policy() {
 start() {
 	name=$1
 	shift
-	"$TOLLGATE" -R -f -p "unix:$dir/$name/sock" -c "$dir/$name/policy.conf" \
-	    "$@" 2>"$dir/$name/log" &
-	eval "pid_$name=$!"
-	pids="$pids $!"
-	n=0
-	while [ ! -S "$dir/$name/sock" ]; do
-		if ! kill -0 "$!" 2>/dev/null || [ $n -ge 300 ]; then
-			return 1
-		fi
-		sleep 0.1
-		n=$((n + 1))
-	done
+	tg_start "$name" -c "$dir/$name/policy.conf" "$@"
 }
 
 stop() {
-	eval "p=\$pid_$1"
-	kill -TERM "$p"
-	wait "$p"
-	rc=$?
-	pids=$(echo "$pids" | sed "s/ $p\$//; s/ $p / /")
+	tg_stop "$1"
 	[ $rc = 0 ] || fail "daemon $1 exited with status $rc"
 }
 
