@@ -53,6 +53,8 @@ session_derived(enum tg_attr a)
 static void
 session_unset(struct tg_session *s, enum tg_attr a)
 {
+	if (s->val[a] == NULL)		/* then so are .local and .domain */
+		return;
 	if (a == TG_A_SENDER || a == TG_A_RCPT)
 		s->val[a + 1] = s->val[a + 2] = NULL;
 	if (!session_derived(a))
@@ -107,8 +109,7 @@ tg_session_free(struct tg_session *s)
 	tg_session_reset_message(s);
 	tg_rate_conn_end(s);
 	for (int i = 0; i < TG_A_COUNT; i++)
-		if (s->val[i] != NULL)
-			session_unset(s, (enum tg_attr)i);
+		session_unset(s, (enum tg_attr)i);
 	free(s->hdrs);
 	free(s->add_hdrs);
 	tg_check_state_free(s->chk);
@@ -143,14 +144,14 @@ session_set_addr(struct tg_session *s, enum tg_attr a, const char *value)
 	char *buf;
 	int rc, routed;
 
-	if ((rc = tg_addr_parse(value, addr, sizeof addr, &routed)) != TG_OK)
+	if ((rc = tg_addr_parse_domain(value, addr, sizeof addr, &routed,
+	    &dom)) != TG_OK)
 		return rc;
 	if (a == TG_A_SASL_AUTHOR) {
 		s->val[a] = tg_xstrdup(addr);
 		return TG_OK;
 	}
 	len = strlen(addr);
-	dom = tg_addr_domain(addr);
 	llen = dom != NULL ? (size_t)(dom - 1 - addr) : len;
 	buf = tg_xmalloc(2 * len + 3);
 	memcpy(buf, addr, len + 1);
