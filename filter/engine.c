@@ -601,8 +601,8 @@ tg_engine_eval(const struct tg_policy *p, struct tg_session *s,
 
 	engine_verdict_init(v);
 	/* A connection refused at connect or helo stays refused. */
-	if (s->has_conn_verdict && stage > TG_STAGE_CONNECT) {
-		*v = s->conn_verdict;
+	if (s->conn_verdict != NULL && stage > TG_STAGE_CONNECT) {
+		*v = *s->conn_verdict;
 		return v->action;
 	}
 	if (stage == TG_STAGE_MAIL)
@@ -654,8 +654,9 @@ tg_engine_eval(const struct tg_policy *p, struct tg_session *s,
 	tg_rate_stage_end(p, s, stage, v);
 	if (stage <= TG_STAGE_HELO && (v->action == TG_ACT_REJECT ||
 	    v->action == TG_ACT_TEMPFAIL)) {
-		s->conn_verdict = *v;
-		s->has_conn_verdict = 1;
+		if (s->conn_verdict == NULL)
+			s->conn_verdict = tg_xmalloc(sizeof *v);
+		*s->conn_verdict = *v;
 	}
 	/* Count recipients at RCPT, not at EOM: limits must bite before
 	 * DATA. Refused recipients do not count. */

@@ -112,6 +112,7 @@ tg_session_free(struct tg_session *s)
 		session_unset(s, (enum tg_attr)i);
 	free(s->hdrs);
 	free(s->add_hdrs);
+	free(s->conn_verdict);
 	tg_check_state_free(s->chk);
 	memset(s, 0, sizeof *s);
 }

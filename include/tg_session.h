@@ -57,9 +57,11 @@ struct tg_session {
 	int		 discard;	/* discard the message at end */
 	int		 msg_accepted;	/* an accept rule matched (message) */
 	int		 conn_accepted;	/* an accept rule matched (connection) */
-	struct tg_verdict conn_verdict;	/* a connect/helo reject or tempfail,
-					 * repeated at every later stage */
-	int		 has_conn_verdict;
+	struct tg_verdict *conn_verdict; /* a connect/helo reject or tempfail,
+					 * repeated at every later stage; NULL
+					 * if none. On the heap: inline, it
+					 * made the connection state too big
+					 * for malloc's per-thread cache */
 
 	/* SMTP AUTH (auth.c, authres.c). */
 	int		 login_bad;	/* {auth_authen} unusable: tempfail */
