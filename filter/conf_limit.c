@@ -625,11 +625,3 @@ conf_limit_cond(struct conf_lex *lx, struct conf_tok *tok,
 	lim_next(&c);
 	return e;
 }
-
-void
-conf_limit_finish(struct tg_policy *pol)
-{
-	if (pol->mem_max_keys != 0 || pol->nlimits > 0)
-		tg_store_mem_set_max_keys(tg_store_memory(),
-		    pol->mem_max_keys);
-}

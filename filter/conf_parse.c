@@ -752,7 +752,6 @@ conf_finish(struct conf_parser *p)
 		tg_policy_unref(p->pol);
 		return NULL;
 	}
-	conf_limit_finish(p->pol);
 	return p->pol;
 }
 

@@ -222,7 +222,8 @@ struct tg_policy {
 	struct tg_limit	**limits;	/* limit declarations (tg_rate.h) */
 	size_t		  nlimits;
 	struct tg_store	 *redis;	/* store redis { }: process-wide */
-	uint64_t	  mem_max_keys;	/* store memory { max-keys }, 0 */
+	uint64_t	  mem_max_keys;	/* store memory { max-keys }, 0;
+					 * applied when published */
 	struct tg_dns_conf *dns;	/* set and dnslist statements; DNS */
 	struct tg_set	 *mime_hash_types;	/* `mime hash-types {...}`, or
 						 * NULL: hash every part */

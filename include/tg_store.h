@@ -74,6 +74,8 @@ void	tg_store_mem_set_max_keys(struct tg_store *, uint64_t max);
 void	tg_store_mem_set_clock(struct tg_store *, tg_clock_fn, void *arg);
 /* Keys held now, expired ones not yet reclaimed included. */
 uint64_t tg_store_mem_keys(struct tg_store *);
+/* The cap now in force. */
+uint64_t tg_store_mem_max_keys(struct tg_store *);
 /* Drop every counter (tests). */
 void	tg_store_mem_clear(struct tg_store *);
 
