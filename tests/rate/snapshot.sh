@@ -45,12 +45,16 @@ fail() {
 # start CONF: the daemon, logging to $dir/log (appended)
 start() {
 	rm -f "$dir/sock"
+	started=$(grep -c "starting on" "$dir/log" 2>/dev/null)
 	# shellcheck disable=SC2086 # TG_WRAPPER: e.g. valgrind and options
 	${TG_WRAPPER:-} "$TOLLGATE" -R -f -d -p "unix:$dir/sock" -c "$1" \
 	    2>>"$dir/log" &
 	pid=$!
 	n=0
-	while [ ! -S "$dir/sock" ]; do
+	# The socket opens before the snapshot is read: wait for the line
+	# that follows both (slow under valgrind).
+	while [ ! -S "$dir/sock" ] ||
+	    [ "$(grep -c "starting on" "$dir/log")" -le "${started:-0}" ]; do
 		if [ $n -ge 100 ] || ! kill -0 "$pid" 2>/dev/null; then
 			cat "$dir/log"
 			fail "daemon did not start"
