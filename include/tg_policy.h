@@ -101,6 +101,7 @@ enum tg_attr {
 	TG_A_ATT_SIZE,		/* attachment.size  num     decoded bytes */
 	TG_A_ATT_ARCHIVE,	/* attachment.archive bool  by name or type */
 	TG_A_ATT_MALFORMED,	/* attachment.malformed bool */
+	TG_A_ATT_NAME_SPOOFED,	/* attachment.name_spoofed bool (mime_name.c) */
 	TG_A_COUNT
 };
 
