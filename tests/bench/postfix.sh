@@ -291,7 +291,7 @@ done
 echo
 echo "== messages/s through Postfix (median of $ROUNDS); ratios to no" \
     "filter and to the null milter on the same socket"
-printf "%-16s %9s %7s %9s %9s %11s %8s %s\n" config msgs/s x/none \
+printf "%-22s %9s %7s %9s %9s %11s %8s %s\n" config msgs/s x/none \
     x/null-all x/null-env cpu_us/msg x/n-env rejects
 base=$(awk '$1 == "none" { print $3 }' "$res" | median)
 for n in $names; do
@@ -303,7 +303,7 @@ for n in $names; do
 	ne=$(awk -v n="null-env-$k" '$1 == n { print $3 }' "$res" | median)
 	ce=$(awk -v n="null-env-$k" '$1 == n { print $4 }' "$res" | median)
 	rj=$(awk -v n="$n" '$1 == n { s += $5 } END { print s + 0 }' "$res")
-	printf "%-16s %9.0f %7s %9s %9s %11s %8s %s\n" "$n" "$rt" \
+	printf "%-22s %9.0f %7s %9s %9s %11s %8s %s\n" "$n" "$rt" \
 	    "$(ratio "$rt" "$base")" "$(ratio "$rt" "$na")" \
 	    "$(ratio "$rt" "$ne")" "$cu" "$(ratio "$cu" "$ce")" "$rj"
 done
