@@ -5,10 +5,15 @@
  * in flight per call), and ub_ctx_set_fwd() points it at any server, which
  * the tests use to query a local one. Owns: one unbound context per
  * struct tg_dns, created at the first lookup. Threads: any number of
- * threads may resolve at once; each waits for its own answers. */
+ * threads may resolve at once. One of the waiting threads at a time reads
+ * the context's answers (ub_process), which run every waiting thread's
+ * callbacks; it then wakes the others, who sleep on a condition variable
+ * meanwhile (leader/follower), so an answer reaches its thread as soon as
+ * it is read, and only the threads it may concern wake up. */
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -22,8 +27,6 @@
 #include "tg_log.h"
 #include "tg_metrics.h"
 
-#define DNS_SLICE_MS	20	/* longest wait for one poll of ub_fd */
-
 /* Zones libunbound answers itself by default (RFC 6761 test names, the
  * RFC 5737/3849 documentation networks). With a forwarder configured, its
  * answers count: lab setups and our tests serve these very zones. */
@@ -35,6 +38,9 @@ static const char *const dns_passed_zones[] = {
 struct tg_dns {
 	pthread_mutex_t	 mu;		/* guards ctx creation */
 	struct ub_ctx	*ctx;		/* NULL until the first lookup */
+	pthread_mutex_t	 wmu;		/* guards processing, with wcv */
+	pthread_cond_t	 wcv;		/* a ub_process() call has ended */
+	int		 processing;	/* a thread is in poll/ub_process */
 	int		 broken;	/* the context could not be set up */
 	char		*server;	/* forwarder, NULL: the system's */
 	int		 timeout_ms;
@@ -101,8 +107,16 @@ tg_dns_new(const char *server, int timeout_ms, const char **why)
 
 	if (server != NULL && dns_server_check(server, why) < 0)
 		return NULL;
+	pthread_condattr_t ca;
+
 	d = tg_xcalloc(1, sizeof *d);
 	pthread_mutex_init(&d->mu, NULL);
+	pthread_mutex_init(&d->wmu, NULL);
+	/* Deadlines are on the monotonic clock, like dns_now_ms(). */
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&d->wcv, &ca);
+	pthread_condattr_destroy(&ca);
 	d->server = server != NULL ? tg_xstrdup(server) : NULL;
 	d->timeout_ms = timeout_ms > 0 ? timeout_ms : TG_DNS_TIMEOUT_MS;
 	return d;
@@ -117,6 +131,8 @@ tg_dns_free(struct tg_dns *d)
 	 * batch; ub_ctx_delete() cancels them. */
 	if (d->ctx != NULL)
 		ub_ctx_delete(d->ctx);
+	pthread_cond_destroy(&d->wcv);
+	pthread_mutex_destroy(&d->wmu);
 	pthread_mutex_destroy(&d->mu);
 	free(d->server);
 	free(d);
@@ -358,13 +374,66 @@ dns_start(struct ub_ctx *ctx, struct tg_dns_query *q, size_t n)
 	return b;
 }
 
+/* dns_pending - the batch's unanswered queries. */
+static size_t
+dns_pending(struct dns_batch *b)
+{
+	size_t pending;
+
+	pthread_mutex_lock(&b->mu);
+	pending = b->pending;
+	pthread_mutex_unlock(&b->mu);
+	return pending;
+}
+
+/* dns_wait - wait until b is answered or the deadline (monotonic ms) has
+ * passed; returns the queries still pending. Answers arrive only through
+ * ub_process(), whose callbacks run in the calling thread: one thread at
+ * a time calls it, for everyone, then broadcasts wcv. The pending count is
+ * read under wmu, which the processor takes after its callbacks ran and
+ * before broadcasting, so an answer cannot slip in between a follower's
+ * check and its sleep. */
+static size_t
+dns_wait(struct tg_dns *d, struct ub_ctx *ctx, struct dns_batch *b,
+    long long deadline)
+{
+	struct pollfd pfd = { .fd = ub_fd(ctx), .events = POLLIN };
+	struct timespec until = {
+		.tv_sec = (time_t)(deadline / 1000),
+		.tv_nsec = (long)(deadline % 1000) * 1000000,
+	};
+	size_t pending;
+	long long left;
+
+	pthread_mutex_lock(&d->wmu);
+	while ((pending = dns_pending(b)) > 0 &&
+	    (left = deadline - dns_now_ms()) > 0) {
+		if (d->processing) {
+			if (pthread_cond_timedwait(&d->wcv, &d->wmu,
+			    &until) == ETIMEDOUT) {
+				pending = dns_pending(b);
+				break;
+			}
+			continue;
+		}
+		d->processing = 1;
+		pthread_mutex_unlock(&d->wmu);
+		if (poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left) > 0)
+			(void)ub_process(ctx);
+		pthread_mutex_lock(&d->wmu);
+		d->processing = 0;
+		pthread_cond_broadcast(&d->wcv);
+	}
+	pthread_mutex_unlock(&d->wmu);
+	return pending;
+}
+
 int
 tg_dns_resolve(struct tg_dns *d, struct tg_dns_query *q, size_t n)
 {
 	struct ub_ctx *ctx = dns_ctx(d);
 	long long deadline = dns_now_ms() + d->timeout_ms;
 	struct dns_batch *b;
-	struct pollfd pfd;
 	size_t pending;
 	char *asked;
 
@@ -381,22 +450,7 @@ tg_dns_resolve(struct tg_dns *d, struct tg_dns_query *q, size_t n)
 	for (size_t i = 0; i < n; i++)
 		asked[i] = q[i].status == TG_DNS_PENDING;
 	b = dns_start(ctx, q, n);
-	pfd.fd = ub_fd(ctx);
-	pfd.events = POLLIN;
-	for (;;) {
-		long long left;
-
-		pthread_mutex_lock(&b->mu);
-		pending = b->pending;
-		pthread_mutex_unlock(&b->mu);
-		if (pending == 0 || (left = deadline - dns_now_ms()) <= 0)
-			break;
-		/* Short slices: another thread's ub_process() may deliver
-		 * our answers while we sleep. */
-		if (poll(&pfd, 1, left < DNS_SLICE_MS ? (int)left :
-		    DNS_SLICE_MS) > 0)
-			(void)ub_process(ctx);
-	}
+	pending = dns_wait(d, ctx, b, deadline);
 	pthread_mutex_lock(&b->mu);
 	b->abandoned = 1;
 	for (size_t i = 0; i < n; i++) {

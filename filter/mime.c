@@ -22,6 +22,8 @@
 #define MIME_HDR_MAX	(32 * 1024)	/* one part's header block */
 #define MIME_DEPTH_MAX	16		/* multipart and message nesting */
 #define MIME_BOUNDARY_MAX 200		/* RFC 2046 says 70 */
+#define MIME_CHUNK	8		/* parts allocated at once */
+#define MIME_CHUNKS	((TG_MIME_PARTS_MAX + MIME_CHUNK) / MIME_CHUNK)
 
 enum mime_state {
 	MIME_HEADERS,	/* reading a part's header block */
@@ -50,7 +52,11 @@ struct tg_mime {
 	struct mime_frame	 stack[MIME_DEPTH_MAX];
 	int			 depth;
 	enum mime_state		 state;
-	struct tg_mime_part	*parts;
+	/* Parts in chunks allocated as they fill: most messages have one
+	 * or two, and zeroing room for all of them cost more than parsing
+	 * (~300k instructions a message); chunks, not realloc, keep the
+	 * pointers to parts (cur, tg_mime_part()) valid. */
+	struct tg_mime_part	*chunk[MIME_CHUNKS];
 	size_t			 nparts;
 	struct tg_mime_part	*cur;		/* leaf being read, or NULL */
 	enum mime_cte		 cte;
@@ -66,6 +72,12 @@ struct tg_mime {
 };
 
 static void	mime_headers_done(struct tg_mime *, int);
+
+static struct tg_mime_part *
+mime_part_at(const struct tg_mime *m, size_t i)
+{
+	return &m->chunk[i / MIME_CHUNK][i % MIME_CHUNK];
+}
 
 static void
 mime_bad(struct tg_mime *m, struct tg_mime_part *p, const char *why)
@@ -88,7 +100,10 @@ mime_new_part(struct tg_mime *m)
 
 	if (m->nparts > TG_MIME_PARTS_MAX)
 		return NULL;
-	p = &m->parts[m->nparts++];
+	if (m->nparts % MIME_CHUNK == 0)
+		m->chunk[m->nparts / MIME_CHUNK] = tg_xmalloc(MIME_CHUNK *
+		    sizeof *p);
+	p = mime_part_at(m, m->nparts++);
 	memset(p, 0, sizeof *p);
 	tg_strlcpy(p->type, "text/plain", sizeof p->type);
 	if (m->nparts == TG_MIME_PARTS_MAX + 1) {
@@ -124,7 +139,6 @@ tg_mime_new(const struct tg_mime_conf *conf, const char *ctype,
 	if (conf != NULL)
 		m->conf = *conf;
 	m->hdr = tg_xmalloc(MIME_HDR_MAX);
-	m->parts = tg_xcalloc(TG_MIME_PARTS_MAX + 1, sizeof *m->parts);
 	/* The top-level fields came through the milter header step; they
 	 * are parsed as if they were a part's header block. */
 	for (size_t i = 0; i < 3; i++) {
@@ -156,9 +170,10 @@ tg_mime_free(struct tg_mime *m)
 	if (m->md != NULL)
 		EVP_MD_CTX_free(m->md);
 	for (size_t i = 0; i < m->nparts; i++)
-		for (size_t j = 0; j < m->parts[i].nnames; j++)
-			free(m->parts[i].names[j].name);
-	free(m->parts);
+		for (size_t j = 0; j < mime_part_at(m, i)->nnames; j++)
+			free(mime_part_at(m, i)->names[j].name);
+	for (size_t i = 0; i < MIME_CHUNKS; i++)
+		free(m->chunk[i]);
 	free(m->hdr);
 	free(m);
 	return NULL;
@@ -732,7 +747,7 @@ tg_mime_nparts(const struct tg_mime *m)
 const struct tg_mime_part *
 tg_mime_part(const struct tg_mime *m, size_t i)
 {
-	return i < m->nparts ? &m->parts[i] : NULL;
+	return i < m->nparts ? mime_part_at(m, i) : NULL;
 }
 
 int

@@ -1,15 +1,26 @@
 /* check_dns.c - unit tests for the pure parts of the DNS checks
  * (dns_util.c: reversed names, A-record matching, wire names, HELO
  * syntax), the set and dnslist statements, and the HELO attributes
- * through the engine (no DNS needed for those). The DNS-backed checks are
- * tested against a local server by tests/milter/dns.sh.
- * Threads: none (Check may fork per test). */
+ * through the engine (no DNS needed for those), and tg_dns_resolve() from
+ * many threads against a small fake DNS server on loopback (a thread of
+ * this program on a port the kernel picks, so concurrent runs cannot
+ * collide). The DNS-backed checks are tested against a local unbound by
+ * tests/milter/dns.sh. Threads: the resolving tests start some (Check may
+ * fork per test). */
 #include "config.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <check.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "tg.h"
 #include "tg_check.h"
@@ -391,12 +402,283 @@ START_TEST(test_resolve_fail)
 }
 END_TEST
 
+/* A fake DNS server: answers "tX-Y.wake.test" A with 127.X.Y.1 (TTL 0, so
+ * every lookup reaches it), other types with no data. FAKE_SILENT reads
+ * and drops every query; FAKE_LATE answers FAKE_LATE_MS after it. */
+enum fake_mode { FAKE_ANSWER, FAKE_SILENT, FAKE_LATE };
+#define FAKE_LATE_MS	250
+#define FAKE_QUEUE	64
+
+struct fake_dns {
+	int		 fd;
+	enum fake_mode	 mode;
+	atomic_int	 stop;
+	pthread_t	 th;
+	char		 server[32];	/* "127.0.0.1@port" */
+	struct {			/* FAKE_LATE: answers to send */
+		unsigned char	 buf[512];
+		size_t		 len;
+		struct sockaddr_in to;
+		long long	 due;
+	}		 q[FAKE_QUEUE];
+	size_t		 nq;
+};
+
+static long long
+fake_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* fake_answer - turn the query in buf (len bytes) into its answer; the
+ * new length, or 0 to drop it. */
+static size_t
+fake_answer(unsigned char *buf, size_t len, size_t cap)
+{
+	size_t i = 12, qend;
+	unsigned x, y, qtype;
+	char label[64];
+
+	if (len < 12)
+		return 0;
+	if (i < len && buf[i] > 0 && buf[i] < sizeof label) {
+		memcpy(label, buf + i + 1, buf[i]);
+		label[buf[i]] = '\0';
+	} else
+		label[0] = '\0';
+	while (i < len && buf[i] != 0)
+		i += (size_t)buf[i] + 1;
+	if (i + 5 > len)
+		return 0;
+	qtype = (unsigned)buf[i + 1] << 8 | buf[i + 2];
+	qend = i + 5;
+	buf[2] = 0x80 | (buf[2] & 0x01);	/* QR, RD as asked */
+	buf[3] = 0x80;				/* RA, NOERROR */
+	memset(buf + 6, 0, 6);			/* no answer, no OPT */
+	if (qtype != 1 || sscanf(label, "t%u-%u", &x, &y) != 2 ||
+	    qend + 16 > cap)
+		return qend;
+	{
+		const unsigned char rr[16] = { 0xc0, 12, 0, 1, 0, 1, 0, 0, 0,
+		    0, 0, 4, 127, (unsigned char)x, (unsigned char)y, 1 };
+
+		buf[7] = 1;
+		memcpy(buf + qend, rr, sizeof rr);
+	}
+	return qend + 16;
+}
+
+static void *
+fake_run(void *arg)
+{
+	struct fake_dns *f = arg;
+
+	while (!atomic_load(&f->stop)) {
+		struct pollfd pfd = { .fd = f->fd, .events = POLLIN };
+		unsigned char buf[512];
+		struct sockaddr_in from;
+		socklen_t fl = sizeof from;
+		long long now = fake_now_ms();
+		size_t k = 0;
+		ssize_t n;
+
+		for (size_t i = 0; i < f->nq; i++) {
+			if (f->q[i].due <= now)
+				(void)sendto(f->fd, f->q[i].buf, f->q[i].len,
+				    0, (struct sockaddr *)&f->q[i].to,
+				    sizeof f->q[i].to);
+			else
+				f->q[k++] = f->q[i];
+		}
+		f->nq = k;
+		if (poll(&pfd, 1, 10) <= 0)
+			continue;
+		n = recvfrom(f->fd, buf, sizeof buf, 0,
+		    (struct sockaddr *)&from, &fl);
+		if (n <= 0 || f->mode == FAKE_SILENT)
+			continue;
+		if ((n = (ssize_t)fake_answer(buf, (size_t)n,
+		    sizeof buf)) == 0)
+			continue;
+		if (f->mode == FAKE_ANSWER) {
+			(void)sendto(f->fd, buf, (size_t)n, 0,
+			    (struct sockaddr *)&from, fl);
+		} else if (f->nq < FAKE_QUEUE) {
+			memcpy(f->q[f->nq].buf, buf, (size_t)n);
+			f->q[f->nq].len = (size_t)n;
+			f->q[f->nq].to = from;
+			f->q[f->nq].due = fake_now_ms() + FAKE_LATE_MS;
+			f->nq++;
+		}
+	}
+	return NULL;
+}
+
+static void
+fake_start(struct fake_dns *f, enum fake_mode mode)
+{
+	struct sockaddr_in sin;
+	socklen_t sl = sizeof sin;
+
+	memset(f, 0, sizeof *f);
+	f->mode = mode;
+	memset(&sin, 0, sizeof sin);
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	f->fd = socket(AF_INET, SOCK_DGRAM, 0);
+	ck_assert_int_ge(f->fd, 0);
+	ck_assert_int_eq(bind(f->fd, (struct sockaddr *)&sin, sizeof sin), 0);
+	ck_assert_int_eq(getsockname(f->fd, (struct sockaddr *)&sin, &sl), 0);
+	snprintf(f->server, sizeof f->server, "127.0.0.1@%u",
+	    (unsigned)ntohs(sin.sin_port));
+	ck_assert_int_eq(pthread_create(&f->th, NULL, fake_run, f), 0);
+}
+
+static void
+fake_stop(struct fake_dns *f)
+{
+	atomic_store(&f->stop, 1);
+	pthread_join(f->th, NULL);
+	close(f->fd);
+}
+
+#define WAKE_THREADS	8
+#define WAKE_ROUNDS	25
+
+struct wake_arg {
+	struct tg_dns	*d;
+	unsigned	 t;
+	int		 answered;	/* the server answers at all */
+	int		 ok;		/* every outcome was right */
+};
+
+/* wake_thread - rounds of two lookups at once (an A the server answers,
+ * and an AAAA it has no data for), each a different name; ok says whether
+ * every answer came back right (answered: the address, unanswered: FAIL).
+ * The outcomes depend on the waking: an answer read by another thread's
+ * ub_process() that does not wake its owner in time becomes FAIL. */
+static void *
+wake_thread(void *arg)
+{
+	struct wake_arg *a = arg;
+	int answered = a->answered;
+
+	a->ok = 1;
+	for (unsigned r = 0; r < WAKE_ROUNDS && a->ok; r++) {
+		struct tg_dns_query q[2];
+		char name[64];
+
+		snprintf(name, sizeof name, "t%u-%u.wake.test", a->t, r);
+		tg_dns_query_init(&q[0], name, TG_DNS_A);
+		tg_dns_query_init(&q[1], name, TG_DNS_AAAA);
+		if (tg_dns_resolve(a->d, q, 2) != TG_OK)
+			a->ok = 0;
+		else if (!answered)
+			a->ok = q[0].status == TG_DNS_FAIL &&
+			    q[1].status == TG_DNS_FAIL;
+		else
+			a->ok = q[0].status == TG_DNS_OK && q[0].n == 1 &&
+			    q[0].ip[0].family == 4 &&
+			    q[0].ip[0].b[0] == 127 && q[0].ip[0].b[1] == a->t &&
+			    q[0].ip[0].b[2] == r && q[0].ip[0].b[3] == 1 &&
+			    q[1].status == TG_DNS_NODATA;
+		tg_dns_query_clear(&q[0]);
+		tg_dns_query_clear(&q[1]);
+		/* Unanswered names take the whole timeout: a few do. */
+		if (!answered && r == 1)
+			break;
+	}
+	return NULL;
+}
+
+/* Run WAKE_THREADS threads of wake_thread() on one resolver. */
+static void
+wake_run(const char *server, int timeout_ms, int answered)
+{
+	const char *why;
+	struct tg_dns *d = tg_dns_new(server, timeout_ms, &why);
+	struct wake_arg a[WAKE_THREADS];
+	pthread_t th[WAKE_THREADS];
+
+	ck_assert_ptr_nonnull(d);
+	for (unsigned t = 0; t < WAKE_THREADS; t++) {
+		a[t] = (struct wake_arg){ .d = d, .t = t,
+		    .answered = answered };
+		ck_assert_int_eq(pthread_create(&th[t], NULL, wake_thread,
+		    &a[t]), 0);
+	}
+	for (unsigned t = 0; t < WAKE_THREADS; t++) {
+		pthread_join(th[t], NULL);
+		ck_assert_msg(a[t].ok, "thread %u: wrong answer", t);
+	}
+	tg_dns_free(d);
+}
+
+/* Every thread gets its own answers, whichever thread reads them. The
+ * timeout is long: a lost wake-up shows as a FAIL, not as slowness. */
+START_TEST(test_resolve_threads)
+{
+	struct fake_dns f;
+
+	fake_start(&f, FAKE_ANSWER);
+	wake_run(f.server, 10000, 1);
+	fake_stop(&f);
+}
+END_TEST
+
+/* A server that never answers: every thread's lookups come back FAIL
+ * once the (short) timeout has passed. */
+START_TEST(test_resolve_silent)
+{
+	struct fake_dns f;
+
+	fake_start(&f, FAKE_SILENT);
+	wake_run(f.server, 150, 0);
+	fake_stop(&f);
+}
+END_TEST
+
+/* Answers arriving after their caller gave up: read by a later lookup's
+ * ub_process() into batches already abandoned (their memory must still
+ * be there: ASan and valgrind check that), or cancelled at the end. */
+START_TEST(test_resolve_late)
+{
+	const char *why;
+	struct fake_dns f;
+	struct tg_dns *d;
+	struct tg_dns_query q[2];
+	struct timespec nap = { 0, 400 * 1000000L };
+
+	fake_start(&f, FAKE_LATE);
+	d = tg_dns_new(f.server, 50, &why);
+	ck_assert_ptr_nonnull(d);
+	for (int i = 0; i < 3; i++) {
+		char name[32];
+
+		snprintf(name, sizeof name, "t1-%d.wake.test", i);
+		tg_dns_query_init(&q[0], name, TG_DNS_A);
+		tg_dns_query_init(&q[1], name, TG_DNS_TXT);
+		ck_assert_int_eq(tg_dns_resolve(d, q, 2), TG_OK);
+		ck_assert_int_eq(q[0].status, TG_DNS_FAIL);
+		ck_assert_int_eq(q[1].status, TG_DNS_FAIL);
+		if (i == 0)
+			nanosleep(&nap, NULL);	/* the answers arrive */
+	}
+	tg_dns_free(d);
+	fake_stop(&f);
+}
+END_TEST
+
 static Suite *
 dns_suite(void)
 {
 	Suite *s = suite_create("dns");
 	TCase *tc = tcase_create("pure");
 	TCase *tp = tcase_create("policy");
+	TCase *tr = tcase_create("resolve");
 
 	tcase_add_loop_test(tc, test_reverse, 0,
 	    sizeof rev_cases / sizeof rev_cases[0]);
@@ -411,6 +693,11 @@ dns_suite(void)
 	tcase_add_test(tc, test_wire_name);
 	tcase_add_test(tc, test_resolve_fail);
 	suite_add_tcase(s, tc);
+	tcase_add_test(tr, test_resolve_threads);
+	tcase_add_test(tr, test_resolve_silent);
+	tcase_add_test(tr, test_resolve_late);
+	tcase_set_timeout(tr, 60);
+	suite_add_tcase(s, tr);
 	tcase_add_checked_fixture(tp, setup, teardown);
 	tcase_add_test(tp, test_conf_ok);
 	tcase_add_loop_test(tp, test_conf_bad, 0,
