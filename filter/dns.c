@@ -41,6 +41,7 @@ struct tg_dns {
 	pthread_mutex_t	 wmu;		/* guards processing, with wcv */
 	pthread_cond_t	 wcv;		/* a ub_process() call has ended */
 	int		 processing;	/* a thread is in poll/ub_process */
+	struct tg_dns_cache *cache;	/* ours, in front (dns_cache.c) */
 	int		 broken;	/* the context could not be set up */
 	char		*server;	/* forwarder, NULL: the system's */
 	int		 timeout_ms;
@@ -117,6 +118,7 @@ tg_dns_new(const char *server, int timeout_ms, const char **why)
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&d->wcv, &ca);
 	pthread_condattr_destroy(&ca);
+	d->cache = tg_dns_cache_new();
 	d->server = server != NULL ? tg_xstrdup(server) : NULL;
 	d->timeout_ms = timeout_ms > 0 ? timeout_ms : TG_DNS_TIMEOUT_MS;
 	return d;
@@ -131,6 +133,7 @@ tg_dns_free(struct tg_dns *d)
 	 * batch; ub_ctx_delete() cancels them. */
 	if (d->ctx != NULL)
 		ub_ctx_delete(d->ctx);
+	tg_dns_cache_free(d->cache);
 	pthread_cond_destroy(&d->wcv);
 	pthread_mutex_destroy(&d->wmu);
 	pthread_mutex_destroy(&d->mu);
@@ -434,7 +437,7 @@ tg_dns_resolve(struct tg_dns *d, struct tg_dns_query *q, size_t n)
 	struct ub_ctx *ctx = dns_ctx(d);
 	long long deadline = dns_now_ms() + d->timeout_ms;
 	struct dns_batch *b;
-	size_t pending;
+	size_t pending = 0;
 	char *asked;
 
 	if (ctx == NULL) {
@@ -445,10 +448,18 @@ tg_dns_resolve(struct tg_dns *d, struct tg_dns_query *q, size_t n)
 			}
 		return TG_ERR_RETRY;
 	}
-	/* Which of q are looked up now, for the DNS error count. */
+	/* Which of q are looked up now, for the DNS error count and the
+	 * cache. */
 	asked = tg_xcalloc(n > 0 ? n : 1, 1);
-	for (size_t i = 0; i < n; i++)
-		asked[i] = q[i].status == TG_DNS_PENDING;
+	for (size_t i = 0; i < n; i++) {
+		asked[i] = q[i].status == TG_DNS_PENDING &&
+		    !tg_dns_cache_get(d->cache, &q[i]);
+		pending += asked[i];
+	}
+	if (pending == 0) {
+		free(asked);
+		return TG_OK;
+	}
 	b = dns_start(ctx, q, n);
 	pending = dns_wait(d, ctx, b, deadline);
 	pthread_mutex_lock(&b->mu);
@@ -469,8 +480,12 @@ tg_dns_resolve(struct tg_dns *d, struct tg_dns_query *q, size_t n)
 		tg_log_debug("dns: %zu of %zu lookups timed out after %d ms",
 		    pending, n, d->timeout_ms);
 	for (size_t i = 0; i < n; i++)
-		if (asked[i] && q[i].status == TG_DNS_FAIL)
+		if (!asked[i])
+			continue;
+		else if (q[i].status == TG_DNS_FAIL)
 			tg_metrics_error(TG_M_DNS_ERROR);
+		else
+			tg_dns_cache_put(d->cache, &q[i]);
 	free(asked);
 	dns_unref(b);
 	return TG_OK;

@@ -57,6 +57,16 @@ int		 tg_dns_query_init(struct tg_dns_query *q, const char *name,
 		    enum tg_dns_type);
 void		 tg_dns_query_clear(struct tg_dns_query *q);
 
+/* dns_cache.c, used by dns.c: answers by name and type for their TTL
+ * (negative ones briefly), shared by threads; bounded. get fills q's
+ * answer and returns 1 on a hit, else 0; put keeps a copy of q's answer
+ * (not failures, nor TTL 0). */
+struct tg_dns_cache;
+struct tg_dns_cache *tg_dns_cache_new(void);
+void	tg_dns_cache_free(struct tg_dns_cache *);
+int	tg_dns_cache_get(struct tg_dns_cache *, struct tg_dns_query *q);
+void	tg_dns_cache_put(struct tg_dns_cache *, const struct tg_dns_query *q);
+
 /* Pure helpers (dns_util.c). */
 
 /* The name to look ip up under zone: "4.3.2.1.zone" for IPv4, 32 nibbles

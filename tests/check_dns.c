@@ -402,6 +402,58 @@ START_TEST(test_resolve_fail)
 }
 END_TEST
 
+/* The answer cache in front of libunbound's: hits by name (any case) and
+ * type, copies of the strings, nothing kept of failures or TTL 0. */
+START_TEST(test_cache)
+{
+	struct tg_dns_cache *c = tg_dns_cache_new();
+	struct tg_dns_query q, r;
+
+	tg_dns_query_init(&q, "Mail.Example.test", TG_DNS_TXT);
+	q.status = TG_DNS_OK;
+	q.n = 1;
+	q.str[0] = tg_xstrdup("v=spf1 -all");
+	q.ttl = 300;
+	tg_dns_cache_put(c, &q);
+	tg_dns_query_init(&r, "mail.example.TEST", TG_DNS_TXT);
+	ck_assert_int_eq(tg_dns_cache_get(c, &r), 1);
+	ck_assert_int_eq(r.status, TG_DNS_OK);
+	ck_assert_uint_eq(r.n, 1);
+	ck_assert_str_eq(r.str[0], "v=spf1 -all");
+	ck_assert_ptr_ne(r.str[0], q.str[0]);
+	ck_assert_uint_le(r.ttl, 300);
+	tg_dns_query_clear(&r);
+	tg_dns_query_init(&r, "mail.example.test", TG_DNS_A);
+	ck_assert_int_eq(tg_dns_cache_get(c, &r), 0);
+	ck_assert_int_eq(r.status, TG_DNS_PENDING);
+	tg_dns_query_clear(&q);
+
+	tg_dns_query_init(&q, "nx.example.test", TG_DNS_A);
+	q.status = TG_DNS_NXDOMAIN;
+	q.ttl = 86400;
+	tg_dns_cache_put(c, &q);
+	tg_dns_query_init(&r, "nx.example.test", TG_DNS_A);
+	ck_assert_int_eq(tg_dns_cache_get(c, &r), 1);
+	ck_assert_int_eq(r.status, TG_DNS_NXDOMAIN);
+	ck_assert_uint_le(r.ttl, 60);
+
+	tg_dns_query_init(&q, "fail.example.test", TG_DNS_A);
+	q.status = TG_DNS_FAIL;
+	q.ttl = 300;
+	tg_dns_cache_put(c, &q);
+	tg_dns_query_init(&q, "zero.example.test", TG_DNS_A);
+	q.status = TG_DNS_OK;
+	q.n = 1;
+	q.ip[0].family = 4;
+	tg_dns_cache_put(c, &q);
+	tg_dns_query_init(&r, "fail.example.test", TG_DNS_A);
+	ck_assert_int_eq(tg_dns_cache_get(c, &r), 0);
+	tg_dns_query_init(&r, "zero.example.test", TG_DNS_A);
+	ck_assert_int_eq(tg_dns_cache_get(c, &r), 0);
+	tg_dns_cache_free(c);
+}
+END_TEST
+
 /* A fake DNS server: answers "tX-Y.wake.test" A with 127.X.Y.1 (TTL 0, so
  * every lookup reaches it), other types with no data. FAKE_SILENT reads
  * and drops every query; FAKE_LATE answers FAKE_LATE_MS after it. */
@@ -692,6 +744,7 @@ dns_suite(void)
 	tcase_add_test(tc, test_helo_long);
 	tcase_add_test(tc, test_wire_name);
 	tcase_add_test(tc, test_resolve_fail);
+	tcase_add_test(tc, test_cache);
 	suite_add_tcase(s, tc);
 	tcase_add_test(tr, test_resolve_threads);
 	tcase_add_test(tr, test_resolve_silent);
