@@ -9,7 +9,9 @@
  * the context's answers (ub_process), which run every waiting thread's
  * callbacks; it then wakes the others, who sleep on a condition variable
  * meanwhile (leader/follower), so an answer reaches its thread as soon as
- * it is read, and only the threads it may concern wake up. */
+ * it is read, and no thread polls for nothing. Answers with a TTL are also
+ * kept by dns_cache.c, which answers without a round trip to libunbound's
+ * thread. */
 #include "config.h"
 
 #include <errno.h>
@@ -105,11 +107,10 @@ struct tg_dns *
 tg_dns_new(const char *server, int timeout_ms, const char **why)
 {
 	struct tg_dns *d;
+	pthread_condattr_t ca;
 
 	if (server != NULL && dns_server_check(server, why) < 0)
 		return NULL;
-	pthread_condattr_t ca;
-
 	d = tg_xcalloc(1, sizeof *d);
 	pthread_mutex_init(&d->mu, NULL);
 	pthread_mutex_init(&d->wmu, NULL);

@@ -47,7 +47,7 @@ void		 tg_dns_free(struct tg_dns *);
 int		 tg_dns_timeout(const struct tg_dns *);
 /* Resolve the n queries in parallel, waiting at most the timeout; those
  * not answered by then are TG_DNS_FAIL. Answers are cached for their TTL
- * by the resolver. Returns TG_OK, or TG_ERR_RETRY when the resolver
+ * (dns_cache.c, then libunbound's own cache). Returns TG_OK, or TG_ERR_RETRY when the resolver
  * could not be set up (every query is then TG_DNS_FAIL). */
 int		 tg_dns_resolve(struct tg_dns *, struct tg_dns_query *q,
 		    size_t n);
