@@ -205,7 +205,11 @@ tg_ip_format(const struct tg_ip *ip, char *buf, size_t bufsz)
 
 	if (bufsz == 0)
 		return buf;
-	if (ip->family == 4) {
+	if (ip->family == 4 && bufsz >= sizeof v4) {
+		ip_v4_text(ip->b, buf);
+		return buf;
+	}
+	if (ip->family == 4) {		/* a small buffer: fits or "?" */
 		ip_v4_text(ip->b, v4);
 		if (tg_strlcpy(buf, v4, bufsz) < bufsz)
 			return buf;
