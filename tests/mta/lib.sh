@@ -20,8 +20,8 @@ dir=""
 tap_n=0		# test points printed
 tap_failed=0	# test points that failed
 cur_fail=0	# failures in the running scenario
-pid_sink="" pid_tg="" pid_dns=""
-UNBOUND_SERVER=${UNBOUND_SERVER:-$(command -v unbound || echo /usr/sbin/unbound)}
+pid_sink="" pid_tg=""
+. "$mta_src/../unbound.sh"
 
 # The MTA script defines these once it has an MTA to stop or look at.
 mta_stop() { :; }
@@ -96,8 +96,7 @@ harness_exit() {
 	[ -n "${pid_dialog:-}" ] && kill -TERM "$pid_dialog" 2>/dev/null
 	[ -n "$pid_sink" ] && kill -TERM "$pid_sink" 2>/dev/null &&
 	    wait "$pid_sink" 2>/dev/null
-	[ -n "$pid_dns" ] && kill -TERM "$pid_dns" 2>/dev/null &&
-	    wait "$pid_dns" 2>/dev/null
+	unbound_stop
 	if [ "${KEEP:-0}" = 1 ] || [ "$tap_failed" -ne 0 ] || [ "$rc" -ne 0 ]
 	then
 		diag "files kept in $dir"
@@ -147,24 +146,14 @@ sink_start() {
 	port_wait "$SINK_PORT" || bail "smtp-sink did not start"
 }
 
-# dns_start - unbound on $DNS_PORT (UDP and TCP) with unbound.conf.in: the
-# DNS lists and SPF records of the policy
+# dns_start - unbound (tests/unbound.sh) on $DNS_PORT (UDP and TCP) with
+# unbound.zones: the DNS lists and SPF records of the policy
 dns_start() {
 	mkdir -p "$dir/dns"
-	sed -e "s|@DIR@|$dir/dns|g" -e "s|@PORT@|$DNS_PORT|g" \
-	    "$mta_src/unbound.conf.in" >"$dir/dns/unbound.conf"
-	"$UNBOUND_SERVER" -d -c "$dir/dns/unbound.conf" \
-	    >"$dir/dns/log" 2>&1 &
-	pid_dns=$!
-	n=0
-	until grep -q "start of service" "$dir/dns/log" 2>/dev/null; do
-		n=$((n + 1))
-		if [ $n -gt 100 ] || ! kill -0 "$pid_dns" 2>/dev/null; then
-			diag <"$dir/dns/log"
-			bail "unbound did not start on $DNS_PORT"
-		fi
-		sleep 0.1
-	done
+	if ! unbound_start "$dir/dns" "$mta_src/unbound.zones" "$DNS_PORT"; then
+		diag <"$dir/dns/unbound.log"
+		bail "unbound did not start on $DNS_PORT"
+	fi
 }
 
 # policy_install - the test policy (pointed at our unbound), in a directory
