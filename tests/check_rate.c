@@ -628,10 +628,11 @@ END_TEST
 static const struct {
 	const char	*limit;		/* "NAME { ... }" */
 	const char	*attr[2];	/* "attr=value" */
-	const char	*key;		/* NULL: the limit does not apply */
+	const char	*key;		/* NULL: the limit is off */
 } key_cases[] = {
 	{ "Net { key client.address/24/48 count connections max 9 per 1m }",
-	    { "client.address=192.0.2.77" }, "Net:connections:60|192.0.2.0/24" },
+	    { "client.address=192.0.2.77" },
+	    "Net:connections:60|192.0.2.0/24" },
 	{ "n { key client.address/24/64 count messages max 9 per 1h }",
 	    { "client.address=2001:DB8:1:2:3::9" },
 	    "n:messages:3600|2001:db8:1:2::/64" },
