@@ -31,39 +31,24 @@ esac
 
 . "$src/../daemon.sh"
 tg_dir dns
-dns_pid=""
-# tg_cleanup_hook - the DNS server goes too (by its PID)
-tg_cleanup_hook() {
-	[ -n "$dns_pid" ] || return 0
-	kill -TERM "$dns_pid" 2>/dev/null
-	wait "$dns_pid" 2>/dev/null
-}
 
-# start_dns: unbound in the foreground on the first free port
+# start_dns: unbound in the foreground (process "dns") on the first free
+# port
 start_dns() {
 	port=22053
 	while [ $port -le 22099 ]; do
 		sed -e "s|@DIR@|$dir|g" -e "s|@PORT@|$port|g" \
 		    "$src/dns/unbound.conf.in" >"$dir/unbound.conf"
-		"$UNBOUND_SERVER" -d -c "$dir/unbound.conf" \
-		    >"$dir/unbound.log" 2>&1 &
-		dns_pid=$!
-		n=0
-		while kill -0 "$dns_pid" 2>/dev/null && [ $n -lt 100 ]; do
-			if grep -q "start of service" "$dir/unbound.log" 2>/dev/null; then
-				echo "ok - unbound serving on 127.0.0.1@$port"
-				return 0
-			fi
-			sleep 0.1
-			n=$((n + 1))
-		done
-		kill -TERM "$dns_pid" 2>/dev/null
-		wait "$dns_pid" 2>/dev/null
-		dns_pid=""
+		tg_spawn dns "$UNBOUND_SERVER" -d -c "$dir/unbound.conf"
+		if tg_wait dns tg_logged dns "start of service"; then
+			echo "ok - unbound serving on 127.0.0.1@$port"
+			return 0
+		fi
+		tg_stop dns
 		port=$((port + 1))
 	done
 	echo "FAIL: unbound did not start:"
-	cat "$dir/unbound.log"
+	cat "$dir/dns/log"
 	failed=1
 	exit 1
 }
@@ -75,7 +60,7 @@ start() {
 	sed -e "s|127.0.0.1@@PORT@|${3:-127.0.0.1}@$port|g" \
 	    -e "s|@TIMEOUT@|$2|g" \
 	    "$src/dns/policy.conf.in" >"$dir/$1/policy.conf"
-	tg_start "$1" -d -c "$dir/$1/policy.conf" -P "$dir/$1/pid" || exit 1
+	tg_start "$1" -d -c "$dir/$1/policy.conf" -P "$dir/$1/pid"
 }
 
 # stop NAME: SIGTERM by PID; the daemon must exit 0 (no sanitizer or
@@ -113,9 +98,7 @@ for t in "$src"/dns/[a-z]*.lua; do
 done
 
 # The server goes away: lookups fail (ICMP unreachable or timeout).
-kill -TERM "$dns_pid"
-wait "$dns_pid" 2>/dev/null
-dns_pid=""
+tg_stop dns
 echo "ok - unbound stopped"
 # Another run of this test (a developer's, in parallel) may have started
 # its own server on the port just freed: ask an address where no test

@@ -33,7 +33,7 @@ tg_dir milter
 # start NAME CONF: run a daemon as $dir/NAME/{sock,pid,log}, wait for its
 # socket. The PID is $! (-f: no fork), also written to the pidfile.
 start() {
-	tg_start "$1" -d -c "$2" -P "$dir/$1/pid" || exit 1
+	tg_start "$1" -d -c "$2" -P "$dir/$1/pid"
 }
 
 # stop NAME: SIGTERM by PID; the daemon must exit 0 and remove its pidfile

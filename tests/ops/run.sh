@@ -53,6 +53,7 @@ policy() {
 }
 
 # start NAME FLAGS...: the daemon on $dir/NAME/sock; waits for the socket
+# (a daemon that does not start fails the test)
 start() {
 	name=$1
 	shift
@@ -88,7 +89,9 @@ done
 port=""
 for try in 1 2 3 4 5; do
 	p=$((27400 + $(od -An -N2 -tu2 /dev/urandom) % 500))
-	if start dry -M "127.0.0.1:$p" -C "$dir/dry/ctl"; then
+	: >"$dir/dry/log"
+	if tg_try dry -c "$dir/dry/policy.conf" -M "127.0.0.1:$p" \
+	    -C "$dir/dry/ctl"; then
 		port=$p
 		break
 	fi
@@ -99,8 +102,8 @@ if [ -z "$port" ]; then
 	cat "$dir/dry/log"
 	exit 1
 fi
-start quiet -D || { fail "daemon quiet did not start"; exit 1; }
-start enforce || { fail "daemon enforce did not start"; exit 1; }
+start quiet -D
+start enforce
 grep -q 'dry run: no verdict is enforced' "$dir/quiet/log" &&
     fail "log-level warning: the info start line was logged"
 for n in dry quiet enforce; do

@@ -19,60 +19,33 @@ if [ -z "$MILTERTEST" ] || [ ! -x "$MILTERTEST" ]; then
 	exit 77
 fi
 
-dir=$(mktemp -d "${TMPDIR:-/tmp}/tg-snap.XXXXXX") || exit 1
-pid=""
-failed=0
-
-cleanup() {
-	if [ -n "$pid" ]; then
-		kill -TERM "$pid" 2>/dev/null
-		wait "$pid" 2>/dev/null
-	fi
-	if [ "${KEEP:-0}" = 1 ] || [ "$failed" != 0 ]; then
-		echo "rate/snapshot.sh: logs kept in $dir"
-	else
-		rm -rf "$dir"
-	fi
-}
-trap cleanup EXIT
-trap 'failed=1; exit 1' INT TERM HUP
+. "$src/../daemon.sh"
+tg_dir snap
+# The daemon's files: $d/sock and its log $d/log (appended across
+# restarts; emptied by the steps that look at one start only).
+d=$dir/d
 
 fail() {
 	echo "FAIL: $*"
 	failed=1
 }
 
-# start CONF: the daemon, logging to $dir/log (appended)
+# start CONF: the daemon "d". The old socket goes first: as root, a clean
+# stop leaves it behind (libmilter removes it only for other users).
 start() {
-	rm -f "$dir/sock"
-	# shellcheck disable=SC2086 # TG_WRAPPER: e.g. valgrind and options
-	${TG_WRAPPER:-} "$TOLLGATE" -R -f -d -p "unix:$dir/sock" -c "$1" \
-	    2>>"$dir/log" &
-	pid=$!
-	n=0
-	while [ ! -S "$dir/sock" ]; do
-		if [ $n -ge 100 ] || ! kill -0 "$pid" 2>/dev/null; then
-			cat "$dir/log"
-			fail "daemon did not start"
-			exit 1
-		fi
-		sleep 0.1
-		n=$((n + 1))
-	done
+	rm -f "$d/sock"
+	tg_start d -d -c "$1"
 }
 
 # stop: SIGTERM, and the daemon must exit 0
 stop() {
-	kill -TERM "$pid"
-	wait "$pid"
-	rc=$?
-	pid=""
+	tg_stop d
 	[ $rc = 0 ] || fail "daemon exited with status $rc"
 }
 
 # probe LOGIN WANT: one message; WANT is CONTINUE or REPLYCODE
 probe() {
-	"$MILTERTEST" -D socket="$dir/sock" -D log="$dir/log" -D lib="$lib" \
+	"$MILTERTEST" -D socket="$d/sock" -D log="$d/log" -D lib="$lib" \
 	    -D login="$1" -s "$src/probe.lua" >"$dir/out" 2>&1
 	if ! grep -q "result=$2" "$dir/out"; then
 		fail "message of $1: want $2, got: $(cat "$dir/out")"
@@ -87,20 +60,20 @@ sed "s|@SNAPSHOT@|$dir/no/such/dir/counters|" "$src/snapshot.conf.in" \
 
 # 1. Near the limit, restart, and the limit still holds.
 start "$dir/good.conf"
-grep -q "counter snapshot $snap: No such file" "$dir/log" ||
+grep -q "counter snapshot $snap: No such file" "$d/log" ||
     fail "a missing snapshot is not logged"
 probe alice@example.org CONTINUE
 probe alice@example.org CONTINUE
 stop
-grep -q "counter snapshot $snap: 1 counters saved" "$dir/log" ||
+grep -q "counter snapshot $snap: 1 counters saved" "$d/log" ||
     fail "no snapshot saved at SIGTERM"
 start "$dir/good.conf"
-grep -q "counter snapshot $snap: 1 counters restored" "$dir/log" ||
+grep -q "counter snapshot $snap: 1 counters restored" "$d/log" ||
     fail "snapshot not restored"
 probe alice@example.org CONTINUE
 if probe alice@example.org REPLYCODE; then
 	grep -q 'limit=login-msgs action=tempfail .*reply="450 4.7.1' \
-	    "$dir/log" || fail "no 450 4.7.1 verdict after the restart"
+	    "$d/log" || fail "no 450 4.7.1 verdict after the restart"
 fi
 stop
 [ $failed = 0 ] &&
@@ -108,20 +81,20 @@ stop
 
 # 2. A corrupt snapshot: one line, empty counters, the daemon serves.
 printf 'TGSNAP\r\n\001\000garbage' >"$snap"
-: >"$dir/log"
+: >"$d/log"
 start "$dir/good.conf"
 grep -q "counter snapshot $snap: .*; starting with empty counters" \
-    "$dir/log" || fail "a corrupt snapshot is not logged"
+    "$d/log" || fail "a corrupt snapshot is not logged"
 probe alice@example.org CONTINUE
 stop
 [ $failed = 0 ] && echo "ok - a corrupt snapshot: started empty, logged"
 
 # 3. An unwritable snapshot path: logged at shutdown, not fatal.
-: >"$dir/log"
+: >"$d/log"
 start "$dir/unwritable.conf"
 probe bob@example.org CONTINUE
 stop
 grep -q "counter snapshot $dir/no/such/dir/counters: cannot create" \
-    "$dir/log" || fail "an unwritable snapshot path is not logged"
+    "$d/log" || fail "an unwritable snapshot path is not logged"
 [ $failed = 0 ] && echo "ok - an unwritable snapshot path: logged, exit 0"
 exit $failed
