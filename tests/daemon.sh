@@ -4,10 +4,16 @@
 # directory removed at exit unless a test failed or KEEP=1, and the
 # processes a test runs (tollgate daemons, redis-server, unbound), each
 # under a NAME with its files in $dir/NAME, started and stopped by PID.
-# The caller sets TOLLGATE (an absolute path) and may set TG_WRAPPER (e.g.
-# valgrind; it runs the daemon in its own process, so $! stays its PID).
+# The caller may set TOLLGATE and TG_WRAPPER (e.g. valgrind; it runs the
+# daemon in its own process, so $! stays its PID).
 
 pids=""
+# The daemon, made absolute (default: the build tree's)
+TOLLGATE=${TOLLGATE:-${top_builddir:-.}/filter/tollgate}
+case $TOLLGATE in
+/*)	;;
+*)	TOLLGATE=$(pwd)/$TOLLGATE ;;
+esac
 
 # tg_dir NAME: $dir, $pids, $failed, and the exit traps. A script that runs
 # processes of its own (clients) stops them in a tg_cleanup_hook function.
@@ -84,6 +90,22 @@ tg_stop() {
 	pids=$(echo " $pids " | sed "s/ $_p / /")
 	eval "pid_$1="
 	[ $_k = 0 ]
+}
+
+# tg_stop_ok NAME: tg_stop, and the daemon must still have been running
+# and exit 0 (no sanitizer or valgrind error); else a FAIL line with the
+# end of its log, failed=1, and 1
+tg_stop_ok() {
+	if ! tg_stop "$1"; then
+		echo "FAIL: daemon $1 had died (status $rc); log:"
+	elif [ "$rc" != 0 ]; then
+		echo "FAIL: daemon $1 exited with status $rc; log:"
+	else
+		return 0
+	fi
+	tail -n 40 "$dir/$1/log"
+	failed=1
+	return 1
 }
 
 # tg_up NAME: what tg_start waits for, the daemon's socket. A script may

@@ -24,10 +24,6 @@ if [ ! -x "$UNBOUND_SERVER" ]; then
 	echo "dns.sh: unbound not installed (apt-get install unbound)"
 	exit 77
 fi
-case $TOLLGATE in
-/*)	;;
-*)	TOLLGATE=$(pwd)/$TOLLGATE ;;
-esac
 
 . "$src/../daemon.sh"
 tg_dir dns
@@ -66,14 +62,7 @@ start() {
 # stop NAME: SIGTERM by PID; the daemon must exit 0 (no sanitizer or
 # valgrind error, lookups in flight cancelled cleanly)
 stop() {
-	tg_stop "$1"
-	if [ $rc != 0 ]; then
-		echo "FAIL: daemon $1 exited with status $rc; log:"
-		tail -40 "$dir/$1/log"
-		failed=1
-	else
-		echo "ok - daemon $1 stopped cleanly"
-	fi
+	tg_stop_ok "$1" && echo "ok - daemon $1 stopped cleanly"
 }
 
 run() {

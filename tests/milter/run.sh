@@ -18,10 +18,6 @@ if [ -z "$MILTERTEST" ] || [ ! -x "$MILTERTEST" ]; then
 	echo "run.sh: miltertest not installed (apt-get install miltertest)"
 	exit 77
 fi
-case $TOLLGATE in
-/*)	;;
-*)	TOLLGATE=$(pwd)/$TOLLGATE ;;
-esac
 if [ ! -x "$TOLLGATE" ]; then
 	echo "run.sh: $TOLLGATE not built"
 	exit 1
@@ -38,12 +34,8 @@ start() {
 
 # stop NAME: SIGTERM by PID; the daemon must exit 0 and remove its pidfile
 stop() {
-	tg_stop "$1"
-	if [ $rc != 0 ]; then
-		echo "FAIL: daemon $1 exited with status $rc; log:"
-		tail -40 "$dir/$1/log"
-		failed=1
-	elif [ -e "$dir/$1/pid" ]; then
+	tg_stop_ok "$1" || return
+	if [ -e "$dir/$1/pid" ]; then
 		echo "FAIL: daemon $1 left its pidfile"
 		failed=1
 	else

@@ -12,12 +12,7 @@
 # UNBOUND_SERVER (the unbound binary that answers tollgate's DNS checks).
 
 mta_src=$(cd "${top_srcdir:-.}/tests/mta" && pwd)
-. "$mta_src/../daemon.sh"
-TOLLGATE=${TOLLGATE:-${top_builddir:-.}/filter/tollgate}
-case $TOLLGATE in
-/*)	;;
-*)	TOLLGATE=$(pwd)/$TOLLGATE ;;
-esac
+. "$mta_src/../daemon.sh"	# also makes TOLLGATE absolute
 
 dir=""
 tap_n=0		# test points printed

@@ -20,14 +20,10 @@ if [ -z "$MILTERTEST" ] || [ ! -x "$MILTERTEST" ]; then
 	echo "ops/run.sh: miltertest not installed (apt-get install miltertest)"
 	exit 77
 fi
-case $TOLLGATE in
-/*)	;;
-*)	TOLLGATE=$(pwd)/$TOLLGATE ;;
-esac
-CTL=$(dirname "$TOLLGATE")/tollgatectl
 
 . "$src/../daemon.sh"
 tg_dir ops
+CTL=$(dirname "$TOLLGATE")/tollgatectl
 
 fail() {
 	echo "FAIL: $*"
@@ -58,11 +54,6 @@ start() {
 	name=$1
 	shift
 	tg_start "$name" -c "$dir/$name/policy.conf" "$@"
-}
-
-stop() {
-	tg_stop "$1"
-	[ $rc = 0 ] || fail "daemon $1 exited with status $rc"
 }
 
 run() {
@@ -172,7 +163,7 @@ grep -q '^# TYPE tollgate_stage_duration_seconds histogram$' \
 grep -q '^tollgate_rule_matched_total{stage="rcpt",rule="block"} 1$' \
     "$dir/ctl.out" || fail "tollgatectl metrics: rule block not counted"
 
-stop dry
-stop quiet
-stop enforce
+tg_stop_ok dry
+tg_stop_ok quiet
+tg_stop_ok enforce
 exit $failed

@@ -17,11 +17,6 @@ REDIS_SERVER=${REDIS_SERVER:-$(command -v redis-server)}
 src=$(cd "$top_srcdir/tests/rate" && pwd)
 lib=$(cd "$top_srcdir/tests/milter" && pwd)/lib.lua
 
-case $TOLLGATE in
-/*)	;;
-*)	TOLLGATE=$(pwd)/$TOLLGATE ;;
-esac
-CTL=$(dirname "$TOLLGATE")/tollgatectl
 for need in "$MILTERTEST" "$REDIS_SERVER"; do
 	if [ -z "$need" ] || [ ! -x "$need" ]; then
 		echo "rate/run.sh: miltertest or redis-server missing; skipped"
@@ -31,6 +26,7 @@ done
 
 . "$src/../daemon.sh"
 tg_dir rate
+CTL=$(dirname "$TOLLGATE")/tollgatectl
 
 fail() {
 	echo "FAIL: $*"
@@ -233,11 +229,7 @@ out=$("$CTL" -s "$dir/b/ctl" show login-rcpts back@example.org)
 
 # The daemons stop cleanly (exit 0: under the sanitizers, no leak).
 for d in a b c; do
-	if ! tg_stop $d; then
-		fail "daemon $d died"
-	elif [ $rc != 0 ]; then
-		fail "daemon $d exited with status $rc"
-	fi
+	tg_stop_ok $d
 done
 [ $failed = 0 ] && echo "ok - daemons stopped cleanly"
 exit $failed

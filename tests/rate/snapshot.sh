@@ -37,12 +37,6 @@ start() {
 	tg_start d -d -c "$1"
 }
 
-# stop: SIGTERM, and the daemon must exit 0
-stop() {
-	tg_stop d
-	[ $rc = 0 ] || fail "daemon exited with status $rc"
-}
-
 # probe LOGIN WANT: one message; WANT is CONTINUE or REPLYCODE
 probe() {
 	"$MILTERTEST" -D socket="$d/sock" -D log="$d/log" -D lib="$lib" \
@@ -64,7 +58,7 @@ grep -q "counter snapshot $snap: No such file" "$d/log" ||
     fail "a missing snapshot is not logged"
 probe alice@example.org CONTINUE
 probe alice@example.org CONTINUE
-stop
+tg_stop_ok d
 grep -q "counter snapshot $snap: 1 counters saved" "$d/log" ||
     fail "no snapshot saved at SIGTERM"
 start "$dir/good.conf"
@@ -75,7 +69,7 @@ if probe alice@example.org REPLYCODE; then
 	grep -q 'limit=login-msgs action=tempfail .*reply="450 4.7.1' \
 	    "$d/log" || fail "no 450 4.7.1 verdict after the restart"
 fi
-stop
+tg_stop_ok d
 [ $failed = 0 ] &&
     echo "ok - a restart keeps the quota: the 4th message gets 450 4.7.1"
 
@@ -86,14 +80,14 @@ start "$dir/good.conf"
 grep -q "counter snapshot $snap: .*; starting with empty counters" \
     "$d/log" || fail "a corrupt snapshot is not logged"
 probe alice@example.org CONTINUE
-stop
+tg_stop_ok d
 [ $failed = 0 ] && echo "ok - a corrupt snapshot: started empty, logged"
 
 # 3. An unwritable snapshot path: logged at shutdown, not fatal.
 : >"$d/log"
 start "$dir/unwritable.conf"
 probe bob@example.org CONTINUE
-stop
+tg_stop_ok d
 grep -q "counter snapshot $dir/no/such/dir/counters: cannot create" \
     "$d/log" || fail "an unwritable snapshot path is not logged"
 [ $failed = 0 ] && echo "ok - an unwritable snapshot path: logged, exit 0"

@@ -18,10 +18,6 @@ TOLLGATE=${TOLLGATE:-$top_builddir/filter/tollgate}
 clients=${SOAK_CLIENTS:-20}
 secs=${SOAK_SECONDS:-20}
 src=$(cd "$top_srcdir/tests/soak" && pwd)
-case $TOLLGATE in
-/*)	;;
-*)	TOLLGATE=$(pwd)/$TOLLGATE ;;
-esac
 [ -x "$TOLLGATE" ] || { echo "run.sh: $TOLLGATE not built"; exit 1; }
 
 . "$src/../daemon.sh"
@@ -95,6 +91,5 @@ fi
 grep -qi 'error\|fatal' "$dir/d/log" && fail "errors in the daemon log: \
 $(grep -i 'error\|fatal' "$dir/d/log" | head -3)"
 
-tg_stop d
-[ $rc = 0 ] && ok "daemon stopped cleanly" || fail "daemon exit $rc"
+tg_stop_ok d && ok "daemon stopped cleanly"
 exit $failed
