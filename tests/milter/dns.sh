@@ -94,6 +94,7 @@ echo "ok - unbound stopped"
 # server ever listens.
 start down 1s 127.0.0.254
 run down "$src/dns/down.lua"
+tg_term up down
 stop up
 stop down
 exit $failed

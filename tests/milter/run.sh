@@ -117,6 +117,7 @@ start content "$src/content.conf"
 run content "$src/content.lua"
 alive content
 
+tg_term main reload limits submit content
 stop main
 stop reload
 stop limits

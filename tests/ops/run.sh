@@ -163,6 +163,7 @@ grep -q '^# TYPE tollgate_stage_duration_seconds histogram$' \
 grep -q '^tollgate_rule_matched_total{stage="rcpt",rule="block"} 1$' \
     "$dir/ctl.out" || fail "tollgatectl metrics: rule block not counted"
 
+tg_term dry quiet enforce
 tg_stop_ok dry
 tg_stop_ok quiet
 tg_stop_ok enforce

@@ -228,6 +228,7 @@ out=$("$CTL" -s "$dir/b/ctl" show login-rcpts back@example.org)
 [ $failed = 0 ] && echo "ok - redis restarted: reconnected, counting again"
 
 # The daemons stop cleanly (exit 0: under the sanitizers, no leak).
+tg_term a b c
 for d in a b c; do
 	tg_stop_ok $d
 done
