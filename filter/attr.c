@@ -79,6 +79,8 @@ const struct tg_attr_info tg_attrs[TG_A_COUNT] = {
 	[TG_A_ATT_ARCHIVE]	= { "attachment.archive", TG_T_BOOL, E, E, 0 },
 	[TG_A_ATT_MALFORMED]	= { "attachment.malformed", TG_T_BOOL,
 				    E, E, 0 },
+	[TG_A_ATT_NAME_SPOOFED]	= { "attachment.name_spoofed", TG_T_BOOL,
+				    E, E, 0 },
 };
 
 static const char *const attr_stage_names[TG_STAGE_COUNT] = {

@@ -35,35 +35,14 @@ auth_is_space(char c)
 static int
 auth_utf8_ok(const unsigned char *s, size_t len)
 {
+	unsigned long cp;
 	size_t i = 0, n;
 
 	while (i < len) {
-		unsigned char c = s[i];
-
-		if (c < 0x20 || c == 0x7f)
+		if ((n = tg_utf8_decode((const char *)s + i, len - i,
+		    &cp)) == 0 || cp < 0x20 || cp == 0x7f)
 			return 0;
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf)
-			n = 1;
-		else if (c >= 0xe0 && c <= 0xef)
-			n = 2;
-		else if (c >= 0xf0 && c <= 0xf4)
-			n = 3;
-		else
-			return 0;
-		for (size_t k = 1; k <= n; k++)
-			if (i + k >= len || (s[i + k] & 0xc0) != 0x80)
-				return 0;
-		/* Overlong three- and four-byte forms, surrogates, > U+10FFFF */
-		if ((c == 0xe0 && s[i + 1] < 0xa0) ||
-		    (c == 0xed && s[i + 1] >= 0xa0) ||
-		    (c == 0xf0 && s[i + 1] < 0x90) ||
-		    (c == 0xf4 && s[i + 1] >= 0x90))
-			return 0;
-		i += n + 1;
+		i += n;
 	}
 	return 1;
 }

@@ -4,12 +4,16 @@
  * Owns: nothing. Threads: as the session it reads. */
 #include "config.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
 #include "tg.h"
 #include "tg_content.h"
+#include "tg_lookup.h"
 
+/* The last of the content attributes in enum tg_attr. */
+#define CONTENT_LAST	TG_A_ATT_NAME_SPOOFED
 
 /* Archives by name and by declared type: their content is not looked at,
  * which is why operators block or hold them. */
@@ -32,19 +36,19 @@ static const char *const content_archive_types[] = {
 int
 tg_content_attr(enum tg_attr a)
 {
-	return a >= TG_A_HEADER_OCCURS && a <= TG_A_ATT_MALFORMED;
+	return a >= TG_A_HEADER_OCCURS && a <= CONTENT_LAST;
 }
 
 int
 tg_content_part_attr(enum tg_attr a)
 {
-	return a >= TG_A_ATT_NAME && a <= TG_A_ATT_MALFORMED;
+	return a >= TG_A_ATT_NAME && a <= CONTENT_LAST;
 }
 
 int
 tg_mime_wanted(const struct tg_policy *p)
 {
-	for (int a = TG_A_MIME_MALFORMED; a <= TG_A_ATT_MALFORMED; a++)
+	for (int a = TG_A_MIME_MALFORMED; a <= CONTENT_LAST; a++)
 		if (tg_policy_uses(p, (enum tg_attr)a))
 			return 1;
 	return 0;
@@ -55,7 +59,8 @@ tg_content_per_part(const struct tg_expr *e)
 {
 	if (e == NULL)
 		return 0;
-	if (e->op >= TG_E_BOOL && tg_content_part_attr(e->attr))
+	if (e->op >= TG_E_BOOL && (tg_content_part_attr(e->attr) ||
+	    (e->vtable != NULL && tg_content_part_attr(e->vattr))))
 		return 1;
 	return tg_content_per_part(e->left) || tg_content_per_part(e->right);
 }
@@ -160,6 +165,9 @@ tg_content_bool(const struct tg_session *s, const struct tg_content_cur *c,
 		return c != NULL && c->part != NULL && c->part->malformed;
 	case TG_A_ATT_ARCHIVE:
 		return c != NULL && c->part != NULL && content_archive(c);
+	case TG_A_ATT_NAME_SPOOFED:
+		return content_name(c) != NULL &&
+		    content_name(c)->spoofed != NULL;
 	default:
 		if (tg_attrs[e->attr].type == TG_T_NUM)
 			return tg_content_num(s, c, e, &n) == 0 && n != 0;
@@ -174,4 +182,25 @@ tg_content_suspicious(const struct tg_content_cur *c,
 {
 	return c != NULL && c->part != NULL && c->part->opaque &&
 	    tg_content_part_attr(e->attr);
+}
+
+int
+tg_content_lookup_value(const struct tg_session *s,
+    const struct tg_content_cur *c, const struct tg_expr *e,
+    long long *num, const char **str)
+{
+	struct tg_expr key = { .op = TG_E_BOOL, .attr = e->vattr };
+	const char *v = NULL;
+	char buf[32];
+	long long n;
+
+	/* Keys take no parameter (checked by the parser). */
+	if (tg_attrs[e->vattr].type == TG_T_NUM) {
+		if (tg_content_num(s, c, &key, &n) == 0) {
+			snprintf(buf, sizeof buf, "%lld", n);
+			v = buf;
+		}
+	} else
+		v = tg_content_str(s, c, &key);
+	return tg_lookup_value_key(s, e, v, num, str);
 }

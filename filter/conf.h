@@ -5,6 +5,7 @@
 #define CONF_H
 
 #include <stddef.h>
+#include "tg.h"
 #include "tg_diag.h"
 
 #define CONF_TOKEN_MAX	4096	/* longest word or string, in bytes */
@@ -47,6 +48,14 @@ char	*conf_tok_take(struct conf_tok *);
 const char *conf_tok_describe(const struct conf_tok *, char *buf,
 	    size_t bufsz);
 int	conf_tok_is(const struct conf_tok *, const char *word);
+/* Every parse error goes through tg_diag_error() as "file:line:col:
+ * error: message". conf_tok_err() reports at token t of lx;
+ * conf_tok_expected() reports "expected WHAT, got T" there, unless the
+ * lexer has reported t already (CONF_T_BAD), and returns -1. */
+void	conf_tok_err(struct conf_lex *, const struct conf_tok *t,
+	    const char *fmt, ...) TG_PRINTFLIKE(3, 4);
+int	conf_tok_expected(struct conf_lex *, const struct conf_tok *t,
+	    const char *what);
 
 /* Read a whole file (at most CONF_FILE_MAX bytes) into *buf, which the
  * caller frees; it may hold NUL bytes. Returns 0 or a negative errno. */
@@ -84,6 +93,7 @@ void	conf_p_next(struct conf_parser *);
 void	conf_p_expected(struct conf_parser *, const char *what);
 void	conf_p_sync(struct conf_parser *);	/* to the next statement */
 struct tg_policy *conf_p_policy(struct conf_parser *);
+struct conf_lex	*conf_p_lex(struct conf_parser *);	/* the file's */
 struct tg_diag	*conf_p_diag(struct conf_parser *);
 const char	*conf_p_file(struct conf_parser *);
 const char	*conf_p_dir(struct conf_parser *);

@@ -7,7 +7,6 @@
  * policy takes it. Threads: one load at a time, like conf_parse.c. */
 #include "config.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,18 +20,6 @@
 #include "conf.h"
 
 #define CONF_AUTH_SERVICE_MAX	64
-
-static void TG_PRINTFLIKE(4, 5)
-conf_auth_err(struct conf_parser *p, int line, int col, const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	tg_diag_error(conf_p_diag(p), conf_p_file(p), line, col, "%s", msg);
-}
 
 static struct tg_auth_conf *
 conf_auth_get(struct tg_policy *pol)
@@ -66,7 +53,6 @@ conf_auth_sasl_item(struct conf_parser *p, struct tg_auth_conf *a)
 	struct conf_tok *t = conf_p_tok(p);
 	char key[32], pr[80];
 	char **slot;
-	int line, col;
 
 	tg_strlcpy(key, t->text, sizeof key);
 	if (strcmp(key, "service") == 0)
@@ -76,7 +62,7 @@ conf_auth_sasl_item(struct conf_parser *p, struct tg_auth_conf *a)
 	else if (strcmp(key, "realm") == 0)
 		slot = &a->realm;
 	else {
-		conf_auth_err(p, t->line, t->col, "unknown sasl setting \"%s\" "
+		conf_tok_err(conf_p_lex(p), t, "unknown sasl setting \"%s\" "
 		    "(use service, config-path or realm)",
 		    tg_str_printable(pr, sizeof pr, t->text));
 		return -1;
@@ -86,25 +72,23 @@ conf_auth_sasl_item(struct conf_parser *p, struct tg_auth_conf *a)
 		conf_p_expected(p, "a quoted value");
 		return -1;
 	}
-	line = t->line;
-	col = t->col;
 	tg_str_printable(pr, sizeof pr, t->text);
 	if (*slot != NULL)
-		conf_auth_err(p, line, col, "sasl %s given twice", key);
+		conf_tok_err(conf_p_lex(p), t, "sasl %s given twice", key);
 	else if (slot == &a->service &&
 	    !conf_auth_word_ok(t->text, CONF_AUTH_SERVICE_MAX))
-		conf_auth_err(p, line, col, "invalid sasl service name \"%s\"",
-		    pr);
+		conf_tok_err(conf_p_lex(p), t, "invalid sasl service name "
+		    "\"%s\"", pr);
 	else if (slot == &a->realm && (!conf_auth_word_ok(t->text,
 	    TG_LOGIN_MAX)))
-		conf_auth_err(p, line, col, "invalid sasl realm \"%s\"", pr);
+		conf_tok_err(conf_p_lex(p), t, "invalid sasl realm \"%s\"", pr);
 	else if (slot == &a->config_path) {
 		struct stat st;
 
 		*slot = conf_file_join(conf_p_dir(p), t->text);
 		if (stat(*slot, &st) != 0 || !S_ISDIR(st.st_mode))
-			conf_auth_err(p, line, col, "sasl config-path \"%s\" is "
-			    "not a directory", pr);
+			conf_tok_err(conf_p_lex(p), t, "sasl config-path "
+			    "\"%s\" is not a directory", pr);
 	} else
 		*slot = conf_tok_take(t);
 	conf_p_next(p);
@@ -119,7 +103,7 @@ conf_auth_sasl(struct conf_parser *p)
 	struct tg_auth_conf *a = conf_auth_get(pol);
 
 	if (a->sasl_block)
-		conf_auth_err(p, t->line, t->col, "a second sasl block (first "
+		conf_tok_err(conf_p_lex(p), t, "a second sasl block (first "
 		    "at %s:%d)", a->sasl_file, a->sasl_line);
 	a->sasl_block = 1;
 	a->sasl_file = conf_p_file(p);
@@ -161,10 +145,10 @@ conf_auth_authres(struct conf_parser *p)
 		return;
 	}
 	if (a->authres_id != NULL)
-		conf_auth_err(p, t->line, t->col, "authentication-results "
+		conf_tok_err(conf_p_lex(p), t, "authentication-results "
 		    "given twice");
 	else if (!conf_auth_word_ok(t->text, TG_AUTHRES_ID_MAX))
-		conf_auth_err(p, t->line, t->col, "invalid authserv-id \"%s\" "
+		conf_tok_err(conf_p_lex(p), t, "invalid authserv-id \"%s\" "
 		    "(a host name)", tg_str_printable(pr, sizeof pr, t->text));
 	else
 		a->authres_id = conf_tok_take(t);
@@ -181,7 +165,8 @@ conf_auth_owned_by(struct conf_parser *p, struct tg_expr *e,
 	e->op = TG_E_OWNED_BY;
 	if (tg_attrs[e->attr].type != TG_T_ADDR &&
 	    e->attr != TG_A_HEADER_FROM && e->attr != TG_A_HEADER_SENDER) {
-		conf_auth_err(p, e->line, e->col, "owned-by needs an address: "
+		tg_diag_error(conf_p_diag(p), conf_p_file(p), e->line,
+		    e->col, "owned-by needs an address: "
 		    "sender, sasl.author, rcpt, header.from or header.sender, "
 		    "not %s", name);
 		return;
@@ -189,7 +174,8 @@ conf_auth_owned_by(struct conf_parser *p, struct tg_expr *e,
 	if (e->table == NULL)
 		return;		/* undefined or broken: already reported */
 	if (tg_table_type(e->table) != TG_TABLE_MAP) {
-		conf_auth_err(p, e->line, e->col, "owned-by needs a map table "
+		tg_diag_error(conf_p_diag(p), conf_p_file(p), e->line,
+		    e->col, "owned-by needs a map table "
 		    "(address owners...), but \"%s\" is not one",
 		    tg_table_name(e->table));
 		return;

@@ -6,7 +6,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,19 +25,6 @@ struct conf_dns {
 	struct tg_dns_conf	*c;
 };
 
-static void TG_PRINTFLIKE(2, 3)
-conf_dns_err(struct conf_dns *d, const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	tg_diag_error(d->lx->diag, d->lx->file, d->tok->line, d->tok->col,
-	    "%s", msg);
-}
-
 static void
 conf_dns_next(struct conf_dns *d)
 {
@@ -48,14 +34,9 @@ conf_dns_next(struct conf_dns *d)
 static int
 conf_dns_value(struct conf_dns *d, const char *what)
 {
-	char got[80];
-
 	if (d->tok->type == CONF_T_WORD || d->tok->type == CONF_T_STRING)
 		return 0;
-	if (d->tok->type != CONF_T_BAD)
-		conf_dns_err(d, "expected %s, got %s", what,
-		    conf_tok_describe(d->tok, got, sizeof got));
-	return -1;
+	return conf_tok_expected(d->lx, d->tok, what);
 }
 
 static struct tg_dns_conf *
@@ -81,7 +62,7 @@ conf_dns_set(struct conf_lex *lx, struct conf_tok *tok, struct tg_policy *pol)
 	if (conf_ops_known(name))	/* log-level, dry-run */
 		return conf_ops_set(lx, tok, pol, name);
 	if (strcmp(name, "resolver") != 0 && strcmp(name, "dns-timeout") != 0) {
-		conf_dns_err(&d, "unknown setting \"%s\" (use resolver, "
+		conf_tok_err(lx, tok, "unknown setting \"%s\" (use resolver, "
 		    "dns-timeout, log-level or dry-run)",
 		    tg_str_printable(pr, sizeof pr, tok->text));
 		return -1;
@@ -94,7 +75,7 @@ conf_dns_set(struct conf_lex *lx, struct conf_tok *tok, struct tg_policy *pol)
 		struct tg_dns *probe = tg_dns_new(tok->text, 0, &why);
 
 		if (probe == NULL)
-			conf_dns_err(&d, "resolver \"%s\": %s", pr, why);
+			conf_tok_err(lx, tok, "resolver \"%s\": %s", pr, why);
 		else {
 			tg_dns_free(probe);
 			free(d.c->resolver);
@@ -103,8 +84,8 @@ conf_dns_set(struct conf_lex *lx, struct conf_tok *tok, struct tg_policy *pol)
 	} else {
 		if (conf_duration_parse(tok->text, &ms) < 0 ||
 		    ms < CONF_DNS_TIMEOUT_MIN || ms > CONF_DNS_TIMEOUT_MAX)
-			conf_dns_err(&d, "dns-timeout \"%s\": give 100ms to 20s "
-			    "(e.g. 2s or 1500ms)", pr);
+			conf_tok_err(lx, tok, "dns-timeout \"%s\": give 100ms "
+			    "to 20s (e.g. 2s or 1500ms)", pr);
 		else
 			d.c->timeout_ms = (int)ms;
 	}
@@ -127,8 +108,8 @@ conf_dns_returns(struct conf_dns *d, struct tg_dnslist *l)
 		    sizeof *l->match);
 		if (tg_dns_match_parse(d->tok->text, &l->match[l->nmatch],
 		    &why) < 0)
-			conf_dns_err(d, "\"%s\": %s", tg_str_printable(pr,
-			    sizeof pr, d->tok->text), why);
+			conf_tok_err(d->lx, d->tok, "\"%s\": %s",
+			    tg_str_printable(pr, sizeof pr, d->tok->text), why);
 		else
 			l->nmatch++;
 		conf_dns_next(d);
@@ -151,7 +132,8 @@ conf_dns_option(struct conf_dns *d, struct tg_dnslist *l)
 	conf_dns_next(d);
 	if (strcmp(opt, "returns") == 0) {
 		if (d->tok->type != CONF_T_LBRACE) {
-			conf_dns_err(d, "expected '{' after returns");
+			conf_tok_err(d->lx, d->tok, "expected '{' after "
+			    "returns");
 			return -1;
 		}
 		return conf_dns_returns(d, l);
@@ -167,23 +149,24 @@ conf_dns_option(struct conf_dns *d, struct tg_dnslist *l)
 		else if (conf_tok_is(d->tok, "sender.domain"))
 			l->key = TG_DNSL_SENDER;
 		else
-			conf_dns_err(d, "lookup \"%s\": use client, helo or "
-			    "sender.domain", pr);
+			conf_tok_err(d->lx, d->tok, "lookup \"%s\": use "
+			    "client, helo or sender.domain", pr);
 	} else if (strcmp(opt, "weight") == 0) {
 		errno = 0;
 		v = strtol(d->tok->text, &end, 10);
 		if (errno != 0 || *end != '\0' || end == d->tok->text ||
 		    v < -CONF_DNS_WEIGHT_MAX || v > CONF_DNS_WEIGHT_MAX)
-			conf_dns_err(d, "weight \"%s\": give a whole number "
-			    "from -%d to %d", pr, CONF_DNS_WEIGHT_MAX,
-			    CONF_DNS_WEIGHT_MAX);
+			conf_tok_err(d->lx, d->tok, "weight \"%s\": give a "
+			    "whole number from -%d to %d", pr,
+			    CONF_DNS_WEIGHT_MAX, CONF_DNS_WEIGHT_MAX);
 		else
 			l->weight = (int)v;
 	} else if (conf_tok_is(d->tok, "skip") ||
 	    conf_tok_is(d->tok, "tempfail"))
 		l->tempfail = conf_tok_is(d->tok, "tempfail");
 	else
-		conf_dns_err(d, "on-error \"%s\": use skip or tempfail", pr);
+		conf_tok_err(d->lx, d->tok, "on-error \"%s\": use skip or "
+		    "tempfail", pr);
 	conf_dns_next(d);
 	return 0;
 }
@@ -214,11 +197,11 @@ conf_dns_list(struct conf_lex *lx, struct conf_tok *tok, struct tg_policy *pol)
 	l.line = tok->line;
 	tg_str_printable(pr, sizeof pr, tok->text);
 	if (conf_name_check(tok->text, &why) < 0) {
-		conf_dns_err(&d, "dnslist name \"%s\" %s", pr, why);
+		conf_tok_err(lx, tok, "dnslist name \"%s\" %s", pr, why);
 		ok = 0;
 	} else if ((o = tg_dnslist_find(d.c, tok->text)) != NULL) {
-		conf_dns_err(&d, "duplicate dnslist name \"%s\" (first defined "
-		    "at %s:%d)", pr, o->file, o->line);
+		conf_tok_err(lx, tok, "duplicate dnslist name \"%s\" (first "
+		    "defined at %s:%d)", pr, o->file, o->line);
 		ok = 0;
 	}
 	l.name = conf_tok_take(tok);
@@ -226,13 +209,13 @@ conf_dns_list(struct conf_lex *lx, struct conf_tok *tok, struct tg_policy *pol)
 	if (tok->type != CONF_T_STRING) {
 		conf_dns_value(&d, "the list's quoted DNS zone");
 		if (tok->type == CONF_T_WORD)
-			conf_dns_err(&d, "quote the DNS zone");
+			conf_tok_err(lx, tok, "quote the DNS zone");
 		free(l.name);
 		return -1;
 	}
 	if (!tg_dns_name_valid(tok->text)) {
-		conf_dns_err(&d, "invalid DNS zone \"%s\"", tg_str_printable(pr,
-		    sizeof pr, tok->text));
+		conf_tok_err(lx, tok, "invalid DNS zone \"%s\"",
+		    tg_str_printable(pr, sizeof pr, tok->text));
 		ok = 0;
 	}
 	l.zone = conf_tok_take(tok);

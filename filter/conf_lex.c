@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,6 +68,31 @@ int
 conf_tok_is(const struct conf_tok *t, const char *word)
 {
 	return t->type == CONF_T_WORD && strcmp(t->text, word) == 0;
+}
+
+void
+conf_tok_err(struct conf_lex *lx, const struct conf_tok *t, const char *fmt,
+    ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	tg_diag_error(lx->diag, lx->file, t->line, t->col, "%s", msg);
+}
+
+int
+conf_tok_expected(struct conf_lex *lx, const struct conf_tok *t,
+    const char *what)
+{
+	char got[80];
+
+	if (t->type != CONF_T_BAD)
+		conf_tok_err(lx, t, "expected %s, got %s", what,
+		    conf_tok_describe(t, got, sizeof got));
+	return -1;
 }
 
 const char *

@@ -32,31 +32,6 @@ lim_next(struct lim *c)
 	conf_lex_next(c->lx, c->tok);
 }
 
-static void TG_PRINTFLIKE(2, 3)
-lim_err(struct lim *c, const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	tg_diag_error(c->lx->diag, c->lx->file, c->tok->line, c->tok->col,
-	    "%s", msg);
-}
-
-/* lim_expected - "expected X, got Y" unless the lexer reported it */
-static int
-lim_expected(struct lim *c, const char *what)
-{
-	char got[80];
-
-	if (c->tok->type != CONF_T_BAD)
-		lim_err(c, "expected %s, got %s", what,
-		    conf_tok_describe(c->tok, got, sizeof got));
-	return -1;
-}
-
 static const char *
 lim_pr(char *buf, size_t bufsz, const char *s)
 {
@@ -85,10 +60,10 @@ lim_number(struct lim *c, const char *what, long long lo, long long hi,
 	char pr[48];
 
 	if (c->tok->type != CONF_T_WORD)
-		return lim_expected(c, what);
+		return conf_tok_expected(c->lx, c->tok, what);
 	if (conf_number_parse(c->tok->text, v) < 0 || *v < lo || *v > hi) {
-		lim_err(c, "invalid %s \"%s\" (%lld to %lld)", what,
-		    lim_pr(pr, sizeof pr, c->tok->text), lo, hi);
+		conf_tok_err(c->lx, c->tok, "invalid %s \"%s\" (%lld to %lld)",
+		    what, lim_pr(pr, sizeof pr, c->tok->text), lo, hi);
 		lim_next(c);
 		return -1;
 	}
@@ -100,7 +75,7 @@ static int
 lim_string(struct lim *c, const char *what, char **v)
 {
 	if (c->tok->type != CONF_T_STRING)
-		return lim_expected(c, what);
+		return conf_tok_expected(c->lx, c->tok, what);
 	free(*v);
 	*v = conf_tok_take(c->tok);
 	lim_next(c);
@@ -147,11 +122,13 @@ lim_redis_setting(struct lim *c, struct tg_redis_conf *rc)
 	if (conf_tok_is(c->tok, "timeout")) {
 		lim_next(c);
 		if (c->tok->type != CONF_T_WORD)
-			return lim_expected(c, "a duration (250ms, 1s)");
+			return conf_tok_expected(c->lx, c->tok, "a duration "
+			    "(250ms, 1s)");
 		if (conf_duration_parse(c->tok->text, &ms) < 0 || ms < 1 ||
 		    ms > 10000) {
-			lim_err(c, "invalid timeout \"%s\" (1ms to 10s)",
-			    lim_pr(pr, sizeof pr, c->tok->text));
+			conf_tok_err(c->lx, c->tok, "invalid timeout \"%s\" "
+			    "(1ms to 10s)", lim_pr(pr, sizeof pr,
+			    c->tok->text));
 			lim_next(c);
 			return -1;
 		}
@@ -159,8 +136,8 @@ lim_redis_setting(struct lim *c, struct tg_redis_conf *rc)
 		lim_next(c);
 		return 0;
 	}
-	return lim_expected(c, "address, user, password, database, prefix, "
-	    "timeout, connections or '}'");
+	return conf_tok_expected(c->lx, c->tok, "address, user, password, "
+	    "database, prefix, timeout, connections or '}'");
 }
 
 static const char *const lim_redis_words[] = { "address", "user",
@@ -182,7 +159,7 @@ lim_store_redis(struct lim *c, int line, int col)
 	if (c->tok->type == CONF_T_RBRACE)
 		lim_next(c);
 	else
-		lim_expected(c, "'}'");
+		conf_tok_expected(c->lx, c->tok, "'}'");
 	if (c->pol->redis != NULL)
 		tg_diag_error(c->lx->diag, c->lx->file, line, col, "store "
 		    "redis is already declared");
@@ -208,9 +185,9 @@ lim_snapshot(struct lim *c)
 	if (conf_tok_is(c->tok, "snapshot")) {
 		lim_next(c);
 		if (c->tok->type == CONF_T_STRING && c->tok->text[0] != '/')
-			lim_err(c, "snapshot path \"%s\" must be absolute "
-			    "(the daemon runs in /)", lim_pr(pr, sizeof pr,
-			    c->tok->text));
+			conf_tok_err(c->lx, c->tok, "snapshot path \"%s\" must "
+			    "be absolute (the daemon runs in /)", lim_pr(pr,
+			    sizeof pr, c->tok->text));
 		if (lim_string(c, "a quoted file path",
 		    &c->pol->mem_snapshot) < 0)
 			lim_next(c);
@@ -218,14 +195,14 @@ lim_snapshot(struct lim *c)
 	}
 	lim_next(c);
 	if (c->tok->type != CONF_T_WORD) {
-		lim_expected(c, "a duration (30s, 5m, 1h)");
+		conf_tok_expected(c->lx, c->tok, "a duration (30s, 5m, 1h)");
 		lim_next(c);
 		return;
 	}
 	if (conf_duration_parse(c->tok->text, &ms) < 0 || ms < 10000 ||
 	    ms > 86400000)
-		lim_err(c, "invalid snapshot-interval \"%s\" (10s to 1d)",
-		    lim_pr(pr, sizeof pr, c->tok->text));
+		conf_tok_err(c->lx, c->tok, "invalid snapshot-interval \"%s\" "
+		    "(10s to 1d)", lim_pr(pr, sizeof pr, c->tok->text));
 	else
 		c->pol->mem_snapshot_ms = ms;
 	lim_next(c);
@@ -244,7 +221,7 @@ conf_store_decl(struct conf_lex *lx, struct conf_tok *tok,
 	if (conf_tok_is(tok, "redis")) {
 		lim_next(&c);
 		if (tok->type != CONF_T_LBRACE) {
-			lim_expected(&c, "'{' after store redis");
+			conf_tok_expected(lx, tok, "'{' after store redis");
 			return;
 		}
 		lim_next(&c);
@@ -253,15 +230,17 @@ conf_store_decl(struct conf_lex *lx, struct conf_tok *tok,
 	}
 	if (!conf_tok_is(tok, "memory")) {
 		if (tok->type == CONF_T_WORD)
-			lim_err(&c, "unknown store \"%s\" (use memory or "
-			    "redis)", lim_pr(pr, sizeof pr, tok->text));
+			conf_tok_err(lx, tok, "unknown store \"%s\" (use "
+			    "memory or redis)", lim_pr(pr, sizeof pr,
+			    tok->text));
 		else
-			lim_expected(&c, "a store type (memory or redis)");
+			conf_tok_expected(lx, tok, "a store type (memory or "
+			    "redis)");
 		return;
 	}
 	lim_next(&c);
 	if (tok->type != CONF_T_LBRACE) {
-		lim_expected(&c, "'{' after store memory");
+		conf_tok_expected(lx, tok, "'{' after store memory");
 		return;
 	}
 	for (lim_next(&c); tok->type != CONF_T_RBRACE &&
@@ -272,7 +251,7 @@ conf_store_decl(struct conf_lex *lx, struct conf_tok *tok,
 			continue;
 		}
 		if (!conf_tok_is(tok, "max-keys")) {
-			lim_expected(&c, "max-keys, snapshot, "
+			conf_tok_expected(lx, tok, "max-keys, snapshot, "
 			    "snapshot-interval or '}'");
 			lim_next(&c);
 			continue;
@@ -284,7 +263,7 @@ conf_store_decl(struct conf_lex *lx, struct conf_tok *tok,
 	if (tok->type == CONF_T_RBRACE)
 		lim_next(&c);
 	else
-		lim_expected(&c, "'}'");
+		conf_tok_expected(lx, tok, "'}'");
 	if (pol->mem_snapshot_ms != 0 && pol->mem_snapshot == NULL)
 		tg_diag_error(lx->diag, lx->file, line, col, "store memory: "
 		    "snapshot-interval without a snapshot path");
@@ -307,9 +286,10 @@ lim_key_part(struct lim *c, struct tg_limit *l)
 	long v4, v6;
 
 	if (c->tok->type != CONF_T_WORD)
-		return lim_expected(c, "an attribute");
+		return conf_tok_expected(c->lx, c->tok, "an attribute");
 	if (l->nkeys == TG_LIMIT_KEYS_MAX) {
-		lim_err(c, "a key has at most %d parts", TG_LIMIT_KEYS_MAX);
+		conf_tok_err(c->lx, c->tok, "a key has at most %d parts",
+		    TG_LIMIT_KEYS_MAX);
 		return -1;
 	}
 	k = &l->keys[l->nkeys];
@@ -318,7 +298,8 @@ lim_key_part(struct lim *c, struct tg_limit *l)
 		*slash++ = '\0';
 	lim_pr(pr, sizeof pr, name);
 	if (tg_attr_lookup(name, &k->attr) < 0 || !lim_key_attr_ok(k->attr)) {
-		lim_err(c, "\"%s\" cannot be part of a key", pr);
+		conf_tok_err(c->lx, c->tok, "\"%s\" cannot be part of a key",
+		    pr);
 		return -1;
 	}
 	/* A host moves freely inside its /64: a whole IPv6 address makes a
@@ -331,14 +312,15 @@ lim_key_part(struct lim *c, struct tg_limit *l)
 		if (*end == '/')
 			v6 = strtol(end + 1, &end, 10);
 		if (tg_attrs[k->attr].type != TG_T_IP) {
-			lim_err(c, "a prefix length is only for ip "
-			    "attributes, and %s is not one", pr);
+			conf_tok_err(c->lx, c->tok, "a prefix length is only "
+			    "for ip attributes, and %s is not one", pr);
 			return -1;
 		}
 		if (*end != '\0' || end == slash || v4 < 0 || v4 > 32 ||
 		    v6 < 0 || v6 > 128) {
-			lim_err(c, "invalid prefix lengths \"/%s\" (IPv4 "
-			    "0-32, then optionally /IPv6 0-128)", slash);
+			conf_tok_err(c->lx, c->tok, "invalid prefix lengths "
+			    "\"/%s\" (IPv4 0-32, then optionally /IPv6 0-128)",
+			    slash);
 			return -1;
 		}
 		k->v4 = (int)v4;
@@ -356,7 +338,7 @@ lim_count(struct lim *c, struct tg_limit *l, int *have)
 	char pr[48];
 
 	if (c->tok->type != CONF_T_WORD)
-		return lim_expected(c, "what to count");
+		return conf_tok_expected(c->lx, c->tok, "what to count");
 	for (int i = TG_RATE_CONNECTIONS; i <= TG_RATE_BYTES; i++)
 		if (strcmp(c->tok->text, tg_rate_count_name(
 		    (enum tg_rate_count)i)) == 0) {
@@ -366,8 +348,8 @@ lim_count(struct lim *c, struct tg_limit *l, int *have)
 			lim_next(c);
 			return 0;
 		}
-	lim_err(c, "unknown count \"%s\" (use connections, sessions, "
-	    "messages, recipients or bytes)", lim_pr(pr, sizeof pr,
+	conf_tok_err(c->lx, c->tok, "unknown count \"%s\" (use connections, "
+	    "sessions, messages, recipients or bytes)", lim_pr(pr, sizeof pr,
 	    c->tok->text));
 	return -1;
 }
@@ -387,11 +369,13 @@ lim_max(struct lim *c, struct tg_limit *l, int *have)
 		return 0;
 	lim_next(c);
 	if (c->tok->type != CONF_T_WORD)
-		return lim_expected(c, "a duration (90s, 30m, 1h, 1d)");
+		return conf_tok_expected(c->lx, c->tok, "a duration (90s, 30m, "
+		    "1h, 1d)");
 	if (conf_duration_parse(c->tok->text, &ms) < 0 || ms < 1000 ||
 	    ms > LIM_WINDOW_MAX_MS) {
-		lim_err(c, "invalid window \"%s\" (1s to 31d, as 90s, 30m, "
-		    "1h, 1d)", lim_pr(pr, sizeof pr, c->tok->text));
+		conf_tok_err(c->lx, c->tok, "invalid window \"%s\" (1s to 31d, "
+		    "as 90s, 30m, 1h, 1d)", lim_pr(pr, sizeof pr,
+		    c->tok->text));
 		lim_next(c);
 		return -1;
 	}
@@ -409,17 +393,18 @@ lim_store_use(struct lim *c, struct tg_limit *l)
 		l->store = tg_store_memory();
 	else if (conf_tok_is(c->tok, "redis")) {
 		if (c->pol->redis == NULL) {
-			lim_err(c, "store redis is not declared (add a "
-			    "store redis { address \"host:port\" } "
-			    "statement before the limit)");
+			conf_tok_err(c->lx, c->tok, "store redis is not "
+			    "declared (add a store redis { address "
+			    "\"host:port\" } statement before the limit)");
 			return -1;
 		}
 		l->store = c->pol->redis;
 	} else {
 		if (c->tok->type != CONF_T_WORD)
-			return lim_expected(c, "memory or redis");
-		lim_err(c, "unknown store \"%s\" (use memory or redis)",
-		    lim_pr(pr, sizeof pr, c->tok->text));
+			return conf_tok_expected(c->lx, c->tok, "memory or "
+			    "redis");
+		conf_tok_err(c->lx, c->tok, "unknown store \"%s\" (use memory "
+		    "or redis)", lim_pr(pr, sizeof pr, c->tok->text));
 		return -1;
 	}
 	lim_next(c);
@@ -434,7 +419,7 @@ lim_on_error(struct lim *c, struct tg_limit *l)
 	else if (conf_tok_is(c->tok, "skip"))
 		l->on_error_skip = 1;
 	else
-		return lim_expected(c, "tempfail or skip");
+		return conf_tok_expected(c->lx, c->tok, "tempfail or skip");
 	lim_next(c);
 	return 0;
 }
@@ -484,8 +469,8 @@ lim_setting(struct lim *c, struct tg_limit *l, int *seen)
 		l->count_refused = 1;
 		return 0;
 	}
-	return lim_expected(c, "key, count, max, store, on-error, "
-	    "count-refused or '}'");
+	return conf_tok_expected(c->lx, c->tok, "key, count, max, store, "
+	    "on-error, count-refused or '}'");
 }
 
 /* lim_check - what a complete limit must satisfy */
@@ -542,15 +527,15 @@ conf_limit_decl(struct conf_lex *lx, struct conf_tok *tok,
 
 	lim_next(&c);
 	if (tok->type != CONF_T_WORD) {
-		lim_expected(&c, "a limit name");
+		conf_tok_expected(lx, tok, "a limit name");
 		return;
 	}
 	lim_pr(pr, sizeof pr, tok->text);
 	if (conf_name_check(tok->text, &why) < 0)
-		lim_err(&c, "limit name \"%s\" %s", pr, why);
+		conf_tok_err(lx, tok, "limit name \"%s\" %s", pr, why);
 	else if ((o = lim_find(pol, tok->text)) != NULL)
-		lim_err(&c, "duplicate limit name \"%s\" (first defined at "
-		    "%s:%d)", pr, o->file, o->line);
+		conf_tok_err(lx, tok, "duplicate limit name \"%s\" (first "
+		    "defined at %s:%d)", pr, o->file, o->line);
 	l = tg_xcalloc(1, sizeof *l);
 	l->name = conf_tok_take(tok);
 	l->file = lx->file;
@@ -561,7 +546,7 @@ conf_limit_decl(struct conf_lex *lx, struct conf_tok *tok,
 	pol->limits[pol->nlimits++] = l;
 	lim_next(&c);
 	if (tok->type != CONF_T_LBRACE) {
-		lim_expected(&c, "'{' after the limit name");
+		conf_tok_expected(lx, tok, "'{' after the limit name");
 		return;
 	}
 	for (lim_next(&c); tok->type != CONF_T_RBRACE &&
@@ -573,7 +558,7 @@ conf_limit_decl(struct conf_lex *lx, struct conf_tok *tok,
 			lim_skip(&c, lim_words);
 		}
 	if (tok->type != CONF_T_RBRACE) {
-		lim_expected(&c, "'}' closing the limit");
+		conf_tok_expected(lx, tok, "'}' closing the limit");
 		return;
 	}
 	lim_next(&c);
@@ -596,40 +581,33 @@ conf_limit_cond(struct conf_lex *lx, struct conf_tok *tok,
 	e->col = tok->col;
 	lim_next(&c);
 	if (tok->type != CONF_T_WORD) {
-		lim_expected(&c, "a limit name");
+		conf_tok_expected(lx, tok, "a limit name");
 		free(e);
 		return NULL;
 	}
 	lim_pr(pr, sizeof pr, tok->text);
 	if ((l = lim_find(pol, tok->text)) == NULL)
-		lim_err(&c, "undefined limit \"%s\"", pr);
+		conf_tok_err(lx, tok, "undefined limit \"%s\"", pr);
 	else if (stage >= 0)
 		for (size_t i = 0; i < l->nkeys; i++) {
 			const struct tg_attr_info *a =
 			    &tg_attrs[l->keys[i].attr];
 
 			if ((int)a->first > stage || (int)a->last < stage) {
-				lim_err(&c, "limit %s is keyed on %s, which "
-				    "is not known at stage %s", pr, a->name,
-				    tg_stage_name((enum tg_stage)stage));
+				conf_tok_err(lx, tok, "limit %s is keyed on "
+				    "%s, which is not known at stage %s", pr,
+				    a->name, tg_stage_name((enum
+				    tg_stage)stage));
 				break;
 			}
 		}
 	e->limit = l;
 	lim_next(&c);
 	if (!conf_tok_is(tok, "exceeded")) {
-		lim_expected(&c, "'exceeded' after the limit name");
+		conf_tok_expected(lx, tok, "'exceeded' after the limit name");
 		free(e);
 		return NULL;
 	}
 	lim_next(&c);
 	return e;
-}
-
-void
-conf_limit_finish(struct tg_policy *pol)
-{
-	if (pol->mem_max_keys != 0 || pol->nlimits > 0)
-		tg_store_mem_set_max_keys(tg_store_memory(),
-		    pol->mem_max_keys);
 }

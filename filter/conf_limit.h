@@ -17,7 +17,5 @@ void	conf_limit_decl(struct conf_lex *, struct conf_tok *,
  * a syntax error (reported). */
 struct tg_expr *conf_limit_cond(struct conf_lex *, struct conf_tok *,
 	    struct tg_policy *, int stage);
-/* After a load without errors: apply store settings. */
-void	conf_limit_finish(struct tg_policy *);
 
 #endif

@@ -4,6 +4,7 @@
  * Threads: one load at a time. */
 #include "config.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <syslog.h>
 
@@ -39,23 +40,19 @@ int
 conf_ops_set(struct conf_lex *lx, struct conf_tok *tok,
     struct tg_policy *pol, const char *name)
 {
-	char pr[64], got[80];
+	char pr[64], what[64];
 	int v;
 
 	conf_lex_next(lx, tok);
 	if (tok->type != CONF_T_WORD && tok->type != CONF_T_STRING) {
-		if (tok->type != CONF_T_BAD)
-			tg_diag_error(lx->diag, lx->file, tok->line, tok->col,
-			    "expected a value for %s, got %s", name,
-			    conf_tok_describe(tok, got, sizeof got));
-		return -1;
+		snprintf(what, sizeof what, "a value for %s", name);
+		return conf_tok_expected(lx, tok, what);
 	}
 	tg_str_printable(pr, sizeof pr, tok->text);
 	if (strcmp(name, "log-level") == 0) {
 		if ((v = conf_ops_level(tok->text)) < 0)
-			tg_diag_error(lx->diag, lx->file, tok->line, tok->col,
-			    "log-level \"%s\": use error, warning, info or "
-			    "debug", pr);
+			conf_tok_err(lx, tok, "log-level \"%s\": use error, "
+			    "warning, info or debug", pr);
 		else
 			pol->log_level = v + 1;
 	} else {
@@ -64,8 +61,8 @@ conf_ops_set(struct conf_lex *lx, struct conf_tok *tok,
 		else if (strcmp(tok->text, "no") == 0)
 			pol->dry_run = 0;
 		else
-			tg_diag_error(lx->diag, lx->file, tok->line, tok->col,
-			    "dry-run \"%s\": use yes or no", pr);
+			conf_tok_err(lx, tok, "dry-run \"%s\": use yes or "
+			    "no", pr);
 	}
 	conf_lex_next(lx, tok);
 	return 0;

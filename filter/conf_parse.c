@@ -40,28 +40,9 @@ conf_next(struct conf_parser *p)
 }
 
 void
-conf_err(struct conf_parser *p, int line, int col, const char *fmt, ...)
-{
-	char msg[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	tg_diag_error(p->diag, p->lx->file, line, col, "%s", msg);
-}
-
-/* "expected X, got Y" at the current token, unless the lexer already
- * reported that token. */
-void
 conf_expected(struct conf_parser *p, const char *what)
 {
-	char got[80];
-
-	if (p->tok.type == CONF_T_BAD)
-		return;
-	conf_err(p, p->tok.line, p->tok.col, "expected %s, got %s", what,
-	    conf_tok_describe(&p->tok, got, sizeof got));
+	(void)conf_tok_expected(p->lx, &p->tok, what);
 }
 
 int
@@ -676,6 +657,12 @@ conf_p_policy(struct conf_parser *p)
 	return p->pol;
 }
 
+struct conf_lex *
+conf_p_lex(struct conf_parser *p)
+{
+	return p->lx;
+}
+
 struct tg_diag *
 conf_p_diag(struct conf_parser *p)
 {
@@ -752,7 +739,6 @@ conf_finish(struct conf_parser *p)
 		tg_policy_unref(p->pol);
 		return NULL;
 	}
-	conf_limit_finish(p->pol);
 	return p->pol;
 }
 

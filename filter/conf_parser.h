@@ -41,8 +41,10 @@ struct conf_parser {
 
 /* conf_parse.c */
 void	conf_next(struct conf_parser *);
-void	conf_err(struct conf_parser *, int line, int col, const char *fmt,
-	    ...) TG_PRINTFLIKE(4, 5);
+/* An error at line:col of the file being read (conf.h: conf_tok_err()
+ * for one at a token). */
+#define conf_err(p, line, col, ...)	tg_diag_error((p)->diag,	\
+	    (p)->lx->file, (line), (col), __VA_ARGS__)
 /* "expected X, got Y" at the current token, unless already reported. */
 void	conf_expected(struct conf_parser *, const char *what);
 int	conf_is_value(const struct conf_parser *);

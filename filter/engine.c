@@ -174,10 +174,14 @@ engine_cmp_lookup(const struct engine_ctx *c, const struct tg_expr *e)
 	long long n, want = 0;
 	int rc;
 
-	if ((rc = tg_lookup_value(c->s, e, &want, &rhs)) <= 0)
+	if ((rc = tg_content_attr(e->vattr) ?
+	    tg_content_lookup_value(c->s, &c->cur, e, &want, &rhs) :
+	    tg_lookup_value(c->s, e, &want, &rhs)) <= 0)
 		return rc < 0 ? -1 : e->cmp == TG_CMP_NE;
 	if (tg_attrs[e->attr].type == TG_T_NUM) {
-		if (engine_num(c, e->attr, &n) != 0)
+		if ((tg_content_attr(e->attr) ?
+		    tg_content_num(c->s, &c->cur, e, &n) :
+		    engine_num(c, e->attr, &n)) != 0)
 			return e->cmp == TG_CMP_NE;
 		return engine_cmp_result(e->cmp,
 		    n < want ? -1 : n > want ? 1 : 0);

@@ -48,15 +48,14 @@ tg_lookup_attr(const struct tg_session *s, enum tg_attr a,
 	return tg_table_lookup(t, v, value);
 }
 
-int
-tg_lookup_value(const struct tg_session *s, const struct tg_expr *e,
-    long long *num, const char **str)
+/* lookup_found - the value of e after its table lookup gave rc and v */
+static int
+lookup_found(const struct tg_session *s, const struct tg_expr *e, int rc,
+    const char *v, long long *num, const char **str)
 {
-	const char *v = NULL;
 	char pr[64];
-	int rc;
 
-	if ((rc = tg_lookup_attr(s, e->vattr, e->vtable, &v)) < 0)
+	if (rc < 0)
 		return -1;
 	if (rc == 0) {
 		if (!e->has_default)
@@ -78,4 +77,24 @@ tg_lookup_value(const struct tg_session *s, const struct tg_expr *e,
 		return -1;
 	}
 	return 1;
+}
+
+int
+tg_lookup_value(const struct tg_session *s, const struct tg_expr *e,
+    long long *num, const char **str)
+{
+	const char *v = NULL;
+	int rc = tg_lookup_attr(s, e->vattr, e->vtable, &v);
+
+	return lookup_found(s, e, rc, v, num, str);
+}
+
+int
+tg_lookup_value_key(const struct tg_session *s, const struct tg_expr *e,
+    const char *key, long long *num, const char **str)
+{
+	const char *v = NULL;
+	int rc = key != NULL ? tg_table_lookup(e->vtable, key, &v) : 0;
+
+	return lookup_found(s, e, rc, v, num, str);
 }

@@ -29,6 +29,7 @@
 #include "tg_policy.h"
 #include "tg_store.h"
 #include "milter.h"
+#include "milter_guard.h"
 #include "reload.h"
 #include "control.h"
 #include "daemon.h"
@@ -38,6 +39,7 @@
 #endif
 #define MAIN_DEFAULT_CONF	SYSCONFDIR "/tollgate/tollgate.conf"
 #define MAIN_DEFAULT_SOCKET	"unix:/run/tollgate/tollgate.sock"
+#define MAIN_DRAIN_S		30	/* wait for running callbacks */
 
 struct main_opts {
 	char		*socket;	/* libmilter connection spec */
@@ -213,11 +215,13 @@ static int
 main_check(const struct main_opts *o)
 {
 	struct tg_policy *p;
+	int rc;
 
-	if ((p = main_load(o, 1)) == NULL)
-		return 1;
+	p = main_load(o, 1);
+	rc = p != NULL ? 0 : 1;
 	tg_policy_unref(p);
-	return 0;
+	tg_store_shutdown();
+	return rc;
 }
 
 /* main_ids - resolve USER[:GROUP]; returns 0 or -1 */
@@ -365,67 +369,108 @@ main_policy(struct main_opts *o)
 	return 0;
 }
 
-/* main_run - from the open socket to the end of smfi_main. A failure
- * before smfi_main removes the socket again, and a detached parent exits
- * 1: no half-started daemon is left behind. */
+/* What main_run() started, for main_stop() to end in reverse order. */
+struct main_started {
+	const char	*unixpath;	/* the milter socket's path, or NULL */
+	int		 snap, reload, control, metrics;
+	int		 served;	/* smfi_main() ran */
+};
+
+/* main_run - from the open socket to the end of smfi_main; what it
+ * started is in *st, for main_stop(). A failure before smfi_main makes a
+ * detached parent exit 1: no half-started daemon is left behind. */
 static int
-main_run(struct main_opts *o, const char *spec)
+main_run(struct main_opts *o, const char *spec, struct main_started *st)
 {
-	const char *unixpath;
 	int rc;
 
-	if (main_open_socket(spec, &unixpath) != 0)
+	if (main_open_socket(spec, &st->unixpath) != 0)
 		return 1;
 	if (!o->foreground && tg_daemon_detach() != 0)
-		goto fail;
+		return 1;
 	if (o->pidfile != NULL && main_write_pidfile(o->pidfile) != 0) {
 		tg_log_err("pidfile %s not written, not starting", o->pidfile);
-		goto fail;
+		return 1;
 	}
-	if (o->user != NULL && main_drop(o->user, unixpath) != 0) {
+	if (o->user != NULL && main_drop(o->user, st->unixpath) != 0) {
 		tg_log_err("refusing to run with the privileges of uid %ld",
 		    (long)geteuid());
-		goto fail;
+		return 1;
 	}
 	/* Before smfi_main: libmilter's threads inherit the mask. */
 	if (tg_reload_block_signals() != 0)
-		goto fail;
+		return 1;
 	/* After the privilege drop: a snapshot the daemon can read is one
 	 * it can replace at shutdown. */
 	tg_store_snap_start();
+	st->snap = 1;
 	if (tg_reload_start(o->conf) != 0)
-		goto fail;
+		return 1;
+	st->reload = 1;
 	/* After the privilege drop: the socket belongs to the daemon's
 	 * user, who alone may use it. */
-	if (o->control != NULL && tg_control_start(o->control) != 0) {
-		tg_reload_stop();
-		goto fail;
-	}
-	if (o->metrics != NULL && tg_metrics_http_start(o->metrics) != 0) {
-		tg_control_stop();
-		tg_reload_stop();
-		goto fail;
-	}
+	if (o->control != NULL && tg_control_start(o->control) != 0)
+		return 1;
+	st->control = o->control != NULL;
+	if (o->metrics != NULL && tg_metrics_http_start(o->metrics) != 0)
+		return 1;
+	st->metrics = o->metrics != NULL;
 	tg_log_info("tollgate %s starting on %s%s", PACKAGE_VERSION, spec,
 	    o->dry_run ? " (dry run: no verdict is enforced)" : "");
 	tg_daemon_ready();
+	st->served = 1;
 	rc = smfi_main();
-	tg_metrics_http_stop();
-	tg_control_stop();
-	tg_reload_stop();
-	/* No session counts any more: the snapshot is complete. */
-	tg_store_snap_stop();
-	tg_log_info("tollgate stopped");
 	return rc == MI_SUCCESS ? 0 : 1;
-fail:
-	if (unixpath != NULL)
-		(void)unlink(unixpath);
-	return 1;
+}
+
+/* main_stop - end what main_run() started, in reverse order. libmilter
+ * does not wait for its session threads, so after smfi_main() callbacks
+ * are closed (milter_guard.c) and those still running are waited for
+ * before the stores, resolvers and metrics they use are freed; if some
+ * do not end in time, that state is left to the exit. The counter
+ * snapshot is written once no callback counts any more, and only after
+ * sessions were served. On a failed start the socket is removed. */
+static void
+main_stop(struct main_started *st)
+{
+	char *snap = NULL;
+	int idle = 1;
+
+	if (st->metrics)
+		tg_metrics_http_stop();
+	if (st->control)
+		tg_control_stop();
+	if (st->reload)
+		tg_reload_stop();
+	if (st->snap)
+		tg_store_snap_stop();
+	if (st->served) {
+		idle = tg_milter_guard_close(MAIN_DRAIN_S * 1000) == 0;
+		if (!idle)
+			tg_log_warnx("stopping while callbacks still run "
+			    "after %d s; their state is left to the exit",
+			    MAIN_DRAIN_S);
+		snap = tg_store_snap_path();
+	}
+	if (snap != NULL)
+		(void)tg_store_snap_save(tg_store_memory(), snap,
+		    tg_clock_wall_ms());
+	free(snap);
+	tg_policy_publish(NULL);	/* sessions keep their own reference */
+	if (idle) {
+		tg_store_shutdown();	/* closes Redis connections */
+		tg_metrics_shutdown();
+	}
+	if (!st->served && st->unixpath != NULL)
+		(void)unlink(st->unixpath);
+	if (st->served)
+		tg_log_info("tollgate stopped");
 }
 
 int
 main(int argc, char **argv)
 {
+	struct main_started st;
 	struct main_opts o;
 	char *spec;
 	int rc;
@@ -460,11 +505,11 @@ main(int argc, char **argv)
 		o.pidfile = main_abspath(o.pidfile);
 	if (o.control != NULL)
 		o.control = main_abspath(o.control);
-	rc = main_policy(&o) != 0 ? 1 : main_run(&o, spec);
+	memset(&st, 0, sizeof st);
+	rc = main_policy(&o) != 0 ? 1 : main_run(&o, spec, &st);
 	/* Free what lives as long as the process, so leak checkers report
 	 * only real leaks. o.conf and o.pidfile are absolute copies by now. */
-	tg_policy_publish(NULL);
-	tg_metrics_shutdown();
+	main_stop(&st);
 	free(spec);
 	free(o.pidfile);
 	free(o.conf);

@@ -34,6 +34,7 @@
 #include "tg_reply.h"
 #include "tg_session.h"
 #include "milter.h"
+#include "milter_guard.h"
 
 #define MILTER_ACTIONS	(SMFIF_ADDHDRS | SMFIF_QUARANTINE | SMFIF_CHGHDRS)
 
@@ -818,6 +819,7 @@ tg_milter_register(void)
 	desc.xxfi_close = milter_close;
 	desc.xxfi_data = milter_data;
 	desc.xxfi_negotiate = milter_negotiate;
+	tg_milter_guard(&desc);		/* milter_guard.c: orderly stop */
 	if (smfi_register(desc) != MI_SUCCESS) {
 		tg_log_err("smfi_register failed");
 		return -1;

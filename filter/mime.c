@@ -368,12 +368,16 @@ mime_add_name(struct tg_mime *m, struct tg_mime_part *p, char *name)
 	struct tg_mime_name *n;
 	size_t len = strlen(name);
 	const char *dot;
+	int invalid;
 
 	if (len > TG_MIME_NAME_MAX) {
 		/* Keep the end: a name padded to push ".exe" out of sight
 		 * still shows its extension. */
-		memmove(name, name + len - TG_MIME_NAME_MAX,
-		    TG_MIME_NAME_MAX + 1);
+		size_t cut = len - TG_MIME_NAME_MAX;
+
+		while (cut < len && (name[cut] & 0xc0) == 0x80)
+			cut++;	/* not in the middle of a character */
+		memmove(name, name + cut, len - cut + 1);
 		mime_bad(m, p, "file name too long");
 	}
 	for (size_t i = 0; i < p->nnames; i++)
@@ -390,9 +394,17 @@ mime_add_name(struct tg_mime *m, struct tg_mime_part *p, char *name)
 		mime_bad(m, p, "several different file names");
 	n = &p->names[p->nnames++];
 	n->name = name;
-	dot = mime_ext(name, name + strlen(name), n->ext, sizeof n->ext);
+	len = strlen(name);
+	dot = mime_ext(name, name + len, n->ext, sizeof n->ext);
 	if (dot != NULL)
 		mime_ext(name, dot, n->inner, sizeof n->inner);
+	(void)tg_mime_name_spoofed(name, len, dot != NULL ?
+	    (size_t)(dot - name) : len, &invalid, &n->spoofed);
+	/* Raw 8-bit bytes of an old client, or of no charset at all: the
+	 * reader's guess decides what shows, so it is broken, not a
+	 * disguise (one that is shows in spoofed). */
+	if (invalid)
+		mime_bad(m, p, "file name not valid UTF-8");
 }
 
 /* mime_field - one unfolded header field of a part */

@@ -69,8 +69,9 @@ hdr_b64(int c)
 	return c == '+' ? 62 : c == '/' ? 63 : -1;
 }
 
-char *
-tg_mime_to_utf8(const char *charset, const char *in, size_t len)
+/* hdr_utf8 - tg_mime_to_utf8; *bad is set when bytes were replaced */
+static char *
+hdr_utf8(const char *charset, const char *in, size_t len, int *bad)
 {
 	struct hdr_buf b = { NULL, 0, 0 };
 	char cs[64], out[1024], *ip = (char *)in, *op;
@@ -95,6 +96,7 @@ tg_mime_to_utf8(const char *charset, const char *in, size_t len)
 			 * byte, and go on. */
 			hdr_put(&b, out, (size_t)(op - out));
 			hdr_put(&b, "?", 1);
+			*bad = 1;
 			ip++;
 			il--;
 			continue;
@@ -109,10 +111,19 @@ tg_mime_to_utf8(const char *charset, const char *in, size_t len)
 	return hdr_take(&b);
 }
 
+char *
+tg_mime_to_utf8(const char *charset, const char *in, size_t len)
+{
+	int bad = 0;
+
+	return hdr_utf8(charset, in, len, &bad);
+}
+
 /* hdr_word - decode the encoded word at s ("=?cs?E?text?="); on success
- * append it to b and return its length, else 0. */
+ * append it to b and return its length, else 0. *bad is set when its
+ * bytes are not valid in its charset. */
 static size_t
-hdr_word(struct hdr_buf *b, const char *s)
+hdr_word(struct hdr_buf *b, const char *s, int *bad)
 {
 	const char *cs = s + 2, *q1, *text, *end;
 	struct hdr_buf raw = { NULL, 0, 0 };
@@ -158,22 +169,23 @@ hdr_word(struct hdr_buf *b, const char *s)
 			hdr_put(&raw, &c, 1);
 		}
 	}
-	u = tg_mime_to_utf8(charset, raw.p != NULL ? raw.p : "", raw.len);
+	u = hdr_utf8(charset, raw.p != NULL ? raw.p : "", raw.len, bad);
 	hdr_put(b, u, strlen(u));
 	free(u);
 	free(raw.p);
 	return (size_t)(end + 2 - s);
 }
 
-char *
-tg_mime_decode_words(const char *value)
+/* hdr_words - tg_mime_decode_words; *bad as for hdr_word */
+static char *
+hdr_words(const char *value, int *bad)
 {
 	struct hdr_buf b = { NULL, 0, 0 };
 	const char *p = value, *gap;
 	size_t n;
 
 	while (*p != '\0') {
-		if (p[0] == '=' && p[1] == '?' && (n = hdr_word(&b, p)) > 0) {
+		if (p[0] == '=' && p[1] == '?' && (n = hdr_word(&b, p, bad)) > 0) {
 			p += n;
 			/* White space between two encoded words is not
 			 * part of the text (RFC 2047 6.2). */
@@ -181,7 +193,7 @@ tg_mime_decode_words(const char *value)
 			    *gap == '\r' || *gap == '\n'; gap++)
 				;
 			if (gap > p && gap[0] == '=' && gap[1] == '?' &&
-			    (n = hdr_word(&b, gap)) > 0)
+			    (n = hdr_word(&b, gap, bad)) > 0)
 				p = gap + n;
 			continue;
 		}
@@ -193,6 +205,14 @@ tg_mime_decode_words(const char *value)
 		p++;
 	}
 	return hdr_take(&b);
+}
+
+char *
+tg_mime_decode_words(const char *value)
+{
+	int bad = 0;
+
+	return hdr_words(value, &bad);
 }
 
 /* One parameter as written: name*section* = value. */
@@ -368,7 +388,7 @@ hdr_ext_value(struct hdr_param **sec, size_t n, int *bad)
 		else
 			hdr_put(&raw, s, strlen(s));
 	}
-	u = tg_mime_to_utf8(charset, raw.p != NULL ? raw.p : "", raw.len);
+	u = hdr_utf8(charset, raw.p != NULL ? raw.p : "", raw.len, bad);
 	free(raw.p);
 	return u;
 }
@@ -464,7 +484,7 @@ tg_mime_params(const char *value, const char *pname, char **type,
 		if (strcmp(pp[i].name, pname) == 0 && pp[i].section < 0 &&
 		    !pp[i].ext)
 			hdr_add(vals, &nv, max,
-			    tg_mime_decode_words(pp[i].value), bad);
+			    hdr_words(pp[i].value, bad), bad);
 	for (size_t i = 0; i < np; i++)
 		free(pp[i].value);
 	return nv;

@@ -129,7 +129,11 @@ tg_policy_publish(struct tg_policy *p)
 {
 	struct tg_policy *old;
 
-	tg_ops_publish(p);	/* log level, metrics; before sharing p */
+	/* Settings that are process-wide take effect here, never at
+	 * load: log level, metrics, the memory store's cap. */
+	tg_ops_publish(p);
+	if (p != NULL)
+		tg_rate_publish(p);
 	pthread_mutex_lock(&policy_lock);
 	if (p != NULL)
 		p->generation = ++policy_generation;

@@ -72,6 +72,12 @@ tg_rate_count_stage(enum tg_rate_count c)
 }
 
 void
+tg_rate_publish(const struct tg_policy *p)
+{
+	tg_store_mem_set_max_keys(tg_store_memory(), p->mem_max_keys);
+}
+
+void
 tg_limit_free(struct tg_limit *l)
 {
 	if (l == NULL)

@@ -1,7 +1,8 @@
 /* store_mem.c - the in-process counter store: a hash split in shards, each
  * with its own mutex, so sessions counting different keys rarely wait for
  * each other. Owns: every entry. Threads: all functions thread-safe; the
- * clock and the key cap are set before the store is shared. */
+ * clock is set before the store is shared; the key cap is atomic, as a
+ * published policy sets it while sessions count. */
 #include "config.h"
 
 #include <pthread.h>
@@ -358,6 +359,12 @@ tg_store_mem_keys(struct tg_store *st)
 		pthread_mutex_unlock(&m->shard[s].lock);
 	}
 	return n;
+}
+
+uint64_t
+tg_store_mem_max_keys(struct tg_store *st)
+{
+	return atomic_load(&((struct mem_store *)st)->max_keys);
 }
 
 void

@@ -455,19 +455,20 @@ tg_store_snap_start(void)
 void
 tg_store_snap_stop(void)
 {
-	int64_t iv;
-	char *path;
+	if (!snap_running)
+		return;
+	pthread_mutex_lock(&snap_lock);
+	snap_stopping = 1;
+	pthread_cond_signal(&snap_cond);
+	pthread_mutex_unlock(&snap_lock);
+	pthread_join(snap_thread, NULL);
+	snap_running = 0;
+}
 
-	if (snap_running) {
-		pthread_mutex_lock(&snap_lock);
-		snap_stopping = 1;
-		pthread_cond_signal(&snap_cond);
-		pthread_mutex_unlock(&snap_lock);
-		pthread_join(snap_thread, NULL);
-		snap_running = 0;
-	}
-	if ((path = snap_conf(&iv)) != NULL)
-		(void)tg_store_snap_save(tg_store_memory(), path,
-		    tg_clock_wall_ms());
-	free(path);
+char *
+tg_store_snap_path(void)
+{
+	int64_t iv;
+
+	return snap_conf(&iv);
 }

@@ -69,3 +69,38 @@ tg_str_printable(char *dst, size_t dstsz, const char *src)
 	dst[o < dstsz ? o : dstsz - 1] = '\0';
 	return dst;
 }
+
+size_t
+tg_utf8_decode(const char *s, size_t len, unsigned long *cp)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t n;
+
+	if (len == 0)
+		return 0;
+	if (u[0] < 0x80) {
+		*cp = u[0];
+		return 1;
+	}
+	if (u[0] >= 0xc2 && u[0] <= 0xdf)
+		n = 2;
+	else if (u[0] >= 0xe0 && u[0] <= 0xef)
+		n = 3;
+	else if (u[0] >= 0xf0 && u[0] <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	if (len < n)
+		return 0;
+	for (size_t k = 1; k < n; k++)
+		if ((u[k] & 0xc0) != 0x80)
+			return 0;
+	/* Overlong three- and four-byte forms, surrogates, > U+10FFFF */
+	if ((u[0] == 0xe0 && u[1] < 0xa0) || (u[0] == 0xed && u[1] >= 0xa0) ||
+	    (u[0] == 0xf0 && u[1] < 0x90) || (u[0] == 0xf4 && u[1] >= 0x90))
+		return 0;
+	*cp = u[0] & (0x7f >> n);
+	for (size_t k = 1; k < n; k++)
+		*cp = (*cp << 6) | (u[k] & 0x3f);
+	return n;
+}

@@ -36,5 +36,9 @@ void	 tg_str_lower(char *);
  * truncated with "..." when too long. Returns dst. */
 char	*tg_str_printable(char *dst, size_t dstsz, const char *src);
 int	 tg_str_iequal(const char *, const char *);
+/* The well-formed UTF-8 sequence at s (len bytes available): returns its
+ * length and sets *cp, or returns 0 when s does not start one (a stray
+ * byte, truncated, overlong, a surrogate or past U+10FFFF). */
+size_t	 tg_utf8_decode(const char *s, size_t len, unsigned long *cp);
 
 #endif

@@ -30,6 +30,11 @@ int	tg_content_num(const struct tg_session *,
 	    long long *);
 int	tg_content_bool(const struct tg_session *,
 	    const struct tg_content_cur *, const struct tg_expr *);
+/* The value a CMP node with a vtable compares with, when its key e->vattr
+ * is a content attribute (attachment.extension): as tg_lookup_value(). */
+int	tg_content_lookup_value(const struct tg_session *,
+	    const struct tg_content_cur *, const struct tg_expr *,
+	    long long *num, const char **str);
 /* 1 when the current part is opaque (its headers were lost to malformed
  * MIME) and e tests one of its facts: the test is then taken as true. */
 int	tg_content_suspicious(const struct tg_content_cur *,

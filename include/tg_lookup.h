@@ -24,5 +24,9 @@ int	tg_lookup_attr(const struct tg_session *, enum tg_attr a,
  * (the entry is not a number; logged). */
 int	tg_lookup_value(const struct tg_session *, const struct tg_expr *e,
 	    long long *num, const char **str);
+/* The same with the key given (NULL: unknown), for key attributes whose
+ * value is not in the session (attachment.extension: check_content.c). */
+int	tg_lookup_value_key(const struct tg_session *, const struct tg_expr *e,
+	    const char *key, long long *num, const char **str);
 
 #endif

@@ -19,6 +19,8 @@ struct tg_mime_name {
 	char	*name;
 	char	 ext[TG_MIME_EXT_MAX];		/* last extension, lower case */
 	char	 inner[TG_MIME_EXT_MAX];	/* the one before it, or "" */
+	const char *spoofed;		/* how it hides what it is (static
+					 * text), or NULL */
 };
 
 struct tg_mime_part {
@@ -69,11 +71,21 @@ const char *tg_mime_skip_cfws(const char *);
  * distinct values of parameter pname (RFC 2231 continuations and charsets,
  * RFC 2047 words in quoted values) go to vals[] (caller frees each).
  * Returns the number of values; *bad is set to 1 when the value was
- * malformed (parsing goes on as far as it can). */
+ * malformed, bytes invalid in a declared charset included (parsing goes
+ * on as far as it can). */
 size_t	tg_mime_params(const char *value, const char *pname, char **type,
 	    char **vals, size_t max, int *bad);
 /* Bytes in charset (NULL or "": as they are) to UTF-8; invalid sequences
  * become '?', NUL too. Caller frees. */
 char	*tg_mime_to_utf8(const char *charset, const char *in, size_t len);
+
+/* mime_name.c. Does the file name (len bytes, meant to be UTF-8) hide
+ * what it is: bidi or invisible format characters, C0/C1 controls, or
+ * white space or dots pushing the extension (whose dot is at offset dot;
+ * len when there is none) out of sight? Returns 1 (*why, when not NULL,
+ * gets the reason, static text) or 0. *invalid is set to 1 when the name
+ * is not well-formed UTF-8 (the rest of it is still checked). */
+int	tg_mime_name_spoofed(const char *name, size_t len, size_t dot,
+	    int *invalid, const char **why);
 
 #endif

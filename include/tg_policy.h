@@ -101,6 +101,7 @@ enum tg_attr {
 	TG_A_ATT_SIZE,		/* attachment.size  num     decoded bytes */
 	TG_A_ATT_ARCHIVE,	/* attachment.archive bool  by name or type */
 	TG_A_ATT_MALFORMED,	/* attachment.malformed bool */
+	TG_A_ATT_NAME_SPOOFED,	/* attachment.name_spoofed bool (mime_name.c) */
 	TG_A_COUNT
 };
 
@@ -222,7 +223,8 @@ struct tg_policy {
 	struct tg_limit	**limits;	/* limit declarations (tg_rate.h) */
 	size_t		  nlimits;
 	struct tg_store	 *redis;	/* store redis { }: process-wide */
-	uint64_t	  mem_max_keys;	/* store memory { max-keys }, 0 */
+	uint64_t	  mem_max_keys;	/* store memory { max-keys }, 0;
+					 * applied when published */
 	struct tg_dns_conf *dns;	/* set and dnslist statements; DNS */
 	struct tg_set	 *mime_hash_types;	/* `mime hash-types {...}`, or
 						 * NULL: hash every part */

@@ -49,6 +49,11 @@ struct tg_limit {
 };
 
 void	tg_limit_free(struct tg_limit *);
+/* p is about to be published: its store memory { max-keys } (the default
+ * when it has none) becomes the memory store's cap. Loading a policy
+ * changes nothing shared: a policy only checked, or one that a failed
+ * reload threw away, leaves the running daemon's cap as it was. */
+void	tg_rate_publish(const struct tg_policy *p);
 const char *tg_rate_count_name(enum tg_rate_count);
 /* The stage at which events of this kind are counted. */
 enum tg_stage tg_rate_count_stage(enum tg_rate_count);

@@ -74,6 +74,8 @@ void	tg_store_mem_set_max_keys(struct tg_store *, uint64_t max);
 void	tg_store_mem_set_clock(struct tg_store *, tg_clock_fn, void *arg);
 /* Keys held now, expired ones not yet reclaimed included. */
 uint64_t tg_store_mem_keys(struct tg_store *);
+/* The cap now in force. */
+uint64_t tg_store_mem_max_keys(struct tg_store *);
 /* Drop every counter (tests). */
 void	tg_store_mem_clear(struct tg_store *);
 
@@ -117,9 +119,13 @@ int	tg_store_snap_load(struct tg_store *, const char *path,
 int64_t	tg_clock_wall_ms(void);		/* CLOCK_REALTIME */
 /* The daemon's snapshots, following the published policy's store memory
  * { snapshot "path" snapshot-interval D }: start() loads the file and
- * starts the periodic saver; stop() ends it and saves one last time. */
+ * starts the periodic saver; stop() ends the saver. The last save is the
+ * caller's, once no session counts any more (tg_store_snap_save() to
+ * the path tg_store_snap_path() gave while the policy was published). */
 void	tg_store_snap_start(void);
 void	tg_store_snap_stop(void);
+/* The published policy's snapshot path (caller frees), or NULL. */
+char	*tg_store_snap_path(void);
 
 /* Constructors, for store.c. */
 struct tg_store	*tg_store_mem_new(void);

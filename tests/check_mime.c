@@ -134,9 +134,12 @@ dump(struct tg_mime *m, char *out, size_t outsz)
 		    "", p->malformed ? p->why : "");
 		for (size_t j = 0; j < p->nnames && o < outsz; j++)
 			o += (size_t)snprintf(out + o, outsz - o,
-			    " name \"%s\" ext=%s inner=%s\n",
+			    " name \"%s\" ext=%s inner=%s%s%s\n",
 			    tg_str_printable(pr, sizeof pr, p->names[j].name),
-			    p->names[j].ext, p->names[j].inner);
+			    p->names[j].ext, p->names[j].inner,
+			    p->names[j].spoofed != NULL ? " spoofed: " : "",
+			    p->names[j].spoofed != NULL ?
+			    p->names[j].spoofed : "");
 	}
 }
 
@@ -145,6 +148,7 @@ static const char *const corpus[] = {
 	"encoded-words", "broken-boundary", "missing-final",
 	"no-boundary-param", "header-8bit", "conflicting-names",
 	"qp-and-bad-b64", "single-part-attachment", "headers-not-ended",
+	"spoofed-names", "clean-names", "bad-utf8-names",
 };
 static const size_t chunks[] = { 1, 2, 7, 64, 1000, 1 << 20 };
 
@@ -251,6 +255,58 @@ START_TEST(test_params)
 	for (size_t i = 0; i < n; i++)
 		free(v[i]);
 	free(type);
+}
+END_TEST
+
+static const struct { const char *name; int spoofed, invalid; } names[] = {
+	/* Bidi controls: RLO, LRM, RLM, LRI..PDI, ALM. */
+	{ "invoice\xe2\x80\xae" "fdp.exe", 1 },
+	{ "a\xe2\x80\x8e" "b.pdf", 1 }, { "a\xe2\x80\x8f" "b.pdf", 1 },
+	{ "\xe2\x81\xa6x\xe2\x81\xa9.pdf", 1 }, { "\xd8\x9c.pdf", 1 },
+	/* Invisible: ZWSP, BOM, soft hyphen, a tag character. */
+	{ "a\xe2\x80\x8b" "b.pdf", 1 }, { "\xef\xbb\xbf" "a.pdf", 1 },
+	{ "a\xc2\xad" "b.exe", 1 }, { "tag\xf3\xa0\x81\x81.exe", 1 },
+	/* ZWNJ and ZWJ: only between two non-ASCII characters. */
+	{ "a\xe2\x80\x8c.exe", 1 }, { "\xe2\x80\x8c" "ab.pdf", 1 },
+	{ "\xda\xa9\xd8\xaa\xd8\xa7\xd8\xa8\xe2\x80\x8c\xd9\x87\xd8\xa7.pdf",
+	    0 },
+	{ "\xf0\x9f\x91\xa9\xe2\x80\x8d\xf0\x9f\x92\xbb.jpg", 0 },
+	{ "\xc3\xa9\xe2\x80\x8d", 1 },
+	/* C0 and C1 controls; a tab is white space. */
+	{ "a\x01" "b.pdf", 1 }, { "a\x7f" "b.pdf", 1 },
+	{ "a\xc2\x85.pdf", 1 }, { "a\tb.pdf", 0 },
+	/* White space and dots hiding the extension. */
+	{ "report.pdf                    .exe", 1 }, { "a   .exe", 1 },
+	{ "a  .exe", 0 }, { "a . . .exe", 1 }, { "Wait....mp4", 0 },
+	{ "x........exe", 0 }, { "x.........exe", 1 },
+	{ "report.pdf        _copy.exe", 1 }, { "report.pdf       _copy.exe", 0 },
+	{ "\xe6\x96\x87\xe3\x80\x80\xe3\x80\x80\xe3\x80\x80.exe", 1 },
+	{ "noext                    x", 0 }, { "trailing.exe      ", 0 },
+	/* Clean names. */
+	{ "My  Document.pdf", 0 }, { "R\xc3\xa9sum\xc3\xa9.pdf", 0 }, { "", 0 },
+	/* Not UTF-8: stray, overlong, surrogate, past U+10FFFF, cut. */
+	{ "a\xff" "b.pdf", 0, 1 }, { "\xc0\xaf" "x.exe", 0, 1 },
+	{ "\xed\xa0\x80.exe", 0, 1 }, { "\xf4\x90\x80\x80.exe", 0, 1 },
+	{ "x.exe\xe2\x80", 0, 1 },
+	{ "\xe2\x80\xae\xff.exe", 1, 1 },
+};
+
+START_TEST(test_name_spoofed)
+{
+	const char *n = names[_i].name, *dot, *why = NULL;
+	size_t len = strlen(n);
+	int inv = -1, got;
+
+	/* The extension's dot as mime.c finds it: trailing blanks go. */
+	while (len > 0 && n[len - 1] == ' ')
+		len--;
+	dot = memrchr(n, '.', len);
+	got = tg_mime_name_spoofed(n, strlen(n), dot != NULL ?
+	    (size_t)(dot - n) : strlen(n), &inv, &why);
+	ck_assert_msg(got == names[_i].spoofed && inv == names[_i].invalid,
+	    "case %d: spoofed %d (%s), invalid %d", _i, got,
+	    why != NULL ? why : "-", inv);
+	ck_assert_int_eq(got, why != NULL);
 }
 END_TEST
 
@@ -456,6 +512,48 @@ static const struct eom_case eom_cases[] = {
 	{ "encoded-words", "rule f: header.decoded \"From\" == "
 	    "\"J\xc3\xb6rg <j@example.org>\" => reject 554 5.7.1 \"f\"",
 	    TG_ACT_REJECT, "f" },
+	/* File names that hide what they are... */
+	{ "spoofed-names", "rule s: attachment.name_spoofed => reject 554 "
+	    "5.7.1 \"s\"", TG_ACT_REJECT, "s" },
+	{ "spoofed-names", "rule s: attachment.name_spoofed and "
+	    "attachment.extension == exe and attachment.name matches "
+	    "\"^invoice\" => reject 554 5.7.1 \"s\"", TG_ACT_REJECT, "s" },
+	/* ...the extension is the real one, not the one shown ("fdp.exe"
+	 * shows as "exe.pdf")... */
+	{ "spoofed-names", "rule s: attachment.extension == pdf and "
+	    "attachment.type != \"application/pdf\" => reject 554 5.7.1 "
+	    "\"s\"", TG_ACT_CONTINUE, "" },
+	/* ...and legitimate non-ASCII names do not count. */
+	{ "clean-names", "rule s: attachment.name_spoofed or "
+	    "attachment.malformed => reject 554 5.7.1 \"s\"",
+	    TG_ACT_CONTINUE, "" },
+	{ "simple-attach", "rule s: attachment.name_spoofed => reject 554 "
+	    "5.7.1 \"s\"", TG_ACT_CONTINUE, "" },
+	/* Invalid UTF-8 is broken, not a disguise. */
+	{ "bad-utf8-names", "rule s: attachment.name_spoofed and "
+	    "attachment.extension == scr => reject 554 5.7.1 \"s\"",
+	    TG_ACT_CONTINUE, "" },
+	{ "bad-utf8-names", "rule m: attachment.malformed and "
+	    "attachment.extension == scr => reject 554 5.7.1 \"m\"",
+	    TG_ACT_REJECT, "m" },
+	{ "header-8bit", "rule m: attachment.malformed and attachment.name "
+	    "matches \"^Lebenslauf\" => quarantine \"m\"",
+	    TG_ACT_QUARANTINE, "m" },
+	/* Tables keyed by an attachment attribute. */
+	{ "double-ext", "rule t: attachment.extension in ext_types and "
+	    "attachment.type != ext_types[attachment.extension] => reject "
+	    "554 5.7.1 \"t\"", TG_ACT_REJECT, "t" },
+	{ "simple-attach", "rule t: attachment.extension in ext_types and "
+	    "attachment.type != ext_types[attachment.extension] => reject "
+	    "554 5.7.1 \"t\"", TG_ACT_CONTINUE, "" },
+	{ "simple-attach", "rule z: attachment.size > ext_max["
+	    "attachment.extension] default 1g => reject 552 5.3.4 \"z\"",
+	    TG_ACT_REJECT, "z" },
+	{ "double-ext", "rule z: attachment.size > ext_max["
+	    "attachment.extension] default 1g => reject 552 5.3.4 \"z\"",
+	    TG_ACT_CONTINUE, "" },
+	{ "simple-attach", "rule z: size > ext_max[attachment.extension] "
+	    "default 1g => reject 552 5.3.4 \"z\"", TG_ACT_REJECT, "z" },
 };
 
 START_TEST(test_eom_rules)
@@ -468,6 +566,8 @@ START_TEST(test_eom_rules)
 	size_t len;
 
 	text = tg_xasprintf("table hashes list \"hashes.list\"\n"
+	    "table ext_types map \"ext-types.map\"\n"
+	    "table ext_max map \"ext-max.map\"\n"
 	    "stage eom { %s }\n", c->rules);
 	p = policy(text);
 	snprintf(path, sizeof path, SRCDIR "/data/mime/%s.eml", c->msg);
@@ -550,6 +650,7 @@ START_TEST(test_policy_errors)
 		"stage eom { rule r: header.occurrences \"a b\" == 1 => "
 		    "continue }",
 		"stage eom { rule r: mime.malformed == 1 => continue }",
+		"stage rcpt { rule r: attachment.name_spoofed => continue }",
 		"mime hash-types { }",
 		"mime hash-type { x }",
 		"mime hash-types { a }\nmime hash-types { b }",
@@ -578,6 +679,8 @@ mime_suite(void)
 	    sizeof words / sizeof words[0]);
 	tcase_add_loop_test(tc, test_params, 0,
 	    sizeof params / sizeof params[0]);
+	tcase_add_loop_test(tc, test_name_spoofed, 0,
+	    sizeof names / sizeof names[0]);
 	tcase_add_test(tc, test_long_part_headers);
 	tcase_add_test(tc, test_deep_nesting);
 	tcase_add_test(tc, test_too_many_parts);

@@ -205,6 +205,36 @@ START_TEST(test_mem_full_then_reclaimed)
 }
 END_TEST
 
+/* A policy's max-keys takes effect when it is published, never when it is
+ * only loaded (tollgate -n, a reload that fails or is not swapped in). */
+START_TEST(test_max_keys_at_publish_only)
+{
+	struct tg_policy *p, *q;
+	struct tg_diag d;
+	uint64_t def = tg_store_mem_max_keys(mem());
+
+	p = policy("store memory { max-keys 5000 }\n"
+	    "limit a { key sasl.login count messages max 5 per 1h }\n");
+	ck_assert_uint_eq(tg_store_mem_max_keys(mem()), def);
+	/* The same settings in a policy that fails after them. */
+	tg_diag_init(&d);
+	q = tg_policy_load_string("rate.conf", "store memory { max-keys 7000 "
+	    "}\nlimit a { key sasl.login count messages max 5 per 1h }\n"
+	    "stage mail { rule r: limit b exceeded => continue }\n", NULL,
+	    &d);
+	ck_assert_ptr_null(q);
+	tg_diag_free(&d);
+	ck_assert_uint_eq(tg_store_mem_max_keys(mem()), def);
+	tg_policy_publish(p);
+	ck_assert_uint_eq(tg_store_mem_max_keys(mem()), 5000);
+	/* The next policy says nothing: back to the default. */
+	tg_policy_publish(policy("limit a { key sasl.login count messages "
+	    "max 5 per 1h }\n"));
+	ck_assert_uint_eq(tg_store_mem_max_keys(mem()), def);
+	tg_policy_publish(NULL);
+}
+END_TEST
+
 /* ---- limits through the engine -------------------------------------- */
 
 #define RCPT_POLICY \
@@ -643,6 +673,7 @@ rate_suite(void)
 	tcase_add_test(tc, test_mem_no_edge_burst);
 	tcase_add_test(tc, test_mem_release_and_gauge);
 	tcase_add_test(tc, test_mem_full_then_reclaimed);
+	tcase_add_test(tc, test_max_keys_at_publish_only);
 	tcase_add_test(tc, test_limit_recipients_counted_when_accepted);
 	tcase_add_test(tc, test_limit_aborted_message_gives_back);
 	tcase_add_test(tc, test_limit_refused_at_eom_gives_back);

@@ -83,7 +83,8 @@ tg_logged() {
 }
 
 # tg_stop NAME [SIGNAL]: SIGNAL (TERM) by PID and wait; rc is its exit
-# status. 1 when it had already ended (or was not started).
+# status. 1 when it had already ended (or was not started). SIGNAL 0
+# sends nothing: for a daemon told to stop some other way.
 tg_stop() {
 	eval "_p=\$pid_$1"
 	[ -n "$_p" ] || return 1

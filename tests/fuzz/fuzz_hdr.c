@@ -1,5 +1,6 @@
 /* fuzz_hdr.c - libFuzzer target (tools/fuzz.sh hdr) for header decoding:
- * RFC 2047 encoded words and RFC 2045/2231 parameters of one value. */
+ * RFC 2047 encoded words and RFC 2045/2231 parameters of one value, and
+ * the spoofed file name check on what they give. */
 #include "config.h"
 
 #include <stdint.h>
@@ -25,8 +26,20 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    &bad);
 	if (n > TG_MIME_NAMES_MAX)
 		abort();
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
+		const char *why;
+		size_t len = strlen(vals[i]);
+		int inv;
+
+		/* The file name check, on decoded names and on raw bytes;
+		 * the dot anywhere, or none. */
+		if (tg_mime_name_spoofed(vals[i], len, len / 2, &inv, &why) !=
+		    (why != NULL))
+			abort();
 		free(vals[i]);
+	}
+	if (tg_mime_name_spoofed(v, strlen(v), strlen(v), &bad, NULL) < 0)
+		abort();
 	free(type);
 	free(v);
 	return 0;

@@ -1,7 +1,7 @@
 -- content.lua - header checks and attachment rules of content.conf over
 -- the milter protocol: required and duplicate headers, decoded Subject,
--- attachments by extension, double extension, archive, checksum, and
--- malformed MIME. Bodies are sent in several chunks, split mid-line.
+-- attachments by extension, double extension, spoofed name, archive,
+-- checksum, and malformed MIME. Bodies are sent in several chunks, split mid-line.
 dofile(lib)
 
 local function open()
@@ -78,6 +78,27 @@ local body = text .. part("application/octet-stream",
 message(conn, "a@example.org", mime(), {body:sub(1, 30), body:sub(31, 47),
     body:sub(48)}, SMFIR_REPLYCODE)
 T.reply(conn, "554", "5.7.1", "Double extension attachment refused")
+-- Names that hide their type: a right-to-left override (RFC 2047) shows
+-- "invoice\u202efdp.exe" as "invoiceexe.pdf"; a zero-width space (RFC 2231)
+-- in a name ending in .pdf, which no extension rule would catch.
+body = text .. part("application/octet-stream",
+    'attachment; filename="=?UTF-8?B?aW52b2ljZeKArmZkcC5leGU=?="',
+    "TVogZmFrZSBleGU=") .. "--b1--\r\n"
+message(conn, "a@example.org", mime(), {body:sub(1, 100), body:sub(101)},
+    SMFIR_REPLYCODE)
+T.reply(conn, "554", "5.7.1", "Attachment file name disguises its type")
+body = part("application/pdf", "attachment; filename*=UTF-8''" ..
+    "statement%E2%80%8B.pdf", "JVBERi0xLjQgZmluZQ==") .. "--b1--\r\n"
+message(conn, "a@example.org", mime(), {body}, SMFIR_REPLYCODE)
+T.reply(conn, "554", "5.7.1", "Attachment file name disguises its type")
+-- legitimate non-ASCII names pass: RFC 2231 and RFC 2047 "R\u00e9sum\u00e9"
+body = text .. part("application/pdf", "attachment; filename*=UTF-8''" ..
+    "R%C3%A9sum%C3%A9.pdf", "JVBERi0xLjQgZmluZQ==") ..
+    part('application/pdf; name="=?UTF-8?Q?R=C3=A9sum=C3=A9_2024.pdf?="',
+    nil, "JVBERi0xLjQgZmluZQ==") .. "--b1--\r\n"
+message(conn, "a@example.org", mime(), {body}, SMFIR_CONTINUE)
+T.no_reply(conn)
+T.no_quarantine(conn)
 -- the next message of the connection starts a fresh parser
 body = text .. part("application/pdf", 'attachment; filename="report.pdf"',
     "JVBERi0xLjQgZmluZQ==") .. "--b1--\r\n"
@@ -95,7 +116,7 @@ body = "--b1\r\nContent-Type: application/octet-stream\r\n" ..
 message(conn, "a@example.org", mime(), {body}, SMFIR_REPLYCODE)
 T.reply(conn, "554", "5.7.1", "Executable attachments are not accepted")
 mt.disconnect(conn)
-T.done("extension, double extension, RFC 2231 name")
+T.done("extension, double extension, RFC 2231 name, spoofed names")
 
 conn = open()
 body = part("application/zip", 'attachment; filename="files.zip"',

@@ -1,6 +1,8 @@
 -- probe.lua - one message of one recipient for login; prints
 -- "result=CONTINUE" when it went through (and is counted), or
--- "result=REPLYCODE" when MAIL or RCPT was refused. Globals: socket, login.
+-- "result=REPLYCODE" when MAIL or RCPT was refused. Globals: socket, login;
+-- hold, if set, is a command run once MAIL is accepted (snapshot.sh: stop
+-- the daemon while this message is in flight).
 dofile(lib)
 
 local conn = T.connect()
@@ -11,6 +13,9 @@ if mt.mailfrom(conn, "<" .. login .. ">") ~= nil then
 	T.fail("mailfrom failed")
 end
 local got = mt.getreply(conn)
+if got == SMFIR_CONTINUE and hold ~= nil then
+	T.sh(hold)
+end
 if got == SMFIR_CONTINUE then
 	if mt.rcptto(conn, "<probe@example.net>") ~= nil then
 		T.fail("rcptto failed")

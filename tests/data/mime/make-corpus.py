@@ -255,3 +255,118 @@ Content-Type: text/plain
 after
 --t--
 """)
+# File names that hide what they are: a right-to-left override in RFC
+# 2231 and RFC 2047 forms, C1 and zero-width characters, padding with
+# spaces and with no-break spaces before the real extension.
+rlo = base64.b64encode("photo\u202egpj.scr".encode()).decode()
+w("spoofed-names.eml", f"""From: a@example.org
+Subject: your invoice
+MIME-Version: 1.0
+Content-Type: multipart/mixed; boundary="s"
+
+--s
+Content-Type: application/octet-stream
+Content-Disposition: attachment; filename*=UTF-8''invoice%E2%80%AEfdp.exe
+
+{b64(exe)}
+--s
+Content-Type: application/octet-stream;
+ name="=?UTF-8?B?{rlo}?="
+
+AAAA
+--s
+Content-Type: application/pdf
+Content-Disposition: attachment; filename="=?utf-8?q?statement=E2=80=8B.pdf?="
+
+BBBB
+--s
+Content-Type: application/octet-stream
+Content-Disposition: attachment; filename*=iso-8859-1''order%85.js
+
+CCCC
+--s
+Content-Type: application/octet-stream
+Content-Disposition: attachment; filename="report.pdf                    .exe"
+
+DDDD
+--s
+Content-Type: application/octet-stream
+Content-Disposition: attachment;
+ filename*=utf-8''scan%C2%A0%C2%A0%C2%A0%C2%A0%C2%A0%C2%A0%C2%A0%C2%A0%C2%A0_.hta
+
+EEEE
+--s
+Content-Type: application/octet-stream
+Content-Disposition: attachment; filename="=?utf-8?q?isolate=E2=81=A6cod.bat?="
+
+FFFF
+--s--
+""")
+# Names with legitimate non-ASCII that must not count as spoofed: accents
+# (RFC 2231, RFC 2047, raw UTF-8), Persian with ZWNJ, an emoji ZWJ
+# sequence, a no-break space, two spaces, an ellipsis before the dot.
+w("clean-names.eml", """From: a@example.org
+Subject: documents
+MIME-Version: 1.0
+Content-Type: multipart/mixed; boundary="k"
+
+--k
+Content-Type: application/pdf
+Content-Disposition: attachment; filename*=UTF-8''R%C3%A9sum%C3%A9.pdf
+
+AAAA
+--k
+Content-Type: application/pdf; name="=?UTF-8?Q?R=C3=A9sum=C3=A9_2024.pdf?="
+
+BBBB
+--k
+Content-Type: application/pdf
+Content-Disposition: attachment; filename="Résumé (copie).pdf"
+
+CCCC
+--k
+Content-Type: application/pdf
+Content-Disposition: attachment; filename*=UTF-8''%DA%A9%D8%AA%D8%A7%D8%A8%E2%80%8C%D9%87%D8%A7.pdf
+
+DDDD
+--k
+Content-Type: image/jpeg
+Content-Disposition: attachment; filename*=UTF-8''%F0%9F%91%A9%E2%80%8D%F0%9F%92%BB.jpg
+
+EEEE
+--k
+Content-Type: application/pdf
+Content-Disposition: attachment; filename*=UTF-8''Facture%20n%C2%B0%C2%A012.pdf
+
+FFFF
+--k
+Content-Type: video/mp4
+Content-Disposition: attachment; filename="My  holiday, wait for it....mp4"
+
+GGGG
+--k--
+""")
+# Bytes that are not valid in the charset the name declares (or in
+# UTF-8, with none): broken, so malformed, not spoofed; a bidi control
+# next to them still counts.
+w("bad-utf8-names.eml", b"""From: a@example.org
+Subject: bad bytes
+MIME-Version: 1.0
+Content-Type: multipart/mixed; boundary="u"
+
+--u
+Content-Type: application/octet-stream
+Content-Disposition: attachment; filename*=utf-8''bad%FF%FE.exe
+
+AAAA
+--u
+Content-Type: application/octet-stream; name="=?utf-8?b?/w==?=.scr"
+
+BBBB
+--u
+Content-Type: application/octet-stream
+Content-Disposition: attachment; filename="raw\xc3(\xe2\x80\xaefdp.exe"
+
+CCCC
+--u--
+""")
