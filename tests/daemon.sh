@@ -27,6 +27,10 @@ tg_dir() {
 	trap 'failed=1; exit 1' INT TERM HUP
 }
 
+# ok TEXT, fail TEXT: a passed check, a failed one (the script goes on)
+ok() { echo "ok - $*"; }
+fail() { echo "FAIL: $*"; failed=1; }
+
 tg_cleanup() {
 	command -v tg_cleanup_hook >/dev/null 2>&1 && tg_cleanup_hook
 	tg_stop_all

@@ -21,8 +21,6 @@ tg_dir fault
 d=$dir/d
 client="perl $src/faultmilter.pl $d/sock"
 
-ok() { echo "ok - $*"; }
-fail() { echo "FAIL: $*"; failed=1; }
 
 # start: the daemon with $dir/policy.conf. It is up when its socket is
 # there and the log has its start-up line: $starts of them, since a

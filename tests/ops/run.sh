@@ -25,11 +25,6 @@ fi
 tg_dir ops
 CTL=$(dirname "$TOLLGATE")/tollgatectl
 
-fail() {
-	echo "FAIL: $*"
-	failed=1
-}
-
 # policy NAME SETTINGS: $dir/NAME/policy.conf = settings + the rules
 redis=0
 probe="$dir/probe.conf"

@@ -28,11 +28,6 @@ done
 tg_dir rate
 CTL=$(dirname "$TOLLGATE")/tollgatectl
 
-fail() {
-	echo "FAIL: $*"
-	failed=1
-}
-
 # redis_start PORT: our own server (process "redis"); 0 when it answers
 # on PORT, else 1 with the server stopped
 redis_start() {

@@ -25,11 +25,6 @@ tg_dir snap
 # restarts; emptied by the steps that look at one start only).
 d=$dir/d
 
-fail() {
-	echo "FAIL: $*"
-	failed=1
-}
-
 # start CONF: the daemon "d". The old socket goes first: as root, a clean
 # stop leaves it behind (libmilter removes it only for other users). The
 # socket opens before the snapshot is read: the daemon is up at the start

@@ -27,8 +27,6 @@ cpids=""
 tg_cleanup_hook() {
 	for p in $cpids; do kill "$p" 2>/dev/null; done
 }
-ok() { echo "ok - $*"; }
-fail() { echo "FAIL: $*"; failed=1; }
 
 rss() { tg_rss d; }
 fds() { tg_fds d; }
