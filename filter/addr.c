@@ -160,6 +160,13 @@ addr_routes_local(const char *s, size_t len)
 int
 tg_addr_parse(const char *in, char *out, size_t outsz, int *routed)
 {
+	return tg_addr_parse_domain(in, out, outsz, routed, NULL);
+}
+
+int
+tg_addr_parse_domain(const char *in, char *out, size_t outsz, int *routed,
+    const char **domain)
+{
 	const char *s = in, *at;
 	size_t len, llen, dlen, n;
 	int rc, route = 0, lit = 0;
@@ -225,6 +232,9 @@ tg_addr_parse(const char *in, char *out, size_t outsz, int *routed)
 	out[n] = '\0';
 	if (routed != NULL)
 		*routed = route || addr_routes_local(s, llen);
+	/* The one unquoted '@' (addr_scan), as tg_addr_domain() finds it. */
+	if (domain != NULL)
+		*domain = at != NULL ? out + llen + 1 : NULL;
 	return TG_OK;
 }
 

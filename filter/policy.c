@@ -92,12 +92,6 @@ tg_policy_use(struct tg_policy *p, enum tg_attr a)
 	p->attrs_used[a / 64] |= (uint64_t)1 << (a % 64);
 }
 
-int
-tg_policy_uses(const struct tg_policy *p, enum tg_attr a)
-{
-	return p != NULL && (p->attrs_used[a / 64] >> (a % 64) & 1) != 0;
-}
-
 struct tg_policy *
 tg_policy_ref(struct tg_policy *p)
 {

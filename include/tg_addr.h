@@ -23,6 +23,10 @@ int	tg_addr_normalize(const char *in, char *out, size_t outsz);
  * at a domain other than the one after its '@'. Address literals are
  * checked ("[1.2.3.4]", "[IPv6:...]") and written in one canonical form. */
 int	tg_addr_parse(const char *in, char *out, size_t outsz, int *routed);
+/* The same, and *domain (when not NULL) is what tg_addr_domain(out) would
+ * return, without scanning out again. */
+int	tg_addr_parse_domain(const char *in, char *out, size_t outsz,
+	    int *routed, const char **domain);
 /* Split a normalised address: pointer to the domain after the last
  * unquoted '@', or NULL if there is none. */
 const char *tg_addr_domain(const char *addr);

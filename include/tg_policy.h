@@ -236,7 +236,12 @@ struct tg_policy {
 
 /* Mark attribute a as read by some rule; does a rule read a? */
 void	tg_policy_use(struct tg_policy *, enum tg_attr a);
-int	tg_policy_uses(const struct tg_policy *, enum tg_attr a);
+/* Inline: asked several times per macro and stage. */
+static inline int
+tg_policy_uses(const struct tg_policy *p, enum tg_attr a)
+{
+	return p != NULL && (p->attrs_used[a / 64] >> (a % 64) & 1) != 0;
+}
 
 /* Load and check a policy file, following include statements. Every error
  * found is added to diag; NULL is returned when there was any. The result

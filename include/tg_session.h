@@ -57,9 +57,11 @@ struct tg_session {
 	int		 discard;	/* discard the message at end */
 	int		 msg_accepted;	/* an accept rule matched (message) */
 	int		 conn_accepted;	/* an accept rule matched (connection) */
-	struct tg_verdict conn_verdict;	/* a connect/helo reject or tempfail,
-					 * repeated at every later stage */
-	int		 has_conn_verdict;
+	struct tg_verdict *conn_verdict; /* a connect/helo reject or tempfail,
+					 * repeated at every later stage; NULL
+					 * if none. On the heap: inline, it
+					 * made the connection state too big
+					 * for malloc's per-thread cache */
 
 	/* SMTP AUTH (auth.c, authres.c). */
 	int		 login_bad;	/* {auth_authen} unusable: tempfail */
@@ -81,10 +83,14 @@ void	tg_session_free(struct tg_session *);
 
 /* Set an attribute from its text form (NULL clears it). Addresses
  * (sender, rcpt, sasl.author) are normalised first; their .local and
- * .domain parts are derived. client.address is parsed as an IP. Numbers
+ * .domain parts are derived (and cannot be set on their own: one
+ * allocation holds all three). client.address is parsed as an IP. Numbers
  * are parsed as decimal. Returns TG_OK, or TG_ERR_SYNTAX / TG_ERR_TOOLONG
  * when the value is malformed: the attribute is then left unset. */
 int	tg_session_set(struct tg_session *, enum tg_attr, const char *value);
+/* client.address from an address already parsed (the connection's
+ * socket address); its text form is the canonical one. */
+void	tg_session_set_client_ip(struct tg_session *, const struct tg_ip *);
 void	tg_session_set_queue_id(struct tg_session *, const char *);
 /* Record one header (name and unfolded value as received). Counts its
  * bytes into size. Headers past TG_HEADER_MAX_COUNT are counted, not kept. */

@@ -86,6 +86,28 @@ START_TEST(test_normalize)
 }
 END_TEST
 
+/* tg_addr_parse_domain: the same result, and the domain tg_addr_domain()
+ * finds in it (session.c relies on that). */
+START_TEST(test_parse_domain)
+{
+	const struct norm_case *c = &norm_cases[_i];
+	char out[TG_ADDR_MAX + 1];
+	const char *dom = "unset";
+	int rc, routed;
+
+	rc = tg_addr_parse_domain(c->in, out, sizeof out, &routed, &dom);
+	ck_assert_msg(rc == c->rc, "case %d: got rc %d, want %d", _i, rc,
+	    c->rc);
+	if (rc != TG_OK)
+		return;
+	ck_assert_str_eq(out, c->out);
+	ck_assert_msg(dom == tg_addr_domain(out),
+	    "case %d: domain \"%s\", tg_addr_domain \"%s\"", _i,
+	    dom ? dom : "(null)",
+	    tg_addr_domain(out) ? tg_addr_domain(out) : "(null)");
+}
+END_TEST
+
 /* Every control byte, anywhere, is a syntax error. */
 START_TEST(test_normalize_ctl)
 {
@@ -221,6 +243,8 @@ addr_suite(void)
 	TCase *tc = tcase_create("core");
 
 	tcase_add_loop_test(tc, test_normalize, 0,
+	    sizeof norm_cases / sizeof norm_cases[0]);
+	tcase_add_loop_test(tc, test_parse_domain, 0,
 	    sizeof norm_cases / sizeof norm_cases[0]);
 	tcase_add_loop_test(tc, test_normalize_ctl, 0, 0x21);
 	tcase_add_test(tc, test_normalize_lengths);
