@@ -72,3 +72,60 @@ machine() {
 	    print $2; exit }' /proc/cpuinfo); load average $(cut -d' ' -f1-3 \
 	    /proc/loadavg); $(uname -sr); $(date -u '+%Y-%m-%d %H:%M UTC')"
 }
+
+# ---- DNS: a local unbound for the policies that look names up -----------
+# A policy P with DNS checks has tests/bench/P.zones, the answers its load
+# needs (P.scn). The server answers from those and from a pool of client
+# names; it is started with tests/unbound.sh on a port in DNS_PORTS.
+. "$src/tests/unbound.sh"
+DNS_TTL=${DNS_TTL:-0}
+DNS_PORTS=${DNS_PORTS:-23600 23699}
+
+# bench_dns_pool N: the PTR record of each of the first N client addresses
+# of milterload's %BIP (198.18.0.0, .1, ...), mtaK.example.net, and the A
+# record of that name (forward-confirmed, in no DNS list)
+bench_dns_pool() {
+	awk -v n="$1" -v ttl="$DNS_TTL" 'BEGIN {
+	    for (k = 0; k < n && k < 131072; k++) {
+		a = sprintf("198.%d.%d.%d", 18 + int(k / 65536),
+		    int(k / 256) % 256, k % 256)
+		printf "\tlocal-data-ptr: \"%s %d mta%d.example.net\"\n",
+		    a, ttl, k
+		printf "\tlocal-data: \"mta%d.example.net. %d IN A %s\"\n",
+		    k, ttl, a } }'
+}
+
+# bench_dns_start DIR N: unbound with every tests/bench/*.zones (TTLs of
+# DNS_TTL seconds) and a pool of N client names; 1 when it did not start
+bench_dns_start() {
+	mkdir -p "$1"
+	{
+		sed "s/@TTL@/$DNS_TTL/g" "$src"/tests/bench/*.zones
+		bench_dns_pool "$2"
+	} >"$1/zones"
+	# shellcheck disable=SC2086
+	unbound_start "$1" "$1/zones" $DNS_PORTS || {
+		echo "bench: unbound did not start:" >&2
+		cat "$1/unbound.log" >&2
+		return 1
+	}
+	BENCH_PIDS="$BENCH_PIDS $unbound_pid"
+}
+
+# bench_policy POLICY COPY [TRUSTED]: COPY is the shipped POLICY with
+# only what a benchmark must change: its commented-out "set resolver"
+# line asks our unbound, its relative table paths point into the shipped
+# directory, and with TRUSTED, the table trusted_networks is that file
+# (Postfix's clients come from 127.0.0.1, which the shipped one trusts)
+bench_policy() {
+	_d=$(cd "$(dirname "$1")" && pwd)
+	sed -e "s|^# *set resolver \"[^\"]*\"|set resolver \"127.0.0.1@$unbound_port\"|" \
+	    -e "s|^\(table [^ ]* [a-z]* \"\)\([^/\"]\)|\1$_d/\2|" \
+	    -e "s|^\(include \"\)\([^/\"]\)|\1$_d/\2|" \
+	    ${3:+-e "s|^\(table trusted_networks [a-z]* \"\)[^\"]*|\1$3|"} \
+	    "$1" >"$2"
+	grep -q "^set resolver \"127.0.0.1@$unbound_port\"" "$2" || {
+		echo "bench: $1 has no \"# set resolver\" line to change" >&2
+		return 1
+	}
+}

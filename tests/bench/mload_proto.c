@@ -295,7 +295,7 @@ check_expect(struct mload_conn *c, const struct mload_expect *e, int stage,
 		printf("FAIL: line %d: %s: got \"%s\", want \"%s\"\n", e->line,
 		    mload_stage_name[stage], text, e->type == SMFIR_REPLYCODE ?
 		    e->text : "(reply type)");
-	} else if (c->run->opt->verbose)
+	} else if (c->run->opt->verbose > 0)
 		printf("ok: line %d: %s: %s\n", e->line,
 		    mload_stage_name[stage], text);
 }

@@ -281,8 +281,10 @@ bad:
 /* mload_expand - copy src to dst, replacing %C (connection number), %M
  * (message number), %IP (an IPv4 address unique to the connection, so
  * per-client limits see many clients), %NET (one in a /24 of its own, for
- * per-network limits) and %%; returns the length, or
- * len when truncated. */
+ * per-network limits), %BIP (198.18.0.0/15, RFC 2544's benchmarking
+ * network, unique for 131,072 connections: a resolver pointed at a test
+ * server asks it for their reverse names, which it answers itself for
+ * 10.x.y.z) and %%; returns the length, or len when truncated. */
 size_t
 mload_expand(char *dst, size_t len, const char *src, unsigned long conn,
     unsigned long msg)
@@ -304,6 +306,11 @@ mload_expand(char *dst, size_t len, const char *src, unsigned long conn,
 			n = snprintf(dst + o, len - o, "10.%lu.%lu.%lu",
 			    (conn >> 16) & 255, (conn >> 8) & 255, conn & 255);
 			src++;
+		} else if (strncmp(src + 1, "BIP", 3) == 0) {
+			n = snprintf(dst + o, len - o, "198.%lu.%lu.%lu",
+			    18 + ((conn >> 16) & 1), (conn >> 8) & 255,
+			    conn & 255);
+			src += 2;
 		} else if (strncmp(src + 1, "NET", 3) == 0) {
 			n = snprintf(dst + o, len - o, "10.%lu.%lu.1",
 			    (conn >> 8) & 255, conn & 255);

@@ -2,13 +2,18 @@
 # postfix.sh - end-to-end benchmark: a private Postfix on loopback, driven
 # by smtp-source, delivering to smtp-sink. One smtpd listener per
 # configuration, so nothing is reloaded between runs: no filter, the null
-# milter (every step / envelope steps), tollgate with policies/default.conf,
-# each milter on a unix and an inet socket, and postfwd with the same
-# rules as a policy service. Configurations alternate within each round;
-# medians of ROUNDS rounds; filter CPU per message from /proc/PID/stat.
-# Needs root, postfix, postfwd (apt-get install postfix postfwd).
+# milter (every step / envelope steps), tollgate with each of POLICIES,
+# each milter on a unix and an inet socket, and postfwd with the rules of
+# default.conf as a policy service. Configurations alternate within each
+# round; medians of ROUNDS rounds; filter CPU per message from
+# /proc/PID/stat. isp-antispam.conf asks a local unbound (lib.sh;
+# 127.0.0.1, where smtp-source connects from, is not trusted there);
+# submission.conf gets the SASL login alice and TLS from Postfix's
+# milter_macro_defaults, since smtp-source cannot authenticate.
+# Needs root, postfix, postfwd, unbound (tools/install-deps.sh).
 # Environment: top_srcdir, top_builddir; ROUNDS (3) MSGS (2000)
-#   SESSIONS (20) SIZE (2048) PORT (23500: uses PORT..PORT+19) OUT
+#   SESSIONS (20) SIZE (2048) PORT (23500: uses PORT..PORT+29)
+#   POLICIES ("default isp-antispam submission") DNS_TTL DNS_PORTS OUT
 
 top_srcdir=${top_srcdir:-.}
 top_builddir=${top_builddir:-.}
@@ -22,7 +27,7 @@ MSGS=${MSGS:-2000}
 SESSIONS=${SESSIONS:-20}
 SIZE=${SIZE:-2048}
 PORT=${PORT:-23500}
-POLICY=${POLICY:-$src/policies/default.conf}
+POLICIES=${POLICIES:-default isp-antispam submission}
 . "$src/tests/bench/lib.sh"
 
 for p in postfix smtp-source smtp-sink postfwd2; do
@@ -73,10 +78,27 @@ milter() {
 	eval "pfsock_$(echo "$_n" | tr - _)_$_k=$pfsock"
 	bench_wait "$msock" $! || exit 1
 }
+# A policy with DNS checks (tests/bench/P.zones) asks our unbound; the
+# shipped trusted.cidr would let 127.0.0.1 skip every check.
+if ls "$src"/tests/bench/*.zones >/dev/null 2>&1; then
+	bench_dns_start "$OUT/dns" 1 || exit 1
+fi
+printf '# nobody: the load comes from 127.0.0.1\n::1/128\n' >"$OUT/trusted.cidr"
+for p in $POLICIES; do
+	f=$src/policies/$p.conf
+	if [ -f "$src/tests/bench/$p.zones" ]; then
+		bench_policy "$f" "$OUT/$p.conf" "$OUT/trusted.cidr" || exit 1
+	fi
+done
+chmod 644 "$OUT"/*.conf "$OUT/trusted.cidr" 2>/dev/null
 for k in unix inet; do
 	milter null-all $k "$NULLMILTER" -s all
 	milter null-env $k "$NULLMILTER" -s policy
-	milter tollgate $k "$TOLLGATE" -f -u postfix -c "$POLICY"
+	for p in $POLICIES; do
+		f=$src/policies/$p.conf
+		[ -f "$OUT/$p.conf" ] && f=$OUT/$p.conf
+		milter "tg-$p" $k "$TOLLGATE" -f -u postfix -c "$f"
+	done
 done
 
 # postfwd with the rules of policies/default.conf: no relay for strangers
@@ -130,17 +152,25 @@ milter_protocol = 6
 milter_connect_macros = j {daemon_name} {daemon_addr} {daemon_port} {client_addr} {client_name} {client_ptr} v _
 milter_mail_macros = i {auth_type} {auth_authen} {auth_author} {mail_addr} {mail_host} {mail_mailer}
 milter_rcpt_macros = i {rcpt_addr} {rcpt_host} {rcpt_mailer}
+# For the submission.conf listener: what Postfix would send after STARTTLS
+# and AUTH as alice (a macro's default applies when Postfix has no value).
+bench_submission_macros = { {auth_type} = PLAIN }, { {auth_authen} = alice },
+    { {tls_version} = TLSv1.3 }, { {cipher} = TLS_AES_256_GCM_SHA384 },
+    { {cipher_bits} = 256 }
 CF
 # One listener per configuration: port, name, smtpd options.
 lport=$((PORT + 10))
 listeners="$OUT/listeners"
 {
 	echo "$lport none"
-	for n in null-all null-env tollgate; do
+	for n in null-all null-env $(for p in $POLICIES; do echo "tg-$p"; done)
+	do
 		for k in unix inet; do
 			lport=$((lport + 1))
 			eval "s=\$pfsock_$(echo "$n" | tr - _)_$k"
-			echo "$lport $n-$k -o smtpd_milters=$s"
+			o=""
+			[ "$n" = tg-submission ] && o="-o milter_macro_defaults=\$bench_submission_macros"
+			echo "$lport $n-$k -o smtpd_milters=$s $o"
 		done
 	done
 	lport=$((lport + 1))
@@ -239,8 +269,12 @@ while [ $r -le "$ROUNDS" ]; do
 		rej0=$(grep -c 'reject' "$D/maillog" 2>/dev/null)
 		c0=$(cpu_of "$name")
 		t0=$(date +%s.%N)
+		# alice@example.org: the address her login owns
+		# (submission.conf); example.net's SPF allows 127.0.0.1
+		from=sender@example.net
+		case $name in tg-submission-*) from=alice@example.org ;; esac
 		smtp-source -s "$SESSIONS" -m "$MSGS" -l "$SIZE" \
-		    -f sender@example.net -t user@example.org \
+		    -M mail.example.net -f "$from" -t user@example.org \
 		    127.0.0.1:"$p" >"$OUT/run/$name.$r" 2>&1
 		t1=$(date +%s.%N)
 		c1=$(cpu_of "$name")
@@ -257,7 +291,7 @@ done
 echo
 echo "== messages/s through Postfix (median of $ROUNDS); ratios to no" \
     "filter and to the null milter on the same socket"
-printf "%-16s %9s %7s %9s %9s %11s %8s %s\n" config msgs/s x/none \
+printf "%-22s %9s %7s %9s %9s %11s %8s %s\n" config msgs/s x/none \
     x/null-all x/null-env cpu_us/msg x/n-env rejects
 base=$(awk '$1 == "none" { print $3 }' "$res" | median)
 for n in $names; do
@@ -269,7 +303,7 @@ for n in $names; do
 	ne=$(awk -v n="null-env-$k" '$1 == n { print $3 }' "$res" | median)
 	ce=$(awk -v n="null-env-$k" '$1 == n { print $4 }' "$res" | median)
 	rj=$(awk -v n="$n" '$1 == n { s += $5 } END { print s + 0 }' "$res")
-	printf "%-16s %9.0f %7s %9s %9s %11s %8s %s\n" "$n" "$rt" \
+	printf "%-22s %9.0f %7s %9s %9s %11s %8s %s\n" "$n" "$rt" \
 	    "$(ratio "$rt" "$base")" "$(ratio "$rt" "$na")" \
 	    "$(ratio "$rt" "$ne")" "$cu" "$(ratio "$cu" "$ce")" "$rj"
 done

@@ -11,6 +11,8 @@
 #   GROWTH_MSGS (100000)
 #   SESSIONS ("100 1000") CALLGRIND (1: on) POLICIES (policies/*.conf)
 #   PORT (23400: inet sockets use PORT..PORT+19) OUT (result directory)
+#   DNS_TTL (0) DNS_PORTS ("23600 23699"): a policy P with DNS checks has
+#   tests/bench/P.zones and runs pointed at a local unbound (lib.sh)
 
 top_srcdir=${top_srcdir:-.}
 top_builddir=${top_builddir:-.}
@@ -39,15 +41,30 @@ trap bench_cleanup EXIT
 trap 'exit 1' INT TERM HUP
 HZ=$(getconf CLK_TCK)
 
+# The DNS server for the policies with DNS checks: one client name per
+# connection of the longest run (connection numbers restart each run).
+pool=$MSGS
+for k in $((GROWTH_MSGS / 10)) $SESSIONS; do
+	[ "$k" -gt "$pool" ] && pool=$k
+done
+if ls "$src"/tests/bench/*.zones >/dev/null 2>&1; then
+	bench_dns_start "$OUT/dns" $((pool + LAT_CONNS + 1000)) || exit 1
+fi
+
 # Configurations: name, then the daemon command with @SOCK@ for the
 # socket. The null milter twice: every step, and only an envelope
-# policy's steps. Then tollgate with each shipped policy it accepts.
+# policy's steps. Then tollgate with each shipped policy it accepts (one
+# with DNS checks pointed at our unbound: bench_policy).
 configs="$OUT/configs"
 {
 	echo "null-all $NULLMILTER -s all -p @SOCK@"
 	echo "null-env $NULLMILTER -s policy -p @SOCK@"
 	for f in ${POLICIES:-$src/policies/*.conf}; do
 		n=$(basename "$f" .conf)
+		if [ -f "$src/tests/bench/$n.zones" ]; then
+			bench_policy "$f" "$OUT/$n.conf" || exit 1
+			f=$OUT/$n.conf
+		fi
 		if "$TOLLGATE" -n -c "$f" >/dev/null 2>&1; then
 			echo "tg-$n $TOLLGATE -R -f -c $f -p @SOCK@"
 		else
@@ -89,8 +106,10 @@ scn() {
 echo "== tollgate milter benchmarks; results in $OUT"
 machine | tee "$OUT/machine"
 echo "load: milterload default scenario (1 recipient, 4 headers, 2 KiB" \
-    "body), one message per connection; $CONNS connections x $MSGS" \
-    "messages; $ROUNDS rounds"
+    "body) or the policy's own (tests/bench/POLICY.scn), one message per" \
+    "connection; $CONNS connections x $MSGS messages; $ROUNDS rounds"
+[ -n "$unbound_port" ] && echo "DNS: unbound on 127.0.0.1@$unbound_port," \
+    "answers with TTL $DNS_TTL s ($OUT/dns)"
 
 # ---- 1. Throughput and CPU per message, both socket types -----------------
 # One daemon per configuration and socket type, all started first and

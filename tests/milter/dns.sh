@@ -1,7 +1,7 @@
 #!/bin/sh
 # dns.sh - the DNS checks (DNS lists, client name, HELO, SPF) end to end,
 # offline: starts a local unbound server on 127.0.0.1 (a free port in
-# 22053-22099) serving tests/milter/dns/unbound.conf.in, runs tollgate with
+# 22053-22099, tests/unbound.sh) serving tests/milter/dns/unbound.zones, runs tollgate with
 # dns/policy.conf.in pointed at it, and every dns/[a-z]*.lua scenario but
 # down.lua with miltertest. Then it stops the server and runs down.lua
 # against a fresh daemon (empty cache): the failure behaviour. Servers are
@@ -13,8 +13,8 @@ top_builddir=${top_builddir:-.}
 TOLLGATE=${TOLLGATE:-$top_builddir/filter/tollgate}
 TG_WRAPPER=${TG_WRAPPER:-}	# e.g. valgrind, as in run.sh
 MILTERTEST=${MILTERTEST:-$(command -v miltertest)}
-UNBOUND_SERVER=${UNBOUND_SERVER:-$(command -v unbound || echo /usr/sbin/unbound)}
 src=$(cd "$top_srcdir/tests/milter" && pwd)
+. "$src/../unbound.sh"
 
 if [ -z "$MILTERTEST" ] || [ ! -x "$MILTERTEST" ]; then
 	echo "dns.sh: miltertest not installed (apt-get install miltertest)"
@@ -27,26 +27,21 @@ fi
 
 . "$src/../daemon.sh"
 tg_dir dns
+# tg_cleanup_hook - the DNS server goes too (by its PID)
+tg_cleanup_hook() {
+	unbound_stop
+}
 
-# start_dns: unbound in the foreground (process "dns") on the first free
-# port
+# start_dns: unbound (tests/unbound.sh) on the first free port
 start_dns() {
-	port=22053
-	while [ $port -le 22099 ]; do
-		sed -e "s|@DIR@|$dir|g" -e "s|@PORT@|$port|g" \
-		    "$src/dns/unbound.conf.in" >"$dir/unbound.conf"
-		tg_spawn dns "$UNBOUND_SERVER" -d -c "$dir/unbound.conf"
-		if tg_wait dns tg_logged dns "start of service"; then
-			echo "ok - unbound serving on 127.0.0.1@$port"
-			return 0
-		fi
-		tg_stop dns
-		port=$((port + 1))
-	done
-	echo "FAIL: unbound did not start:"
-	cat "$dir/dns/log"
-	failed=1
-	exit 1
+	if ! unbound_start "$dir" "$src/dns/unbound.zones" 22053 22099; then
+		echo "FAIL: unbound did not start:"
+		cat "$dir/unbound.log"
+		failed=1
+		exit 1
+	fi
+	port=$unbound_port
+	echo "ok - unbound serving on 127.0.0.1@$port"
 }
 
 # start NAME TIMEOUT [ADDR]: a daemon with the test policy, asking the
@@ -87,7 +82,7 @@ for t in "$src"/dns/[a-z]*.lua; do
 done
 
 # The server goes away: lookups fail (ICMP unreachable or timeout).
-tg_stop dns
+unbound_stop
 echo "ok - unbound stopped"
 # Another run of this test (a developer's, in parallel) may have started
 # its own server on the port just freed: ask an address where no test

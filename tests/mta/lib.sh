@@ -3,9 +3,9 @@
 # accepted mail, the tollgate daemon and the TAP output; the MTA script
 # sets up its MTA, sets pid_mta and defines mta_queue_empty. Scenarios
 # (scenarios.sh) use the helpers below: smtp, dialog, expect, delivered,
-# header, no_header. Every process is started and stopped by its PID with
-# the helpers of tests/daemon.sh (tg_spawn, tg_wait, tg_stop), each under
-# a name: tg (tollgate), dns (unbound), smtpsink.
+# header, no_header. Every process is started and stopped by its PID:
+# tollgate and smtp-sink with the helpers of tests/daemon.sh (tg_spawn,
+# tg_wait, tg_stop; names tg and smtpsink), unbound with tests/unbound.sh.
 #
 # Environment: TOLLGATE, top_srcdir (from tests/Makefile.am);
 # TG_MTA_PORT_BASE (first port to try), KEEP=1 (keep the directory),
@@ -18,8 +18,8 @@ dir=""
 tap_n=0		# test points printed
 tap_failed=0	# test points that failed
 cur_fail=0	# failures in the running scenario
-pid_smtpsink="" pid_tg="" pid_dns=""
-UNBOUND_SERVER=${UNBOUND_SERVER:-$(command -v unbound || echo /usr/sbin/unbound)}
+pid_smtpsink="" pid_tg=""
+. "$mta_src/../unbound.sh"
 
 # The MTA script defines this once it has an MTA to look at.
 mta_queue_empty() { :; }
@@ -105,6 +105,7 @@ harness_exit() {
 	mta_stop
 	[ -n "${pid_dialog:-}" ] && kill -TERM "$pid_dialog" 2>/dev/null
 	tg_stop_all
+	unbound_stop
 	if [ "${KEEP:-0}" = 1 ] || [ "$tap_failed" -ne 0 ] || [ "$rc" -ne 0 ]
 	then
 		diag "files kept in $dir"
@@ -154,15 +155,12 @@ sink_start() {
 	port_wait "$SINK_PORT" || bail "smtp-sink did not start"
 }
 
-# dns_start - unbound on $DNS_PORT (UDP and TCP) with unbound.conf.in: the
-# DNS lists and SPF records of the policy
+# dns_start - unbound (tests/unbound.sh) on $DNS_PORT (UDP and TCP) with
+# unbound.zones: the DNS lists and SPF records of the policy
 dns_start() {
 	mkdir -p "$dir/dns"
-	sed -e "s|@DIR@|$dir/dns|g" -e "s|@PORT@|$DNS_PORT|g" \
-	    "$mta_src/unbound.conf.in" >"$dir/dns/unbound.conf"
-	tg_spawn dns "$UNBOUND_SERVER" -d -c "$dir/dns/unbound.conf"
-	if ! tg_wait dns tg_logged dns "start of service"; then
-		diag <"$dir/dns/log"
+	if ! unbound_start "$dir/dns" "$mta_src/unbound.zones" "$DNS_PORT"; then
+		diag <"$dir/dns/unbound.log"
 		bail "unbound did not start on $DNS_PORT"
 	fi
 }

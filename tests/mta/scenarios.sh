@@ -17,7 +17,7 @@
 # "mx" (any client) and "submission" (SMTP AUTH offered). The client is
 # 127.0.0.1 (untrusted) unless bound to 127.0.0.2 (trusted.cidr) or
 # 127.0.0.3 (listed in bl.test). DNS answers come from the test's unbound
-# (unbound.conf.in). Accounts (sasldb, made by the MTA script):
+# (unbound.zones). Accounts (sasldb, made by the MTA script):
 # alice@example.org / alice-pw, dave@example.org / dave-pw (rate-limit only).
 
 scenario clean "clean mail to a local domain is accepted, delivered, stamped"
