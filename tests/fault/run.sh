@@ -3,7 +3,8 @@
 # that hang up mid-message, 10,000 recipients, a streamed 50 MB body, NUL,
 # CR/LF, % and 8-bit bytes in every field (nothing reaches a reply text or
 # the log raw), SIGKILL mid-session and a restart over the stale socket and
-# pidfile, SIGHUP with a broken policy while sessions are in flight, and
+# pidfile, SIGHUP with a broken policy while sessions are in flight, a
+# burst of SIGHUPs during slow reloads, and
 # pidfiles that cannot be written. The client is faultmilter.pl (Perl,
 # raw milter packets). Daemons run on unix sockets in a temporary
 # directory and are stopped by PID. Set KEEP=1 to keep the directory.
@@ -135,6 +136,38 @@ for p in $hpids; do
 	fi
 done
 expect "old policy still applies after the failed reload" 0 bytes helo
+
+# 5b. A burst of SIGHUPs while reloads load a large table. libmilter has
+# a signal thread of its own that stops the milter on SIGHUP; every one of
+# these must reach tollgate's reload thread instead (several per reload
+# are coalesced), and the daemon keeps serving.
+awk 'BEGIN { for (i = 0; i < 300000; i++)
+    printf "%d.%d.%d.0/24 x\n", 11 + int(i / 65536), int(i / 256) % 256,
+        i % 256 }' >"$dir/big.cidr"
+{ cat "$src/fault.conf"; printf 'table big cidr "%s"\n' "$dir/big.cidr"; } \
+    >"$dir/policy.conf"
+reloads() { grep -c -e 'policy reloaded' -e 'reload failed' "$d/log"; }
+before=$(reloads)
+i=0
+while [ $i -lt 30 ] && kill -HUP "$pid_d" 2>/dev/null; do
+	sleep 0.02
+	i=$((i + 1))
+done
+# Settled: as many reloads ended as began, twice in a row.
+n=0 last=
+while [ $n -lt 300 ]; do
+	now="$(grep -c 'SIGHUP: reloading' "$d/log") $(reloads)"
+	set -- $now
+	[ "$1" = "$2" ] && [ "$now" = "$last" ] && break
+	last=$now
+	sleep 0.2
+	n=$((n + 1))
+done
+[ $i = 30 ] && ! grep -q 'stopping\|tollgate stopped' "$d/log" &&
+    [ "$(reloads)" -gt "$before" ] &&
+    ok "30 SIGHUPs during slow reloads: $(($(reloads) - before)) reloads, still running" ||
+    fail "SIGHUP burst: $i sent, $(($(reloads) - before)) reloads; $(tail -3 "$d/log")"
+alive "SIGHUP burst"
 
 # 6. SIGKILL mid-session: the client sees the drop; a new daemon starts
 # over the stale socket and pidfile and serves.
