@@ -557,6 +557,7 @@ conf_limit_decl(struct conf_lex *lx, struct conf_tok *tok,
 				lim_next(&c);
 			lim_skip(&c, lim_words);
 		}
+	tg_limit_set_prefix(l);
 	if (tok->type != CONF_T_RBRACE) {
 		conf_tok_expected(lx, tok, "'}' closing the limit");
 		return;

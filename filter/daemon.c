@@ -4,9 +4,13 @@
  * only, before smfi_main. */
 #include "config.h"
 
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -16,7 +20,7 @@
 
 #include "tg.h"
 #include "tg_log.h"
-#include "daemon.h"
+#include "tg_daemon.h"
 
 static int daemon_notify = -1;	/* write end; the parent reads */
 
@@ -131,4 +135,41 @@ tg_daemon_socket_live(const char *path)
 	live = connect(fd, (struct sockaddr *)&sun, sizeof sun) == 0;
 	close(fd);
 	return live;
+}
+
+/*
+ * libmilter sends every modification (each added or removed header) as a
+ * packet of its own and never sets TCP_NODELAY, so on an inet socket the
+ * second packet waits for the MTA's delayed ACK of the first: about 40 ms
+ * at end of message for any message that gets a header. libmilter does
+ * not expose its sockets; the listener is the only listening TCP socket
+ * when this runs, and on Linux (and the BSDs) accepted connections
+ * inherit TCP_NODELAY from it.
+ */
+int
+tg_daemon_nodelay_listeners(void)
+{
+	struct rlimit rl;
+	int fd, maxfd, n = 0;
+
+	maxfd = getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+	    rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < 65536 ?
+	    (int)rl.rlim_cur : 65536;
+	for (fd = 3; fd < maxfd; fd++) {
+		int on = 0, proto = 0, one = 1;
+		socklen_t len = sizeof on;
+
+		if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &len) != 0)
+			continue;	/* not open, or not a socket */
+		len = sizeof proto;
+		if (!on || getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto,
+		    &len) != 0 || proto != IPPROTO_TCP)
+			continue;
+		if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
+		    sizeof one) != 0)
+			tg_log_warn("TCP_NODELAY on the milter socket");
+		else
+			n++;
+	}
+	return n;
 }

@@ -166,26 +166,35 @@ engine_cmp_result(enum tg_cmp cmp, int order)
 	return 0;
 }
 
+/* engine_cmp_num - compare a number attribute (of the message or of the
+ * attachment being tested) with want; unknown: only "!=" holds. */
+static int
+engine_cmp_num(const struct engine_ctx *c, const struct tg_expr *e,
+    long long want)
+{
+	long long n;
+
+	if ((tg_content_attr(e->attr) ?
+	    tg_content_num(c->s, &c->cur, e, &n) :
+	    engine_num(c, e->attr, &n)) != 0)
+		return e->cmp == TG_CMP_NE;
+	return engine_cmp_result(e->cmp, n < want ? -1 : n > want ? 1 : 0);
+}
+
 /* engine_cmp_lookup - compare with a value looked up in a table. */
 static int
 engine_cmp_lookup(const struct engine_ctx *c, const struct tg_expr *e)
 {
 	const char *v, *rhs = NULL;
-	long long n, want = 0;
+	long long want = 0;
 	int rc;
 
 	if ((rc = tg_content_attr(e->vattr) ?
 	    tg_content_lookup_value(c->s, &c->cur, e, &want, &rhs) :
 	    tg_lookup_value(c->s, e, &want, &rhs)) <= 0)
 		return rc < 0 ? -1 : e->cmp == TG_CMP_NE;
-	if (tg_attrs[e->attr].type == TG_T_NUM) {
-		if ((tg_content_attr(e->attr) ?
-		    tg_content_num(c->s, &c->cur, e, &n) :
-		    engine_num(c, e->attr, &n)) != 0)
-			return e->cmp == TG_CMP_NE;
-		return engine_cmp_result(e->cmp,
-		    n < want ? -1 : n > want ? 1 : 0);
-	}
+	if (tg_attrs[e->attr].type == TG_T_NUM)
+		return engine_cmp_num(c, e, want);
 	if ((v = engine_str(c, e)) == NULL || rhs == NULL)
 		return e->cmp == TG_CMP_NE;
 	return engine_cmp_result(e->cmp, strcasecmp(v, rhs));
@@ -196,20 +205,13 @@ engine_cmp(const struct engine_ctx *c, const struct tg_expr *e)
 {
 	struct tg_ip ip, lit;
 	const char *v;
-	long long n;
 
 	if (e->vtable != NULL)
 		return engine_cmp_lookup(c, e);
 
 	/* Unknown values: only "!=" holds. */
-	if (tg_attrs[e->attr].type == TG_T_NUM) {
-		if ((tg_content_attr(e->attr) ?
-		    tg_content_num(c->s, &c->cur, e, &n) :
-		    engine_num(c, e->attr, &n)) != 0)
-			return e->cmp == TG_CMP_NE;
-		return engine_cmp_result(e->cmp,
-		    n < e->num ? -1 : n > e->num ? 1 : 0);
-	}
+	if (tg_attrs[e->attr].type == TG_T_NUM)
+		return engine_cmp_num(c, e, e->num);
 	if (tg_attrs[e->attr].type == TG_T_IP &&
 	    tg_ip_parse(e->str, &lit) == 0) {
 		if (engine_ip(c, e->attr, &ip) != 0)

@@ -180,18 +180,42 @@ tg_ip_in_prefix(const struct tg_ip *ip, const struct tg_ip *net,
 	return 1;
 }
 
+/* ip_v4_text - dotted quad into buf (at least 16 bytes): the libc's
+ * inet_ntop goes through sprintf, which cost more than the rest of the
+ * connect stage, and rate keys format an address per check. */
+static void
+ip_v4_text(const uint8_t *b, char *buf)
+{
+	char *o = buf;
+
+	for (int i = 0; i < 4; i++) {
+		if (b[i] >= 100)
+			*o++ = (char)('0' + b[i] / 100);
+		if (b[i] >= 10)
+			*o++ = (char)('0' + b[i] / 10 % 10);
+		*o++ = (char)('0' + b[i] % 10);
+		*o++ = i < 3 ? '.' : '\0';
+	}
+}
+
 char *
 tg_ip_format(const struct tg_ip *ip, char *buf, size_t bufsz)
 {
-	const char *p = NULL;
+	char v4[16];
 
 	if (bufsz == 0)
 		return buf;
-	if (ip->family == 4)
-		p = inet_ntop(AF_INET, ip->b, buf, (socklen_t)bufsz);
-	else if (ip->family == 6)
-		p = inet_ntop(AF_INET6, ip->b, buf, (socklen_t)bufsz);
-	if (p == NULL)
-		tg_strlcpy(buf, "?", bufsz);
+	if (ip->family == 4 && bufsz >= sizeof v4) {
+		ip_v4_text(ip->b, buf);
+		return buf;
+	}
+	if (ip->family == 4) {		/* a small buffer: fits or "?" */
+		ip_v4_text(ip->b, v4);
+		if (tg_strlcpy(buf, v4, bufsz) < bufsz)
+			return buf;
+	} else if (ip->family == 6 &&
+	    inet_ntop(AF_INET6, ip->b, buf, (socklen_t)bufsz) != NULL)
+		return buf;
+	tg_strlcpy(buf, "?", bufsz);
 	return buf;
 }

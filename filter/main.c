@@ -32,7 +32,7 @@
 #include "milter_guard.h"
 #include "reload.h"
 #include "control.h"
-#include "daemon.h"
+#include "tg_daemon.h"
 
 #ifndef SYSCONFDIR
 #define SYSCONFDIR	"/etc"
@@ -335,6 +335,9 @@ main_open_socket(const char *spec, const char **unixpath)
 		return -1;
 	}
 	umask(007);
+	if (strncmp(spec, "inet", 4) == 0 && tg_daemon_nodelay_listeners() == 0)
+		tg_log_warnx("%s: TCP_NODELAY not set: header changes may wait "
+		    "for the MTA's delayed ACK", spec);
 	if (strncmp(spec, "unix:", 5) == 0 || strncmp(spec, "local:", 6) == 0) {
 		*unixpath = strchr(spec, ':') + 1;
 		if (chmod(*unixpath, 0660) != 0)

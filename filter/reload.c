@@ -1,14 +1,31 @@
-/* reload.c - the signal thread. sigwait() for SIGHUP (load the policy file
- * again, publish it when valid, else keep the current generation) and
- * SIGTERM/SIGINT (smfi_stop). Parsing and table loading happen here, never
- * on an SMTP session's thread. Owns: nothing shared; the published policy
- * belongs to policy.c. Threads: one thread; the others block the signals. */
+/* reload.c - the signal thread. SIGHUP loads the policy file again and
+ * publishes it when valid (else the current generation stays); SIGTERM and
+ * SIGINT stop libmilter. Parsing and table loading happen here, never on
+ * an SMTP session's thread.
+ *
+ * Why a handler and a pipe rather than sigwait(): smfi_main() starts a
+ * libmilter thread of its own that sigwait()s for SIGHUP, SIGTERM and
+ * SIGINT and stops the milter on any of them. A process-directed signal
+ * goes to one thread that does not block it: a thread in sigwait() counts
+ * only while it waits, so with our own sigwait() a SIGHUP that came while
+ * we were busy reloading went to libmilter's thread and stopped the
+ * daemon. This thread never blocks the three signals, so the kernel always
+ * finds it first (it was started before libmilter's thread, and the
+ * kernel keeps trying the thread that took the last one); the handler
+ * only writes the signal's number into a pipe, and the thread reads it.
+ * Several SIGHUPs during a reload make one more reload, of the file as it
+ * is then.
+ *
+ * Owns: the pipe; the published policy belongs to policy.c. Threads: this
+ * one; every other thread blocks the signals. */
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <libmilter/mfapi.h>
 
@@ -21,6 +38,7 @@
 static pthread_t	 reload_thread;
 static int		 reload_running;
 static const char	*reload_path;
+static int		 reload_pipe[2] = { -1, -1 };
 
 /* reload_sigset - the signals the thread owns */
 static void
@@ -115,39 +133,90 @@ reload_policy(void)
 	tg_diag_free(&diag);
 }
 
-/* reload_main - the thread: wait for signals until asked to stop */
+/* reload_handler - runs in the reload thread (the only one that does not
+ * block the signals): hand the signal over, nothing else. A full pipe
+ * already holds a request, so a lost byte loses nothing. */
+static void
+reload_handler(int sig)
+{
+	int saved = errno;
+	unsigned char b = (unsigned char)sig;
+
+	(void)write(reload_pipe[1], &b, 1);
+	errno = saved;
+}
+
+/* reload_main - the thread: read signals from the pipe until told to
+ * stop */
 static void *
 reload_main(void *arg)
 {
+	unsigned char buf[64];
 	sigset_t set;
-	int sig, rc;
+	ssize_t n;
+	int rc, hup, stop = 0;
 
 	(void)arg;
 	reload_sigset(&set);
-	for (;;) {
-		if ((rc = sigwait(&set, &sig)) != 0) {
-			errno = rc;
-			tg_log_warn("sigwait");
-			continue;
-		}
-		if (sig == SIGHUP) {
-			reload_policy();
-			continue;
-		}
-		tg_log_info("%s received, stopping",
-		    sig == SIGTERM ? "SIGTERM" : "SIGINT");
-		(void)smfi_stop();
-		break;
+	if ((rc = pthread_sigmask(SIG_UNBLOCK, &set, NULL)) != 0) {
+		errno = rc;
+		tg_log_warn("pthread_sigmask (reload thread)");
 	}
+	while (!stop) {
+		if ((n = read(reload_pipe[0], buf, sizeof buf)) <= 0) {
+			if (n < 0 && errno == EINTR)
+				continue;
+			tg_log_warn("reload thread: read");
+			break;
+		}
+		hup = 0;
+		for (ssize_t i = 0; i < n; i++) {
+			if (buf[i] == SIGHUP) {
+				hup = 1;
+				continue;
+			}
+			stop = 1;
+			if (buf[i] == 0)	/* tg_reload_stop() */
+				break;
+			tg_log_info("%s received, stopping",
+			    buf[i] == SIGINT ? "SIGINT" : "SIGTERM");
+			(void)smfi_stop();
+			break;
+		}
+		if (hup && !stop)
+			reload_policy();
+	}
+	/* Signals that still come (smfi_main may take a while to return)
+	 * find a handler and a pipe nobody reads: harmless. */
 	return NULL;
 }
 
 int
 tg_reload_start(const char *path)
 {
+	struct sigaction sa;
+	sigset_t set;
 	int rc;
 
 	reload_path = path;
+	if (pipe2(reload_pipe, O_CLOEXEC) != 0 ||
+	    fcntl(reload_pipe[1], F_SETFL, O_NONBLOCK) != 0) {
+		tg_log_warn("pipe (reload thread)");
+		return -1;
+	}
+	/* Only the reload thread takes these (the others block them):
+	 * SA_RESTART, so that the reload's own reads are not cut short. */
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = reload_handler;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	reload_sigset(&set);
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sigismember(&set, sig) == 1 &&
+		    sigaction(sig, &sa, NULL) != 0) {
+			tg_log_warn("sigaction %d", sig);
+			return -1;
+		}
 	if ((rc = pthread_create(&reload_thread, NULL, reload_main,
 	    NULL)) != 0) {
 		errno = rc;
@@ -161,12 +230,13 @@ tg_reload_start(const char *path)
 void
 tg_reload_stop(void)
 {
+	unsigned char b = 0;
+
 	if (!reload_running)
 		return;
-	/* smfi_main can return without a signal (socket error): wake the
-	 * thread with a signal only it waits for. Harmless if it has
-	 * already left; it then exits without waiting again. */
-	(void)pthread_kill(reload_thread, SIGTERM);
+	/* smfi_main can return without a signal (socket error): tell the
+	 * thread to end. Harmless if it has already left. */
+	(void)write(reload_pipe[1], &b, 1);
 	(void)pthread_join(reload_thread, NULL);
 	reload_running = 0;
 }

@@ -2,7 +2,8 @@
  * SMTP path, SIGTERM and SIGINT stop libmilter. Daemon only (links
  * libmilter). Threads: tg_reload_block_signals() must run in the main
  * thread before any other thread exists, so every thread inherits the
- * mask and only the reload thread ever sees these signals. */
+ * mask; the reload thread alone unblocks the signals, so it takes them
+ * all, not libmilter's own signal thread (see reload.c). */
 #ifndef TG_RELOAD_H
 #define TG_RELOAD_H
 

@@ -229,34 +229,13 @@ tg_session_set(struct tg_session *s, enum tg_attr a, const char *value)
 	return TG_OK;
 }
 
-/* session_ipv4_text - dotted quad into buf (at least 16 bytes): the
- * libc's inet_ntop goes through sprintf, which cost more than the rest of
- * the connect stage. */
-static void
-session_ipv4_text(const uint8_t *b, char *buf)
-{
-	char *o = buf;
-
-	for (int i = 0; i < 4; i++) {
-		if (b[i] >= 100)
-			*o++ = (char)('0' + b[i] / 100);
-		if (b[i] >= 10)
-			*o++ = (char)('0' + b[i] / 10 % 10);
-		*o++ = (char)('0' + b[i] % 10);
-		*o++ = i < 3 ? '.' : '\0';
-	}
-}
-
 void
 tg_session_set_client_ip(struct tg_session *s, const struct tg_ip *ip)
 {
 	char buf[64];
 
 	session_unset(s, TG_A_CLIENT_ADDRESS);
-	if (ip->family == 4)
-		session_ipv4_text(ip->b, buf);
-	else
-		tg_ip_format(ip, buf, sizeof buf);
+	tg_ip_format(ip, buf, sizeof buf);
 	s->client_ip = *ip;
 	s->client_ip_ok = 1;
 	s->val[TG_A_CLIENT_ADDRESS] = tg_xstrdup(buf);

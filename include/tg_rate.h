@@ -35,6 +35,9 @@ struct tg_limit_key {
 
 struct tg_limit {
 	char			*name;
+	char			*prefix;	/* every key's start: see
+						 * tg_limit_set_prefix() */
+	size_t			 prefixlen;
 	struct tg_limit_key	 keys[TG_LIMIT_KEYS_MAX];
 	size_t			 nkeys;
 	enum tg_rate_count	 count;
@@ -49,6 +52,11 @@ struct tg_limit {
 };
 
 void	tg_limit_free(struct tg_limit *);
+/* Once l's name, count and window are set (the parser does it when the
+ * declaration is complete): builds "NAME:count:window", with which each
+ * of l's keys starts, so that a reload that changes what a limit counts
+ * starts afresh. Until then tg_rate_key() fails for l. */
+void	tg_limit_set_prefix(struct tg_limit *l);
 /* p is about to be published: its store memory { max-keys } (the default
  * when it has none) becomes the memory store's cap. Loading a policy
  * changes nothing shared: a policy only checked, or one that a failed

@@ -228,6 +228,17 @@ START_TEST(test_ip_format_small)
 	tg_ip_parse("1.2.3.4", &ip);
 	tg_ip_format(&ip, tiny, sizeof tiny);
 	ck_assert_msg(strlen(tiny) < sizeof tiny, "got unterminated text");
+	/* The hand-written IPv4 form: every digit count, exact fits. */
+	tg_ip_parse("0.9.10.99", &ip);
+	ck_assert_str_eq(tg_ip_format(&ip, buf, sizeof buf), "0.9.10.99");
+	tg_ip_parse("100.199.200.255", &ip);
+	ck_assert_str_eq(tg_ip_format(&ip, buf, sizeof buf),
+	    "100.199.200.255");
+	ck_assert_str_eq(tg_ip_format(&ip, buf, 16), "100.199.200.255");
+	ck_assert_str_eq(tg_ip_format(&ip, buf, 15), "?");
+	tg_ip_parse("1.2.3.4", &ip);
+	ck_assert_str_eq(tg_ip_format(&ip, buf, 8), "1.2.3.4");
+	ck_assert_str_eq(tg_ip_format(&ip, buf, 7), "?");
 	ip.family = 5;
 	tg_ip_format(&ip, buf, sizeof buf);
 	ck_assert_msg(strcmp(buf, "?") == 0, "got \"%s\", want \"?\"", buf);

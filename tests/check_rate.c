@@ -620,6 +620,77 @@ START_TEST(test_limit_grammar_errors)
 }
 END_TEST
 
+/* ---- keys ------------------------------------------------------------ */
+
+/* The exact bytes of a key: stores and their snapshots (store_snap.c)
+ * keep counters by key, so a change here would lose every counter at
+ * the upgrade. These are the keys the first format produced. */
+static const struct {
+	const char	*limit;		/* "NAME { ... }" */
+	const char	*attr[2];	/* "attr=value" */
+	const char	*key;		/* NULL: the limit is off */
+} key_cases[] = {
+	{ "Net { key client.address/24/48 count connections max 9 per 1m }",
+	    { "client.address=192.0.2.77" },
+	    "Net:connections:60|192.0.2.0/24" },
+	{ "n { key client.address/24/64 count messages max 9 per 1h }",
+	    { "client.address=2001:DB8:1:2:3::9" },
+	    "n:messages:3600|2001:db8:1:2::/64" },
+	{ "n { key client.address/9/3 count bytes max 9 per 2d }",
+	    { "client.address=255.255.255.255" },
+	    "n:bytes:172800|255.128.0.0/9" },
+	{ "n { key client.address/0/128 count recipients max 9 per 90s }",
+	    { "client.address=[IPv6:::1]" }, "n:recipients:90|::1/128" },
+	{ "n { key client.address count sessions max 9 }",
+	    { "client.address=10.0.0.1" }, "n:sessions:0|10.0.0.1/32" },
+	{ "n { key client.address count sessions max 9 }",
+	    { "client.address=::ffff:10.1.2.3" }, "n:sessions:0|10.1.2.3/32" },
+	{ "n { key client.address count sessions max 9 }",
+	    { "client.address=2001:db8::1" }, "n:sessions:0|2001:db8::/64" },
+	{ "login { key sasl.login count messages max 9 per 1h }",
+	    { "sasl.login=Alice@Example.ORG" },
+	    "login:messages:3600|alice@example.org" },
+	{ "two { key sasl.login, client.address/16 count messages max 9 "
+	    "per 1d }", { "sasl.login=bob", "client.address=198.51.100.7" },
+	    "two:messages:86400|bob|198.51.0.0/16" },
+	{ "login { key sasl.login count messages max 9 per 1h }",
+	    { "client.address=10.0.0.1" }, NULL },
+};
+
+START_TEST(test_limit_key_bytes)
+{
+	char text[256], key[TG_LIMIT_KEY_MAX], a[64], *eq;
+	struct tg_policy *p;
+	struct tg_session s;
+	enum tg_attr attr;
+
+	snprintf(text, sizeof text, "limit %s\n", key_cases[_i].limit);
+	p = policy(text);
+	ck_assert_uint_eq(p->nlimits, 1);
+	tg_session_init(&s, "K");
+	for (size_t j = 0; j < 2 && key_cases[_i].attr[j] != NULL; j++) {
+		tg_strlcpy(a, key_cases[_i].attr[j], sizeof a);
+		eq = strchr(a, '=');
+		*eq = '\0';
+		ck_assert_int_eq(tg_attr_lookup(a, &attr), 0);
+		set(&s, attr, eq + 1);
+	}
+	if (key_cases[_i].key == NULL)
+		ck_assert_int_eq(tg_rate_key(p->limits[0], &s, key,
+		    sizeof key), -1);
+	else {
+		ck_assert_int_eq(tg_rate_key(p->limits[0], &s, key,
+		    sizeof key), 0);
+		ck_assert_str_eq(key, key_cases[_i].key);
+		/* Too small a buffer: no key rather than a cut one. */
+		ck_assert_int_eq(tg_rate_key(p->limits[0], &s, key,
+		    strlen(key_cases[_i].key)), -1);
+	}
+	tg_session_free(&s);
+	tg_policy_unref(p);
+}
+END_TEST
+
 /* ---- operator commands ---------------------------------------------- */
 
 START_TEST(test_limit_ctl_show_reset)
@@ -686,6 +757,8 @@ rate_suite(void)
 	tcase_add_test(tc, test_limit_store_down_both_ways);
 	tcase_add_test(tc, test_limit_grammar_errors);
 	tcase_add_test(tc, test_limit_ctl_show_reset);
+	tcase_add_loop_test(tc, test_limit_key_bytes, 0,
+	    (int)(sizeof key_cases / sizeof key_cases[0]));
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -24,10 +24,6 @@ if [ ! -x "$UNBOUND_SERVER" ]; then
 	echo "dns.sh: unbound not installed (apt-get install unbound)"
 	exit 77
 fi
-case $TOLLGATE in
-/*)	;;
-*)	TOLLGATE=$(pwd)/$TOLLGATE ;;
-esac
 
 . "$src/../daemon.sh"
 tg_dir dns
@@ -55,20 +51,13 @@ start() {
 	sed -e "s|127.0.0.1@@PORT@|${3:-127.0.0.1}@$port|g" \
 	    -e "s|@TIMEOUT@|$2|g" \
 	    "$src/dns/policy.conf.in" >"$dir/$1/policy.conf"
-	tg_start "$1" -d -c "$dir/$1/policy.conf" -P "$dir/$1/pid" || exit 1
+	tg_start "$1" -d -c "$dir/$1/policy.conf" -P "$dir/$1/pid"
 }
 
 # stop NAME: SIGTERM by PID; the daemon must exit 0 (no sanitizer or
 # valgrind error, lookups in flight cancelled cleanly)
 stop() {
-	tg_stop "$1"
-	if [ $rc != 0 ]; then
-		echo "FAIL: daemon $1 exited with status $rc; log:"
-		tail -40 "$dir/$1/log"
-		failed=1
-	else
-		echo "ok - daemon $1 stopped cleanly"
-	fi
+	tg_stop_ok "$1" && echo "ok - daemon $1 stopped cleanly"
 }
 
 run() {
@@ -100,6 +89,7 @@ echo "ok - unbound stopped"
 # server ever listens.
 start down 1s 127.0.0.254
 run down "$src/dns/down.lua"
+tg_term up down
 stop up
 stop down
 exit $failed

@@ -18,10 +18,6 @@ if [ -z "$MILTERTEST" ] || [ ! -x "$MILTERTEST" ]; then
 	echo "run.sh: miltertest not installed (apt-get install miltertest)"
 	exit 77
 fi
-case $TOLLGATE in
-/*)	;;
-*)	TOLLGATE=$(pwd)/$TOLLGATE ;;
-esac
 if [ ! -x "$TOLLGATE" ]; then
 	echo "run.sh: $TOLLGATE not built"
 	exit 1
@@ -33,17 +29,13 @@ tg_dir milter
 # start NAME CONF: run a daemon as $dir/NAME/{sock,pid,log}, wait for its
 # socket. The PID is $! (-f: no fork), also written to the pidfile.
 start() {
-	tg_start "$1" -d -c "$2" -P "$dir/$1/pid" || exit 1
+	tg_start "$1" -d -c "$2" -P "$dir/$1/pid"
 }
 
 # stop NAME: SIGTERM by PID; the daemon must exit 0 and remove its pidfile
 stop() {
-	tg_stop "$1"
-	if [ $rc != 0 ]; then
-		echo "FAIL: daemon $1 exited with status $rc; log:"
-		tail -40 "$dir/$1/log"
-		failed=1
-	elif [ -e "$dir/$1/pid" ]; then
+	tg_stop_ok "$1" || return
+	if [ -e "$dir/$1/pid" ]; then
 		echo "FAIL: daemon $1 left its pidfile"
 		failed=1
 	else
@@ -125,6 +117,7 @@ start content "$src/content.conf"
 run content "$src/content.lua"
 alive content
 
+tg_term main reload limits submit content
 stop main
 stop reload
 stop limits

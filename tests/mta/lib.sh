@@ -1,31 +1,42 @@
 # lib.sh - harness shared by tests/mta/postfix.tap and sendmail.tap
 # (sourced). It owns the temporary directory, the smtp-sink that receives
 # accepted mail, the tollgate daemon and the TAP output; the MTA script
-# sets up its MTA and defines mta_stop and mta_queue_empty. Scenarios
+# sets up its MTA, sets pid_mta and defines mta_queue_empty. Scenarios
 # (scenarios.sh) use the helpers below: smtp, dialog, expect, delivered,
-# header, no_header. Every process is stopped by its PID on exit.
+# header, no_header. Every process is started and stopped by its PID:
+# tollgate and smtp-sink with the helpers of tests/daemon.sh (tg_spawn,
+# tg_wait, tg_stop; names tg and smtpsink), unbound with tests/unbound.sh.
 #
 # Environment: TOLLGATE, top_srcdir (from tests/Makefile.am);
 # TG_MTA_PORT_BASE (first port to try), KEEP=1 (keep the directory),
 # UNBOUND_SERVER (the unbound binary that answers tollgate's DNS checks).
 
 mta_src=$(cd "${top_srcdir:-.}/tests/mta" && pwd)
-TOLLGATE=${TOLLGATE:-${top_builddir:-.}/filter/tollgate}
-case $TOLLGATE in
-/*)	;;
-*)	TOLLGATE=$(pwd)/$TOLLGATE ;;
-esac
+. "$mta_src/../daemon.sh"	# also makes TOLLGATE absolute
 
 dir=""
 tap_n=0		# test points printed
 tap_failed=0	# test points that failed
 cur_fail=0	# failures in the running scenario
-pid_sink="" pid_tg=""
+pid_smtpsink="" pid_tg=""
 . "$mta_src/../unbound.sh"
 
-# The MTA script defines these once it has an MTA to stop or look at.
-mta_stop() { :; }
+# The MTA script defines this once it has an MTA to look at.
 mta_queue_empty() { :; }
+
+# mta_stop - SIGTERM to the MTA's master process, by the PID in pid_mta
+# that the MTA script read from its pid file (not our child: we poll until
+# it has gone, and it stops its own children)
+mta_stop() {
+	[ -n "${pid_mta:-}" ] || return 0
+	kill -TERM "$pid_mta" 2>/dev/null
+	n=0
+	while kill -0 "$pid_mta" 2>/dev/null && [ $n -lt 100 ]; do
+		sleep 0.1
+		n=$((n + 1))
+	done
+	pid_mta=""
+}
 
 # ---- TAP ------------------------------------------------------------------
 
@@ -92,10 +103,8 @@ harness_exit() {
 	rc=$?
 	trap - EXIT
 	mta_stop
-	tg_stop
 	[ -n "${pid_dialog:-}" ] && kill -TERM "$pid_dialog" 2>/dev/null
-	[ -n "$pid_sink" ] && kill -TERM "$pid_sink" 2>/dev/null &&
-	    wait "$pid_sink" 2>/dev/null
+	tg_stop_all
 	unbound_stop
 	if [ "${KEEP:-0}" = 1 ] || [ "$tap_failed" -ne 0 ] || [ "$rc" -ne 0 ]
 	then
@@ -137,12 +146,12 @@ pick_ports() {
 }
 
 # sink_start - smtp-sink on $SINK_PORT; every message is dumped to a file
-# of its own in $dir/sink, with the envelope as X-Rcpt-Args: lines
+# of its own in $dir/sink, with the envelope as X-Rcpt-Args: lines (its
+# log is in $dir/smtpsink: nothing but mail in $dir/sink)
 sink_start() {
 	chown nobody "$dir/sink"
-	smtp-sink -u nobody -d "$dir/sink/%H%M%S." "127.0.0.1:$SINK_PORT" 64 \
-	    >"$dir/sink.log" 2>&1 &
-	pid_sink=$!
+	tg_spawn smtpsink smtp-sink -u nobody -d "$dir/sink/%H%M%S." \
+	    "127.0.0.1:$SINK_PORT" 64
 	port_wait "$SINK_PORT" || bail "smtp-sink did not start"
 }
 
@@ -170,28 +179,16 @@ policy_install() {
 	chmod 644 "$dir/policy"/*
 }
 
-# tg_start - run tollgate in the foreground (PID $pid_tg) on
-# unix:$dir/tg/tollgate.sock as $TG_USER; wait for the socket
-tg_start() {
-	"$TOLLGATE" -f -d -c "$policy" -p "unix:$dir/tg/tollgate.sock" \
-	    -u "$TG_USER" >>"$dir/tg/log" 2>&1 &
-	pid_tg=$!
-	n=0
-	while [ ! -S "$dir/tg/tollgate.sock" ]; do
-		n=$((n + 1))
-		if [ $n -gt 100 ] || ! kill -0 "$pid_tg" 2>/dev/null; then
-			tail -n 20 "$dir/tg/log" | diag
-			bail "tollgate did not start"
-		fi
-		sleep 0.1
-	done
-}
-
-tg_stop() {
-	[ -n "$pid_tg" ] || return 0
-	kill -TERM "$pid_tg" 2>/dev/null
-	wait "$pid_tg" 2>/dev/null
-	pid_tg=""
+# tollgate_start - run tollgate in the foreground (process tg, PID
+# $pid_tg) on unix:$dir/tg/tollgate.sock as $TG_USER; wait for the
+# socket. tg_stop tg stops it.
+tollgate_start() {
+	tg_spawn tg "$TOLLGATE" -f -d -c "$policy" \
+	    -p "unix:$dir/tg/tollgate.sock" -u "$TG_USER"
+	if ! tg_wait tg test -S "$dir/tg/tollgate.sock"; then
+		tail -n 20 "$dir/tg/log" | diag
+		bail "tollgate did not start"
+	fi
 }
 
 # tg_reload - SIGHUP; wait until the log says the reload is over

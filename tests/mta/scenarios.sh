@@ -266,14 +266,14 @@ scenario tollgate-down "tollgate stopped mid-session: the MTA answers 4xx, deliv
 sc_tollgate_down() {
 	dialog_bg mx "EHLO client.example.net" "MAIL FROM:<tester@example.net>" \
 	    "RCPT TO:<bob@example.org>" @wait "@data 100" || return
-	tg_stop
+	tg_stop tg
 	dialog_resume
 	expect rcpt 250
 	expect fail "$DOWN_CODE" "$DOWN_ENH"
 	# A new session while tollgate is down.
 	smtp mx --to bob@example.org
 	expect fail "$DOWN_CODE" "$DOWN_ENH"
-	tg_start
+	tollgate_start
 	# And back to normal.
 	smtp mx --to bob@example.org
 	expect eom 250

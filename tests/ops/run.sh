@@ -20,19 +20,10 @@ if [ -z "$MILTERTEST" ] || [ ! -x "$MILTERTEST" ]; then
 	echo "ops/run.sh: miltertest not installed (apt-get install miltertest)"
 	exit 77
 fi
-case $TOLLGATE in
-/*)	;;
-*)	TOLLGATE=$(pwd)/$TOLLGATE ;;
-esac
-CTL=$(dirname "$TOLLGATE")/tollgatectl
 
 . "$src/../daemon.sh"
 tg_dir ops
-
-fail() {
-	echo "FAIL: $*"
-	failed=1
-}
+CTL=$(dirname "$TOLLGATE")/tollgatectl
 
 # policy NAME SETTINGS: $dir/NAME/policy.conf = settings + the rules
 redis=0
@@ -53,15 +44,11 @@ policy() {
 }
 
 # start NAME FLAGS...: the daemon on $dir/NAME/sock; waits for the socket
+# (a daemon that does not start fails the test)
 start() {
 	name=$1
 	shift
 	tg_start "$name" -c "$dir/$name/policy.conf" "$@"
-}
-
-stop() {
-	tg_stop "$1"
-	[ $rc = 0 ] || fail "daemon $1 exited with status $rc"
 }
 
 run() {
@@ -88,7 +75,9 @@ done
 port=""
 for try in 1 2 3 4 5; do
 	p=$((27400 + $(od -An -N2 -tu2 /dev/urandom) % 500))
-	if start dry -M "127.0.0.1:$p" -C "$dir/dry/ctl"; then
+	: >"$dir/dry/log"
+	if tg_try dry -c "$dir/dry/policy.conf" -M "127.0.0.1:$p" \
+	    -C "$dir/dry/ctl"; then
 		port=$p
 		break
 	fi
@@ -99,8 +88,8 @@ if [ -z "$port" ]; then
 	cat "$dir/dry/log"
 	exit 1
 fi
-start quiet -D || { fail "daemon quiet did not start"; exit 1; }
-start enforce || { fail "daemon enforce did not start"; exit 1; }
+start quiet -D
+start enforce
 grep -q 'dry run: no verdict is enforced' "$dir/quiet/log" &&
     fail "log-level warning: the info start line was logged"
 for n in dry quiet enforce; do
@@ -169,7 +158,8 @@ grep -q '^# TYPE tollgate_stage_duration_seconds histogram$' \
 grep -q '^tollgate_rule_matched_total{stage="rcpt",rule="block"} 1$' \
     "$dir/ctl.out" || fail "tollgatectl metrics: rule block not counted"
 
-stop dry
-stop quiet
-stop enforce
+tg_term dry quiet enforce
+tg_stop_ok dry
+tg_stop_ok quiet
+tg_stop_ok enforce
 exit $failed

@@ -17,11 +17,6 @@ REDIS_SERVER=${REDIS_SERVER:-$(command -v redis-server)}
 src=$(cd "$top_srcdir/tests/rate" && pwd)
 lib=$(cd "$top_srcdir/tests/milter" && pwd)/lib.lua
 
-case $TOLLGATE in
-/*)	;;
-*)	TOLLGATE=$(pwd)/$TOLLGATE ;;
-esac
-CTL=$(dirname "$TOLLGATE")/tollgatectl
 for need in "$MILTERTEST" "$REDIS_SERVER"; do
 	if [ -z "$need" ] || [ ! -x "$need" ]; then
 		echo "rate/run.sh: miltertest or redis-server missing; skipped"
@@ -29,61 +24,24 @@ for need in "$MILTERTEST" "$REDIS_SERVER"; do
 	fi
 done
 
-dir=$(mktemp -d "${TMPDIR:-/tmp}/tg-rate.XXXXXX") || exit 1
-pids=""
-redis_pid=""
-failed=0
+. "$src/../daemon.sh"
+tg_dir rate
+CTL=$(dirname "$TOLLGATE")/tollgatectl
 
-cleanup() {
-	for p in $pids $redis_pid; do
-		kill -TERM "$p" 2>/dev/null
-	done
-	for p in $pids $redis_pid; do
-		wait "$p" 2>/dev/null
-	done
-	if [ "${KEEP:-0}" = 1 ] || [ "$failed" != 0 ]; then
-		echo "rate/run.sh: logs kept in $dir"
-	else
-		rm -rf "$dir"
-	fi
-}
-trap cleanup EXIT
-trap 'failed=1; exit 1' INT TERM HUP
-
-fail() {
-	echo "FAIL: $*"
-	failed=1
-}
-
-# redis_start PORT: our own server; 0 when it answers on PORT
+# redis_start PORT: our own server (process "redis"); 0 when it answers
+# on PORT, else 1 with the server stopped
 redis_start() {
-	mkdir -p "$dir/redis"
-	"$REDIS_SERVER" --port "$1" --bind 127.0.0.1 --dir "$dir/redis" \
-	    --pidfile "$dir/redis/pid" --daemonize no --save "" \
-	    --appendonly no --protected-mode yes \
-	    >>"$dir/redis/log" 2>&1 &
-	redis_pid=$!
-	n=0
-	while [ $n -lt 50 ]; do
-		if ! kill -0 "$redis_pid" 2>/dev/null; then
-			wait "$redis_pid" 2>/dev/null
-			redis_pid=""
-			return 1
-		fi
-		if grep -q "Ready to accept connections" "$dir/redis/log"
-		then
-			return 0
-		fi
-		sleep 0.1
-		n=$((n + 1))
-	done
+	tg_spawn redis "$REDIS_SERVER" --port "$1" --bind 127.0.0.1 \
+	    --dir "$dir/redis" --pidfile "$dir/redis/pid" --daemonize no \
+	    --save "" --appendonly no --protected-mode yes
+	tg_wait redis tg_logged redis "Ready to accept connections" && return 0
+	tg_stop redis
 	return 1
 }
 
+# redis_stop: and a fresh log, so that a restart's readiness is its own
 redis_stop() {
-	kill -TERM "$redis_pid"
-	wait "$redis_pid" 2>/dev/null
-	redis_pid=""
+	tg_stop redis
 	: >"$dir/redis/log"
 }
 
@@ -99,7 +57,7 @@ if [ -z "$port" ]; then
 	failed=1
 	exit 1
 fi
-echo "ok - redis-server on 127.0.0.1:$port (pid $redis_pid)"
+echo "ok - redis-server on 127.0.0.1:$port (pid $pid_redis)"
 
 for c in shared open; do
 	sed "s/@PORT@/$port/" "$src/$c.conf.in" >"$dir/$c.conf"
@@ -114,23 +72,13 @@ if ! "$TOLLGATE" -n -c "$dir/shared.conf" >"$dir/check.out" 2>&1; then
 	exit 1
 fi
 
-# start NAME CONF: a daemon in $dir/NAME with a control socket
+# start NAME CONF: a daemon in $dir/NAME with a control socket; up once
+# both sockets are there
+tg_up() {
+	[ -S "$dir/$1/sock" ] && [ -S "$dir/$1/ctl" ]
+}
 start() {
-	mkdir -p "$dir/$1"
-	# shellcheck disable=SC2086 # TG_WRAPPER: e.g. valgrind and options
-	${TG_WRAPPER:-} "$TOLLGATE" -R -f -d -p "unix:$dir/$1/sock" -c "$2" \
-	    -P "$dir/$1/pid" -C "$dir/$1/ctl" 2>"$dir/$1/log" &
-	pids="$pids $!"
-	n=0
-	while [ ! -S "$dir/$1/sock" ] || [ ! -S "$dir/$1/ctl" ]; do
-		if [ $n -ge 100 ]; then
-			cat "$dir/$1/log"
-			fail "daemon $1 did not start"
-			exit 1
-		fi
-		sleep 0.1
-		n=$((n + 1))
-	done
+	tg_start "$1" -d -c "$2" -P "$dir/$1/pid" -C "$dir/$1/ctl"
 }
 
 # mt NAME SCRIPT [VAR=VALUE...]: miltertest against daemon NAME; output
@@ -275,15 +223,9 @@ out=$("$CTL" -s "$dir/b/ctl" show login-rcpts back@example.org)
 [ $failed = 0 ] && echo "ok - redis restarted: reconnected, counting again"
 
 # The daemons stop cleanly (exit 0: under the sanitizers, no leak).
-for p in $pids; do
-	if ! kill -TERM "$p" 2>/dev/null; then
-		fail "daemon $p died"
-		continue
-	fi
-	wait "$p"
-	rc=$?
-	[ $rc = 0 ] || fail "daemon $p exited with status $rc"
+tg_term a b c
+for d in a b c; do
+	tg_stop_ok $d
 done
-pids=""
 [ $failed = 0 ] && echo "ok - daemons stopped cleanly"
 exit $failed

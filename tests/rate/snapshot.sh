@@ -19,64 +19,29 @@ if [ -z "$MILTERTEST" ] || [ ! -x "$MILTERTEST" ]; then
 	exit 77
 fi
 
-dir=$(mktemp -d "${TMPDIR:-/tmp}/tg-snap.XXXXXX") || exit 1
-pid=""
-failed=0
+. "$src/../daemon.sh"
+tg_dir snap
+# The daemon's files: $d/sock and its log $d/log (appended across
+# restarts; emptied by the steps that look at one start only).
+d=$dir/d
 
-cleanup() {
-	if [ -n "$pid" ]; then
-		kill -TERM "$pid" 2>/dev/null
-		wait "$pid" 2>/dev/null
-	fi
-	if [ "${KEEP:-0}" = 1 ] || [ "$failed" != 0 ]; then
-		echo "rate/snapshot.sh: logs kept in $dir"
-	else
-		rm -rf "$dir"
-	fi
+# start CONF: the daemon "d". The old socket goes first: as root, a clean
+# stop leaves it behind (libmilter removes it only for other users). The
+# socket opens before the snapshot is read: the daemon is up at the start
+# line that follows both (slow under valgrind).
+tg_up() {
+	[ -S "$d/sock" ] &&
+	    [ "$(grep -c "starting on" "$d/log")" -gt "${started:-0}" ]
 }
-trap cleanup EXIT
-trap 'failed=1; exit 1' INT TERM HUP
-
-fail() {
-	echo "FAIL: $*"
-	failed=1
-}
-
-# start CONF: the daemon, logging to $dir/log (appended)
 start() {
-	rm -f "$dir/sock"
-	started=$(grep -c "starting on" "$dir/log" 2>/dev/null)
-	# shellcheck disable=SC2086 # TG_WRAPPER: e.g. valgrind and options
-	${TG_WRAPPER:-} "$TOLLGATE" -R -f -d -p "unix:$dir/sock" -c "$1" \
-	    2>>"$dir/log" &
-	pid=$!
-	n=0
-	# The socket opens before the snapshot is read: wait for the line
-	# that follows both (slow under valgrind).
-	while [ ! -S "$dir/sock" ] ||
-	    [ "$(grep -c "starting on" "$dir/log")" -le "${started:-0}" ]; do
-		if [ $n -ge 100 ] || ! kill -0 "$pid" 2>/dev/null; then
-			cat "$dir/log"
-			fail "daemon did not start"
-			exit 1
-		fi
-		sleep 0.1
-		n=$((n + 1))
-	done
-}
-
-# stop: SIGTERM, and the daemon must exit 0
-stop() {
-	kill -TERM "$pid"
-	wait "$pid"
-	rc=$?
-	pid=""
-	[ $rc = 0 ] || fail "daemon exited with status $rc"
+	rm -f "$d/sock"
+	started=$(grep -c "starting on" "$d/log" 2>/dev/null)
+	tg_start d -d -c "$1"
 }
 
 # probe LOGIN WANT: one message; WANT is CONTINUE or REPLYCODE
 probe() {
-	"$MILTERTEST" -D socket="$dir/sock" -D log="$dir/log" -D lib="$lib" \
+	"$MILTERTEST" -D socket="$d/sock" -D log="$d/log" -D lib="$lib" \
 	    -D login="$1" -s "$src/probe.lua" >"$dir/out" 2>&1
 	if ! grep -q "result=$2" "$dir/out"; then
 		fail "message of $1: want $2, got: $(cat "$dir/out")"
@@ -91,62 +56,61 @@ sed "s|@SNAPSHOT@|$dir/no/such/dir/counters|" "$src/snapshot.conf.in" \
 
 # 1. Near the limit, restart, and the limit still holds.
 start "$dir/good.conf"
-grep -q "counter snapshot $snap: No such file" "$dir/log" ||
+grep -q "counter snapshot $snap: No such file" "$d/log" ||
     fail "a missing snapshot is not logged"
 probe alice@example.org CONTINUE
 probe alice@example.org CONTINUE
-stop
-grep -q "counter snapshot $snap: 1 counters saved" "$dir/log" ||
+tg_stop_ok d
+grep -q "counter snapshot $snap: 1 counters saved" "$d/log" ||
     fail "no snapshot saved at SIGTERM"
 start "$dir/good.conf"
-grep -q "counter snapshot $snap: 1 counters restored" "$dir/log" ||
+grep -q "counter snapshot $snap: 1 counters restored" "$d/log" ||
     fail "snapshot not restored"
 probe alice@example.org CONTINUE
 if probe alice@example.org REPLYCODE; then
 	grep -q 'limit=login-msgs action=tempfail .*reply="450 4.7.1' \
-	    "$dir/log" || fail "no 450 4.7.1 verdict after the restart"
+	    "$d/log" || fail "no 450 4.7.1 verdict after the restart"
 fi
-stop
+tg_stop_ok d
 [ $failed = 0 ] &&
     echo "ok - a restart keeps the quota: the 4th message gets 450 4.7.1"
 
 # 2. A corrupt snapshot: one line, empty counters, the daemon serves.
 printf 'TGSNAP\r\n\001\000garbage' >"$snap"
-: >"$dir/log"
+: >"$d/log"
 start "$dir/good.conf"
 grep -q "counter snapshot $snap: .*; starting with empty counters" \
-    "$dir/log" || fail "a corrupt snapshot is not logged"
+    "$d/log" || fail "a corrupt snapshot is not logged"
 probe alice@example.org CONTINUE
-stop
+tg_stop_ok d
 [ $failed = 0 ] && echo "ok - a corrupt snapshot: started empty, logged"
 
 # 3. An unwritable snapshot path: logged at shutdown, not fatal.
-: >"$dir/log"
+: >"$d/log"
 start "$dir/unwritable.conf"
 probe bob@example.org CONTINUE
-stop
+tg_stop_ok d
 grep -q "counter snapshot $dir/no/such/dir/counters: cannot create" \
-    "$dir/log" || fail "an unwritable snapshot path is not logged"
+    "$d/log" || fail "an unwritable snapshot path is not logged"
 [ $failed = 0 ] && echo "ok - an unwritable snapshot path: logged, exit 0"
 
 # 4. SIGTERM with a session open: libmilter does not wait for sessions
 # (its worker pool abandons idle ones), so neither does the daemon: it
 # stops at once, exit 0, snapshot written; the client is cut off.
 rm -f "$snap"
-: >"$dir/log"
+: >"$d/log"
 start "$dir/good.conf"
 # The probe's verdict does not matter: its RCPT finds no daemon.
-"$MILTERTEST" -D socket="$dir/sock" -D log="$dir/log" -D lib="$lib" \
-    -D login=carol@example.org -D hold="sh $src/term-wait.sh $pid $dir/log" \
+"$MILTERTEST" -D socket="$d/sock" -D log="$d/log" -D lib="$lib" \
+    -D login=carol@example.org -D hold="sh $src/term-wait.sh $pid_d $d/log" \
     -s "$src/probe.lua" >"$dir/out" 2>&1
-wait "$pid"
-rc=$?
-pid=""
+# term-wait.sh sent the SIGTERM: only wait
+tg_stop d 0
 [ $rc = 0 ] || fail "daemon exited with status $rc with a session open"
 grep -q "term-wait.sh" "$dir/out" && fail "the daemon did not stop"
-grep -q "counter snapshot $snap: 0 counters saved" "$dir/log" ||
+grep -q "counter snapshot $snap: 0 counters saved" "$d/log" ||
     fail "no snapshot saved at SIGTERM with a session open"
-grep -q "callbacks still run" "$dir/log" &&
+grep -q "callbacks still run" "$d/log" &&
     fail "an idle session counted as a running callback"
 [ $failed = 0 ] &&
     echo "ok - SIGTERM with a session open: stopped at once, snapshot saved"

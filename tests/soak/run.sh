@@ -18,53 +18,31 @@ TOLLGATE=${TOLLGATE:-$top_builddir/filter/tollgate}
 clients=${SOAK_CLIENTS:-20}
 secs=${SOAK_SECONDS:-20}
 src=$(cd "$top_srcdir/tests/soak" && pwd)
-case $TOLLGATE in
-/*)	;;
-*)	TOLLGATE=$(pwd)/$TOLLGATE ;;
-esac
 [ -x "$TOLLGATE" ] || { echo "run.sh: $TOLLGATE not built"; exit 1; }
 
-dir=$(mktemp -d "${TMPDIR:-/tmp}/tg-soak.XXXXXX") || exit 1
-daemon=""
+. "$src/../daemon.sh"
+tg_dir soak
 cpids=""
-failed=0
-cleanup() {
+# the clients go first at exit
+tg_cleanup_hook() {
 	for p in $cpids; do kill "$p" 2>/dev/null; done
-	[ -n "$daemon" ] && kill -KILL "$daemon" 2>/dev/null
-	if [ "${KEEP:-0}" = 1 ] || [ "$failed" != 0 ]; then
-		echo "run.sh: logs kept in $dir"
-	else
-		rm -rf "$dir"
-	fi
 }
-trap cleanup EXIT
-trap 'failed=1; exit 1' INT TERM HUP
-ok() { echo "ok - $*"; }
-fail() { echo "FAIL: $*"; failed=1; }
 
-rss() { awk '/^VmRSS:/ { print $2 }' "/proc/$daemon/status"; }
-fds() { ls "/proc/$daemon/fd" | wc -l; }
+rss() { tg_rss d; }
+fds() { tg_fds d; }
 
 # More sessions at once than libmilter's listen backlog would refuse.
 ulimit -n 65536 2>/dev/null || ulimit -n 4096 2>/dev/null
-"$TOLLGATE" -R -f -p "unix:$dir/sock" -c "$src/soak.conf" 2>"$dir/log" &
-daemon=$!
-n=0
-until [ -S "$dir/sock" ]; do
-	if ! kill -0 "$daemon" 2>/dev/null || [ $n -ge 300 ]; then
-		fail "daemon did not start"
-		cat "$dir/log"
-		exit 1
-	fi
-	sleep 0.1
-	n=$((n + 1))
-done
+# The daemon "d" itself, never under TG_WRAPPER: RSS and descriptors are
+# read from its /proc entry.
+TG_WRAPPER=
+tg_start d -c "$src/soak.conf"
 fd0=$(fds)
 rss0=$(rss)
 
 i=0
 while [ $i -lt "$clients" ]; do
-	perl "$src/soakclient.pl" "$dir/sock" "$secs" >"$dir/c.$i" 2>&1 &
+	perl "$src/soakclient.pl" "$dir/d/sock" "$secs" >"$dir/c.$i" 2>&1 &
 	cpids="$cpids $!"
 	i=$((i + 1))
 done
@@ -80,11 +58,8 @@ cpids=""
 
 # Sessions end when the clients hang up; libmilter's threads may take a
 # moment more to let go of their descriptors.
-n=0
-while [ "$(fds)" -gt "$fd0" ] && [ $n -lt 100 ]; do
-	sleep 0.1
-	n=$((n + 1))
-done
+fds_back() { [ "$(fds)" -le "$fd0" ]; }
+tg_wait d fds_back
 
 cat "$dir"/c.* | awk -v clients="$clients" '
 	{ for (i = 1; i <= NF; i++) { split($i, kv, "="); t[kv[1]] += kv[2] } }
@@ -111,12 +86,8 @@ else
 fi
 [ "$(fds)" -le "$fd0" ] && ok "file descriptors back to $fd0" ||
     fail "file descriptors: $(fds) after the load, $fd0 before"
-grep -qi 'error\|fatal' "$dir/log" && fail "errors in the daemon log: \
-$(grep -i 'error\|fatal' "$dir/log" | head -3)"
+grep -qi 'error\|fatal' "$dir/d/log" && fail "errors in the daemon log: \
+$(grep -i 'error\|fatal' "$dir/d/log" | head -3)"
 
-kill -TERM "$daemon"
-wait "$daemon"
-rc=$?
-daemon=""
-[ $rc = 0 ] && ok "daemon stopped cleanly" || fail "daemon exit $rc"
+tg_stop_ok d && ok "daemon stopped cleanly"
 exit $failed

@@ -1,4 +1,4 @@
-/* daemon.h - starting the daemon safely: no half-started daemon (the
+/* tg_daemon.h - starting the daemon safely: no half-started daemon (the
  * parent exits with the child's start-up result), whole pidfiles, no
  * stealing a live daemon's socket. Daemon only. Threads: main thread,
  * before smfi_main. */
@@ -20,5 +20,9 @@ int	tg_daemon_pidfile(const char *path);
 /* 1 when a process accepts connections on the unix socket at path (a
  * daemon already runs there), 0 when not (absent, or a stale file). */
 int	tg_daemon_socket_live(const char *path);
+/* Turn Nagle's algorithm off on every listening TCP socket we hold (call
+ * right after smfi_opensocket(), before any other listener opens): the
+ * connections libmilter accepts inherit it. Returns how many were set. */
+int	tg_daemon_nodelay_listeners(void);
 
 #endif
