@@ -669,26 +669,22 @@ wake_run(const char *server, int timeout_ms, int answered)
 	tg_dns_free(d);
 }
 
-/* Every thread gets its own answers, whichever thread reads them. The
- * timeout is long: a lost wake-up shows as a FAIL, not as slowness. */
+/* Every thread gets its own answers, whichever thread reads them (the
+ * timeout is long: a lost wake-up shows as a FAIL, not as slowness); from
+ * a server that never answers, every lookup comes back FAIL once the
+ * short timeout has passed. */
+static const struct {
+	enum fake_mode	 mode;
+	int		 timeout_ms;
+} wake_cases[] = { { FAKE_ANSWER, 10000 }, { FAKE_SILENT, 150 } };
+
 START_TEST(test_resolve_threads)
 {
 	struct fake_dns f;
 
-	fake_start(&f, FAKE_ANSWER);
-	wake_run(f.server, 10000, 1);
-	fake_stop(&f);
-}
-END_TEST
-
-/* A server that never answers: every thread's lookups come back FAIL
- * once the (short) timeout has passed. */
-START_TEST(test_resolve_silent)
-{
-	struct fake_dns f;
-
-	fake_start(&f, FAKE_SILENT);
-	wake_run(f.server, 150, 0);
+	fake_start(&f, wake_cases[_i].mode);
+	wake_run(f.server, wake_cases[_i].timeout_ms,
+	    wake_cases[_i].mode == FAKE_ANSWER);
 	fake_stop(&f);
 }
 END_TEST
@@ -746,8 +742,8 @@ dns_suite(void)
 	tcase_add_test(tc, test_resolve_fail);
 	tcase_add_test(tc, test_cache);
 	suite_add_tcase(s, tc);
-	tcase_add_test(tr, test_resolve_threads);
-	tcase_add_test(tr, test_resolve_silent);
+	tcase_add_loop_test(tr, test_resolve_threads, 0,
+	    sizeof wake_cases / sizeof wake_cases[0]);
 	tcase_add_test(tr, test_resolve_late);
 	tcase_set_timeout(tr, 60);
 	suite_add_tcase(s, tr);
