@@ -9,15 +9,18 @@
  * goes to one thread that does not block it: a thread in sigwait() counts
  * only while it waits, so with our own sigwait() a SIGHUP that came while
  * we were busy reloading went to libmilter's thread and stopped the
- * daemon. This thread never blocks the three signals, so the kernel always
- * finds it first (it was started before libmilter's thread, and the
- * kernel keeps trying the thread that took the last one); the handler
- * only writes the signal's number into a pipe, and the thread reads it.
- * Several SIGHUPs during a reload make one more reload, of the file as it
- * is then.
+ * daemon. Our signal thread never blocks the three signals, so the kernel
+ * always finds it first (it was started before libmilter's thread, and
+ * the kernel keeps trying the thread that took the last one); the handler
+ * only writes the signal's number into a pipe, which that thread reads.
+ * Reloads run on a second thread that blocks the signals, so that no
+ * signal interrupts its file reads (the handler is installed without
+ * SA_RESTART: a sanitizer that defers handlers to its next intercepted
+ * call must see read() return). Several SIGHUPs during a reload make one
+ * more reload, of the file as it is then.
  *
- * Owns: the pipe; the published policy belongs to policy.c. Threads: this
- * one; every other thread blocks the signals. */
+ * Owns: the pipe and the two threads; the published policy belongs to
+ * policy.c. Threads: these two; every other thread blocks the signals. */
 #include "config.h"
 
 #include <errno.h>
@@ -35,10 +38,13 @@
 #include "tg_policy.h"
 #include "reload.h"
 
-static pthread_t	 reload_thread;
+static pthread_t	 reload_sigthread, reload_worker;
 static int		 reload_running;
 static const char	*reload_path;
 static int		 reload_pipe[2] = { -1, -1 };
+static pthread_mutex_t	 reload_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t	 reload_cv = PTHREAD_COND_INITIALIZER;
+static int		 reload_pending, reload_quit;
 
 /* reload_sigset - the signals the thread owns */
 static void
@@ -133,7 +139,7 @@ reload_policy(void)
 	tg_diag_free(&diag);
 }
 
-/* reload_handler - runs in the reload thread (the only one that does not
+/* reload_handler - runs in the signal thread (the only one that does not
  * block the signals): hand the signal over, nothing else. A full pipe
  * already holds a request, so a lost byte loses nothing. */
 static void
@@ -146,33 +152,42 @@ reload_handler(int sig)
 	errno = saved;
 }
 
-/* reload_main - the thread: read signals from the pipe until told to
- * stop */
+/* reload_tell - wake the worker for a reload, or to quit */
+static void
+reload_tell(int *what)
+{
+	pthread_mutex_lock(&reload_mu);
+	*what = 1;
+	pthread_cond_signal(&reload_cv);
+	pthread_mutex_unlock(&reload_mu);
+}
+
+/* reload_signals - the signal thread: read the handler's bytes until a
+ * SIGTERM, a SIGINT or tg_reload_stop() (a 0 byte) */
 static void *
-reload_main(void *arg)
+reload_signals(void *arg)
 {
 	unsigned char buf[64];
 	sigset_t set;
 	ssize_t n;
-	int rc, hup, stop = 0;
+	int rc, stop = 0;
 
 	(void)arg;
 	reload_sigset(&set);
 	if ((rc = pthread_sigmask(SIG_UNBLOCK, &set, NULL)) != 0) {
 		errno = rc;
-		tg_log_warn("pthread_sigmask (reload thread)");
+		tg_log_warn("pthread_sigmask (signal thread)");
 	}
 	while (!stop) {
 		if ((n = read(reload_pipe[0], buf, sizeof buf)) <= 0) {
 			if (n < 0 && errno == EINTR)
 				continue;
-			tg_log_warn("reload thread: read");
+			tg_log_warn("signal thread: read");
 			break;
 		}
-		hup = 0;
-		for (ssize_t i = 0; i < n; i++) {
+		for (ssize_t i = 0; i < n && !stop; i++) {
 			if (buf[i] == SIGHUP) {
-				hup = 1;
+				reload_tell(&reload_pending);
 				continue;
 			}
 			stop = 1;
@@ -181,13 +196,32 @@ reload_main(void *arg)
 			tg_log_info("%s received, stopping",
 			    buf[i] == SIGINT ? "SIGINT" : "SIGTERM");
 			(void)smfi_stop();
-			break;
 		}
-		if (hup && !stop)
-			reload_policy();
 	}
+	reload_tell(&reload_quit);
 	/* Signals that still come (smfi_main may take a while to return)
 	 * find a handler and a pipe nobody reads: harmless. */
+	return NULL;
+}
+
+/* reload_work - the reload thread: one reload per wake-up, however many
+ * SIGHUPs asked for it meanwhile */
+static void *
+reload_work(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&reload_mu);
+	for (;;) {
+		while (!reload_pending && !reload_quit)
+			pthread_cond_wait(&reload_cv, &reload_mu);
+		if (reload_quit)
+			break;
+		reload_pending = 0;
+		pthread_mutex_unlock(&reload_mu);
+		reload_policy();
+		pthread_mutex_lock(&reload_mu);
+	}
+	pthread_mutex_unlock(&reload_mu);
 	return NULL;
 }
 
@@ -201,14 +235,15 @@ tg_reload_start(const char *path)
 	reload_path = path;
 	if (pipe2(reload_pipe, O_CLOEXEC) != 0 ||
 	    fcntl(reload_pipe[1], F_SETFL, O_NONBLOCK) != 0) {
-		tg_log_warn("pipe (reload thread)");
+		tg_log_warn("pipe (signal thread)");
 		return -1;
 	}
-	/* Only the reload thread takes these (the others block them):
-	 * SA_RESTART, so that the reload's own reads are not cut short. */
+	/* Only the signal thread takes these (the others block them). */
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = reload_handler;
-	sa.sa_flags = SA_RESTART;
+	/* Never blocked, not even in the handler (it only writes a byte):
+	 * a signal blocked here would go to libmilter's thread. */
+	sa.sa_flags = SA_NODEFER;
 	sigemptyset(&sa.sa_mask);
 	reload_sigset(&set);
 	for (int sig = 1; sig < NSIG; sig++)
@@ -217,10 +252,18 @@ tg_reload_start(const char *path)
 			tg_log_warn("sigaction %d", sig);
 			return -1;
 		}
-	if ((rc = pthread_create(&reload_thread, NULL, reload_main,
+	if ((rc = pthread_create(&reload_worker, NULL, reload_work,
 	    NULL)) != 0) {
 		errno = rc;
 		tg_log_warn("pthread_create (reload thread)");
+		return -1;
+	}
+	if ((rc = pthread_create(&reload_sigthread, NULL, reload_signals,
+	    NULL)) != 0) {
+		errno = rc;
+		tg_log_warn("pthread_create (signal thread)");
+		reload_tell(&reload_quit);
+		(void)pthread_join(reload_worker, NULL);
 		return -1;
 	}
 	reload_running = 1;
@@ -235,8 +278,10 @@ tg_reload_stop(void)
 	if (!reload_running)
 		return;
 	/* smfi_main can return without a signal (socket error): tell the
-	 * thread to end. Harmless if it has already left. */
+	 * threads to end. Harmless if they have already left. A reload in
+	 * progress is finished first. */
 	(void)write(reload_pipe[1], &b, 1);
-	(void)pthread_join(reload_thread, NULL);
+	(void)pthread_join(reload_sigthread, NULL);
+	(void)pthread_join(reload_worker, NULL);
 	reload_running = 0;
 }

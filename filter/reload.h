@@ -2,7 +2,7 @@
  * SMTP path, SIGTERM and SIGINT stop libmilter. Daemon only (links
  * libmilter). Threads: tg_reload_block_signals() must run in the main
  * thread before any other thread exists, so every thread inherits the
- * mask; the reload thread alone unblocks the signals, so it takes them
+ * mask; the signal thread alone unblocks the signals, so it takes them
  * all, not libmilter's own signal thread (see reload.c). */
 #ifndef TG_RELOAD_H
 #define TG_RELOAD_H
