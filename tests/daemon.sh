@@ -170,6 +170,14 @@ tg_rss() {
 	awk '/^VmRSS:/ { print $2 }' "/proc/$_p/status" 2>/dev/null
 }
 
+# tg_sanitized: true when $TOLLGATE is built with AddressSanitizer. Its
+# allocator keeps freed memory in a quarantine (256 MB) and size-class
+# regions it does not give back, so RSS there does not measure the
+# daemon: the plain build's make check does (LeakSanitizer finds leaks).
+tg_sanitized() {
+	grep -qa __asan_init "$TOLLGATE"
+}
+
 tg_fds() {
 	eval "_p=\$pid_$1"
 	ls "/proc/$_p/fd" 2>/dev/null | wc -l
