@@ -53,7 +53,8 @@ static void
 dnsl_lookup(const struct tg_dns_conf *c, struct tg_session *s,
     struct tg_check_state *st)
 {
-	struct tg_dns_query *q = tg_xcalloc(c->nlists + 1, sizeof *q);
+	/* Not zeroed: each query used is set up by tg_dns_query_init. */
+	struct tg_dns_query *q = tg_xmalloc((c->nlists + 1) * sizeof *q);
 	size_t *idx = tg_xcalloc(c->nlists + 1, sizeof *idx), n = 0, nt = 0;
 	char name[TG_DNS_NAME_MAX];
 
