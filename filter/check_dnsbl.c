@@ -1,9 +1,10 @@
 /* check_dnsbl.c - DNS block and allow lists (RFC 5782): the client
  * address reversed (octets, or nibbles for IPv6) or a domain (HELO,
  * sender) under each list's zone. The first time a rule needs a list,
- * every list whose key is known is asked at once, A and TXT in parallel;
- * the answers are kept for the session. Owns: nothing beyond the
- * session's state. Threads: one session at a time. */
+ * every list whose key is known is asked at once (A; TXT, the reason,
+ * only of the lists that list it); the answers are kept for the
+ * session. Owns: nothing beyond the session's state. Threads: one
+ * session at a time. */
 #include "config.h"
 
 #include <stdio.h>
@@ -44,13 +45,17 @@ dnsl_key(const struct tg_dnslist *l, const struct tg_session *s, char *buf,
 }
 
 /* dnsl_lookup - ask every list whose answer is missing for the current
- * key, all in one parallel round. */
+ * key, all in one parallel round of A queries; then, in a second round
+ * and only for the lists that list it, TXT for the reason (as Postfix
+ * does: most clients are listed nowhere, and their TXT would be NXDOMAIN
+ * too). */
 static void
 dnsl_lookup(const struct tg_dns_conf *c, struct tg_session *s,
     struct tg_check_state *st)
 {
-	struct tg_dns_query *q = tg_xcalloc(2 * c->nlists + 1, sizeof *q);
-	size_t *idx = tg_xcalloc(c->nlists + 1, sizeof *idx), n = 0;
+	/* Not zeroed: each query used is set up by tg_dns_query_init. */
+	struct tg_dns_query *q = tg_xmalloc((c->nlists + 1) * sizeof *q);
+	size_t *idx = tg_xcalloc(c->nlists + 1, sizeof *idx), n = 0, nt = 0;
 	char name[TG_DNS_NAME_MAX];
 
 	for (size_t i = 0; i < c->nlists; i++) {
@@ -67,32 +72,41 @@ dnsl_lookup(const struct tg_dns_conf *c, struct tg_session *s,
 		free(r->key);
 		r->key = tg_xstrdup(name);
 		r->reason = tg_free(r->reason);
-		(void)tg_dns_query_init(&q[2 * n], name, TG_DNS_A);
-		(void)tg_dns_query_init(&q[2 * n + 1], name, TG_DNS_TXT);
+		(void)tg_dns_query_init(&q[n], name, TG_DNS_A);
 		idx[n++] = i;
 	}
 	if (n > 0)
-		(void)tg_dns_resolve(c->dns, q, 2 * n);
+		(void)tg_dns_resolve(c->dns, q, n);
 	for (size_t k = 0; k < n; k++) {
 		const struct tg_dnslist *l = &c->lists[idx[k]];
 		struct check_list_res *r = &st->lists[idx[k]];
-		struct tg_dns_query *a = &q[2 * k], *t = &q[2 * k + 1];
 
-		if (a->status == TG_DNS_FAIL) {
+		if (q[k].status == TG_DNS_FAIL) {
 			r->listed = CHECK_FAILED;
 			tg_log_warnx("%s: dnslist %s: lookup of %s failed; %s",
 			    s->id, l->name, r->key, l->tempfail ?
 			    "tempfail" : "skipped");
 		} else
-			r->listed = a->status == TG_DNS_OK &&
-			    tg_dns_match_any(l->match, l->nmatch, a->ip, a->n);
-		if (r->listed == 1 && t->status == TG_DNS_OK && t->n > 0)
-			r->reason = tg_xstrdup(t->str[0]);
-		if (r->listed == 1)
+			r->listed = q[k].status == TG_DNS_OK &&
+			    tg_dns_match_any(l->match, l->nmatch, q[k].ip,
+			    q[k].n);
+		tg_dns_query_clear(&q[k]);
+		if (r->listed == 1) {
 			tg_log_debug("%s: dnslist %s: %s listed", s->id,
 			    l->name, r->key);
-		tg_dns_query_clear(a);
-		tg_dns_query_clear(t);
+			/* The listed ones move to the front, for TXT. */
+			(void)tg_dns_query_init(&q[nt], r->key, TG_DNS_TXT);
+			idx[nt++] = idx[k];
+		}
+	}
+	if (nt > 0)
+		(void)tg_dns_resolve(c->dns, q, nt);
+	for (size_t k = 0; k < nt; k++) {
+		struct check_list_res *r = &st->lists[idx[k]];
+
+		if (q[k].status == TG_DNS_OK && q[k].n > 0)
+			r->reason = tg_xstrdup(q[k].str[0]);
+		tg_dns_query_clear(&q[k]);
 	}
 	free(idx);
 	free(q);

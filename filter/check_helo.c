@@ -2,8 +2,8 @@
  * literal), fully qualified, a bare IP without brackets, a claim to be us
  * (our host name or the address the client connected to), and whether
  * the name resolves (A, AAAA or MX, as Postfix's
- * reject_unknown_helo_hostname asks). Owns: nothing beyond the session's
- * state. Threads: one session. */
+ * reject_unknown_helo_hostname asks; A first, the others only without).
+ * Owns: nothing beyond the session's state. Threads: one session. */
 #include "config.h"
 
 #include <stdlib.h>
@@ -39,27 +39,38 @@ helo_ours(const struct tg_session *s, const char *helo)
 	return 0;
 }
 
-/* helo_resolve - A, AAAA and MX of the HELO name in parallel. */
+/* helo_resolve - A of the HELO name first: most names have one, and
+ * then one query is enough. Only when the name exists without one
+ * (NODATA) AAAA and MX in parallel. NXDOMAIN means the name has no
+ * record of any type; a failed A lookup tempfails at once, as a failed
+ * AAAA or MX lookup does, rather than wait for a second timeout. */
 static int
 helo_resolve(const struct tg_dns_conf *c, const struct tg_session *s,
     const char *helo)
 {
-	static const enum tg_dns_type types[] = {
-		TG_DNS_A, TG_DNS_AAAA, TG_DNS_MX,
-	};
-	struct tg_dns_query q[3];
+	struct tg_dns_query q[2];
 	int found = 0, failed = 0;
 
-	for (size_t i = 0; i < 3; i++)
-		(void)tg_dns_query_init(&q[i], helo, types[i]);
-	(void)tg_dns_resolve(c->dns, q, 3);
-	for (size_t i = 0; i < 3; i++) {
-		if (q[i].status == TG_DNS_OK)
-			found = 1;
-		else if (q[i].status == TG_DNS_FAIL)
-			failed = 1;
-		tg_dns_query_clear(&q[i]);
+	(void)tg_dns_query_init(&q[0], helo, TG_DNS_A);
+	(void)tg_dns_resolve(c->dns, q, 1);
+	if (q[0].status == TG_DNS_OK)
+		found = 1;
+	else if (q[0].status == TG_DNS_FAIL)
+		failed = 1;
+	else if (q[0].status == TG_DNS_NODATA) {
+		tg_dns_query_clear(&q[0]);
+		(void)tg_dns_query_init(&q[0], helo, TG_DNS_AAAA);
+		(void)tg_dns_query_init(&q[1], helo, TG_DNS_MX);
+		(void)tg_dns_resolve(c->dns, q, 2);
+		for (size_t i = 0; i < 2; i++) {
+			if (q[i].status == TG_DNS_OK)
+				found = 1;
+			else if (q[i].status == TG_DNS_FAIL)
+				failed = 1;
+		}
+		tg_dns_query_clear(&q[1]);
 	}
+	tg_dns_query_clear(&q[0]);
 	if (!found && failed)
 		tg_log_warnx("%s: lookup of HELO name failed", s->id);
 	return found ? 1 : failed ? CHECK_FAILED : 0;

@@ -206,9 +206,13 @@ int
 tg_dns_query_init(struct tg_dns_query *q, const char *name,
     enum tg_dns_type type)
 {
-	memset(q, 0, sizeof *q);
+	/* Not the whole struct (~1.2 KiB, a dozen per message): records
+	 * are written up to n, each address zeroed as it is filled, and
+	 * only the strings of a string type are freed. */
 	q->type = type;
 	q->status = TG_DNS_PENDING;
+	q->n = 0;
+	q->ttl = 0;
 	if (tg_strlcpy(q->name, name, sizeof q->name) >= sizeof q->name) {
 		q->status = TG_DNS_FAIL;
 		return TG_ERR_TOOLONG;
@@ -219,7 +223,9 @@ tg_dns_query_init(struct tg_dns_query *q, const char *name,
 void
 tg_dns_query_clear(struct tg_dns_query *q)
 {
-	for (size_t i = 0; i < q->n; i++)
+	/* Addresses have no strings (str[] is not set for them). */
+	for (size_t i = 0; q->type != TG_DNS_A && q->type != TG_DNS_AAAA &&
+	    i < q->n; i++)
 		q->str[i] = tg_free(q->str[i]);
 	q->n = 0;
 }

@@ -12,33 +12,49 @@
 #include "tg.h"
 #include "tg_dns.h"
 
+/* rev_put - one character at *o of buf, when it fits. */
+static void
+rev_put(char *buf, size_t bufsz, size_t *o, char ch)
+{
+	if (*o < bufsz)
+		buf[*o] = ch;
+	(*o)++;
+}
+
 int
 tg_dns_reverse_name(const struct tg_ip *ip, const char *zone, char *buf,
     size_t bufsz)
 {
 	static const char hex[] = "0123456789abcdef";
-	char tmp[TG_DNS_NAME_MAX];
-	size_t o = 0;
-	int n;
+	size_t o = 0, zl;
 
+	/* By hand, not snprintf: a few of these per connection and list. */
 	if (ip->family == 4)
-		n = snprintf(tmp, sizeof tmp, "%u.%u.%u.%u.", ip->b[3],
-		    ip->b[2], ip->b[1], ip->b[0]);
-	else {
+		for (int i = 3; i >= 0; i--) {
+			unsigned v = ip->b[i];
+
+			if (v >= 100)
+				rev_put(buf, bufsz, &o, (char)('0' + v / 100));
+			if (v >= 10)
+				rev_put(buf, bufsz, &o,
+				    (char)('0' + v / 10 % 10));
+			rev_put(buf, bufsz, &o, (char)('0' + v % 10));
+			rev_put(buf, bufsz, &o, '.');
+		}
+	else
 		/* 32 nibbles, lowest first (RFC 3596, RFC 5782 2.4). */
 		for (int i = 15; i >= 0; i--) {
-			tmp[o++] = hex[ip->b[i] & 0xf];
-			tmp[o++] = '.';
-			tmp[o++] = hex[ip->b[i] >> 4];
-			tmp[o++] = '.';
+			rev_put(buf, bufsz, &o, hex[ip->b[i] & 0xf]);
+			rev_put(buf, bufsz, &o, '.');
+			rev_put(buf, bufsz, &o, hex[ip->b[i] >> 4]);
+			rev_put(buf, bufsz, &o, '.');
 		}
-		tmp[o] = '\0';
-		n = (int)o;
-	}
 	if (zone == NULL || *zone == '\0')
 		zone = ip->family == 4 ? "in-addr.arpa" : "ip6.arpa";
-	if (n < 0 || (size_t)snprintf(buf, bufsz, "%s%s", tmp, zone) >= bufsz)
+	zl = strlen(zone);
+	if (o + zl >= bufsz)
 		return TG_ERR_TOOLONG;
+	memcpy(buf + o, zone, zl + 1);
 	return TG_OK;
 }
 

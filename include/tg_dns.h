@@ -66,6 +66,9 @@ struct tg_dns_cache *tg_dns_cache_new(void);
 void	tg_dns_cache_free(struct tg_dns_cache *);
 int	tg_dns_cache_get(struct tg_dns_cache *, struct tg_dns_query *q);
 void	tg_dns_cache_put(struct tg_dns_cache *, const struct tg_dns_query *q);
+/* Answers held and the bytes they take (for tests and the docs). */
+void	tg_dns_cache_usage(struct tg_dns_cache *, size_t *count,
+	    size_t *bytes);
 
 /* Pure helpers (dns_util.c). */
 

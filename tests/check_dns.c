@@ -454,6 +454,59 @@ START_TEST(test_cache)
 }
 END_TEST
 
+/* The cache is bounded: 40,000 different answers leave at most 16,384
+ * held in at most 512 bytes each, the newest of them found; a name put
+ * again replaces its answer; an answer over 512 bytes is not kept. */
+START_TEST(test_cache_bounds)
+{
+	struct tg_dns_cache *c = tg_dns_cache_new();
+	struct tg_dns_query q, r;
+	char name[64], big[600];
+	size_t count, bytes, count2, bytes2;
+
+	for (int i = 0; i < 40000; i++) {
+		snprintf(name, sizeof name, "mta%d.example.test", i);
+		tg_dns_query_init(&q, name, TG_DNS_A);
+		q.status = TG_DNS_OK;
+		q.n = 1;
+		q.ip[0].family = 4;
+		q.ip[0].b[3] = (uint8_t)i;
+		q.ttl = 300;
+		tg_dns_cache_put(c, &q);
+	}
+	tg_dns_cache_usage(c, &count, &bytes);
+	ck_assert_uint_le(count, 16384);
+	ck_assert_uint_gt(count, 8192);	/* both ways of most sets used */
+	ck_assert_uint_le(bytes, count * 512);
+	ck_assert_uint_le(bytes, count * 80);	/* compact: name + address */
+	tg_dns_query_init(&r, "mta39999.example.test", TG_DNS_A);
+	ck_assert_int_eq(tg_dns_cache_get(c, &r), 1);
+	ck_assert_uint_eq(r.n, 1);
+	ck_assert_uint_eq(r.ip[0].b[3], 39999 & 255);
+
+	/* Again: replaced in place, nothing more held. */
+	q.ip[0].b[3] = 7;
+	tg_dns_cache_put(c, &q);
+	tg_dns_cache_usage(c, &count2, &bytes2);
+	ck_assert_uint_eq(count2, count);
+	ck_assert_uint_eq(bytes2, bytes);
+	ck_assert_int_eq(tg_dns_cache_get(c, &r), 1);
+	ck_assert_uint_eq(r.ip[0].b[3], 7);
+
+	memset(big, 'x', sizeof big - 1);
+	big[sizeof big - 1] = '\0';
+	tg_dns_query_init(&q, "big.example.test", TG_DNS_TXT);
+	q.status = TG_DNS_OK;
+	q.n = 1;
+	q.str[0] = big;
+	q.ttl = 300;
+	tg_dns_cache_put(c, &q);
+	tg_dns_query_init(&r, "big.example.test", TG_DNS_TXT);
+	ck_assert_int_eq(tg_dns_cache_get(c, &r), 0);
+	tg_dns_cache_free(c);
+}
+END_TEST
+
 /* A fake DNS server: answers "tX-Y.wake.test" A with 127.X.Y.1 (TTL 0, so
  * every lookup reaches it), other types with no data. FAKE_SILENT reads
  * and drops every query; FAKE_LATE answers FAKE_LATE_MS after it. */
@@ -741,6 +794,7 @@ dns_suite(void)
 	tcase_add_test(tc, test_wire_name);
 	tcase_add_test(tc, test_resolve_fail);
 	tcase_add_test(tc, test_cache);
+	tcase_add_test(tc, test_cache_bounds);
 	suite_add_tcase(s, tc);
 	tcase_add_loop_test(tr, test_resolve_threads, 0,
 	    sizeof wake_cases / sizeof wake_cases[0]);

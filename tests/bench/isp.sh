@@ -5,7 +5,8 @@
 # servers, each from an address of its own with forward-confirmed reverse
 # DNS, a resolving HELO name and SPF, are accepted with every check run;
 # one address that opens more connections in a minute than the policy's
-# limit client-connections allows gets 421 4.7.0 at the next one.
+# limit client-connections allows gets 421 4.7.0 at the next one, also
+# when milterload -k 1 makes every connection come from one address.
 # Environment (from tests/Makefile.am): TOLLGATE, MILTERLOAD, top_srcdir,
 # UNBOUND_SERVER.
 
@@ -84,6 +85,19 @@ fi
 if ! grep -q 'rule=connection-rate' "$dir/isp/log"; then
 	echo "FAIL: no log line naming rule connection-rate:"
 	tail -5 "$dir/isp/log"
+	failed=1
+fi
+
+# 3. milterload -k 1: every connection from the first address of %BIP,
+# 198.18.0.0, which steps 1 and 4 used once each: max - 2 more are
+# accepted, the last two refused (without -k each would come from an
+# address of its own).
+mload -q -c 1 -n "$max" -m 1 -k 1 -s "$sock" \
+    -f "$src/tests/bench/isp-antispam.scn" >"$dir/out5" 2>&1
+if ! grep -q "^RESULT msgs=$max ok=$((max - 2)) refused=2 " "$dir/out5"; then
+	echo "FAIL: -k 1, $max connections from 198.18.0.0: want the last" \
+	    "two refused:"
+	cat "$dir/out5"
 	failed=1
 fi
 

@@ -31,8 +31,10 @@ usage(void)
 	fprintf(stderr,
 	    "usage: milterload -s socket [-Aqv] [-c conns] [-f scenario] "
 	    "[-H secs]\n"
-	    "                  [-m msgs-per-conn] [-n msgs] [-r msgs/s] "
-	    "[-t timeout]\n"
+	    "                  [-k addrs] [-m msgs-per-conn] [-n msgs] "
+	    "[-r msgs/s] [-t timeout]\n"
+	    "-k: %%IP, %%NET and %%BIP cycle over addrs addresses "
+	    "(connection number modulo addrs)\n"
 	    "socket: unix:/path, inet:port@host, inet6:port@host\n");
 	exit(2);
 }
@@ -249,12 +251,13 @@ main(int argc, char **argv)
 	const char *file = NULL;
 	int ch, i, per_set = 0;
 
-	while ((ch = getopt(argc, argv, "Ac:f:H:m:n:qr:s:t:v")) != -1) {
+	while ((ch = getopt(argc, argv, "Ac:f:H:k:m:n:qr:s:t:v")) != -1) {
 		switch (ch) {
 		case 'A':	o.require_accept = 1; break;
 		case 'c':	o.conns = (int)number(optarg); break;
 		case 'f':	file = optarg; break;
 		case 'H':	o.hold = (int)number(optarg); break;
+		case 'k':	mload_addr_pool(number(optarg)); break;
 		case 'm':	o.per_conn = number(optarg); per_set = 1; break;
 		case 'n':	o.msgs = number(optarg); break;
 		case 'q':	o.verbose = -1; break;

@@ -65,6 +65,8 @@ struct mload_scn {
 
 int	mload_scn_read(struct mload_scn *, const char *path);
 void	mload_scn_default(struct mload_scn *);
+/* -k: %IP, %NET and %BIP cycle over this many addresses (0: no limit). */
+void	mload_addr_pool(unsigned long);
 size_t	mload_expand(char *dst, size_t len, const char *src,
 	    unsigned long conn, unsigned long msg);
 

@@ -284,11 +284,22 @@ bad:
  * per-network limits), %BIP (198.18.0.0/15, RFC 2544's benchmarking
  * network, unique for 131,072 connections: a resolver pointed at a test
  * server asks it for their reverse names, which it answers itself for
- * 10.x.y.z) and %%; returns the length, or len when truncated. */
+ * 10.x.y.z) and %%; returns the length, or len when truncated. With
+ * an address pool (-k N) the three addresses take the connection number
+ * modulo N: N sending servers that come back, as on a real MX. */
+static unsigned long addr_pool;
+
+void
+mload_addr_pool(unsigned long n)
+{
+	addr_pool = n;
+}
+
 size_t
 mload_expand(char *dst, size_t len, const char *src, unsigned long conn,
     unsigned long msg)
 {
+	unsigned long a = addr_pool > 0 ? conn % addr_pool : conn;
 	size_t o = 0;
 	int n;
 
@@ -304,16 +315,15 @@ mload_expand(char *dst, size_t len, const char *src, unsigned long conn,
 			n = snprintf(dst + o, len - o, "%lu", msg);
 		else if (src[1] == 'I' && src[2] == 'P') {
 			n = snprintf(dst + o, len - o, "10.%lu.%lu.%lu",
-			    (conn >> 16) & 255, (conn >> 8) & 255, conn & 255);
+			    (a >> 16) & 255, (a >> 8) & 255, a & 255);
 			src++;
 		} else if (strncmp(src + 1, "BIP", 3) == 0) {
 			n = snprintf(dst + o, len - o, "198.%lu.%lu.%lu",
-			    18 + ((conn >> 16) & 1), (conn >> 8) & 255,
-			    conn & 255);
+			    18 + ((a >> 16) & 1), (a >> 8) & 255, a & 255);
 			src += 2;
 		} else if (strncmp(src + 1, "NET", 3) == 0) {
 			n = snprintf(dst + o, len - o, "10.%lu.%lu.1",
-			    (conn >> 8) & 255, conn & 255);
+			    (a >> 8) & 255, a & 255);
 			src += 2;
 		} else if (src[1] == '%')
 			n = snprintf(dst + o, len - o, "%%");

@@ -13,6 +13,10 @@
 #   PORT (23400: inet sockets use PORT..PORT+19) OUT (result directory)
 #   DNS_TTL (0) DNS_PORTS ("23600 23699"): a policy P with DNS checks has
 #   tests/bench/P.zones and runs pointed at a local unbound (lib.sh)
+#   REPEAT_POOL (500) REPEAT_TTL (3600): such a policy runs a second time
+#   as tg-P-repeat, its clients cycling over REPEAT_POOL addresses
+#   (milterload -k) whose answers a second unbound gives with a TTL of
+#   REPEAT_TTL s: senders that come back, as on a real MX (0: not run)
 
 top_srcdir=${top_srcdir:-.}
 top_builddir=${top_builddir:-.}
@@ -30,6 +34,8 @@ GROWTH_MSGS=${GROWTH_MSGS:-100000}
 SESSIONS=${SESSIONS:-100 1000}
 CALLGRIND=${CALLGRIND:-1}
 PORT=${PORT:-23400}
+REPEAT_POOL=${REPEAT_POOL:-500}
+REPEAT_TTL=${REPEAT_TTL:-3600}
 . "$src/tests/bench/lib.sh"
 
 for p in "$TOLLGATE" "$MILTERLOAD" "$NULLMILTER"; do
@@ -47,8 +53,17 @@ pool=$MSGS
 for k in $((GROWTH_MSGS / 10)) $SESSIONS; do
 	[ "$k" -gt "$pool" ] && pool=$k
 done
+dns_new="" dns_repeat=""
 if ls "$src"/tests/bench/*.zones >/dev/null 2>&1; then
 	bench_dns_start "$OUT/dns" $((pool + LAT_CONNS + 1000)) || exit 1
+	dns_new=$unbound_port
+	if [ "$REPEAT_POOL" -gt 0 ]; then
+		_ttl=$DNS_TTL
+		DNS_TTL=$REPEAT_TTL
+		bench_dns_start "$OUT/dns-repeat" "$REPEAT_POOL" || exit 1
+		DNS_TTL=$_ttl
+		dns_repeat=$unbound_port
+	fi
 fi
 
 # Configurations: name, then the daemon command with @SOCK@ for the
@@ -61,12 +76,21 @@ configs="$OUT/configs"
 	echo "null-env $NULLMILTER -s policy -p @SOCK@"
 	for f in ${POLICIES:-$src/policies/*.conf}; do
 		n=$(basename "$f" .conf)
+		rep=""
 		if [ -f "$src/tests/bench/$n.zones" ]; then
+			unbound_port=$dns_new
 			bench_policy "$f" "$OUT/$n.conf" || exit 1
+			if [ -n "$dns_repeat" ]; then
+				unbound_port=$dns_repeat
+				bench_policy "$f" "$OUT/$n-repeat.conf" || exit 1
+				rep="$OUT/$n-repeat.conf"
+			fi
 			f=$OUT/$n.conf
 		fi
 		if "$TOLLGATE" -n -c "$f" >/dev/null 2>&1; then
 			echo "tg-$n $TOLLGATE -R -f -c $f -p @SOCK@"
+			[ -n "$rep" ] &&
+			    echo "tg-$n-repeat $TOLLGATE -R -f -c $rep -p @SOCK@"
 		else
 			echo "run.sh: skipping $f: tollgate -n refuses it" >&2
 		fi
@@ -95,9 +119,15 @@ names=$(awk '{ print $1 }' "$configs")
 # scn NAME: milterload's -f option for configuration NAME: a policy with
 # a scenario of its own (tests/bench/POLICY.scn: the SASL macros, client
 # addresses and senders under which it accepts) runs under it, so that
-# every configuration measures the accept path, not refusals.
+# every configuration measures the accept path, not refusals. A -repeat
+# configuration has its policy's scenario with the clients' addresses
+# cycling over REPEAT_POOL (-k).
 scn() {
-	_f="$src/tests/bench/${1#tg-}.scn"
+	_n=${1#tg-}
+	case $1 in
+	tg-*-repeat)	_n=${_n%-repeat}; echo "-k $REPEAT_POOL" ;;
+	esac
+	_f="$src/tests/bench/$_n.scn"
 	case $1 in
 	tg-*)	[ -f "$_f" ] && echo "-f $_f" ;;
 	esac
@@ -108,8 +138,11 @@ machine | tee "$OUT/machine"
 echo "load: milterload default scenario (1 recipient, 4 headers, 2 KiB" \
     "body) or the policy's own (tests/bench/POLICY.scn), one message per" \
     "connection; $CONNS connections x $MSGS messages; $ROUNDS rounds"
-[ -n "$unbound_port" ] && echo "DNS: unbound on 127.0.0.1@$unbound_port," \
+[ -n "$dns_new" ] && echo "DNS: unbound on 127.0.0.1@$dns_new," \
     "answers with TTL $DNS_TTL s ($OUT/dns)"
+[ -n "$dns_repeat" ] && echo "DNS for tg-*-repeat: unbound on" \
+    "127.0.0.1@$dns_repeat, $REPEAT_POOL clients, TTL $REPEAT_TTL s" \
+    "($OUT/dns-repeat)"
 
 # ---- 1. Throughput and CPU per message, both socket types -----------------
 # One daemon per configuration and socket type, all started first and

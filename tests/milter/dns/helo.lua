@@ -1,6 +1,6 @@
 -- helo.lua - HELO/EHLO conditions with Postfix's replies: bare IP,
 -- invalid syntax, not fully qualified, our own name or address, and a
--- name that does not resolve.
+-- name that does not resolve (nor one whose A lookup fails: down.lua).
 dofile(lib)
 
 local function helo(name, want, text)
@@ -17,6 +17,11 @@ helo("mail.good.test", SMFIR_CONTINUE)
 helo("[198.51.100.7]", SMFIR_CONTINUE)
 helo("[IPv6:2001:db8::7]", SMFIR_CONTINUE)
 T.done("valid names and address literals pass")
+
+-- A is asked first; AAAA and MX only for a name without one.
+helo("v6only.good.test", SMFIR_CONTINUE)
+helo("mxonly.good.test", SMFIR_CONTINUE)
+T.done("a name with only AAAA or only MX resolves")
 
 helo("198.51.100.7", SMFIR_REPLYCODE, 'rule=helo-bare-ip action=reject ' ..
     'client=198.51.100.7 reply="504 5.5.2 Helo command rejected: ' ..
