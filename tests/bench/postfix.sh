@@ -10,7 +10,9 @@
 # 127.0.0.1, where smtp-source connects from, is not trusted there);
 # submission.conf gets the SASL login alice and TLS from Postfix's
 # milter_macro_defaults, since smtp-source cannot authenticate.
-# Needs root, postfix, postfwd, unbound (tools/install-deps.sh).
+# Needs root, postfix and unbound (tools/install-deps.sh), and postfwd
+# (apt-get install postfwd; only this benchmark uses it, so the test
+# set-up does not install it).
 # Environment: top_srcdir, top_builddir; ROUNDS (3) MSGS (2000)
 #   SESSIONS (20) SIZE (2048) PORT (23500: uses PORT..PORT+29)
 #   POLICIES ("default isp-antispam submission") DNS_TTL DNS_PORTS OUT
