@@ -8,7 +8,7 @@
 # message. See tests/bench/README.md for what each figure means.
 # Environment: top_srcdir, top_builddir (from make), and to scale it:
 #   ROUNDS (3) MSGS (5000) CONNS (8) LAT_CONNS (100) LAT_RATE (1500)
-#   GROWTH_MSGS (100000)
+#   GROWTH_MSGS (20000; the long run: 1000000, README.md)
 #   SESSIONS ("100 1000") CALLGRIND (1: on) POLICIES (policies/*.conf)
 #   PORT (23400: inet sockets use PORT..PORT+19) OUT (result directory)
 #   DNS_TTL (0) DNS_PORTS ("23600 23699"): a policy P with DNS checks has
@@ -30,7 +30,7 @@ MSGS=${MSGS:-5000}
 CONNS=${CONNS:-8}
 LAT_CONNS=${LAT_CONNS:-100}
 LAT_RATE=${LAT_RATE:-1500}
-GROWTH_MSGS=${GROWTH_MSGS:-100000}
+GROWTH_MSGS=${GROWTH_MSGS:-20000}
 SESSIONS=${SESSIONS:-100 1000}
 CALLGRIND=${CALLGRIND:-1}
 PORT=${PORT:-23400}
