@@ -8,14 +8,8 @@
 top_srcdir=${top_srcdir:-.}
 TOLLGATE=${TOLLGATE:-filter/tollgate}
 MILTERLOAD=${MILTERLOAD:-tests/bench/milterload}
-# mload: the client tool. In the ASan build LeakSanitizer would fail it
-# for what it keeps until exit (its scenario and counters); the daemons
-# under test keep leak checking.
-mload() {
-	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
-	    "$MILTERLOAD" "$@"
-}
 src=$(cd "$top_srcdir" && pwd)
+. "$src/tests/bench/lib.sh"
 
 for p in "$TOLLGATE" "$MILTERLOAD"; do
 	if [ ! -x "$p" ]; then

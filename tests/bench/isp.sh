@@ -18,11 +18,6 @@ MILTERLOAD=${MILTERLOAD:-tests/bench/milterload}
 DNS_PORTS="22100 22149"
 . "$src/tests/daemon.sh"
 . "$src/tests/bench/lib.sh"
-# mload: as in client.sh (LeakSanitizer off for the client tool only)
-mload() {
-	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
-	    "$MILTERLOAD" "$@"
-}
 
 if [ ! -x "$UNBOUND_SERVER" ]; then
 	echo "isp.sh: unbound not installed (tools/install-deps.sh)"
