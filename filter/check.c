@@ -5,6 +5,7 @@
  * tg_check_state. Threads: the conf is read-only once loaded. */
 #include "config.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,11 +14,18 @@
 #include "tg_log.h"
 #include "check.h"
 
+/* Serial numbers of dns confs, from 1. A session's results name the conf
+ * they were made for by serial, not by address: a conf is freed with its
+ * policy while sessions pinned to a newer one keep their results, and a
+ * later conf may be allocated at the same address with more lists. */
+static atomic_ullong check_conf_serial;
+
 struct tg_dns_conf *
 tg_dns_conf_new(void)
 {
 	struct tg_dns_conf *c = tg_xcalloc(1, sizeof *c);
 
+	c->serial = atomic_fetch_add(&check_conf_serial, 1) + 1;
 	c->timeout_ms = TG_DNS_TIMEOUT_MS;
 	return c;
 }
@@ -106,7 +114,9 @@ tg_check_computed(enum tg_attr a)
 }
 
 /* check_state - the session's results, made fresh for a new set of
- * lists (another policy generation). */
+ * lists (another policy: the session re-pinned at MAIL). Keyed on the
+ * conf's serial: its address may have been freed and reused by a conf
+ * with more lists. */
 static struct tg_check_state *
 check_state(struct tg_session *s, const struct tg_dns_conf *c)
 {
@@ -116,13 +126,13 @@ check_state(struct tg_session *s, const struct tg_dns_conf *c)
 		st = s->chk = tg_xcalloc(1, sizeof *st);
 		st->ptr = st->fcrdns = st->helo_resolves = CHECK_UNASKED;
 	}
-	if (st->conf != c) {
+	if (st->conf != c->serial) {
 		for (size_t i = 0; i < st->nlists; i++) {
 			free(st->lists[i].key);
 			free(st->lists[i].reason);
 		}
 		free(st->lists);
-		st->conf = c;
+		st->conf = c->serial;
 		st->nlists = c->nlists;
 		st->lists = tg_xcalloc(c->nlists ? c->nlists : 1,
 		    sizeof *st->lists);

@@ -18,7 +18,8 @@ struct check_list_res {
 };
 
 struct tg_check_state {
-	const struct tg_dns_conf *conf;	/* lists[] belongs to this one */
+	unsigned long long	 conf;	/* lists[] belongs to the dns conf
+					 * with this serial (0: none) */
 	struct check_list_res	*lists;
 	size_t			 nlists;
 	char			*last_list;	/* the last list that matched */

@@ -32,6 +32,8 @@ struct tg_dnslist {
 };
 
 struct tg_dns_conf {
+	unsigned long long	 serial;	/* unique in the process: never
+						 * reused, unlike the address */
 	char			*resolver;	/* "addr[@port]", NULL: system */
 	int			 timeout_ms;
 	struct tg_dnslist	*lists;

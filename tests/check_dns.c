@@ -773,6 +773,86 @@ START_TEST(test_resolve_late)
 }
 END_TEST
 
+/* aba_policy - a policy with nlists HELO lists h1..hN, which the fake
+ * server lists all (the HELO's first label is "t0-0"), and one rule at
+ * stage mail that rejects when list hN says so, or (helo: a verdict there
+ * would stick) one at stage helo that reads it and does not match. */
+static struct tg_policy *
+aba_policy(const char *server, int nlists, const char *stage)
+{
+	char text[2048];
+	size_t len;
+	struct tg_diag d;
+	struct tg_policy *p;
+
+	len = (size_t)snprintf(text, sizeof text, "set resolver \"%s\"\n"
+	    "set dns-timeout 2s\n", server);
+	for (int i = 1; i <= nlists; i++)
+		len += (size_t)snprintf(text + len, sizeof text - len,
+		    "dnslist h%d \"z%d.test\" lookup helo on-error tempfail\n",
+		    i, i);
+	snprintf(text + len, sizeof text - len, "stage %s { rule r%d : %s"
+	    "dnslist \"h%d\" => reject 554 5.7.1 \"${dnslist}\" }\n", stage,
+	    nlists, strcmp(stage, "helo") == 0 ? "not " : "", nlists);
+	tg_diag_init(&d);
+	p = tg_policy_load_string("aba.conf", text, NULL, &d);
+	for (size_t i = 0; i < d.n; i++)
+		fprintf(stderr, "  diag: %s\n", d.msgs[i]);
+	tg_diag_free(&d);
+	ck_assert_ptr_nonnull(p);
+	return p;
+}
+
+/* F5 (review 2026-12): a session's DNS-list results were kept while the
+ * policy's dns conf had the same address. A session re-pins to a newer
+ * policy at MAIL and the old one is freed; a later policy's conf may be
+ * allocated at that address with more lists, and the results array (one
+ * per list of the old conf) was indexed past its end. The allocator's
+ * reuse is made certain here: policy B's conf is moved to the address of
+ * A's, the one the session's results were made for. The old code read
+ * and wrote past the array (ASan reports it, the plain build crashed);
+ * the session must start afresh with B's lists. */
+START_TEST(test_dnslist_policy_aba)
+{
+	struct fake_dns f;
+	struct tg_policy *a, *b;
+	struct tg_dns_conf tmp, *ta;
+	struct tg_session s;
+	struct tg_verdict v;
+
+	fake_start(&f, FAKE_ANSWER);
+	a = aba_policy(f.server, 1, "helo");
+	b = aba_policy(f.server, 8, "mail");
+	tg_session_init(&s, "aba");
+	ck_assert_int_eq(tg_session_set(&s, TG_A_CLIENT_ADDRESS,
+	    "198.51.100.7"), TG_OK);
+	ck_assert_int_eq(tg_session_set(&s, TG_A_HELO, "t0-0.example"),
+	    TG_OK);
+	tg_engine_eval(a, &s, TG_STAGE_HELO, &v);
+	ck_assert_int_eq(v.action, TG_ACT_CONTINUE);
+	ck_assert_str_eq(tg_check_var(a, &s, "dnslist", 7), "h1");
+
+	/* B's conf takes the place of A's: same address, 8 lists. */
+	tmp = *a->dns;
+	*a->dns = *b->dns;
+	*b->dns = tmp;
+	ta = a->dns;
+	a->dns = b->dns;
+	b->dns = ta;
+	ck_assert_uint_eq(b->dns->nlists, 8);
+	tg_policy_unref(a);
+
+	tg_engine_eval(b, &s, TG_STAGE_MAIL, &v);
+	ck_assert_msg(v.action == TG_ACT_REJECT && strcmp(v.rule, "r8") == 0,
+	    "policy B: got action %d rule \"%s\", want reject by r8",
+	    (int)v.action, v.rule);
+	ck_assert_str_eq(v.text, "h8");
+	tg_session_free(&s);
+	tg_policy_unref(b);
+	fake_stop(&f);
+}
+END_TEST
+
 static Suite *
 dns_suite(void)
 {
@@ -799,6 +879,7 @@ dns_suite(void)
 	tcase_add_loop_test(tr, test_resolve_threads, 0,
 	    sizeof wake_cases / sizeof wake_cases[0]);
 	tcase_add_test(tr, test_resolve_late);
+	tcase_add_test(tr, test_dnslist_policy_aba);
 	tcase_set_timeout(tr, 60);
 	suite_add_tcase(s, tr);
 	tcase_add_checked_fixture(tp, setup, teardown);
