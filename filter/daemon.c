@@ -1,7 +1,8 @@
-/* daemon.c - detaching without half-starting, whole pidfiles, and the
- * check that no other daemon serves our socket before libmilter replaces
- * it. Owns: the notify pipe to the waiting parent. Threads: main thread
- * only, before smfi_main. */
+/* daemon.c - detaching without half-starting, whole pidfiles, the check
+ * that no other daemon serves our socket before libmilter replaces it, and
+ * giving the unix socket to the -u user without following a path others
+ * may change. Owns: the notify pipe to the waiting parent, the pinned
+ * socket. Threads: main thread only, before smfi_main. */
 #include "config.h"
 
 #include <sys/resource.h>
@@ -15,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -23,6 +25,25 @@
 #include "tg_daemon.h"
 
 static int daemon_notify = -1;	/* write end; the parent reads */
+
+/*
+ * The milter's unix socket between its creation by libmilter (as root)
+ * and the chown to the -u user. Whoever can write to its directory can
+ * replace it by a symlink or a hard link to any file in that time, so the
+ * socket is never reached by its path again: its directory is held open,
+ * and the socket itself is held by an O_PATH descriptor where the system
+ * has them (then the chown reaches that very inode), else named in the
+ * held directory without following links, after its device and inode are
+ * found unchanged.
+ */
+static struct {
+	char	*path;		/* for messages */
+	int	 dirfd;		/* its directory, or -1 */
+	char	*name;		/* its name there */
+	int	 fd;		/* O_PATH on the socket, or -1 */
+	dev_t	 dev;		/* what was created */
+	ino_t	 ino;
+} daemon_sock = { NULL, -1, NULL, -1, 0, 0 };
 
 int
 tg_daemon_detach(void)
@@ -172,4 +193,154 @@ tg_daemon_nodelay_listeners(void)
 			n++;
 	}
 	return n;
+}
+
+int
+tg_daemon_socket_dir(const char *path, uid_t uid)
+{
+	struct stat st;
+	const char *slash = strrchr(path, '/');
+	char *dir;
+
+	tg_daemon_socket_unpin();
+	if (slash == NULL || slash[1] == '\0') {
+		tg_log_err("milter socket %s: not an absolute path to a file",
+		    path);
+		return -1;
+	}
+	dir = slash == path ? tg_xstrdup("/") :
+	    tg_xasprintf("%.*s", (int)(slash - path), path);
+	daemon_sock.path = tg_xstrdup(path);
+	daemon_sock.name = tg_xstrdup(slash + 1);
+	daemon_sock.dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (daemon_sock.dirfd < 0 || fstat(daemon_sock.dirfd, &st) != 0) {
+		tg_log_warn("milter socket directory %s", dir);
+		goto fail;
+	}
+	/* Started as root: whoever else may write to the directory may
+	 * replace the socket, and the MTA would talk to them (a sticky
+	 * directory keeps others from renaming or removing it). */
+	if (geteuid() == 0 && ((st.st_uid != 0 && st.st_uid != uid) ||
+	    ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0 &&
+	    (st.st_mode & S_ISVTX) == 0))) {
+		tg_log_err("milter socket directory %s may be written by "
+		    "others than root%s (owner uid %ld, mode %04o): they could "
+		    "replace the socket; not starting", dir, uid != 0 ?
+		    " and the -u user" : "", (long)st.st_uid,
+		    (unsigned)(st.st_mode & 07777));
+		goto fail;
+	}
+	free(dir);
+	return 0;
+fail:
+	free(dir);
+	tg_daemon_socket_unpin();
+	return -1;
+}
+
+#ifdef O_PATH
+/* daemon_sock_open - hold the socket itself; 0 with *st, or -1 */
+static int
+daemon_sock_open(struct stat *st)
+{
+	daemon_sock.fd = openat(daemon_sock.dirfd, daemon_sock.name,
+	    O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	return daemon_sock.fd >= 0 ? fstat(daemon_sock.fd, st) : -1;
+}
+
+/* daemon_sock_chown - the held inode, whatever its name is now */
+static int
+daemon_sock_chown(uid_t uid, gid_t gid)
+{
+	return fchownat(daemon_sock.fd, "", uid, gid, AT_EMPTY_PATH);
+}
+#else
+static int
+daemon_sock_open(struct stat *st)
+{
+	return fstatat(daemon_sock.dirfd, daemon_sock.name, st,
+	    AT_SYMLINK_NOFOLLOW);
+}
+
+/* A hard link put in place between the caller's check and this call
+ * would be chowned: only the directory's writers (checked at start, and
+ * kept from linking others' files by protected_hardlinks) could. */
+static int
+daemon_sock_chown(uid_t uid, gid_t gid)
+{
+	return fchownat(daemon_sock.dirfd, daemon_sock.name, uid, gid,
+	    AT_SYMLINK_NOFOLLOW);
+}
+#endif
+
+int
+tg_daemon_socket_pin(void)
+{
+	struct stat st;
+
+	if (daemon_sock.dirfd < 0)
+		return -1;
+	if (daemon_sock_open(&st) != 0) {
+		tg_log_warn("milter socket %s", daemon_sock.path);
+		return -1;
+	}
+	/* Only we can have made a socket owned by our user there. */
+	if (!S_ISSOCK(st.st_mode) || st.st_uid != geteuid()) {
+		tg_log_err("milter socket %s is not the socket just created "
+		    "(replaced?); not starting", daemon_sock.path);
+		return -1;
+	}
+	daemon_sock.dev = st.st_dev;
+	daemon_sock.ino = st.st_ino;
+	return 0;
+}
+
+int
+tg_daemon_socket_chown(uid_t uid, gid_t gid)
+{
+	struct stat st;
+
+	if (daemon_sock.dirfd < 0 || daemon_sock.ino == 0)
+		return -1;
+	/* Still ours under its name, or the MTA would not reach us. */
+	if (fstatat(daemon_sock.dirfd, daemon_sock.name, &st,
+	    AT_SYMLINK_NOFOLLOW) != 0 || !S_ISSOCK(st.st_mode) ||
+	    st.st_dev != daemon_sock.dev || st.st_ino != daemon_sock.ino) {
+		tg_log_err("milter socket %s was replaced after it was "
+		    "created; not starting", daemon_sock.path);
+		return -1;
+	}
+	if (daemon_sock_chown(uid, gid) != 0)
+		tg_log_warn("chown %s", daemon_sock.path);
+	return 0;
+}
+
+void
+tg_daemon_socket_remove(const char *path)
+{
+	struct stat st;
+
+	if (daemon_sock.dirfd < 0) {
+		(void)unlink(path);	/* let go of: no longer root */
+		return;
+	}
+	if (daemon_sock.ino != 0 && fstatat(daemon_sock.dirfd,
+	    daemon_sock.name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    st.st_dev == daemon_sock.dev && st.st_ino == daemon_sock.ino)
+		(void)unlinkat(daemon_sock.dirfd, daemon_sock.name, 0);
+}
+
+void
+tg_daemon_socket_unpin(void)
+{
+	if (daemon_sock.fd >= 0)
+		close(daemon_sock.fd);
+	if (daemon_sock.dirfd >= 0)
+		close(daemon_sock.dirfd);
+	free(daemon_sock.path);
+	free(daemon_sock.name);
+	daemon_sock.path = daemon_sock.name = NULL;
+	daemon_sock.fd = daemon_sock.dirfd = -1;
+	daemon_sock.dev = 0;
+	daemon_sock.ino = 0;
 }

@@ -224,66 +224,68 @@ main_check(const struct main_opts *o)
 	return rc;
 }
 
+/* The -u user: resolved before the socket is made, which depends on it. */
+struct main_ids {
+	char	*user;		/* USER of USER[:GROUP] */
+	uid_t	 uid;
+	gid_t	 gid;
+};
+
 /* main_ids - resolve USER[:GROUP]; returns 0 or -1 */
 static int
-main_ids(const char *spec, char **user, uid_t *uid, gid_t *gid)
+main_ids(const char *spec, struct main_ids *id)
 {
 	struct passwd *pw;
 	struct group *gr;
 	char *colon;
 
-	*user = tg_xstrdup(spec);
-	if ((colon = strchr(*user, ':')) != NULL)
+	id->user = tg_xstrdup(spec);
+	if ((colon = strchr(id->user, ':')) != NULL)
 		*colon++ = '\0';
-	if ((pw = getpwnam(*user)) == NULL) {
-		tg_log_err("-u: unknown user \"%s\"", *user);
+	if ((pw = getpwnam(id->user)) == NULL) {
+		tg_log_err("-u: unknown user \"%s\"", id->user);
 		return -1;
 	}
-	*uid = pw->pw_uid;
-	*gid = pw->pw_gid;
+	id->uid = pw->pw_uid;
+	id->gid = pw->pw_gid;
 	if (colon != NULL && *colon != '\0') {
 		if ((gr = getgrnam(colon)) == NULL) {
 			tg_log_err("-u: unknown group \"%s\"", colon);
 			return -1;
 		}
-		*gid = gr->gr_gid;
+		id->gid = gr->gr_gid;
 	}
 	return 0;
 }
 
-/* main_drop - drop to USER[:GROUP] and verify it took; 0 or -1 */
+/* main_drop - give the unix socket (if any) to the -u user, drop to it
+ * and verify it took; 0 or -1 */
 static int
-main_drop(const char *spec, const char *sockpath)
+main_drop(const char *spec, const struct main_ids *id, int unixsock)
 {
-	char *user;
-	uid_t uid;
-	gid_t gid;
-	int rc = -1;
+	uid_t uid = id->uid;
+	gid_t gid = id->gid;
 
-	if (main_ids(spec, &user, &uid, &gid) != 0)
-		goto out;
-	/* The MTA reaches the socket through its group. */
-	if (sockpath != NULL && chown(sockpath, uid, gid) != 0)
-		tg_log_warn("chown %s", sockpath);
+	/* The MTA reaches the socket through its group. Not by its path:
+	 * tg_daemon_socket_chown() refuses a socket replaced since. */
+	if (unixsock && tg_daemon_socket_chown(uid, gid) != 0)
+		return -1;
 	if (getuid() != uid || geteuid() != uid) {
-		if (initgroups(user, gid) != 0) {
-			tg_log_warn("initgroups %s", user);
-			goto out;
+		if (initgroups(id->user, gid) != 0) {
+			tg_log_warn("initgroups %s", id->user);
+			return -1;
 		}
 	}
 	if (setgid(gid) != 0 || setuid(uid) != 0) {
 		tg_log_warn("cannot change to %s", spec);
-		goto out;
+		return -1;
 	}
 	if (getuid() != uid || geteuid() != uid || getgid() != gid ||
 	    getegid() != gid || (uid != 0 && setuid(0) == 0)) {
 		tg_log_err("privileges not dropped to %s", spec);
-		goto out;
+		return -1;
 	}
-	rc = 0;
-out:
-	free(user);
-	return rc;
+	return 0;
 }
 
 static void
@@ -305,11 +307,22 @@ main_write_pidfile(const char *path)
 	return 0;
 }
 
-/* main_open_socket - register, open the socket; returns the unix path (or
- * NULL for inet) through *unixpath; 0 or -1 */
-static int
-main_open_socket(const char *spec, const char **unixpath)
+/* main_unix - the path of a unix socket spec, or NULL */
+static const char *
+main_unix(const char *spec)
 {
+	if (strncmp(spec, "unix:", 5) == 0 || strncmp(spec, "local:", 6) == 0)
+		return strchr(spec, ':') + 1;
+	return NULL;
+}
+
+/* main_open_socket - register, open the socket (a unix one for the user
+ * uid, pinned for main_drop); returns the unix path (or NULL for inet)
+ * through *unixpath; 0 or -1 */
+static int
+main_open_socket(const char *spec, uid_t uid, const char **unixpath)
+{
+	const char *path = main_unix(spec);
 	mode_t old;
 
 	*unixpath = NULL;
@@ -317,17 +330,20 @@ main_open_socket(const char *spec, const char **unixpath)
 		return -1;
 	/* libmilter removes whatever is at the path: make sure it is not
 	 * the socket of a tollgate that still serves. */
-	if ((strncmp(spec, "unix:", 5) == 0 || strncmp(spec, "local:", 6) == 0)
-	    && tg_daemon_socket_live(strchr(spec, ':') + 1)) {
+	if (path != NULL && tg_daemon_socket_live(path)) {
 		tg_log_err("%s: another process is serving on this socket; "
 		    "not starting", spec);
 		return -1;
 	}
+	if (path != NULL && tg_daemon_socket_dir(path, uid) != 0)
+		return -1;
 	if (smfi_setconn((char *)spec) != MI_SUCCESS) {
 		tg_log_err("smfi_setconn %s failed", spec);
 		return -1;
 	}
-	/* 0660: the MTA's group may connect, nobody else. */
+	/* 0660: the MTA's group may connect, nobody else. The mode comes
+	 * from the umask at bind: the path is not touched again (a chmod
+	 * would follow a symlink put there since). */
 	old = umask(0117);
 	if (smfi_opensocket(1) != MI_SUCCESS) {
 		umask(old);
@@ -335,14 +351,12 @@ main_open_socket(const char *spec, const char **unixpath)
 		return -1;
 	}
 	umask(007);
+	*unixpath = path;
+	if (path != NULL && tg_daemon_socket_pin() != 0)
+		return -1;
 	if (strncmp(spec, "inet", 4) == 0 && tg_daemon_nodelay_listeners() == 0)
 		tg_log_warnx("%s: TCP_NODELAY not set: header changes may wait "
 		    "for the MTA's delayed ACK", spec);
-	if (strncmp(spec, "unix:", 5) == 0 || strncmp(spec, "local:", 6) == 0) {
-		*unixpath = strchr(spec, ':') + 1;
-		if (chmod(*unixpath, 0660) != 0)
-			tg_log_warn("chmod %s", *unixpath);
-	}
 	return 0;
 }
 
@@ -379,15 +393,14 @@ struct main_started {
 	int		 served;	/* smfi_main() ran */
 };
 
-/* main_run - from the open socket to the end of smfi_main; what it
- * started is in *st, for main_stop(). A failure before smfi_main makes a
- * detached parent exit 1: no half-started daemon is left behind. */
+/* main_start - the socket, detaching, the pidfile and the privilege
+ * drop (id->user NULL: none); 0 or 1 */
 static int
-main_run(struct main_opts *o, const char *spec, struct main_started *st)
+main_start(struct main_opts *o, const char *spec, const struct main_ids *id,
+    struct main_started *st)
 {
-	int rc;
-
-	if (main_open_socket(spec, &st->unixpath) != 0)
+	if (main_open_socket(spec, id->user != NULL ? id->uid : geteuid(),
+	    &st->unixpath) != 0)
 		return 1;
 	if (!o->foreground && tg_daemon_detach() != 0)
 		return 1;
@@ -395,11 +408,35 @@ main_run(struct main_opts *o, const char *spec, struct main_started *st)
 		tg_log_err("pidfile %s not written, not starting", o->pidfile);
 		return 1;
 	}
-	if (o->user != NULL && main_drop(o->user, st->unixpath) != 0) {
+	if (id->user != NULL && main_drop(o->user, id,
+	    st->unixpath != NULL) != 0) {
 		tg_log_err("refusing to run with the privileges of uid %ld",
 		    (long)geteuid());
 		return 1;
 	}
+	tg_daemon_socket_unpin();
+	return 0;
+}
+
+/* main_run - from the open socket to the end of smfi_main; what it
+ * started is in *st, for main_stop(). A failure before smfi_main makes a
+ * detached parent exit 1: no half-started daemon is left behind. */
+static int
+main_run(struct main_opts *o, const char *spec, struct main_started *st)
+{
+	struct main_ids id = { NULL, 0, 0 };
+	int rc;
+
+	if (o->user != NULL && main_ids(o->user, &id) != 0) {
+		free(id.user);
+		tg_log_err("refusing to run with the privileges of uid %ld",
+		    (long)geteuid());
+		return 1;
+	}
+	rc = main_start(o, spec, &id, st);
+	free(id.user);
+	if (rc != 0)
+		return rc;
 	/* Before smfi_main: libmilter's threads inherit the mask. */
 	if (tg_reload_block_signals() != 0)
 		return 1;
@@ -465,7 +502,8 @@ main_stop(struct main_started *st)
 		tg_metrics_shutdown();
 	}
 	if (!st->served && st->unixpath != NULL)
-		(void)unlink(st->unixpath);
+		tg_daemon_socket_remove(st->unixpath);
+	tg_daemon_socket_unpin();
 	if (st->served)
 		tg_log_info("tollgate stopped");
 }

@@ -5,6 +5,8 @@
 #ifndef TG_DAEMON_H
 #define TG_DAEMON_H
 
+#include <sys/types.h>
+
 /* Fork into the background and start a session. The parent waits until
  * the child calls tg_daemon_ready() (exit 0) or exits first (exit 1), so
  * whoever started tollgate sees whether it is serving. stderr stays open
@@ -24,5 +26,24 @@ int	tg_daemon_socket_live(const char *path);
  * right after smfi_opensocket(), before any other listener opens): the
  * connections libmilter accepts inherit it. Returns how many were set. */
 int	tg_daemon_nodelay_listeners(void);
+
+/* The unix socket at path (absolute), from before libmilter creates it
+ * until it is given to the -u user, never reached by its path in a way
+ * that follows links. tg_daemon_socket_dir(), before smfi_opensocket():
+ * holds the directory open and, when we run as root, refuses (-1, logged)
+ * one that others than root and uid may write to (owner, or group or
+ * world writable without the sticky bit). tg_daemon_socket_pin(), right
+ * after: the name must be a socket owned by us; its device and inode are
+ * kept (else -1, logged). tg_daemon_socket_chown(): -1 (logged) when the
+ * name no longer is that socket, else chowns that socket without
+ * following links (a failed chown is logged) and returns 0.
+ * tg_daemon_socket_remove(), on a failed start: removes the socket if its
+ * name is still ours (path when it was let go of already).
+ * tg_daemon_socket_unpin() lets it go. */
+int	tg_daemon_socket_dir(const char *path, uid_t uid);
+int	tg_daemon_socket_pin(void);
+int	tg_daemon_socket_chown(uid_t uid, gid_t gid);
+void	tg_daemon_socket_remove(const char *path);
+void	tg_daemon_socket_unpin(void);
 
 #endif
