@@ -2,8 +2,10 @@
  * writes one command line and reads the answer until the socket closes.
  * Commands: "metrics" (tg_metrics_format), and those of tg_rate_ctl()
  * (limits, show, reset), run against the published policy. Owns: the
- * socket. Threads: one thread accepts and answers in turn; a slow client
- * is cut off after a timeout. */
+ * socket. Threads: one thread accepts and answers in turn, so a client
+ * has CONTROL_TIMEOUT_MS to send its line and as long to take the answer
+ * (the socket is non-blocking): one that stalls is dropped, and the next
+ * is served. */
 #include "config.h"
 
 #include <sys/socket.h>
@@ -11,6 +13,7 @@
 #include <sys/un.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -22,6 +25,7 @@
 #include "tg_metrics.h"
 #include "tg_policy.h"
 #include "tg_rate.h"
+#include "tg_store.h"
 #include "control.h"
 
 #define CONTROL_LINE_MAX	1024
@@ -32,18 +36,44 @@ static int	 control_pipe[2] = { -1, -1 };	/* stops the thread */
 static char	*control_path;
 static pthread_t control_thread;
 
-/* control_read_line - one line from fd within the timeout; 0 or -1 */
+/* control_wait - poll fd for events until the deadline (CLOCK_MONOTONIC
+ * ms); 1 ready, 0 when the time is up or the wait failed */
+static int
+control_wait(int fd, short events, int64_t deadline)
+{
+	struct pollfd pfd = { fd, events, 0 };
+	int64_t left;
+	int r;
+
+	for (;;) {
+		if ((left = deadline - tg_clock_now_ms(NULL)) <= 0)
+			return 0;
+		if ((r = poll(&pfd, 1, (int)left)) > 0)
+			return 1;
+		if (r < 0 && errno != EINTR)
+			return 0;
+	}
+}
+
+/* control_read_line - one line from fd, all of it within the timeout (a
+ * byte at a time just under it would otherwise hold the thread); 0 or -1 */
 static int
 control_read_line(int fd, char *buf, size_t bufsz)
 {
-	struct pollfd pfd = { fd, POLLIN, 0 };
+	int64_t deadline = tg_clock_now_ms(NULL) + CONTROL_TIMEOUT_MS;
 	size_t n = 0;
 	ssize_t r;
 
 	while (n + 1 < bufsz) {
-		if (poll(&pfd, 1, CONTROL_TIMEOUT_MS) <= 0)
+		if (!control_wait(fd, POLLIN, deadline)) {
+			tg_log_info("control: no command line within %d ms; "
+			    "client dropped", CONTROL_TIMEOUT_MS);
 			return -1;
-		if ((r = read(fd, buf + n, bufsz - 1 - n)) <= 0)
+		}
+		if ((r = read(fd, buf + n, bufsz - 1 - n)) < 0 &&
+		    (errno == EAGAIN || errno == EINTR))
+			continue;
+		if (r <= 0)
 			break;
 		n += (size_t)r;
 		if (memchr(buf, '\n', n) != NULL)
@@ -54,15 +84,31 @@ control_read_line(int fd, char *buf, size_t bufsz)
 	return n > 0 ? 0 : -1;
 }
 
-/* control_write - all of buf, or give up on a client that went away */
+/* control_write - all of buf within the timeout, or drop a client that
+ * does not read (or went away) */
 static void
 control_write(int fd, const char *buf, size_t len)
 {
+	int64_t deadline = tg_clock_now_ms(NULL) + CONTROL_TIMEOUT_MS;
 	size_t off = 0;
 	ssize_t w;
 
-	while (off < len && (w = write(fd, buf + off, len - off)) > 0)
-		off += (size_t)w;
+	while (off < len) {
+		if ((w = send(fd, buf + off, len - off, MSG_NOSIGNAL)) > 0) {
+			off += (size_t)w;
+			continue;
+		}
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w == 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
+			return;		/* gone */
+		if (!control_wait(fd, POLLOUT, deadline)) {
+			tg_log_info("control: answer not taken within %d ms "
+			    "(%zu of %zu bytes); client dropped",
+			    CONTROL_TIMEOUT_MS, off, len);
+			return;
+		}
+	}
 }
 
 /* control_metrics - the same text as the HTTP endpoint */
@@ -81,8 +127,6 @@ control_answer(int fd)
 {
 	char line[CONTROL_LINE_MAX], out[8192], pr[128];
 	struct tg_policy *p;
-	size_t off = 0;
-	ssize_t w;
 
 	if (control_read_line(fd, line, sizeof line) < 0)
 		return;
@@ -94,9 +138,7 @@ control_answer(int fd)
 	(void)tg_rate_ctl(p, line, out, sizeof out);
 	tg_policy_unref(p);
 	tg_log_info("control: %s", tg_str_printable(pr, sizeof pr, line));
-	while (off < strlen(out) &&
-	    (w = write(fd, out + off, strlen(out) - off)) > 0)
-		off += (size_t)w;
+	control_write(fd, out, strlen(out));
 }
 
 static void *
@@ -119,8 +161,13 @@ control_main(void *arg)
 		}
 		if (pfd[1].revents != 0)
 			break;
+		/* Non-blocking, so that no client holds the thread. */
 		if ((fd = accept(control_fd, NULL, NULL)) < 0)
 			continue;
+		if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) != 0) {
+			close(fd);
+			continue;
+		}
 		control_answer(fd);
 		close(fd);
 	}
@@ -131,7 +178,8 @@ int
 tg_control_start(const char *path)
 {
 	struct sockaddr_un sun;
-	mode_t old;
+	struct stat st;
+	int issock;
 
 	memset(&sun, 0, sizeof sun);
 	sun.sun_family = AF_UNIX;
@@ -140,20 +188,34 @@ tg_control_start(const char *path)
 		tg_log_err("control socket path too long: %s", path);
 		return -1;
 	}
-	if ((control_fd = socket(AF_UNIX, SOCK_STREAM, 0)) < 0 ||
-	    pipe(control_pipe) != 0) {
+	if ((control_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC,
+	    0)) < 0 || pipe(control_pipe) != 0) {
 		tg_log_warn("control socket");
 		return -1;
 	}
 	(void)unlink(path);
-	old = umask(0177);	/* counters and resets: the owner only */
-	if (bind(control_fd, (struct sockaddr *)&sun, sizeof sun) != 0 ||
-	    listen(control_fd, 8) != 0) {
-		umask(old);
+	/* Counters and resets: the owner only. Not through umask(), which
+	 * is the whole process's while other threads create files: Linux
+	 * gives the new file the socket's own mode (less the umask). Where
+	 * it does not, the check below refuses the socket; nobody can
+	 * connect before listen(). */
+	if (fchmod(control_fd, 0600) != 0 ||
+	    bind(control_fd, (struct sockaddr *)&sun, sizeof sun) != 0) {
 		tg_log_warn("control socket %s", path);
 		return -1;
 	}
-	umask(old);
+	issock = lstat(path, &st) == 0 && S_ISSOCK(st.st_mode);
+	if (!issock || (st.st_mode & 077) != 0) {
+		tg_log_err("control socket %s: not created mode 0600; not "
+		    "starting", path);
+		if (issock)
+			(void)unlink(path);
+		return -1;
+	}
+	if (listen(control_fd, 8) != 0) {
+		tg_log_warn("control socket %s", path);
+		return -1;
+	}
 	control_path = tg_xstrdup(path);
 	if (pthread_create(&control_thread, NULL, control_main, NULL) != 0) {
 		tg_log_warnx("control: cannot start the thread");
