@@ -94,6 +94,84 @@ addr_scan(const char *s, size_t len, const char **at)
 	return quoted ? TG_ERR_SYNTAX : TG_OK;
 }
 
+/* RFC 5322 atext, and any 8-bit byte (RFC 6531: UTF-8 local parts). */
+static int
+addr_is_atext(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9') || c >= 0x80 ||
+	    strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL;
+}
+
+/* addr_dot_atom - is s (len bytes) a dot-atom: atext runs joined by
+ * single dots, none first or last? */
+static int
+addr_dot_atom(const char *s, size_t len)
+{
+	if (len == 0 || s[0] == '.' || s[len - 1] == '.')
+		return 0;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] == '.' ? s[i + 1] == '.' :
+		    !addr_is_atext((unsigned char)s[i]))
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * addr_local_canon - the local part s (len bytes, as addr_scan() accepted
+ * it: quotes balanced, '\' only inside them) in its one canonical form.
+ * "alice", "al\ice", "al"ice and alice name the same mailbox (RFC 5321
+ * 4.1.2, RFC 5322 3.2.4: quotes and quoted-pair backslashes are not part
+ * of the content; Postfix keeps addresses unquoted inside), so every
+ * rule, table and counter must see one spelling: the content itself when
+ * it is a dot-atom, else the content quoted, with only '"' and '\'
+ * escaped ("a b", "a..b", ".a", "a@b" stay quoted and so never equal
+ * a dot-atom). Writes the NUL-terminated form into out (size outsz) and
+ * returns its length, or TG_ERR_TOOLONG.
+ */
+static int
+addr_local_canon(const char *s, size_t len, char *out, size_t outsz)
+{
+	char content[ADDR_IN_MAX + 1];
+	size_t n = 0, o = 0;
+	int quoted = 0;
+
+	for (size_t i = 0; i < len && n < sizeof content; i++) {
+		if (s[i] == '"')
+			quoted = !quoted;
+		else if (quoted && s[i] == '\\' && i + 1 < len)
+			content[n++] = s[++i];
+		else
+			content[n++] = s[i];
+	}
+	if (addr_dot_atom(content, n)) {
+		if (n >= outsz)
+			return TG_ERR_TOOLONG;
+		memcpy(out, content, n);
+		out[n] = '\0';
+		return (int)n;
+	}
+	if (o + 1 >= outsz)
+		return TG_ERR_TOOLONG;
+	out[o++] = '"';
+	for (size_t i = 0; i < n; i++) {
+		if (content[i] == '"' || content[i] == '\\') {
+			if (o + 1 >= outsz)
+				return TG_ERR_TOOLONG;
+			out[o++] = '\\';
+		}
+		if (o + 1 >= outsz)
+			return TG_ERR_TOOLONG;
+		out[o++] = content[i];
+	}
+	if (o + 1 >= outsz)
+		return TG_ERR_TOOLONG;
+	out[o++] = '"';
+	out[o] = '\0';
+	return (int)o;
+}
+
 /* An address literal "[1.2.3.4]" or "[IPv6:2001:db8::1]" (RFC 5321
  * 4.1.3); anything else in brackets is refused, since no table could tell
  * whether it is local. When out is not NULL, the canonical form is written
@@ -167,8 +245,9 @@ int
 tg_addr_parse_domain(const char *in, char *out, size_t outsz, int *routed,
     const char **domain)
 {
+	char local[TG_ADDR_MAX + 1];
 	const char *s = in, *at;
-	size_t len, llen, dlen, n;
+	size_t len, llen, dlen, clen, n;
 	int rc, route = 0, lit = 0;
 
 	len = strnlen(in, ADDR_IN_MAX + 1);
@@ -216,25 +295,32 @@ tg_addr_parse_domain(const char *in, char *out, size_t outsz, int *routed,
 		    0)) < 0)
 			return lit;
 	}
-	n = llen + (at != NULL ? 1 + (lit > 0 ? (size_t)lit : dlen) : 0);
+	/* "<>" stays empty; any other local part takes its one spelling. */
+	if (llen == 0)
+		clen = 0;
+	else if ((rc = addr_local_canon(s, llen, local, sizeof local)) < 0)
+		return TG_ERR_TOOLONG;
+	else
+		clen = (size_t)rc;
+	n = clen + (at != NULL ? 1 + (lit > 0 ? (size_t)lit : dlen) : 0);
 	if (n > TG_ADDR_MAX || n >= outsz)
 		return TG_ERR_TOOLONG;
-	memcpy(out, s, llen);
+	memcpy(out, local, clen);
 	if (at != NULL) {
-		out[llen] = '@';
+		out[clen] = '@';
 		if (lit > 0)
-			(void)addr_literal(at + 1, dlen, out + llen + 1,
-			    outsz - llen - 1);
+			(void)addr_literal(at + 1, dlen, out + clen + 1,
+			    outsz - clen - 1);
 		else
 			for (size_t i = 0; i < dlen; i++)
-				out[llen + 1 + i] = addr_lower(at[1 + i]);
+				out[clen + 1 + i] = addr_lower(at[1 + i]);
 	}
 	out[n] = '\0';
 	if (routed != NULL)
 		*routed = route || addr_routes_local(s, llen);
 	/* The one unquoted '@' (addr_scan), as tg_addr_domain() finds it. */
 	if (domain != NULL)
-		*domain = at != NULL ? out + llen + 1 : NULL;
+		*domain = at != NULL ? out + clen + 1 : NULL;
 	return TG_OK;
 }
 
@@ -259,4 +345,26 @@ tg_addr_domain(const char *addr)
 			at = p;
 	}
 	return at != NULL ? at + 1 : NULL;
+}
+
+int
+tg_addr_canon_key(const char *key, size_t len, char *out, size_t outsz)
+{
+	const char *at;
+	size_t llen, rest;
+	int n;
+
+	if (len > ADDR_IN_MAX || addr_scan(key, len, &at) < 0)
+		return TG_ERR_SYNTAX;
+	llen = at != NULL ? (size_t)(at - key) : len;
+	if (llen == 0)
+		n = 0;
+	else if ((n = addr_local_canon(key, llen, out, outsz)) < 0)
+		return n;
+	rest = len - llen;
+	if ((size_t)n + rest >= outsz)
+		return TG_ERR_TOOLONG;
+	memcpy(out + n, key + llen, rest);
+	out[(size_t)n + rest] = '\0';
+	return n + (int)rest;
 }

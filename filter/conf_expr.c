@@ -13,6 +13,7 @@
 #include <pcre2.h>
 
 #include "tg.h"
+#include "tg_addr.h"
 #include "tg_check.h"
 #include "tg_content.h"
 #include "tg_ip.h"
@@ -160,6 +161,27 @@ conf_cmp_lookup(struct conf_parser *p, struct tg_expr *e, int type,
 	return 1;
 }
 
+/* conf_addr_take - the current token, a value an address attribute is
+ * compared with: a quoted local part in the one spelling the session's
+ * addresses have (addr.c), so "\"alice\"@example.org" means
+ * alice@example.org. */
+static char *
+conf_addr_take(struct conf_parser *p)
+{
+	char canon[TG_ADDR_MAX + 1], pr[48];
+	size_t len = strlen(p->tok.text);
+
+	if (memchr(p->tok.text, '"', len) == NULL)
+		return conf_tok_take(&p->tok);
+	if (tg_addr_canon_key(p->tok.text, len, canon, sizeof canon) < 0) {
+		conf_err(p, p->tok.line, p->tok.col, "\"%s\" has quotes but "
+		    "is not an address with a quoted local part",
+		    conf_pr(pr, sizeof pr, p->tok.text));
+		return conf_tok_take(&p->tok);
+	}
+	return tg_xstrdup(canon);
+}
+
 static struct tg_expr *
 conf_cmp(struct conf_parser *p, struct tg_expr *e, int type,
     const char *name)
@@ -198,6 +220,8 @@ conf_cmp(struct conf_parser *p, struct tg_expr *e, int type,
 			e->str = tg_xstrdup(tg_ip_format(&ip, ipbuf,
 			    sizeof ipbuf));
 	}
+	if (type == TG_T_ADDR && e->str == NULL)
+		e->str = conf_addr_take(p);
 	if (type != TG_T_NUM && e->str == NULL)
 		e->str = conf_tok_take(&p->tok);
 	conf_next(p);
@@ -229,7 +253,9 @@ conf_set_add(struct conf_parser *p, struct tg_set *set, int type,
 		return;
 	}
 	set->str = conf_grow(set->str, set->nstr, sizeof *set->str);
-	if (type != TG_T_NUM)
+	if (type == TG_T_ADDR)
+		set->str[set->nstr++] = conf_addr_take(p);
+	else if (type != TG_T_NUM)
 		set->str[set->nstr++] = conf_tok_take(&p->tok);
 	else if (conf_number_parse(p->tok.text, &v) < 0)
 		conf_err(p, p->tok.line, p->tok.col, "number attribute %s "

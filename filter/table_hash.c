@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "tg.h"
+#include "tg_addr.h"
 #include "table_impl.h"
 
 /* The source line of each record is kept for the "first on line N" part
@@ -149,7 +150,8 @@ table_hash_add(struct table_hash *h, const char *line, size_t len,
 	const char *key = line + col0, *val = NULL;
 	size_t klen = 0, vlen = 0, i, slot;
 	uint32_t first, rec;
-	char shown[128];
+	char shown[128], canon[TABLE_LINE_MAX + 3];
+	int quoted;
 
 	while (col0 + klen < len && !table_is_blank(key[klen]))
 		klen++;
@@ -165,6 +167,25 @@ table_hash_add(struct table_hash *h, const char *line, size_t len,
 		}
 		val = line + i;
 		vlen = len - i;
+	}
+	/* An address key is stored as addresses are looked up, its local
+	 * part in its one spelling (addr.c): "alice"@x is alice@x, and
+	 * a..b@x is "a..b"@x, else a blocked a..b@x would never match. A key
+	 * with quotes that is no address is an error; one with '@' but no
+	 * quotes that is no address stays as written. */
+	quoted = memchr(key, '"', klen) != NULL;
+	if (quoted || memchr(key, '@', klen) != NULL) {
+		int n = tg_addr_canon_key(key, klen, canon, sizeof canon);
+
+		if (n >= 0) {
+			key = canon;
+			klen = (size_t)n;
+		} else if (quoted) {
+			tg_diag_error(pos->diag, pos->path, pos->line,
+			    (int)col0 + 1, "key with quotes that is not an "
+			    "address with a quoted local part");
+			return;
+		}
 	}
 	slot = table_hash_find(h, key, klen);
 	if (h->slots[slot] != 0) {

@@ -10,7 +10,10 @@
 /* Normalise one MAIL FROM / RCPT TO argument as the MTA passes it
  * ("<user@Example.COM>", "user@example.com", "<>", "<@a,@b:user@c>").
  * On success writes the bare address into out (angle brackets and source
- * route removed, domain lower-cased, local part kept as sent) and returns 0;
+ * route removed, domain lower-cased, local part in its one canonical form:
+ * unquoted when its content is a dot-atom, "\"alice\"" and "al\\ice"
+ * quoted both becoming "alice", else quoted with only '"' and '\\'
+ * escaped, e.g. "\"a b\"", "\"a..b\""; case kept) and returns 0;
  * "<>" gives the empty string. Returns TG_ERR_SYNTAX for input that is not
  * an address (NUL/CR/LF or other control bytes, unbalanced brackets or
  * quotes, empty local part or domain, more than one unquoted '@') and
@@ -27,6 +30,13 @@ int	tg_addr_parse(const char *in, char *out, size_t outsz, int *routed);
  * return, without scanning out again. */
 int	tg_addr_parse_domain(const char *in, char *out, size_t outsz,
 	    int *routed, const char **domain);
+/* A lookup-table key ("local@domain", "local@", "local") with its local
+ * part in the canonical form above, the rest as written, so that a key
+ * written "\"alice\"@example.org" matches the address alice@example.org.
+ * Writes it into out (size outsz) and returns its length; TG_ERR_SYNTAX
+ * when the local part is not one (quotes, '\\', '@'), TG_ERR_TOOLONG. */
+int	tg_addr_canon_key(const char *key, size_t len, char *out,
+	    size_t outsz);
 /* Split a normalised address: pointer to the domain after the last
  * unquoted '@', or NULL if there is none. */
 const char *tg_addr_domain(const char *addr);

@@ -5,6 +5,7 @@
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "tg.h"
 #include "tg_addr.h"
@@ -69,6 +70,29 @@ static const struct norm_case norm_cases[] = {
 	{ "john smith@x", TG_ERR_SYNTAX, NULL },
 	{ "<user@x> SIZE=100", TG_ERR_SYNTAX, NULL },
 	{ "us\\er@x", TG_ERR_SYNTAX, NULL },
+	/* Quoted local parts in their one canonical form (RFC 5321 4.1.2,
+	 * RFC 5322 3.4.1): unquoted when the content is a dot-atom. */
+	{ "<\"alice\"@Example.ORG>", TG_OK, "alice@example.org" },
+	{ "\"al\\ice\"@example.org", TG_OK, "alice@example.org" },
+	{ "\"a.b\"@x", TG_OK, "a.b@x" },
+	{ "\"a\".\"b\"@x", TG_OK, "a.b@x" },
+	{ "\"al\"ice@x", TG_OK, "alice@x" },
+	{ "\"bob\"@example.org", TG_OK, "bob@example.org" },
+	{ "\"Postmaster\"", TG_OK, "Postmaster" },
+	{ "\"j\xc3\xb6rg\"@x", TG_OK, "j\xc3\xb6rg@x" },
+	{ "\"a+tag\"@x", TG_OK, "a+tag@x" },
+	/* Not dot-atoms: quoted, only '"' and '\\' escaped. */
+	{ "\"a..b\"@x", TG_OK, "\"a..b\"@x" },
+	{ "a..b@x", TG_OK, "\"a..b\"@x" },
+	{ "\"a b\"@x", TG_OK, "\"a b\"@x" },
+	{ "\"a\\ b\"@x", TG_OK, "\"a b\"@x" },
+	{ "\".a\"@x", TG_OK, "\".a\"@x" },
+	{ "\"a.\"@x", TG_OK, "\"a.\"@x" },
+	{ "\"a@b\"@x", TG_OK, "\"a@b\"@x" },
+	{ "\"a\\\\b\"@x", TG_OK, "\"a\\\\b\"@x" },
+	{ "\"a,b\"@x", TG_OK, "\"a,b\"@x" },
+	{ "a,b@x", TG_OK, "\"a,b\"@x" },
+	{ "\"\"@x", TG_OK, "\"\"@x" },
 };
 
 START_TEST(test_normalize)
@@ -205,6 +229,76 @@ START_TEST(test_domain)
 }
 END_TEST
 
+/* Spellings of one mailbox give one address; different mailboxes never
+ * do: a quoted "bob" is bob, and "a..b", "a b", ".a", "a@b" are none of
+ * a.b, ab or a. */
+static const char *const same_mailbox[][4] = {
+	{ "alice@example.org", "\"alice\"@example.org",
+	  "\"al\\ice\"@example.org", "<\"a\"lice@EXAMPLE.org>" },
+	{ "a.b@x", "\"a.b\"@x", "\"a\".b@x", "a.\"b\"@x" },
+	{ "\"a..b\"@x", "a..b@x", "\"a.\".\"b\"@x", "\"a\\.\\.b\"@x" },
+	{ "\"a b\"@x", "\"a\\ b\"@x", "\"a \"b@x", NULL },
+	{ "ab@x", "\"ab\"@x", "a\"b\"@x", NULL },
+	{ "\".a\"@x", NULL },
+	{ "a@x", "\"a\"@x", NULL },
+	{ "\"a@b\"@x", NULL },
+	{ "bob@example.org", "\"bob\"@example.org", NULL },
+};
+
+START_TEST(test_canonical_mailbox)
+{
+	const size_t ng = sizeof same_mailbox / sizeof same_mailbox[0];
+	char first[ng][TG_ADDR_MAX + 1], out[TG_ADDR_MAX + 1];
+	int rc;
+
+	for (size_t g = 0; g < ng; g++) {
+		rc = tg_addr_normalize(same_mailbox[g][0], first[g],
+		    sizeof first[g]);
+		ck_assert_msg(rc == TG_OK, "%s: got %d", same_mailbox[g][0], rc);
+		for (size_t i = 1; i < 4 && same_mailbox[g][i] != NULL; i++) {
+			rc = tg_addr_normalize(same_mailbox[g][i], out,
+			    sizeof out);
+			ck_assert_msg(rc == TG_OK && strcmp(out, first[g]) == 0,
+			    "%s: got %d \"%s\", want \"%s\"",
+			    same_mailbox[g][i], rc, out, first[g]);
+		}
+		for (size_t h = 0; h < g; h++)
+			ck_assert_msg(strcasecmp(first[h], first[g]) != 0,
+			    "%s and %s both give \"%s\"", same_mailbox[h][0],
+			    same_mailbox[g][0], first[g]);
+	}
+}
+END_TEST
+
+/* Table keys with quotes take the same form; the rest as written. */
+static const struct norm_case key_cases[] = {
+	{ "\"alice\"@Example.org", TG_OK, "alice@Example.org" },
+	{ "\"alice\"@", TG_OK, "alice@" },
+	{ "\"a..b\"@", TG_OK, "\"a..b\"@" },
+	{ "\"al\\ice\"", TG_OK, "alice" },
+	{ "@example.org", TG_OK, "@example.org" },
+	{ "\"unbalanced@x", TG_ERR_SYNTAX, NULL },
+	{ "a\"b@x", TG_ERR_SYNTAX, NULL },
+	{ "a@\"b\"", TG_ERR_SYNTAX, NULL },
+	{ "\"a\"@b@c", TG_ERR_SYNTAX, NULL },
+};
+
+START_TEST(test_canon_key)
+{
+	const struct norm_case *c = &key_cases[_i];
+	char out[TG_ADDR_MAX + 1];
+	int rc = tg_addr_canon_key(c->in, strlen(c->in), out, sizeof out);
+
+	if (c->rc != TG_OK) {
+		ck_assert_msg(rc == c->rc, "case %d: got %d, want %d", _i, rc,
+		    c->rc);
+		return;
+	}
+	ck_assert_msg(rc == (int)strlen(c->out) && strcmp(out, c->out) == 0,
+	    "case %d: got %d \"%s\", want \"%s\"", _i, rc, out, c->out);
+}
+END_TEST
+
 /* Random strings over the bytes that matter to the parser: nothing may
  * crash, and an accepted address normalises to itself. */
 START_TEST(test_normalize_random)
@@ -251,6 +345,9 @@ addr_suite(void)
 	tcase_add_loop_test(tc, test_domain, 0,
 	    sizeof domain_cases / sizeof domain_cases[0]);
 	tcase_add_test(tc, test_normalize_random);
+	tcase_add_test(tc, test_canonical_mailbox);
+	tcase_add_loop_test(tc, test_canon_key, 0,
+	    sizeof key_cases / sizeof key_cases[0]);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 	return s;

@@ -53,6 +53,8 @@ auth_setup(void)
 	    "bob@example.org       bob\n"
 	    "@shared.example       @example.org\n"
 	    "postmaster@           carol\n"
+	    "a.b@example.org       dot\n"
+	    "\"a..b\"@example.org    dots\n"
 	    "*                     admin\n");
 	tg_log_set_sink(auth_sink);
 }
@@ -88,7 +90,10 @@ static const struct al_case al_cases[] = {
 	  "a@x.org b@y.org c@z.org", "" },
 	{ "<@relay.example:alice@example.org>", TG_OK, "alice@example.org",
 	  "" },
-	{ "\"alice\"@example.org", TG_OK, "\"alice\"@example.org", "" },
+	{ "\"alice\"@example.org", TG_OK, "alice@example.org", "" },
+	{ "Alice <\"al\\ice\"@example.org>", TG_OK, "alice@example.org", "" },
+	{ "\"a\".b@x.org, \"a..b\"@x.org", TG_OK, "a.b@x.org \"a..b\"@x.org",
+	  "" },
 	{ "a@x.org,,", TG_OK, "a@x.org", "" },
 	/* Identities shown to the reader. */
 	{ "\"boss@bank.example\" <m@evil.example>", TG_OK, "m@evil.example",
@@ -317,6 +322,40 @@ static const struct own_case own_cases[] = {
 	{ "bob", "<bob@example.org>", { "From: alice@example.org",
 	  "Sender: Bob <bob@example.org>" }, TG_STAGE_EOM,
 	  "553 5.7.1 From: not owned by user bob" },
+	/* 25: quoted local parts are the mailbox they spell, no more */
+	{ "alice", "<\"alice\"@example.org>", {}, TG_STAGE_MAIL, NULL },
+	{ "alice", "<\"al\\ice\"@example.org>", {}, TG_STAGE_MAIL, NULL },
+	{ "alice", "<\"bob\"@example.org>", {}, TG_STAGE_MAIL,
+	  "553 5.7.1 Sender address rejected: not owned by user alice" },
+	{ "bob", "<\"bob\"@example.org>", {}, TG_STAGE_MAIL, NULL },
+	{ "carol", "<\"postmaster\"@anything.example>", {}, TG_STAGE_MAIL,
+	  NULL },
+	/* 30: a.b is dot's, "a..b" (also written a..b) is dots' */
+	{ "dot", "<\"a.b\"@example.org>", {}, TG_STAGE_MAIL, NULL },
+	{ "dot", "<\"a..b\"@example.org>", {}, TG_STAGE_MAIL,
+	  "553 5.7.1 Sender address rejected: not owned by user dot" },
+	{ "dots", "<a..b@example.org>", {}, TG_STAGE_MAIL, NULL },
+	{ "dots", "<\"a.b\"@example.org>", {}, TG_STAGE_MAIL,
+	  "553 5.7.1 Sender address rejected: not owned by user dots" },
+	{ "dot", "<\"ab\"@example.org>", {}, TG_STAGE_MAIL,
+	  "553 5.7.1 Sender address rejected: not owned by user dot" },
+	/* 35 */
+	{ "dot", "<\".a.b\"@example.org>", {}, TG_STAGE_MAIL,
+	  "553 5.7.1 Sender address rejected: not owned by user dot" },
+	{ "dot", "<\"a b\"@example.org>", {}, TG_STAGE_MAIL,
+	  "553 5.7.1 Sender address rejected: not owned by user dot" },
+	{ "dot", "<\"a.b@example.org\"@example.org>", {}, TG_STAGE_MAIL,
+	  "553 5.7.1 Sender address rejected: not owned by user dot" },
+	{ "alice", "<alice@example.org>", { "From: \"alice\"@example.org" },
+	  TG_STAGE_EOM, NULL },
+	{ "alice", "<alice@example.org>",
+	  { "From: Alice <\"al\\ice\"@example.org>" }, TG_STAGE_EOM, NULL },
+	/* 40 */
+	{ "alice", "<alice@example.org>", { "From: \"bob\"@example.org" },
+	  TG_STAGE_EOM, "553 5.7.1 From: not owned by user alice" },
+	{ "alice", "<alice@example.org>",
+	  { "From: Bob <\"bob\"@example.org>" }, TG_STAGE_EOM,
+	  "553 5.7.1 From: not owned by user alice" },
 };
 
 static struct tg_policy *
@@ -406,6 +445,63 @@ START_TEST(test_owned_attrs_and_reset)
 	ck_assert_str_eq(v.code, "553");
 	tg_session_free(&s);
 	tg_policy_unref(p);
+}
+END_TEST
+
+/* Address literals in rules take the canonical form too: a rule written
+ * with "\"alice\"@example.org" is about alice@example.org, however the
+ * client spells it; a quoted literal that is no address is an error. */
+START_TEST(test_quoted_literals)
+{
+	static const char *const senders[] = { "<alice@example.org>",
+	    "<\"alice\"@example.org>", "<\"al\\ice\"@Example.org>" };
+	struct tg_policy *p = auth_policy(
+	    "stage mail {\n"
+	    " rule eq: sender == \"\\\"alice\\\"@example.org\" => "
+	    "reject 550 5.7.1 \"eq\"\n"
+	    "}\n"
+	    "stage rcpt {\n"
+	    " rule set: rcpt in { \"\\\"a.b\\\"@example.org\", "
+	    "\"\\\"c..d\\\"@example.org\" } => reject 550 5.7.1 \"set\"\n"
+	    "}\n");
+	static const struct { const char *rcpt; int hit; } rcpts[] = {
+		{ "<a.b@example.org>", 1 }, { "<\"a.b\"@example.org>", 1 },
+		{ "<c..d@example.org>", 1 }, { "<c.d@example.org>", 0 },
+		{ "<ab@example.org>", 0 },
+	};
+	struct tg_session s;
+	struct tg_verdict v;
+	struct tg_diag d;
+
+	for (size_t i = 0; i < sizeof senders / sizeof *senders; i++) {
+		tg_session_init(&s, "t");
+		ck_assert_int_eq(tg_session_set(&s, TG_A_SENDER, senders[i]),
+		    TG_OK);
+		tg_engine_eval(p, &s, TG_STAGE_MAIL, &v);
+		ck_assert_msg(v.action == TG_ACT_REJECT, "%s: got %s, want "
+		    "reject", senders[i], tg_action_name(v.action));
+		tg_session_free(&s);
+	}
+	for (size_t i = 0; i < sizeof rcpts / sizeof *rcpts; i++) {
+		tg_session_init(&s, "t");
+		ck_assert_int_eq(tg_session_set(&s, TG_A_SENDER, "<x@y.org>"),
+		    TG_OK);
+		ck_assert_int_eq(tg_session_set(&s, TG_A_RCPT, rcpts[i].rcpt),
+		    TG_OK);
+		tg_engine_eval(p, &s, TG_STAGE_RCPT, &v);
+		ck_assert_msg((v.action == TG_ACT_REJECT) == rcpts[i].hit,
+		    "%s: got %s", rcpts[i].rcpt, tg_action_name(v.action));
+		tg_session_free(&s);
+	}
+	tg_policy_unref(p);
+
+	tg_diag_init(&d);
+	p = tg_policy_load_string("test.conf", "stage mail { rule r: sender "
+	    "== \"\\\"open@x.org\" => accept }\n", auth_dir, &d);
+	ck_assert_ptr_null(p);
+	ck_assert_msg(d.n > 0 && strstr(d.msgs[0], "is not an address with "
+	    "a quoted local part") != NULL, "got: %s", d.n ? d.msgs[0] : "");
+	tg_diag_free(&d);
 }
 END_TEST
 
@@ -704,6 +800,7 @@ auth_suite(void)
 	tcase_add_loop_test(tc, test_owned_case, 0,
 	    sizeof own_cases / sizeof own_cases[0]);
 	tcase_add_test(tc, test_owned_attrs_and_reset);
+	tcase_add_test(tc, test_quoted_literals);
 	tcase_add_test(tc, test_bad_login_tempfails);
 	tcase_add_test(tc, test_dropped_headers_not_owned);
 	tcase_add_loop_test(tc, test_conf_case, 0,

@@ -402,6 +402,43 @@ START_TEST(test_limit_messages_peek_at_mail)
 }
 END_TEST
 
+/* One mailbox, one counter: a sender's quoted spellings ("alice",
+ * "al\ice") count against alice, and "alice." (another mailbox) does not
+ * take from it. */
+START_TEST(test_limit_quoted_sender_one_key)
+{
+	static const char *const spellings[] = { "<alice@example.org>",
+	    "<\"alice\"@example.org>", "<\"al\\ice\"@Example.org>" };
+	struct tg_policy *p = policy(
+	    "limit sender-rcpts { key sender count recipients max 2 per 1h }\n"
+	    "stage rcpt { rule q: limit sender-rcpts exceeded =>\n"
+	    "  tempfail 450 4.7.1 \"slow down\" }\n");
+	struct tg_session s;
+	struct tg_verdict v;
+
+	tg_session_init(&s, "Q1");
+	for (int i = 0; i < 3; i++) {
+		tg_session_reset_message(&s);
+		set(&s, TG_A_SENDER, spellings[i]);
+		ck_assert_int_eq(eval(p, &s, TG_STAGE_MAIL, &v),
+		    TG_ACT_CONTINUE);
+		ck_assert_msg(rcpt(p, &s, "<b@example.net>", &v) ==
+		    (i < 2 ? TG_ACT_CONTINUE : TG_ACT_TEMPFAIL),
+		    "%s: got %s", spellings[i], tg_action_name(v.action));
+		if (i < 2)
+			ck_assert_int_eq(eval(p, &s, TG_STAGE_EOM, &v),
+			    TG_ACT_CONTINUE);
+	}
+	tg_session_reset_message(&s);
+	set(&s, TG_A_SENDER, "<\"alice.\"@example.org>");
+	ck_assert_int_eq(eval(p, &s, TG_STAGE_MAIL, &v), TG_ACT_CONTINUE);
+	ck_assert_int_eq(rcpt(p, &s, "<b@example.net>", &v),
+	    TG_ACT_CONTINUE);
+	tg_session_free(&s);
+	tg_policy_unref(p);
+}
+END_TEST
+
 START_TEST(test_limit_bytes_and_ip_prefix)
 {
 	struct tg_policy *p = policy(
@@ -757,6 +794,7 @@ rate_suite(void)
 	tcase_add_test(tc, test_limit_store_down_both_ways);
 	tcase_add_test(tc, test_limit_grammar_errors);
 	tcase_add_test(tc, test_limit_ctl_show_reset);
+	tcase_add_test(tc, test_limit_quoted_sender_one_key);
 	tcase_add_loop_test(tc, test_limit_key_bytes, 0,
 	    (int)(sizeof key_cases / sizeof key_cases[0]));
 	suite_add_tcase(s, tc);

@@ -404,6 +404,47 @@ START_TEST(test_map_bad)
 }
 END_TEST
 
+/* An address key is stored in the canonical spelling of the addresses
+ * looked up (addr.c): "alice" is alice, "a..b" (or a..b) stays quoted and
+ * matches only itself, two spellings of one key are a duplicate, quotes
+ * that make no address are an error, '@' without quotes that make no
+ * address stays as written. */
+START_TEST(test_quoted_keys)
+{
+	static const char good[] = "\"alice\"@Example.org\n\"a..b\"@x.org\n"
+	    "\"bob\"@\nc..d@x.org\nuser@other@local\n";
+	static const char bad[] = "alice@x.org\n\"alice\"@x.org\n"
+	    "\"unbalanced@x.org\n";
+	static const char *const want[] = {
+		":2:1: error: duplicate key \"alice@x.org\" (first on line 1)",
+		":3:1: error: key with quotes that is not an address with a "
+		"quoted local part",
+	};
+	char *path = tmp_file(good, sizeof good - 1);
+	struct tg_diag d;
+	struct tg_table *t;
+
+	tg_diag_init(&d);
+	t = tg_table_open("tmp", TG_TABLE_LIST, path, &d);
+	unlink(path);
+	free(path);
+	ck_assert_msg(t != NULL && d.n == 0, "quoted keys refused: %s",
+	    d.n > 0 ? d.msgs[0] : "");
+	check_addr(t, "alice@example.org", "");
+	check_addr(t, "\"a..b\"@x.org", "");
+	check_addr(t, "a.b@x.org", NULL);
+	check_addr(t, "ab@x.org", NULL);
+	check_addr(t, "bob@anywhere.example", "");
+	/* Unquoted but no dot-atom: the address is "c..d"@x.org. */
+	check_addr(t, "\"c..d\"@x.org", "");
+	check_addr(t, "c.d@x.org", NULL);
+	check_key(t, "user@other@local", "");
+	tg_table_free(t);
+	tg_diag_free(&d);
+	open_bytes_bad(bad, sizeof bad - 1, TG_TABLE_LIST, want, 2);
+}
+END_TEST
+
 START_TEST(test_list_dup)
 {
 	static const char bytes[] = "a@b\n@B\nA@B trailing\n  @b\n";
@@ -655,6 +696,7 @@ table_suite(void)
 	tcase_add_test(tc, test_map_crlf);
 	tcase_add_test(tc, test_map_bad);
 	tcase_add_test(tc, test_list_dup);
+	tcase_add_test(tc, test_quoted_keys);
 	tcase_add_test(tc, test_bad_bytes);
 	tcase_add_test(tc, test_line_max);
 	suite_add_tcase(s, tc);

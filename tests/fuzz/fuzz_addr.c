@@ -1,6 +1,7 @@
-/* fuzz_addr.c - libFuzzer target: envelope address normalisation and IP
- * and CIDR parsing on arbitrary strings. Checks that normalising an
- * accepted address again gives the same result. */
+/* fuzz_addr.c - libFuzzer target: envelope address normalisation, table
+ * key canonicalisation, and IP and CIDR parsing on arbitrary strings.
+ * Checks that normalising an accepted address (or key) again gives the
+ * same result. */
 #include "config.h"
 
 #include <stdint.h>
@@ -30,6 +31,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				abort();
 		}
 	}
+	if ((len = tg_addr_canon_key(s, strlen(s), out, sizeof out)) >= 0 &&
+	    (tg_addr_canon_key(out, (size_t)len, again, sizeof again) != len ||
+	    strcmp(out, again) != 0))
+		abort();
 	if (tg_ip_parse(s, &ip) == 0)
 		tg_ip_format(&ip, buf, sizeof buf);
 	if (tg_cidr_parse(s, &net, &len, &why) == 0 &&
