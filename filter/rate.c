@@ -17,17 +17,25 @@
 #include "tg_session.h"
 #include "tg_store.h"
 
-enum rate_hold_kind { HOLD_STAGE, HOLD_TXN, HOLD_CONN };
-
 /* An addition that may still be taken back. It copies what a release
- * needs, since the policy that made it may be gone by then. */
+ * needs, since the policy that made it may be gone by then. delta may be
+ * the sum of several events (see rate_keep). */
 struct rate_hold {
 	struct tg_store		*store;
 	char			*key;
 	int64_t			 window_ms, delta, slot;
-	enum rate_hold_kind	 kind;
 	enum tg_rate_count	 count;
 	int			 count_refused;
+};
+
+/* Holds by how long they may still be taken back: the current stage's
+ * events, the message's recipients (until end of message) and the
+ * connection's sessions (until close). Apart, so that the end of a stage
+ * visits only that stage's holds: one list for all made every RCPT walk
+ * every recipient held before it, quadratic in recipients. */
+struct rate_holds {
+	struct rate_hold	*v;
+	size_t			 n, cap;
 };
 
 enum rate_mark_state { MARK_RESERVED, MARK_DENIED, MARK_ERROR };
@@ -39,11 +47,11 @@ struct rate_mark {
 };
 
 struct tg_rate_state {
-	struct rate_hold	*holds;
-	size_t			 nholds, hcap;
+	struct rate_holds	 stage, txn, conn;
 	struct rate_mark	*marks;
 	size_t			 nmarks, mcap;
 	const char		*tripped;	/* a limit's name */
+	uint64_t		 visits;	/* holds looked at, for tests */
 };
 
 static const char *const rate_count_names[] = {
@@ -200,41 +208,93 @@ rate_mark(struct tg_rate_state *st, const struct tg_limit *l,
 	st->marks[st->nmarks++].state = state;
 }
 
+/* rate_push - room for one more hold at the end of hs */
+static struct rate_hold *
+rate_push(struct rate_holds *hs)
+{
+	if (hs->n == hs->cap) {
+		hs->cap = hs->cap ? 2 * hs->cap : 4;
+		hs->v = tg_xrealloc(hs->v, hs->cap * sizeof *hs->v);
+	}
+	return &hs->v[hs->n++];
+}
+
 static void
 rate_hold(struct tg_rate_state *st, const struct tg_limit *l,
     const char *key, int64_t delta, int64_t slot)
 {
-	struct rate_hold *h;
+	struct rate_hold *h = rate_push(&st->stage);
 
-	if (st->nholds == st->hcap) {
-		st->hcap = st->hcap ? 2 * st->hcap : 4;
-		st->holds = tg_xrealloc(st->holds, st->hcap *
-		    sizeof *st->holds);
-	}
-	h = &st->holds[st->nholds++];
 	h->store = l->store;
 	h->key = tg_xstrdup(key);
 	h->window_ms = l->window_ms;
 	h->delta = delta;
 	h->slot = slot;
-	h->kind = HOLD_STAGE;
 	h->count = l->count;
 	h->count_refused = l->count_refused;
 }
 
-/* rate_drop - forget hold i, taking it back from its store first when
- * release is set */
+/* rate_give_back - take h back from its store */
 static void
-rate_drop(struct tg_rate_state *st, size_t i, int release)
+rate_give_back(const struct rate_hold *h)
 {
-	struct rate_hold *h = &st->holds[i];
-
-	if (release && h->store->ops->release(h->store, h->key, h->window_ms,
-	    h->delta, h->slot) < 0)
+	if (h->store->ops->release(h->store, h->key, h->window_ms, h->delta,
+	    h->slot) < 0)
 		tg_log_warnx("rate: %s: could not give back %lld",
 		    h->key, (long long)h->delta);
-	free(h->key);
-	st->holds[i] = st->holds[--st->nholds];
+}
+
+/* rate_drop_all - forget every hold of hs, taking each back first when
+ * release is set (and, for release < 0, when it does not count refused
+ * events) */
+static void
+rate_drop_all(struct tg_rate_state *st, struct rate_holds *hs, int release)
+{
+	for (size_t i = hs->n; i-- > 0;) {
+		struct rate_hold *h = &hs->v[i];
+
+		st->visits++;
+		if (release > 0 || (release < 0 && !h->count_refused))
+			rate_give_back(h);
+		free(h->key);
+	}
+	hs->n = 0;
+}
+
+/* RATE_MERGE_LOOK: how many of the latest holds of a list a new one is
+ * compared with. Recipients of one message mostly repeat the same few
+ * keys (the sender, the login, the client's network) in the same slot,
+ * so a few suffice to keep one hold per key instead of one per RCPT. */
+#define RATE_MERGE_LOOK	8
+
+/* rate_keep - move stage hold h (its key included) to the end of hs, or
+ * add its delta to an equal hold among the latest ones there, which then
+ * moves to the end: a release of the sum gives back the same as one
+ * release each, and the order of a list does not matter. */
+static void
+rate_keep(struct tg_rate_state *st, struct rate_holds *hs,
+    struct rate_hold *h)
+{
+	for (size_t i = hs->n, k = 0; i-- > 0 && k < RATE_MERGE_LOOK; k++) {
+		struct rate_hold *o = &hs->v[i];
+
+		st->visits++;
+		if (o->store == h->store && o->slot == h->slot &&
+		    o->window_ms == h->window_ms && o->count == h->count &&
+		    o->count_refused == h->count_refused &&
+		    strcmp(o->key, h->key) == 0) {
+			struct rate_hold t = *o;
+
+			/* To the end, so that a key of every RCPT stays
+			 * among the latest whatever else comes between. */
+			t.delta += h->delta;
+			*o = hs->v[hs->n - 1];
+			hs->v[hs->n - 1] = t;
+			free(h->key);
+			return;
+		}
+	}
+	*rate_push(hs) = *h;
 }
 
 /* rate_failed - the store failed for l: log it loudly; 1 when the limit
@@ -372,24 +432,25 @@ tg_rate_stage_end(const struct tg_policy *p, struct tg_session *s,
 		refused = 1;
 	}
 	st = rate_state(s);
-	for (size_t i = st->nholds; i-- > 0;) {
-		struct rate_hold *h = &st->holds[i];
+	if (stage == TG_STAGE_EOM)
+		/* The message is decided: its recipients count when it was
+		 * accepted, or when asked to anyway. */
+		rate_drop_all(st, &st->txn, refused ? -1 : 0);
+	for (size_t i = 0; i < st->stage.n; i++) {
+		struct rate_hold *h = &st->stage.v[i];
 
-		if (h->kind == HOLD_TXN && stage == TG_STAGE_EOM)
-			/* The message is decided: its recipients count
-			 * when it was accepted, or when asked to anyway. */
-			rate_drop(st, i, refused && !h->count_refused);
-		else if (h->kind != HOLD_STAGE)
-			continue;
-		else if (refused && !h->count_refused)
-			rate_drop(st, i, 1);
-		else if (h->count == TG_RATE_RECIPIENTS)
-			h->kind = HOLD_TXN;
+		st->visits++;
+		if (refused && !h->count_refused) {
+			rate_give_back(h);
+			free(h->key);
+		} else if (h->count == TG_RATE_RECIPIENTS)
+			rate_keep(st, &st->txn, h);
 		else if (h->count == TG_RATE_SESSIONS)
-			h->kind = HOLD_CONN;
+			rate_keep(st, &st->conn, h);
 		else
-			rate_drop(st, i, 0);	/* counted for good */
+			free(h->key);	/* counted for good */
 	}
+	st->stage.n = 0;
 	st->nmarks = 0;
 }
 
@@ -411,11 +472,8 @@ tg_rate_txn_end(struct tg_session *s)
 {
 	struct tg_rate_state *st = s->rate;
 
-	if (st == NULL)
-		return;
-	for (size_t i = st->nholds; i-- > 0;)
-		if (st->holds[i].kind == HOLD_TXN)
-			rate_drop(st, i, !st->holds[i].count_refused);
+	if (st != NULL)
+		rate_drop_all(st, &st->txn, -1);
 }
 
 void
@@ -426,11 +484,21 @@ tg_rate_conn_end(struct tg_session *s)
 	if (st == NULL)
 		return;
 	tg_rate_txn_end(s);
-	for (size_t i = st->nholds; i-- > 0;)
-		rate_drop(st, i, st->holds[i].kind == HOLD_CONN ||
-		    st->holds[i].kind == HOLD_STAGE);
-	free(st->holds);
+	rate_drop_all(st, &st->stage, 1);
+	rate_drop_all(st, &st->conn, 1);
+	free(st->stage.v);
+	free(st->txn.v);
+	free(st->conn.v);
 	free(st->marks);
 	free(st);
 	s->rate = NULL;
+}
+
+void
+tg_rate_stats(const struct tg_session *s, size_t *holds, uint64_t *visits)
+{
+	const struct tg_rate_state *st = s->rate;
+
+	*holds = st != NULL ? st->stage.n + st->txn.n + st->conn.n : 0;
+	*visits = st != NULL ? st->visits : 0;
 }

@@ -88,6 +88,11 @@ void	tg_rate_clear_tripped(struct tg_session *);
  * sessions are released too; frees the state. */
 void	tg_rate_txn_end(struct tg_session *);
 void	tg_rate_conn_end(struct tg_session *);
+/* For tests: the holds a session keeps (events that may still be taken
+ * back) and how many times the stage, message and connection ends have
+ * looked at one, since the session began. */
+void	tg_rate_stats(const struct tg_session *, size_t *holds,
+	    uint64_t *visits);
 
 /* l's key for this session into key; 0, or -1 when a part is unknown
  * (the limit then does not apply) or the key is too long. */

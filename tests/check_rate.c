@@ -365,6 +365,85 @@ START_TEST(test_limit_count_refused)
 }
 END_TEST
 
+/* Issue 14 (F9): each RCPT used to walk every hold of the message, one
+ * per recipient accepted before it: quadratic in recipients. 100,000
+ * recipients, with a limit keyed on the sender (one key) and one keyed on
+ * the recipient (a key each): the holds looked at grow linearly, and the
+ * sender's key in one slot is one hold whatever the number of RCPTs.
+ * Counting visits rather than timing keeps the test exact on a loaded
+ * machine; the old code looks at about N * N / 2 = 5e9 holds here. */
+START_TEST(test_limit_many_recipients_linear)
+{
+	struct tg_policy *p = policy(
+	    "limit per-sender { key sender count recipients max 1g per 1h }\n"
+	    "limit per-rcpt { key rcpt count recipients max 5 per 1h }\n"
+	    "stage rcpt { rule r: limit per-sender exceeded =>\n"
+	    "  tempfail 450 4.7.1 \"slow\" }\n");
+	enum { N = 100000 };
+	struct tg_session s;
+	struct tg_verdict v;
+	char to[64], out[256];
+	uint64_t visits;
+	size_t holds;
+
+	tg_session_init(&s, "L");
+	mail(p, &s, "x");
+	for (int i = 0; i < N; i++) {
+		snprintf(to, sizeof to, "<user%d@example.com>", i);
+		ck_assert_int_eq(rcpt(p, &s, to, &v), TG_ACT_CONTINUE);
+	}
+	tg_rate_stats(&s, &holds, &visits);
+	/* One hold for the sender's key, one per recipient's key. */
+	ck_assert_msg(holds == N + 1, "%zu holds for %d recipients", holds,
+	    N);
+	ck_assert_msg(visits <= 20ULL * N, "%llu holds looked at for %d "
+	    "recipients, want at most %d", (unsigned long long)visits, N,
+	    20 * N);
+	ck_assert_int_eq(eval(p, &s, TG_STAGE_EOM, &v), TG_ACT_CONTINUE);
+	tg_rate_stats(&s, &holds, &visits);
+	ck_assert_uint_eq(holds, 0);
+	ck_assert_msg(visits <= 22ULL * N, "%llu visits after eom",
+	    (unsigned long long)visits);
+	/* The merged hold counted every recipient. */
+	ck_assert_int_eq(tg_rate_ctl(p, "show per-sender <a@example.org>", out,
+	    sizeof out), 0);
+	ck_assert_str_eq(out, "per-sender:recipients:3600|a@example.org: "
+	    "100000 of 1073741824\n");
+	tg_session_free(&s);
+	tg_policy_unref(p);
+}
+END_TEST
+
+/* A merged hold gives back every event it holds: an aborted message of
+ * many recipients leaves nothing counted. */
+START_TEST(test_limit_merged_holds_given_back)
+{
+	struct tg_policy *p = policy(RCPT_POLICY);
+	struct tg_session s;
+	struct tg_verdict v;
+	uint64_t visits;
+	size_t holds;
+
+	tg_session_init(&s, "G");
+	mail(p, &s, "alice");
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(rcpt(p, &s, "<b@example.net>", &v),
+		    TG_ACT_CONTINUE);
+	tg_rate_stats(&s, &holds, &visits);
+	ck_assert_uint_eq(holds, 1);
+	tg_session_reset_message(&s);
+	tg_rate_stats(&s, &holds, &visits);
+	ck_assert_uint_eq(holds, 0);
+	mail(p, &s, "alice");
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(rcpt(p, &s, "<b@example.net>", &v),
+		    TG_ACT_CONTINUE);
+	ck_assert_int_eq(rcpt(p, &s, "<b@example.net>", &v), TG_ACT_TEMPFAIL);
+	tg_session_free(&s);
+	tg_policy_unref(p);
+}
+END_TEST
+
 #define MSG_POLICY \
 	"limit login-msgs { key sasl.login count messages max 2 per 1h }\n" \
 	"stage mail { rule early: limit login-msgs exceeded =>\n" \
@@ -749,6 +828,8 @@ rate_suite(void)
 	tcase_add_test(tc, test_limit_aborted_message_gives_back);
 	tcase_add_test(tc, test_limit_refused_at_eom_gives_back);
 	tcase_add_test(tc, test_limit_count_refused);
+	tcase_add_test(tc, test_limit_many_recipients_linear);
+	tcase_add_test(tc, test_limit_merged_holds_given_back);
 	tcase_add_test(tc, test_limit_messages_peek_at_mail);
 	tcase_add_test(tc, test_limit_bytes_and_ip_prefix);
 	tcase_add_test(tc, test_limit_sessions_concurrency);
