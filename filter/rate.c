@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+
 #include "tg.h"
 #include "tg_engine.h"
 #include "tg_log.h"
@@ -138,21 +140,73 @@ rate_ip_part(const struct tg_ip *ip, const struct tg_limit_key *k,
 	*o = '\0';
 }
 
-/* rate_key_add - append one part; -1 when it does not fit */
+/* rate_key_hash - "\#" and the SHA-256 of part, lower-cased, in hex,
+ * into out (at least RATE_KEY_HASHLEN + 1 bytes) */
+#define RATE_KEY_HASHLEN	(2 + 2 * 32)
+static int
+rate_key_hash(const char *part, size_t n, char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	char *low = tg_xmalloc(n + 1);
+	int ok;
+
+	for (size_t i = 0; i < n; i++)
+		low[i] = (part[i] >= 'A' && part[i] <= 'Z') ?
+		    (char)(part[i] - 'A' + 'a') : part[i];
+	ok = EVP_Digest(low, n, md, &mdlen, EVP_sha256(), NULL) == 1 &&
+	    mdlen == 32;
+	free(low);
+	if (!ok)
+		return TG_ERR_TOOLONG;
+	*out++ = '\\';
+	*out++ = '#';
+	for (unsigned int i = 0; i < mdlen; i++) {
+		*out++ = hex[md[i] >> 4];
+		*out++ = hex[md[i] & 15];
+	}
+	*out = '\0';
+	return TG_OK;
+}
+
+/* rate_key_add - append '|' and part to the key at *o. Lower case (keys
+ * are case-insensitive, as rules are), with '\' and '|' escaped by a
+ * '\', so that two tuples of parts never make the same key: "a|b" + "c"
+ * is "a\|b|c", "a" + "b|c" is "a|b\|c". A part that would take more
+ * than TG_LIMIT_PART_MAX bytes is written as "\#" and its SHA-256
+ * instead (rate_key_hash), which no written-out part can look like (its
+ * '\' are doubled): a long value still counts, and every key fits.
+ * TG_OK, or TG_ERR_TOOLONG when key (keysz bytes) has no room. */
 static int
 rate_key_add(char *key, size_t keysz, size_t *o, const char *part)
 {
-	size_t n = strlen(part);
+	char hashed[RATE_KEY_HASHLEN + 1];
+	size_t n = strlen(part), len = n;
 
-	if (*o + 1 + n >= keysz)
-		return -1;
-	key[(*o)++] = '|';
-	/* Case-insensitive, as in rules. */
 	for (size_t i = 0; i < n; i++)
+		len += part[i] == '\\' || part[i] == '|';
+	if (len > TG_LIMIT_PART_MAX) {
+		if (rate_key_hash(part, n, hashed) < 0)
+			return TG_ERR_TOOLONG;
+		if (*o + 1 + RATE_KEY_HASHLEN >= keysz)
+			return TG_ERR_TOOLONG;
+		key[(*o)++] = '|';
+		memcpy(key + *o, hashed, RATE_KEY_HASHLEN + 1);
+		*o += RATE_KEY_HASHLEN;
+		return TG_OK;
+	}
+	if (*o + 1 + len >= keysz)
+		return TG_ERR_TOOLONG;
+	key[(*o)++] = '|';
+	for (size_t i = 0; i < n; i++) {
+		if (part[i] == '\\' || part[i] == '|')
+			key[(*o)++] = '\\';
 		key[(*o)++] = (part[i] >= 'A' && part[i] <= 'Z') ?
 		    (char)(part[i] - 'A' + 'a') : part[i];
+	}
 	key[*o] = '\0';
-	return 0;
+	return TG_OK;
 }
 
 int
@@ -164,8 +218,10 @@ tg_rate_key(const struct tg_limit *l, const struct tg_session *s, char *key,
 	struct tg_ip ip;
 	const char *v;
 
-	if (l->prefix == NULL || o >= keysz)
-		return -1;
+	if (l->prefix == NULL)
+		return 1;
+	if (o >= keysz)
+		return TG_ERR_TOOLONG;
 	memcpy(key, l->prefix, o + 1);
 	for (size_t i = 0; i < l->nkeys; i++) {
 		const struct tg_limit_key *k = &l->keys[i];
@@ -175,15 +231,16 @@ tg_rate_key(const struct tg_limit *l, const struct tg_session *s, char *key,
 			if (k->attr == TG_A_CLIENT_ADDRESS && s->client_ip_ok)
 				ip = s->client_ip;
 			else if (v == NULL || tg_ip_parse(v, &ip) != 0)
-				return -1;
+				return 1;
 			rate_ip_part(&ip, k, part, sizeof part);
 			v = part;
 		}
-		if (v == NULL || *v == '\0' || rate_key_add(key, keysz, &o,
-		    v) < 0)
-			return -1;
+		if (v == NULL || *v == '\0')
+			return 1;
+		if (rate_key_add(key, keysz, &o, v) < 0)
+			return TG_ERR_TOOLONG;
 	}
-	return 0;
+	return TG_OK;
 }
 
 static struct rate_mark *
@@ -297,16 +354,23 @@ rate_keep(struct tg_rate_state *st, struct rate_holds *hs,
 	*rate_push(hs) = *h;
 }
 
-/* rate_failed - the store failed for l: log it loudly; 1 when the limit
- * fails closed */
+/* rate_failed - the store failed for l, or l's key could not be built
+ * (TG_ERR_TOOLONG): log it loudly; 1 when the limit fails closed. A key
+ * that cannot be built is a store failure, not a limit that does not
+ * apply: skipping it silently would let long values walk around it. */
 static int
 rate_failed(const struct tg_session *s, const struct tg_limit *l, int rc)
 {
 	tg_metrics_error(TG_M_STORE_ERROR);
-	tg_log_err("%s: limit %s: %s store %s; %s", s->id, l->name,
-	    l->store->ops->name, rc == TG_ERR_FULL ? "is full" :
-	    "unavailable", l->on_error_skip ? "not counted, mail passes" :
-	    "tempfail");
+	if (rc == TG_ERR_TOOLONG)
+		tg_log_err("%s: limit %s: key longer than %d bytes; %s", s->id,
+		    l->name, TG_LIMIT_KEY_MAX - 1, l->on_error_skip ?
+		    "not counted, mail passes" : "tempfail");
+	else
+		tg_log_err("%s: limit %s: %s store %s; %s", s->id, l->name,
+		    l->store->ops->name, rc == TG_ERR_FULL ? "is full" :
+		    "unavailable", l->on_error_skip ?
+		    "not counted, mail passes" : "tempfail");
 	return !l->on_error_skip;
 }
 
@@ -327,7 +391,7 @@ tg_rate_check(struct tg_session *s, const struct tg_limit *l,
 	int64_t value, slot, next;
 	int rc;
 
-	if (tg_rate_key(l, s, key, sizeof key) < 0)
+	if ((rc = tg_rate_key(l, s, key, sizeof key)) > 0)
 		return 0;
 	if (stage == l->stage) {
 		if ((m = rate_mark_find(st, l)) != NULL) {
@@ -335,8 +399,9 @@ tg_rate_check(struct tg_session *s, const struct tg_limit *l,
 				st->tripped = l->name;
 			return m->state == MARK_DENIED;
 		}
-		rc = l->store->ops->add(l->store, key, l->window_ms,
-		    rate_delta(l, s), l->max, &value, &slot);
+		if (rc == TG_OK)
+			rc = l->store->ops->add(l->store, key, l->window_ms,
+			    rate_delta(l, s), l->max, &value, &slot);
 		if (rc < 0) {
 			rate_mark(st, l, MARK_ERROR);
 			st->tripped = l->name;
@@ -352,7 +417,7 @@ tg_rate_check(struct tg_session *s, const struct tg_limit *l,
 	}
 	/* Before (or after) its counting stage a limit is only read: is
 	 * there room for one more event? */
-	if ((rc = l->store->ops->get(l->store, key, l->window_ms,
+	if (rc < 0 || (rc = l->store->ops->get(l->store, key, l->window_ms,
 	    &value)) < 0) {
 		st->tripped = l->name;
 		return rate_failed(s, l, rc) ? -1 : 0;
@@ -398,10 +463,11 @@ rate_count_auto(const struct tg_policy *p, struct tg_session *s,
 		if ((m = rate_mark_find(st, l)) != NULL &&
 		    m->state != MARK_DENIED)
 			continue;
-		if (tg_rate_key(l, s, key, sizeof key) < 0)
+		if ((rc = tg_rate_key(l, s, key, sizeof key)) > 0)
 			continue;
-		rc = l->store->ops->add(l->store, key, l->window_ms,
-		    rate_delta(l, s), -1, &value, &slot);
+		if (rc == TG_OK)
+			rc = l->store->ops->add(l->store, key, l->window_ms,
+			    rate_delta(l, s), -1, &value, &slot);
 		if (rc < 0) {
 			if (rate_failed(s, l, rc) && failed == NULL)
 				failed = l;

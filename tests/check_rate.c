@@ -734,11 +734,21 @@ static const struct {
 	    "two:messages:86400|bob|198.51.0.0/16" },
 	{ "login { key sasl.login count messages max 9 per 1h }",
 	    { "client.address=10.0.0.1" }, NULL },
+	/* Issue 14 (F10): '|' joins parts, so a '|' (and the '\\' that
+	 * escapes it) inside a part is escaped: these three tuples made
+	 * two keys before, "esc:messages:3600|a|b|c". */
+	{ "esc { key helo, sasl.login count messages max 9 per 1h }",
+	    { "helo=a|B", "sasl.login=c" }, "esc:messages:3600|a\\|b|c" },
+	{ "esc { key helo, sasl.login count messages max 9 per 1h }",
+	    { "helo=a", "sasl.login=b|c" }, "esc:messages:3600|a|b\\|c" },
+	{ "esc { key helo, sasl.login count messages max 9 per 1h }",
+	    { "helo=a\\", "sasl.login=|c" },
+	    "esc:messages:3600|a\\\\|\\|c" },
 };
 
 START_TEST(test_limit_key_bytes)
 {
-	char text[256], key[TG_LIMIT_KEY_MAX], a[64], *eq;
+	char text[256], key[TG_LIMIT_KEY_MAX], a[128], *eq;
 	struct tg_policy *p;
 	struct tg_session s;
 	enum tg_attr attr;
@@ -756,15 +766,106 @@ START_TEST(test_limit_key_bytes)
 	}
 	if (key_cases[_i].key == NULL)
 		ck_assert_int_eq(tg_rate_key(p->limits[0], &s, key,
-		    sizeof key), -1);
+		    sizeof key), 1);
 	else {
 		ck_assert_int_eq(tg_rate_key(p->limits[0], &s, key,
-		    sizeof key), 0);
+		    sizeof key), TG_OK);
 		ck_assert_str_eq(key, key_cases[_i].key);
 		/* Too small a buffer: no key rather than a cut one. */
 		ck_assert_int_eq(tg_rate_key(p->limits[0], &s, key,
-		    strlen(key_cases[_i].key)), -1);
+		    strlen(key_cases[_i].key)), TG_ERR_TOOLONG);
 	}
+	tg_session_free(&s);
+	tg_policy_unref(p);
+}
+END_TEST
+
+/* Issue 14 (F10): a part longer than TG_LIMIT_PART_MAX is keyed by its
+ * SHA-256, so four parts of a kilobyte still make a key (the old code
+ * failed to build it, and the limit neither tripped nor counted). */
+START_TEST(test_limit_key_long_parts)
+{
+	struct tg_policy *p = policy("limit h { key helo count messages "
+	    "max 9 per 1h }\n"
+	    "limit four { key helo, sasl.login, sender, rcpt count "
+	    "recipients max 9 per 1h }\n");
+	char key[TG_LIMIT_KEY_MAX], v[1100], addr[1100];
+	struct tg_session s;
+
+	tg_session_init(&s, "H");
+	/* 200 bytes: written out. */
+	memset(v, 'X', 200);
+	v[200] = '\0';
+	set(&s, TG_A_HELO, v);
+	ck_assert_int_eq(tg_rate_key(p->limits[0], &s, key, sizeof key),
+	    TG_OK);
+	ck_assert_uint_eq(strlen(key), strlen("h:messages:3600|") + 200);
+	/* 201: its SHA-256 (of the lower-cased value) instead. */
+	memset(v, 'X', 201);
+	v[201] = '\0';
+	set(&s, TG_A_HELO, v);
+	ck_assert_int_eq(tg_rate_key(p->limits[0], &s, key, sizeof key),
+	    TG_OK);
+	ck_assert_str_eq(key, "h:messages:3600|\\#84a0678c90937f5dcf9994d5"
+	    "866668da6b995109c8ad845410559b48a4ecafed");
+	/* Escaping counts towards the length: 200 bytes, one a '|'. */
+	v[0] = 'a';
+	v[1] = '|';
+	v[200] = '\0';
+	set(&s, TG_A_HELO, v);
+	ck_assert_int_eq(tg_rate_key(p->limits[0], &s, key, sizeof key),
+	    TG_OK);
+	ck_assert_str_eq(key, "h:messages:3600|\\#0769c3fb1fbd8ecbbcc15b66"
+	    "0d8e60de000a67c87209d1dd9fd7c9d1a68c2305");
+	/* Four long parts: the longest key there is still fits. */
+	memset(v, 'y', 1000);
+	v[1000] = '\0';
+	set(&s, TG_A_HELO, v);
+	set(&s, TG_A_SASL_LOGIN, "a-login");
+	snprintf(addr, sizeof addr, "<%.480s@example.org>", v);
+	set(&s, TG_A_SENDER, addr);
+	snprintf(addr, sizeof addr, "<bob+%.470s@example.com>", v);
+	set(&s, TG_A_RCPT, addr);
+	ck_assert_int_eq(tg_rate_key(p->limits[1], &s, key, sizeof key),
+	    TG_OK);
+	ck_assert_uint_eq(strlen(key), strlen("four:recipients:3600") +
+	    3 * (1 + 66) + 1 + strlen("a-login"));
+	tg_session_free(&s);
+	tg_policy_unref(p);
+}
+END_TEST
+
+/* Issue 14 (F10), through the engine: a pair of long addresses counts
+ * and trips like a short one (the old code let all four through). */
+START_TEST(test_limit_long_pair_trips)
+{
+	struct tg_policy *p = policy(
+	    "limit pair { key sender, rcpt count recipients max 1 per 1h }\n"
+	    "stage rcpt { rule r: limit pair exceeded =>\n"
+	    "  tempfail 450 4.7.1 \"pair\" }\n");
+	char from[600], to[600], x[500];
+	struct tg_session s;
+	struct tg_verdict v;
+
+	memset(x, 'x', sizeof x - 1);
+	x[sizeof x - 1] = '\0';
+	/* 507 and 506 bytes, as in the finding: 1,035 with the prefix. */
+	snprintf(from, sizeof from, "<%.495s@example.org>", x);
+	snprintf(to, sizeof to, "<bob+%.490s@example.com>", x);
+	tg_session_init(&s, "P");
+	for (int i = 0; i < 4; i++) {
+		tg_session_reset_message(&s);
+		set(&s, TG_A_SENDER, from);
+		ck_assert_int_eq(eval(p, &s, TG_STAGE_MAIL, &v),
+		    TG_ACT_CONTINUE);
+		ck_assert_int_eq(rcpt(p, &s, to, &v), i == 0 ?
+		    TG_ACT_CONTINUE : TG_ACT_TEMPFAIL);
+		if (i == 0)
+			ck_assert_int_eq(eval(p, &s, TG_STAGE_EOM, &v),
+			    TG_ACT_CONTINUE);
+	}
+	ck_assert_str_eq(v.code, "450");
+	ck_assert_str_eq(v.limit, "pair");
 	tg_session_free(&s);
 	tg_policy_unref(p);
 }
@@ -838,6 +939,8 @@ rate_suite(void)
 	tcase_add_test(tc, test_limit_store_down_both_ways);
 	tcase_add_test(tc, test_limit_grammar_errors);
 	tcase_add_test(tc, test_limit_ctl_show_reset);
+	tcase_add_test(tc, test_limit_key_long_parts);
+	tcase_add_test(tc, test_limit_long_pair_trips);
 	tcase_add_loop_test(tc, test_limit_key_bytes, 0,
 	    (int)(sizeof key_cases / sizeof key_cases[0]));
 	suite_add_tcase(s, tc);
