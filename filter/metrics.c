@@ -323,6 +323,11 @@ tg_metrics_format(size_t *len)
 	    "Rate-limit store operations that failed.");
 	metrics_put(&b, "tollgate_store_errors_total %llu\n",
 	    GET(metrics_errors[TG_M_STORE_ERROR]));
+	metrics_help(&b, "tollgate_store_evictions_total", "counter",
+	    "Counters that still counted evicted from the full memory store "
+	    "to make room for new keys (their keys count again from zero).");
+	metrics_put(&b, "tollgate_store_evictions_total %llu\n",
+	    GET(metrics_errors[TG_M_STORE_EVICTION]));
 	metrics_help(&b, "tollgate_dns_errors_total", "counter",
 	    "DNS lookups that failed or timed out.");
 	metrics_put(&b, "tollgate_dns_errors_total %llu\n",

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+
 #include "tg.h"
 #include "tg_engine.h"
 #include "tg_log.h"
@@ -17,17 +19,25 @@
 #include "tg_session.h"
 #include "tg_store.h"
 
-enum rate_hold_kind { HOLD_STAGE, HOLD_TXN, HOLD_CONN };
-
 /* An addition that may still be taken back. It copies what a release
- * needs, since the policy that made it may be gone by then. */
+ * needs, since the policy that made it may be gone by then. delta may be
+ * the sum of several events (see rate_keep). */
 struct rate_hold {
 	struct tg_store		*store;
 	char			*key;
 	int64_t			 window_ms, delta, slot;
-	enum rate_hold_kind	 kind;
 	enum tg_rate_count	 count;
 	int			 count_refused;
+};
+
+/* Holds by how long they may still be taken back: the current stage's
+ * events, the message's recipients (until end of message) and the
+ * connection's sessions (until close). Apart, so that the end of a stage
+ * visits only that stage's holds: one list for all made every RCPT walk
+ * every recipient held before it, quadratic in recipients. */
+struct rate_holds {
+	struct rate_hold	*v;
+	size_t			 n, cap;
 };
 
 enum rate_mark_state { MARK_RESERVED, MARK_DENIED, MARK_ERROR };
@@ -39,11 +49,11 @@ struct rate_mark {
 };
 
 struct tg_rate_state {
-	struct rate_hold	*holds;
-	size_t			 nholds, hcap;
+	struct rate_holds	 stage, txn, conn;
 	struct rate_mark	*marks;
 	size_t			 nmarks, mcap;
 	const char		*tripped;	/* a limit's name */
+	uint64_t		 visits;	/* holds looked at, for tests */
 };
 
 static const char *const rate_count_names[] = {
@@ -130,21 +140,73 @@ rate_ip_part(const struct tg_ip *ip, const struct tg_limit_key *k,
 	*o = '\0';
 }
 
-/* rate_key_add - append one part; -1 when it does not fit */
+/* rate_key_hash - "\#" and the SHA-256 of part, lower-cased, in hex,
+ * into out (at least RATE_KEY_HASHLEN + 1 bytes) */
+#define RATE_KEY_HASHLEN	(2 + 2 * 32)
+static int
+rate_key_hash(const char *part, size_t n, char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	char *low = tg_xmalloc(n + 1);
+	int ok;
+
+	for (size_t i = 0; i < n; i++)
+		low[i] = (part[i] >= 'A' && part[i] <= 'Z') ?
+		    (char)(part[i] - 'A' + 'a') : part[i];
+	ok = EVP_Digest(low, n, md, &mdlen, EVP_sha256(), NULL) == 1 &&
+	    mdlen == 32;
+	free(low);
+	if (!ok)
+		return TG_ERR_TOOLONG;
+	*out++ = '\\';
+	*out++ = '#';
+	for (unsigned int i = 0; i < mdlen; i++) {
+		*out++ = hex[md[i] >> 4];
+		*out++ = hex[md[i] & 15];
+	}
+	*out = '\0';
+	return TG_OK;
+}
+
+/* rate_key_add - append '|' and part to the key at *o. Lower case (keys
+ * are case-insensitive, as rules are), with '\' and '|' escaped by a
+ * '\', so that two tuples of parts never make the same key: "a|b" + "c"
+ * is "a\|b|c", "a" + "b|c" is "a|b\|c". A part that would take more
+ * than TG_LIMIT_PART_MAX bytes is written as "\#" and its SHA-256
+ * instead (rate_key_hash), which no written-out part can look like (its
+ * '\' are doubled): a long value still counts, and every key fits.
+ * TG_OK, or TG_ERR_TOOLONG when key (keysz bytes) has no room. */
 static int
 rate_key_add(char *key, size_t keysz, size_t *o, const char *part)
 {
-	size_t n = strlen(part);
+	char hashed[RATE_KEY_HASHLEN + 1];
+	size_t n = strlen(part), len = n;
 
-	if (*o + 1 + n >= keysz)
-		return -1;
-	key[(*o)++] = '|';
-	/* Case-insensitive, as in rules. */
 	for (size_t i = 0; i < n; i++)
+		len += part[i] == '\\' || part[i] == '|';
+	if (len > TG_LIMIT_PART_MAX) {
+		if (rate_key_hash(part, n, hashed) < 0)
+			return TG_ERR_TOOLONG;
+		if (*o + 1 + RATE_KEY_HASHLEN >= keysz)
+			return TG_ERR_TOOLONG;
+		key[(*o)++] = '|';
+		memcpy(key + *o, hashed, RATE_KEY_HASHLEN + 1);
+		*o += RATE_KEY_HASHLEN;
+		return TG_OK;
+	}
+	if (*o + 1 + len >= keysz)
+		return TG_ERR_TOOLONG;
+	key[(*o)++] = '|';
+	for (size_t i = 0; i < n; i++) {
+		if (part[i] == '\\' || part[i] == '|')
+			key[(*o)++] = '\\';
 		key[(*o)++] = (part[i] >= 'A' && part[i] <= 'Z') ?
 		    (char)(part[i] - 'A' + 'a') : part[i];
+	}
 	key[*o] = '\0';
-	return 0;
+	return TG_OK;
 }
 
 int
@@ -156,8 +218,10 @@ tg_rate_key(const struct tg_limit *l, const struct tg_session *s, char *key,
 	struct tg_ip ip;
 	const char *v;
 
-	if (l->prefix == NULL || o >= keysz)
-		return -1;
+	if (l->prefix == NULL)
+		return 1;
+	if (o >= keysz)
+		return TG_ERR_TOOLONG;
 	memcpy(key, l->prefix, o + 1);
 	for (size_t i = 0; i < l->nkeys; i++) {
 		const struct tg_limit_key *k = &l->keys[i];
@@ -167,15 +231,16 @@ tg_rate_key(const struct tg_limit *l, const struct tg_session *s, char *key,
 			if (k->attr == TG_A_CLIENT_ADDRESS && s->client_ip_ok)
 				ip = s->client_ip;
 			else if (v == NULL || tg_ip_parse(v, &ip) != 0)
-				return -1;
+				return 1;
 			rate_ip_part(&ip, k, part, sizeof part);
 			v = part;
 		}
-		if (v == NULL || *v == '\0' || rate_key_add(key, keysz, &o,
-		    v) < 0)
-			return -1;
+		if (v == NULL || *v == '\0')
+			return 1;
+		if (rate_key_add(key, keysz, &o, v) < 0)
+			return TG_ERR_TOOLONG;
 	}
-	return 0;
+	return TG_OK;
 }
 
 static struct rate_mark *
@@ -200,53 +265,112 @@ rate_mark(struct tg_rate_state *st, const struct tg_limit *l,
 	st->marks[st->nmarks++].state = state;
 }
 
+/* rate_push - room for one more hold at the end of hs */
+static struct rate_hold *
+rate_push(struct rate_holds *hs)
+{
+	if (hs->n == hs->cap) {
+		hs->cap = hs->cap ? 2 * hs->cap : 4;
+		hs->v = tg_xrealloc(hs->v, hs->cap * sizeof *hs->v);
+	}
+	return &hs->v[hs->n++];
+}
+
 static void
 rate_hold(struct tg_rate_state *st, const struct tg_limit *l,
     const char *key, int64_t delta, int64_t slot)
 {
-	struct rate_hold *h;
+	struct rate_hold *h = rate_push(&st->stage);
 
-	if (st->nholds == st->hcap) {
-		st->hcap = st->hcap ? 2 * st->hcap : 4;
-		st->holds = tg_xrealloc(st->holds, st->hcap *
-		    sizeof *st->holds);
-	}
-	h = &st->holds[st->nholds++];
 	h->store = l->store;
 	h->key = tg_xstrdup(key);
 	h->window_ms = l->window_ms;
 	h->delta = delta;
 	h->slot = slot;
-	h->kind = HOLD_STAGE;
 	h->count = l->count;
 	h->count_refused = l->count_refused;
 }
 
-/* rate_drop - forget hold i, taking it back from its store first when
- * release is set */
+/* rate_give_back - take h back from its store */
 static void
-rate_drop(struct tg_rate_state *st, size_t i, int release)
+rate_give_back(const struct rate_hold *h)
 {
-	struct rate_hold *h = &st->holds[i];
-
-	if (release && h->store->ops->release(h->store, h->key, h->window_ms,
-	    h->delta, h->slot) < 0)
+	if (h->store->ops->release(h->store, h->key, h->window_ms, h->delta,
+	    h->slot) < 0)
 		tg_log_warnx("rate: %s: could not give back %lld",
 		    h->key, (long long)h->delta);
-	free(h->key);
-	st->holds[i] = st->holds[--st->nholds];
 }
 
-/* rate_failed - the store failed for l: log it loudly; 1 when the limit
- * fails closed */
+/* rate_drop_all - forget every hold of hs, taking each back first when
+ * release is set (and, for release < 0, when it does not count refused
+ * events) */
+static void
+rate_drop_all(struct tg_rate_state *st, struct rate_holds *hs, int release)
+{
+	for (size_t i = hs->n; i-- > 0;) {
+		struct rate_hold *h = &hs->v[i];
+
+		st->visits++;
+		if (release > 0 || (release < 0 && !h->count_refused))
+			rate_give_back(h);
+		free(h->key);
+	}
+	hs->n = 0;
+}
+
+/* RATE_MERGE_LOOK: how many of the latest holds of a list a new one is
+ * compared with. Recipients of one message mostly repeat the same few
+ * keys (the sender, the login, the client's network) in the same slot,
+ * so a few suffice to keep one hold per key instead of one per RCPT. */
+#define RATE_MERGE_LOOK	8
+
+/* rate_keep - move stage hold h (its key included) to the end of hs, or
+ * add its delta to an equal hold among the latest ones there, which then
+ * moves to the end: a release of the sum gives back the same as one
+ * release each, and the order of a list does not matter. */
+static void
+rate_keep(struct tg_rate_state *st, struct rate_holds *hs,
+    struct rate_hold *h)
+{
+	for (size_t i = hs->n, k = 0; i-- > 0 && k < RATE_MERGE_LOOK; k++) {
+		struct rate_hold *o = &hs->v[i];
+
+		st->visits++;
+		if (o->store == h->store && o->slot == h->slot &&
+		    o->window_ms == h->window_ms && o->count == h->count &&
+		    o->count_refused == h->count_refused &&
+		    strcmp(o->key, h->key) == 0) {
+			struct rate_hold t = *o;
+
+			/* To the end, so that a key of every RCPT stays
+			 * among the latest whatever else comes between. */
+			t.delta += h->delta;
+			*o = hs->v[hs->n - 1];
+			hs->v[hs->n - 1] = t;
+			free(h->key);
+			return;
+		}
+	}
+	*rate_push(hs) = *h;
+}
+
+/* rate_failed - the store failed for l, or l's key could not be built
+ * (TG_ERR_TOOLONG): log it loudly; 1 when the limit fails closed. A key
+ * that cannot be built is a store failure, not a limit that does not
+ * apply: skipping it silently would let long values walk around it. */
 static int
 rate_failed(const struct tg_session *s, const struct tg_limit *l, int rc)
 {
 	tg_metrics_error(TG_M_STORE_ERROR);
-	tg_log_err("%s: limit %s: %s store %s; %s", s->id, l->name,
-	    l->store->ops->name, rc == TG_ERR_FULL ? "is full" :
-	    "unavailable", l->on_error_skip ? "not counted, mail passes" :
-	    "tempfail");
+	if (rc == TG_ERR_TOOLONG)
+		tg_log_err("%s: limit %s: key longer than %d bytes; %s", s->id,
+		    l->name, TG_LIMIT_KEY_MAX - 1, l->on_error_skip ?
+		    "not counted, mail passes" : "tempfail");
+	else
+		tg_log_err("%s: limit %s: %s store %s; %s", s->id, l->name,
+		    l->store->ops->name, rc == TG_ERR_FULL ? "is full" :
+		    "unavailable", l->on_error_skip ?
+		    "not counted, mail passes" : "tempfail");
 	return !l->on_error_skip;
 }
 
@@ -267,7 +391,7 @@ tg_rate_check(struct tg_session *s, const struct tg_limit *l,
 	int64_t value, slot, next;
 	int rc;
 
-	if (tg_rate_key(l, s, key, sizeof key) < 0)
+	if ((rc = tg_rate_key(l, s, key, sizeof key)) > 0)
 		return 0;
 	if (stage == l->stage) {
 		if ((m = rate_mark_find(st, l)) != NULL) {
@@ -275,8 +399,9 @@ tg_rate_check(struct tg_session *s, const struct tg_limit *l,
 				st->tripped = l->name;
 			return m->state == MARK_DENIED;
 		}
-		rc = l->store->ops->add(l->store, key, l->window_ms,
-		    rate_delta(l, s), l->max, &value, &slot);
+		if (rc == TG_OK)
+			rc = l->store->ops->add(l->store, key, l->window_ms,
+			    rate_delta(l, s), l->max, &value, &slot);
 		if (rc < 0) {
 			rate_mark(st, l, MARK_ERROR);
 			st->tripped = l->name;
@@ -292,7 +417,7 @@ tg_rate_check(struct tg_session *s, const struct tg_limit *l,
 	}
 	/* Before (or after) its counting stage a limit is only read: is
 	 * there room for one more event? */
-	if ((rc = l->store->ops->get(l->store, key, l->window_ms,
+	if (rc < 0 || (rc = l->store->ops->get(l->store, key, l->window_ms,
 	    &value)) < 0) {
 		st->tripped = l->name;
 		return rate_failed(s, l, rc) ? -1 : 0;
@@ -338,10 +463,11 @@ rate_count_auto(const struct tg_policy *p, struct tg_session *s,
 		if ((m = rate_mark_find(st, l)) != NULL &&
 		    m->state != MARK_DENIED)
 			continue;
-		if (tg_rate_key(l, s, key, sizeof key) < 0)
+		if ((rc = tg_rate_key(l, s, key, sizeof key)) > 0)
 			continue;
-		rc = l->store->ops->add(l->store, key, l->window_ms,
-		    rate_delta(l, s), -1, &value, &slot);
+		if (rc == TG_OK)
+			rc = l->store->ops->add(l->store, key, l->window_ms,
+			    rate_delta(l, s), -1, &value, &slot);
 		if (rc < 0) {
 			if (rate_failed(s, l, rc) && failed == NULL)
 				failed = l;
@@ -372,24 +498,25 @@ tg_rate_stage_end(const struct tg_policy *p, struct tg_session *s,
 		refused = 1;
 	}
 	st = rate_state(s);
-	for (size_t i = st->nholds; i-- > 0;) {
-		struct rate_hold *h = &st->holds[i];
+	if (stage == TG_STAGE_EOM)
+		/* The message is decided: its recipients count when it was
+		 * accepted, or when asked to anyway. */
+		rate_drop_all(st, &st->txn, refused ? -1 : 0);
+	for (size_t i = 0; i < st->stage.n; i++) {
+		struct rate_hold *h = &st->stage.v[i];
 
-		if (h->kind == HOLD_TXN && stage == TG_STAGE_EOM)
-			/* The message is decided: its recipients count
-			 * when it was accepted, or when asked to anyway. */
-			rate_drop(st, i, refused && !h->count_refused);
-		else if (h->kind != HOLD_STAGE)
-			continue;
-		else if (refused && !h->count_refused)
-			rate_drop(st, i, 1);
-		else if (h->count == TG_RATE_RECIPIENTS)
-			h->kind = HOLD_TXN;
+		st->visits++;
+		if (refused && !h->count_refused) {
+			rate_give_back(h);
+			free(h->key);
+		} else if (h->count == TG_RATE_RECIPIENTS)
+			rate_keep(st, &st->txn, h);
 		else if (h->count == TG_RATE_SESSIONS)
-			h->kind = HOLD_CONN;
+			rate_keep(st, &st->conn, h);
 		else
-			rate_drop(st, i, 0);	/* counted for good */
+			free(h->key);	/* counted for good */
 	}
+	st->stage.n = 0;
 	st->nmarks = 0;
 }
 
@@ -411,11 +538,8 @@ tg_rate_txn_end(struct tg_session *s)
 {
 	struct tg_rate_state *st = s->rate;
 
-	if (st == NULL)
-		return;
-	for (size_t i = st->nholds; i-- > 0;)
-		if (st->holds[i].kind == HOLD_TXN)
-			rate_drop(st, i, !st->holds[i].count_refused);
+	if (st != NULL)
+		rate_drop_all(st, &st->txn, -1);
 }
 
 void
@@ -426,11 +550,21 @@ tg_rate_conn_end(struct tg_session *s)
 	if (st == NULL)
 		return;
 	tg_rate_txn_end(s);
-	for (size_t i = st->nholds; i-- > 0;)
-		rate_drop(st, i, st->holds[i].kind == HOLD_CONN ||
-		    st->holds[i].kind == HOLD_STAGE);
-	free(st->holds);
+	rate_drop_all(st, &st->stage, 1);
+	rate_drop_all(st, &st->conn, 1);
+	free(st->stage.v);
+	free(st->txn.v);
+	free(st->conn.v);
 	free(st->marks);
 	free(st);
 	s->rate = NULL;
+}
+
+void
+tg_rate_stats(const struct tg_session *s, size_t *holds, uint64_t *visits)
+{
+	const struct tg_rate_state *st = s->rate;
+
+	*holds = st != NULL ? st->stage.n + st->txn.n + st->conn.n : 0;
+	*visits = st != NULL ? st->visits : 0;
 }

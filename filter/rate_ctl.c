@@ -109,7 +109,10 @@ tg_rate_ctl(const struct tg_policy *p, const char *line, char *out,
 	if (rc == 0)
 		rc = tg_rate_key(l, &s, key, sizeof key);
 	tg_session_free(&s);
-	if (rc < 0)
+	if (rc == TG_ERR_TOOLONG)
+		return ctl_say(out, outsz, -1, "error: key too long for "
+		    "limit %s\n", l->name);
+	if (rc != 0)
 		return ctl_say(out, outsz, -1, "error: invalid value for "
 		    "limit %s\n", l->name);
 	if (strcmp(w[0], "reset") == 0) {

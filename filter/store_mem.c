@@ -1,8 +1,13 @@
 /* store_mem.c - the in-process counter store: a hash split in shards, each
  * with its own mutex, so sessions counting different keys rarely wait for
- * each other. Owns: every entry. Threads: all functions thread-safe; the
- * clock is set before the store is shared; the key cap is atomic, as a
- * published policy sets it while sessions count. */
+ * each other. Keys are hashed with SipHash under a key chosen at start,
+ * so a client cannot pick keys that all land in one shard. The store
+ * holds at most max-keys counters in all; when full, a new key takes the
+ * place of one that counts nothing, else of a little-used one (mem_evict):
+ * never a refusal. Owns: every entry. Threads: all functions thread-safe;
+ * the clock is set before the store is shared; the cap and the number of
+ * keys are atomic, as a published policy sets the cap while sessions
+ * count. */
 #include "config.h"
 
 #include <pthread.h>
@@ -12,17 +17,25 @@
 #include <time.h>
 
 #include "tg.h"
+#include "tg_hash.h"
+#include "tg_log.h"
+#include "tg_metrics.h"
 #include "tg_store.h"
 
-#define MEM_SHARDS		64	/* power of two */
+#define MEM_SHARDS		64	/* 2^MEM_SHARD_BITS */
+#define MEM_SHARD_BITS		6
 #define MEM_BUCKETS0		256	/* per shard at start, 2^n */
 #define MEM_MAX_KEYS_DEFAULT	1000000
 #define MEM_RING		(TG_STORE_SLOTS + 1)
 #define MEM_CLOCK_SHIFT_MS	(40LL * 86400 * 1000)	/* > 31 days */
+#define MEM_EVICT_LOOK		16	/* entries looked at to evict one */
+#define MEM_SWEEP_EVERY_MS	1000	/* whole-shard sweeps when full */
+#define MEM_LOG_EVERY_MS	60000	/* eviction log lines */
 
 struct mem_entry {
-	struct mem_entry *next;
-	uint32_t	  hash;
+	struct mem_entry *next;		/* in its bucket */
+	struct mem_entry *newer, *older; /* in its shard's order of use */
+	uint64_t	  hash;
 	int64_t		  window_ms;	/* 0: gauge */
 	int64_t		  newest;	/* newest slot */
 	int64_t		  n[MEM_RING];	/* slots; gauge: n[0] */
@@ -35,12 +48,19 @@ struct mem_shard {
 	size_t		  nb;		/* buckets, power of two */
 	size_t		  nkeys;
 	size_t		  sweep;	/* next bucket to reclaim */
+	struct mem_entry *used;		/* most recently used */
+	struct mem_entry *unused;	/* least recently used */
+	int64_t		  swept_ms;	/* last whole-shard sweep */
 };
 
 struct mem_store {
 	struct tg_store	  base;		/* first member */
 	struct mem_shard  shard[MEM_SHARDS];
+	uint8_t		  seed[TG_HASH_KEY_LEN];
 	atomic_uint_least64_t max_keys;
+	atomic_uint_least64_t nkeys;	/* in all shards */
+	atomic_uint_least64_t evicted;	/* counting ones, not yet logged */
+	atomic_int_least64_t logged_ms;	/* last eviction log line */
 	tg_clock_fn	  clock;
 	void		 *clock_arg;
 };
@@ -59,14 +79,10 @@ tg_clock_now_ms(void *arg)
 	    MEM_CLOCK_SHIFT_MS;
 }
 
-static uint32_t
-mem_hash(const char *s)
+static uint64_t
+mem_hash(const struct mem_store *m, const char *key)
 {
-	uint32_t h = 2166136261u;	/* FNV-1a */
-
-	for (; *s != '\0'; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;
-	return h;
+	return tg_hash_sip(m->seed, key, strlen(key));
 }
 
 static int64_t
@@ -102,37 +118,92 @@ mem_sum(const struct mem_entry *e)
 	return v;
 }
 
-/* mem_dead - nothing of e counts any more at now */
+/* mem_idle - nothing of e counts at now: a window whose slots have all
+ * left it or been given back, a gauge at 0. Such an entry can go at any
+ * time without changing a single answer. */
 static int
-mem_dead(const struct mem_entry *e, int64_t now)
+mem_idle(struct mem_entry *e, int64_t now)
 {
+	int64_t cur;
+
 	if (e->window_ms == 0)
 		return mem_sum(e) <= 0;
-	return now / mem_slot_ms(e->window_ms) - e->newest >= MEM_RING;
+	cur = now / mem_slot_ms(e->window_ms);
+	if (cur - e->newest >= MEM_RING)
+		return 1;
+	mem_roll(e, cur);
+	return mem_sum(e) <= 0;
 }
 
+/* mem_use - e was used: first in its shard's order of use */
 static void
-mem_unlink(struct mem_shard *sh, struct mem_entry **pp)
+mem_use(struct mem_shard *sh, struct mem_entry *e)
+{
+	if (sh->used == e)
+		return;
+	/* Out of the list (a new entry is in none), then in front. */
+	if (e->newer != NULL)
+		e->newer->older = e->older;
+	if (e->older != NULL)
+		e->older->newer = e->newer;
+	if (sh->unused == e)
+		sh->unused = e->newer;
+	e->newer = NULL;
+	e->older = sh->used;
+	if (sh->used != NULL)
+		sh->used->newer = e;
+	sh->used = e;
+	if (sh->unused == NULL)
+		sh->unused = e;
+}
+
+/* mem_unlink - free the entry at *pp in its bucket */
+static void
+mem_unlink(struct mem_store *m, struct mem_shard *sh, struct mem_entry **pp)
 {
 	struct mem_entry *e = *pp;
 
 	*pp = e->next;
+	if (e->newer != NULL)
+		e->newer->older = e->older;
+	else
+		sh->used = e->older;
+	if (e->older != NULL)
+		e->older->newer = e->newer;
+	else
+		sh->unused = e->newer;
 	free(e);
 	sh->nkeys--;
+	atomic_fetch_sub_explicit(&m->nkeys, 1, memory_order_relaxed);
 }
 
-/* mem_sweep_bucket - reclaim the expired entries of one bucket */
+/* mem_drop - free e, found by its address */
 static void
-mem_sweep_bucket(struct mem_shard *sh, size_t i, int64_t now)
+mem_drop(struct mem_store *m, struct mem_shard *sh, struct mem_entry *e)
+{
+	struct mem_entry **pp = &sh->b[e->hash & (sh->nb - 1)];
+
+	while (*pp != e)
+		pp = &(*pp)->next;
+	mem_unlink(m, sh, pp);
+}
+
+/* mem_sweep_bucket - free the idle entries of one bucket; how many */
+static size_t
+mem_sweep_bucket(struct mem_store *m, struct mem_shard *sh, size_t i,
+    int64_t now)
 {
 	struct mem_entry **pp = &sh->b[i];
+	size_t n = 0;
 
 	while (*pp != NULL) {
-		if (mem_dead(*pp, now))
-			mem_unlink(sh, pp);
-		else
+		if (mem_idle(*pp, now)) {
+			mem_unlink(m, sh, pp);
+			n++;
+		} else
 			pp = &(*pp)->next;
 	}
+	return n;
 }
 
 static void
@@ -153,33 +224,89 @@ mem_grow(struct mem_shard *sh)
 	sh->sweep = 0;
 }
 
-/* mem_find - the entry for key in a locked shard. create: make it when
- * missing; NULL then means the shard is full. Every call also reclaims
- * one bucket, so expired keys go away without a thread of their own. */
+/* mem_evict - make room in a locked shard of a full store: free an idle
+ * entry among the MEM_EVICT_LOOK least recently used; else (at most once
+ * a second) every idle entry of the shard; else, when live is set, the one
+ * with the smallest count among those least recently used (the older of
+ * equals). Small counts go first: an evicted key counts again from zero,
+ * which matters for a key near its limit, not for one of the single
+ * events a flood of new keys brings. Returns 1 when a counter that still
+ * counted was evicted, 0 when only idle ones went, -1 when none could. */
+static int
+mem_evict(struct mem_store *m, struct mem_shard *sh, int64_t now, int live)
+{
+	struct mem_entry *e = sh->unused, *victim = NULL;
+	int64_t least = 0, v;
+	size_t freed = 0;
+
+	for (int k = 0; e != NULL && k < MEM_EVICT_LOOK; k++) {
+		if (mem_idle(e, now)) {
+			mem_drop(m, sh, e);
+			return 0;
+		}
+		v = mem_sum(e);
+		if (victim == NULL || v < least) {
+			victim = e;
+			least = v;
+		}
+		e = e->newer;
+	}
+	if (now - sh->swept_ms >= MEM_SWEEP_EVERY_MS) {
+		sh->swept_ms = now;
+		for (size_t i = 0; i < sh->nb; i++)
+			freed += mem_sweep_bucket(m, sh, i, now);
+		if (freed > 0)
+			return 0;
+	}
+	if (!live || victim == NULL)
+		return -1;
+	mem_drop(m, sh, victim);
+	return 1;
+}
+
+enum mem_how {
+	MEM_LOOKUP,		/* find only */
+	MEM_CREATE,		/* find or create; evict when full */
+	MEM_CREATE_IDLE,	/* find or create; evict idle ones only */
+};
+
+/* mem_find - the entry for key in a locked shard, which becomes the most
+ * recently used; how says whether to create it. NULL: not found, or (for
+ * MEM_CREATE_IDLE) the store is full. *evicted is set when a counter that
+ * still counted made room. Every call also sweeps one bucket, so idle
+ * keys go away without a thread of their own. */
 static struct mem_entry *
 mem_find(struct mem_store *m, struct mem_shard *sh, const char *key,
-    uint32_t h, int64_t window_ms, int64_t now, int create)
+    uint64_t h, int64_t window_ms, int64_t now, enum mem_how how,
+    int *evicted)
 {
 	struct mem_entry *e;
-	uint64_t cap;
 	size_t len;
 
-	mem_sweep_bucket(sh, sh->sweep, now);
+	(void)mem_sweep_bucket(m, sh, sh->sweep, now);
 	sh->sweep = (sh->sweep + 1) & (sh->nb - 1);
 	for (e = sh->b[h & (sh->nb - 1)]; e != NULL; e = e->next)
-		if (e->hash == h && strcmp(e->key, key) == 0)
+		if (e->hash == h && strcmp(e->key, key) == 0) {
+			mem_use(sh, e);
 			return e;
-	if (!create)
+		}
+	if (how == MEM_LOOKUP)
 		return NULL;
-	cap = atomic_load(&m->max_keys) / MEM_SHARDS;
-	if (cap == 0)
-		cap = 1;
-	if (sh->nkeys >= cap) {
-		/* Full: reclaim the whole shard before refusing. */
-		for (size_t i = 0; i < sh->nb; i++)
-			mem_sweep_bucket(sh, i, now);
-		if (sh->nkeys >= cap)
-			return NULL;
+	/* The cap is the whole store's, so no shard is full before the
+	 * others are. A shard with nothing to evict takes the key anyway:
+	 * the store overshoots by a few keys at most (one per shard, and
+	 * one per other thread inserting at the same moment). */
+	if (atomic_load_explicit(&m->nkeys, memory_order_relaxed) >=
+	    atomic_load_explicit(&m->max_keys, memory_order_relaxed)) {
+		switch (mem_evict(m, sh, now, how == MEM_CREATE)) {
+		case 1:
+			*evicted = 1;
+			break;
+		case -1:
+			if (how == MEM_CREATE_IDLE || sh->nkeys > 0)
+				return NULL;
+			break;
+		}
 	}
 	if (sh->nkeys >= 2 * sh->nb)
 		mem_grow(sh);
@@ -191,15 +318,39 @@ mem_find(struct mem_store *m, struct mem_shard *sh, const char *key,
 	e->newest = window_ms != 0 ? now / mem_slot_ms(window_ms) : 0;
 	e->next = sh->b[h & (sh->nb - 1)];
 	sh->b[h & (sh->nb - 1)] = e;
+	mem_use(sh, e);
 	sh->nkeys++;
+	atomic_fetch_add_explicit(&m->nkeys, 1, memory_order_relaxed);
 	return e;
 }
 
 static struct mem_shard *
-mem_shard(struct mem_store *m, uint32_t h)
+mem_shard(struct mem_store *m, uint64_t h)
 {
 	/* The high bits pick the shard, the low bits the bucket. */
-	return &m->shard[(h >> 26) & (MEM_SHARDS - 1)];
+	return &m->shard[h >> (64 - MEM_SHARD_BITS)];
+}
+
+/* mem_evicted - a counter that still counted was evicted (no shard lock
+ * held): count it, and log at most once a minute how many went. Eviction
+ * is a fail-open on that key, so the operator must hear of it. */
+static void
+mem_evicted(struct mem_store *m, int64_t now)
+{
+	int64_t last = atomic_load(&m->logged_ms);
+	uint64_t n;
+
+	tg_metrics_error(TG_M_STORE_EVICTION);
+	atomic_fetch_add(&m->evicted, 1);
+	if (now - last < MEM_LOG_EVERY_MS ||
+	    !atomic_compare_exchange_strong(&m->logged_ms, &last, now))
+		return;
+	n = atomic_exchange(&m->evicted, 0);
+	tg_log_err("memory store full (max-keys %llu): %llu counter(s) still "
+	    "counting evicted to make room for new keys since the last "
+	    "report; those keys count again from zero; raise store memory "
+	    "{ max-keys }", (unsigned long long)atomic_load(&m->max_keys),
+	    (unsigned long long)n);
 }
 
 static int
@@ -207,15 +358,18 @@ mem_add(struct tg_store *st, const char *key, int64_t window_ms,
     int64_t delta, int64_t max, int64_t *value, int64_t *slot)
 {
 	struct mem_store *m = (struct mem_store *)st;
-	uint32_t h = mem_hash(key);
+	uint64_t h = mem_hash(m, key);
 	struct mem_shard *sh = mem_shard(m, h);
 	int64_t now = m->clock(m->clock_arg), cur, v;
 	struct mem_entry *e;
-	int rc = 1;
+	int rc = 1, evicted = 0;
 
 	cur = window_ms != 0 ? now / mem_slot_ms(window_ms) : 0;
 	pthread_mutex_lock(&sh->lock);
-	if ((e = mem_find(m, sh, key, h, window_ms, now, 1)) == NULL) {
+	if ((e = mem_find(m, sh, key, h, window_ms, now, MEM_CREATE,
+	    &evicted)) == NULL) {
+		/* Not with MEM_CREATE (a shard that has keys can evict
+		 * one); a store failure all the same, should that change. */
 		pthread_mutex_unlock(&sh->lock);
 		return TG_ERR_FULL;
 	}
@@ -236,6 +390,8 @@ mem_add(struct tg_store *st, const char *key, int64_t window_ms,
 	*value = v;
 	*slot = cur;
 	pthread_mutex_unlock(&sh->lock);
+	if (evicted)
+		mem_evicted(m, now);
 	return rc;
 }
 
@@ -244,14 +400,14 @@ mem_get(struct tg_store *st, const char *key, int64_t window_ms,
     int64_t *value)
 {
 	struct mem_store *m = (struct mem_store *)st;
-	uint32_t h = mem_hash(key);
+	uint64_t h = mem_hash(m, key);
 	struct mem_shard *sh = mem_shard(m, h);
 	int64_t now = m->clock(m->clock_arg);
 	struct mem_entry *e;
 
 	*value = 0;
 	pthread_mutex_lock(&sh->lock);
-	e = mem_find(m, sh, key, h, window_ms, now, 0);
+	e = mem_find(m, sh, key, h, window_ms, now, MEM_LOOKUP, NULL);
 	if (e != NULL && e->window_ms == window_ms) {
 		if (window_ms != 0)
 			mem_roll(e, now / mem_slot_ms(window_ms));
@@ -263,13 +419,14 @@ mem_get(struct tg_store *st, const char *key, int64_t window_ms,
 
 /* mem_remove - unlink key from a locked shard if present */
 static void
-mem_remove(struct mem_shard *sh, const char *key, uint32_t h)
+mem_remove(struct mem_store *m, struct mem_shard *sh, const char *key,
+    uint64_t h)
 {
 	struct mem_entry **pp;
 
 	for (pp = &sh->b[h & (sh->nb - 1)]; *pp != NULL; pp = &(*pp)->next)
 		if ((*pp)->hash == h && strcmp((*pp)->key, key) == 0) {
-			mem_unlink(sh, pp);
+			mem_unlink(m, sh, pp);
 			return;
 		}
 }
@@ -279,13 +436,13 @@ mem_release(struct tg_store *st, const char *key, int64_t window_ms,
     int64_t delta, int64_t slot)
 {
 	struct mem_store *m = (struct mem_store *)st;
-	uint32_t h = mem_hash(key);
+	uint64_t h = mem_hash(m, key);
 	struct mem_shard *sh = mem_shard(m, h);
 	int64_t now = m->clock(m->clock_arg), *n;
 	struct mem_entry *e;
 
 	pthread_mutex_lock(&sh->lock);
-	e = mem_find(m, sh, key, h, window_ms, now, 0);
+	e = mem_find(m, sh, key, h, window_ms, now, MEM_LOOKUP, NULL);
 	if (e == NULL || e->window_ms != window_ms)
 		goto out;
 	if (window_ms != 0) {
@@ -297,8 +454,11 @@ mem_release(struct tg_store *st, const char *key, int64_t window_ms,
 		slot = 0;
 	n = &e->n[slot % MEM_RING];
 	*n = *n > delta ? *n - delta : 0;
-	if (window_ms == 0 && mem_sum(e) == 0)
-		mem_remove(sh, key, h);
+	/* Back to nothing (a recipient of an aborted message, a session
+	 * that ended): the key goes now, not when its window has passed,
+	 * so transactions that count nothing fill nothing. */
+	if (mem_sum(e) == 0)
+		mem_remove(m, sh, key, h);
 out:
 	pthread_mutex_unlock(&sh->lock);
 	return TG_OK;
@@ -308,11 +468,11 @@ static int
 mem_reset(struct tg_store *st, const char *key)
 {
 	struct mem_store *m = (struct mem_store *)st;
-	uint32_t h = mem_hash(key);
+	uint64_t h = mem_hash(m, key);
 	struct mem_shard *sh = mem_shard(m, h);
 
 	pthread_mutex_lock(&sh->lock);
-	mem_remove(sh, key, h);
+	mem_remove(m, sh, key, h);
 	pthread_mutex_unlock(&sh->lock);
 	return TG_OK;
 }
@@ -328,9 +488,12 @@ tg_store_mem_clear(struct tg_store *st)
 		pthread_mutex_lock(&sh->lock);
 		for (size_t i = 0; i < sh->nb; i++)
 			while (sh->b[i] != NULL)
-				mem_unlink(sh, &sh->b[i]);
+				mem_unlink(m, sh, &sh->b[i]);
+		sh->swept_ms = 0;
 		pthread_mutex_unlock(&sh->lock);
 	}
+	atomic_store(&m->evicted, 0);
+	atomic_store(&m->logged_ms, INT64_MIN / 2);
 }
 
 static void
@@ -407,10 +570,7 @@ mem_copy_shard(struct mem_shard *sh, int64_t now,
 			struct tg_store_mem_dump *x = &(*d)[n];
 			int64_t ms = mem_slot_ms(e->window_ms);
 
-			if (e->window_ms == 0 || mem_dead(e, now))
-				continue;
-			mem_roll(e, now / ms);
-			if (mem_sum(e) <= 0)
+			if (e->window_ms == 0 || mem_idle(e, now))
 				continue;
 			x->key = tg_xstrdup(e->key);
 			x->window_ms = e->window_ms;
@@ -452,7 +612,7 @@ tg_store_mem_restore(struct tg_store *st, const char *key, int64_t window_ms,
     int64_t start_ms, int64_t count)
 {
 	struct mem_store *m = (struct mem_store *)st;
-	uint32_t h = mem_hash(key);
+	uint64_t h = mem_hash(m, key);
 	struct mem_shard *sh = mem_shard(m, h);
 	int64_t now = m->clock(m->clock_arg), ms, cur, slot;
 	struct mem_entry *e;
@@ -469,7 +629,10 @@ tg_store_mem_restore(struct tg_store *st, const char *key, int64_t window_ms,
 	if (cur - slot >= MEM_RING)
 		return 0;
 	pthread_mutex_lock(&sh->lock);
-	if ((e = mem_find(m, sh, key, h, window_ms, now, 1)) == NULL) {
+	/* Restoring never evicts a counter: what a snapshot holds beyond the
+	 * cap is not restored (and the loader logs how many). */
+	if ((e = mem_find(m, sh, key, h, window_ms, now, MEM_CREATE_IDLE,
+	    NULL)) == NULL) {
 		pthread_mutex_unlock(&sh->lock);
 		return TG_ERR_FULL;
 	}
@@ -495,7 +658,11 @@ tg_store_mem_new(void)
 
 	m->base.ops = &mem_ops;
 	m->base.spec = tg_xstrdup("memory");
+	tg_hash_key_new(m->seed);
 	atomic_init(&m->max_keys, MEM_MAX_KEYS_DEFAULT);
+	atomic_init(&m->nkeys, 0);
+	atomic_init(&m->evicted, 0);
+	atomic_init(&m->logged_ms, INT64_MIN / 2);
 	m->clock = tg_clock_now_ms;
 	for (int s = 0; s < MEM_SHARDS; s++) {
 		pthread_mutex_init(&m->shard[s].lock, NULL);

@@ -6,6 +6,8 @@
  * count; the saver thread is started and stopped by main.c. */
 #include "config.h"
 
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -101,22 +103,74 @@ snap_record(const struct tg_store_mem_dump *d, void *arg)
 	return ferror(o->fp) ? -1 : 0;
 }
 
+/* snap_dir - the directory of path into dir (dirsz bytes); -1 when too
+ * long */
+static int
+snap_dir(const char *path, char *dir, size_t dirsz)
+{
+	char *slash;
+
+	if (tg_strlcpy(dir, path, dirsz) >= dirsz)
+		return -1;
+	if ((slash = strrchr(dir, '/')) == NULL)
+		tg_strlcpy(dir, ".", dirsz);
+	else if (slash == dir)
+		slash[1] = '\0';
+	else
+		*slash = '\0';
+	return 0;
+}
+
+/* snap_owner_ok - uid is ours or root's: nobody else may own what holds
+ * the counters, or they could change them (the checksum is no MAC) */
+static int
+snap_owner_ok(uid_t uid)
+{
+	return uid == 0 || uid == geteuid();
+}
+
+/* snap_dir_unsafe - why the directory of path is not fit for snapshots,
+ * or NULL when it is: it must be ours or root's, and not writable by
+ * group or others unless sticky (as /tmp: then nobody can rename or
+ * remove our files there, our temporary names are new and O_EXCL, and a
+ * snapshot is read only when it is ours). buf holds the reason. */
+static const char *
+snap_dir_unsafe(const char *path, char *buf, size_t bufsz)
+{
+	char dir[4096];
+	struct stat sb;
+
+	if (snap_dir(path, dir, sizeof dir) < 0)
+		return "path too long";
+	if (stat(dir, &sb) != 0) {
+		snprintf(buf, bufsz, "directory %s: %s", dir, strerror(errno));
+		return buf;
+	}
+	if (!S_ISDIR(sb.st_mode))
+		snprintf(buf, bufsz, "%s is not a directory", dir);
+	else if (!snap_owner_ok(sb.st_uid))
+		snprintf(buf, bufsz, "directory %s belongs to uid %lu, neither "
+		    "root nor the daemon's user", dir,
+		    (unsigned long)sb.st_uid);
+	else if ((sb.st_mode & (S_IWGRP | S_IWOTH)) != 0 &&
+	    (sb.st_mode & S_ISVTX) == 0)
+		snprintf(buf, bufsz, "directory %s is writable by group or "
+		    "others (mode %04o) and not sticky", dir,
+		    (unsigned)(sb.st_mode & 07777));
+	else
+		return NULL;
+	return buf;
+}
+
 /* snap_sync_dir - make the rename itself durable */
 static void
 snap_sync_dir(const char *path)
 {
 	char dir[4096];
-	char *slash;
 	int fd;
 
-	if (tg_strlcpy(dir, path, sizeof dir) >= sizeof dir)
+	if (snap_dir(path, dir, sizeof dir) < 0)
 		return;
-	if ((slash = strrchr(dir, '/')) == NULL)
-		tg_strlcpy(dir, ".", sizeof dir);
-	else if (slash == dir)
-		slash[1] = '\0';
-	else
-		*slash = '\0';
 	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
 		(void)fsync(fd);
 		close(fd);
@@ -127,22 +181,31 @@ int
 tg_store_snap_save(struct tg_store *st, const char *path, int64_t wall_ms)
 {
 	struct snap_out o = { NULL, 14695981039346656037ULL, 0, 0 };
-	char tmp[4096];
-	const char *what = "write";
+	char tmp[4096], why[4200];
+	const char *what = "write", *unsafe;
 	int fd, rc = TG_ERR_IO, saved;
 	uint64_t sum;
 
-	if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp", path) >= sizeof tmp) {
+	if ((size_t)snprintf(tmp, sizeof tmp, "%s.XXXXXX", path) >=
+	    sizeof tmp) {
 		tg_log_err("counter snapshot %s: path too long; not saved",
 		    path);
 		return TG_ERR_IO;
 	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
-	    0600);
+	if ((unsafe = snap_dir_unsafe(path, why, sizeof why)) != NULL) {
+		tg_log_err("counter snapshot %s: %s; counters not saved", path,
+		    unsafe);
+		return TG_ERR_IO;
+	}
+	/* A new name, created exclusively (mode 0600): never a file that
+	 * someone else made ready for us to fill. */
+	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0 || (o.fp = fdopen(fd, "w")) == NULL) {
 		saved = errno;
-		if (fd >= 0)
+		if (fd >= 0) {
 			close(fd);
+			unlink(tmp);
+		}
 		tg_log_err("counter snapshot %s: cannot create %s: %s; "
 		    "counters not saved", path, tmp, strerror(saved));
 		return TG_ERR_IO;
@@ -324,11 +387,18 @@ tg_store_snap_load(struct tg_store *st, const char *path, int64_t wall_ms)
 	uint64_t saved, ok = 0, full = 0;
 	uint32_t version, slots;
 	const char *why = NULL;
-	char magic[8];
+	char magic[8], buf[4200];
 	int64_t elapsed;
+	struct stat sb;
+	int fd;
 
 	tg_store_mem_clear(st);
-	if ((in.fp = fopen(path, "rbe")) == NULL) {
+	if ((why = snap_dir_unsafe(path, buf, sizeof buf)) != NULL) {
+		tg_log_err("counter snapshot %s: %s; not read, starting with "
+		    "empty counters", path, why);
+		return TG_ERR_IO;
+	}
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
 		/* No file is the normal first start; anything else is not. */
 		if (errno == ENOENT)
 			tg_log_info("counter snapshot %s: %s; starting with "
@@ -336,6 +406,18 @@ tg_store_snap_load(struct tg_store *st, const char *path, int64_t wall_ms)
 		else
 			tg_log_err("counter snapshot %s: %s; starting with "
 			    "empty counters", path, strerror(errno));
+		return TG_ERR_IO;
+	}
+	/* Counters restored from a file someone else could write would be
+	 * theirs to choose. */
+	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) ||
+	    !snap_owner_ok(sb.st_uid) ||
+	    (sb.st_mode & (S_IWGRP | S_IWOTH)) != 0 ||
+	    (in.fp = fdopen(fd, "rb")) == NULL) {
+		tg_log_err("counter snapshot %s: not a regular file of root or "
+		    "the daemon's user writable by them alone; not read, "
+		    "starting with empty counters", path);
+		close(fd);
 		return TG_ERR_IO;
 	}
 	if (snap_get(&in, magic, 8) < 0 || snap_get32(&in, &version) < 0 ||

@@ -21,6 +21,8 @@ enum tg_metric_error {
 	TG_M_STORE_ERROR,	/* a rate-limit store failed */
 	TG_M_DNS_ERROR,		/* a DNS lookup failed or timed out */
 	TG_M_INTERNAL_ERROR,	/* a 451 4.3.0 of our own */
+	TG_M_STORE_EVICTION,	/* a full memory store evicted a counter
+				 * that still counted */
 	TG_M_ERROR_COUNT
 };
 

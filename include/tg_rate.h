@@ -12,7 +12,11 @@
 #include "tg_policy.h"
 
 #define TG_LIMIT_KEYS_MAX	4
-#define TG_LIMIT_KEY_MAX	1024	/* bytes of a built key */
+#define TG_LIMIT_KEY_MAX	1024	/* bytes of a built key, with NUL */
+/* A key part that would take more bytes than this is written as its
+ * SHA-256 (tg_rate_key): the longest key, a 63-character name, its count
+ * and window and four parts, then always fits in TG_LIMIT_KEY_MAX. */
+#define TG_LIMIT_PART_MAX	200
 
 struct tg_session;
 struct tg_store;
@@ -69,8 +73,9 @@ enum tg_stage tg_rate_count_stage(enum tg_rate_count);
 /* "limit NAME exceeded" at stage st. At the limit's counting stage the
  * event is added if there is room (atomically: exact across MTAs that
  * share a store) and 1 is returned when there is none; at other stages
- * the counter is only read. Returns 1, 0, or -1 when the store failed and
- * the limit says on-error tempfail. A key with an unknown part: 0. */
+ * the counter is only read. Returns 1, 0, or -1 when the store failed (or
+ * the key could not be built) and the limit says on-error tempfail. A key
+ * with an unknown part: 0. */
 int	tg_rate_check(struct tg_session *, const struct tg_limit *,
 	    enum tg_stage st);
 /* Called by the engine around each stage's rules. stage_end counts the
@@ -88,9 +93,18 @@ void	tg_rate_clear_tripped(struct tg_session *);
  * sessions are released too; frees the state. */
 void	tg_rate_txn_end(struct tg_session *);
 void	tg_rate_conn_end(struct tg_session *);
+/* For tests: the holds a session keeps (events that may still be taken
+ * back) and how many times the stage, message and connection ends have
+ * looked at one, since the session began. */
+void	tg_rate_stats(const struct tg_session *, size_t *holds,
+	    uint64_t *visits);
 
-/* l's key for this session into key; 0, or -1 when a part is unknown
- * (the limit then does not apply) or the key is too long. */
+/* l's key for this session into key: "NAME:count:window" and "|PART"
+ * for each part, lower case, '\' and '|' in a part escaped by a '\', a
+ * part longer than TG_LIMIT_PART_MAX as "\#" and its SHA-256 in hex.
+ * TG_OK; 1 when a part is unknown (the limit then does not apply);
+ * TG_ERR_TOOLONG when the key does not fit in keysz (the caller treats
+ * that as a store failure: never a cut key, never a silent skip). */
 int	tg_rate_key(const struct tg_limit *l, const struct tg_session *s,
 	    char *key, size_t keysz);
 

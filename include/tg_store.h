@@ -103,15 +103,21 @@ int	tg_store_mem_each(struct tg_store *,
 int	tg_store_mem_restore(struct tg_store *, const char *key,
 	    int64_t window_ms, int64_t start_ms, int64_t count);
 
-/* Save the memory store to path atomically (a temporary file in the same
- * directory, fsync, rename); wall_ms is the wall-clock time now, written
- * with the counters so a later load can tell how old they are. TG_OK or
- * TG_ERR_IO (logged; path is unchanged then). */
+/* Save the memory store to path atomically (a new temporary file, made
+ * with O_EXCL in the same directory, fsync, rename); wall_ms is the
+ * wall-clock time now, written with the counters so a later load can
+ * tell how old they are. A directory that belongs to someone else than
+ * root or the daemon's user, or that group or others may write without
+ * the sticky bit, is refused. TG_OK or TG_ERR_IO (logged; path is
+ * unchanged then). */
 int	tg_store_snap_save(struct tg_store *, const char *path,
 	    int64_t wall_ms);
 /* Load a snapshot into the memory store: counters whose window has passed
  * by wall_ms are skipped. A missing, empty, truncated, corrupt or
- * foreign file leaves the store empty and logs one line. Returns the
+ * foreign file, a symbolic link, a file that is not root's or the
+ * daemon's user's or that others may write, or one in a directory that
+ * tg_store_snap_save() would refuse, leaves the store empty and logs one
+ * line. Returns the
  * number of counters restored (>= 0), or TG_ERR_IO when the file was
  * unusable. */
 int	tg_store_snap_load(struct tg_store *, const char *path,

@@ -1,8 +1,9 @@
-/* check_rate.c - rate limits without a socket: the memory store under a
- * fake clock (no sleeping to wait for windows), limits driven through the
- * engine stage by stage, the grammar's diagnostics, the operator
+/* check_rate.c - rate limits without a socket, under a fake clock (no
+ * sleeping to wait for windows): limits driven through the engine stage
+ * by stage, their keys, the grammar's diagnostics, the operator
  * commands, and a Redis store that cannot be reached (both on-error
- * modes). Every case fails if the behaviour it names breaks. */
+ * modes). The memory store itself: check_store.c. Every case fails if
+ * the behaviour it names breaks. */
 #include "config.h"
 
 #include <check.h>
@@ -102,108 +103,6 @@ eval(struct tg_policy *p, struct tg_session *s, enum tg_stage st,
 {
 	return tg_engine_eval(p, s, st, v);
 }
-
-/* ---- the memory store ---------------------------------------------- */
-
-START_TEST(test_mem_window_exact)
-{
-	struct tg_store *st = mem();
-	int64_t v, slot;
-
-	/* 3 per 10s: the 4th in the same window is refused. */
-	for (int i = 0; i < 3; i++)
-		ck_assert_int_eq(st->ops->add(st, "k", 10000, 1, 3, &v,
-		    &slot), 1);
-	ck_assert_int_eq(st->ops->add(st, "k", 10000, 1, 3, &v, &slot), 0);
-	ck_assert_int_eq(v, 3);
-	/* Still counted just before the window has passed... */
-	fake_now += 9999;
-	ck_assert_int_eq(st->ops->add(st, "k", 10000, 1, 3, &v, &slot), 0);
-	/* ...and gone one slot (1/10 window) after it. */
-	fake_now += 1001;
-	ck_assert_int_eq(st->ops->get(st, "k", 10000, &v), TG_OK);
-	ck_assert_int_eq(v, 0);
-	ck_assert_int_eq(st->ops->add(st, "k", 10000, 1, 3, &v, &slot), 1);
-}
-END_TEST
-
-/* In no period of one window length are more than max events admitted,
- * whatever the timing: events at the end of a window do not free room
- * at the start of the next (no burst at the edge). */
-START_TEST(test_mem_no_edge_burst)
-{
-	struct tg_store *st = mem();
-	int64_t admitted[4000], v, slot, start = fake_now;
-	size_t n = 0;
-
-	for (int i = 0; i < 4000; i++) {
-		/* Irregular steps: bunches near slot and window edges. */
-		fake_now += 37 + (i % 13 == 0 ? 900 : 0);
-		if (st->ops->add(st, "edge", 60000, 1, 50, &v, &slot) == 1)
-			admitted[n++] = fake_now;
-	}
-	ck_assert_uint_gt(n, 50);
-	for (size_t i = 0; i < n; i++) {
-		size_t in = 0;
-
-		for (size_t j = i; j < n && admitted[j] < admitted[i] + 60000;
-		    j++)
-			in++;
-		ck_assert_msg(in <= 50, "%zu events within 60s from t=%lld",
-		    in, (long long)(admitted[i] - start));
-	}
-}
-END_TEST
-
-START_TEST(test_mem_release_and_gauge)
-{
-	struct tg_store *st = mem();
-	int64_t v, slot, s1, s2;
-
-	ck_assert_int_eq(st->ops->add(st, "w", 60000, 5, 10, &v, &s1), 1);
-	ck_assert_int_eq(st->ops->add(st, "w", 60000, 5, 10, &v, &s2), 1);
-	ck_assert_int_eq(st->ops->add(st, "w", 60000, 1, 10, &v, &slot), 0);
-	ck_assert_int_eq(st->ops->release(st, "w", 60000, 5, s1), TG_OK);
-	ck_assert_int_eq(st->ops->add(st, "w", 60000, 1, 10, &v, &slot), 1);
-	ck_assert_int_eq(v, 6);
-	/* A gauge: two sessions, a third refused, one leaves. */
-	ck_assert_int_eq(st->ops->add(st, "g", 0, 1, 2, &v, &slot), 1);
-	ck_assert_int_eq(st->ops->add(st, "g", 0, 1, 2, &v, &slot), 1);
-	ck_assert_int_eq(st->ops->add(st, "g", 0, 1, 2, &v, &slot), 0);
-	fake_now += 86400000;		/* gauges do not expire */
-	ck_assert_int_eq(st->ops->add(st, "g", 0, 1, 2, &v, &slot), 0);
-	ck_assert_int_eq(st->ops->release(st, "g", 0, 1, slot), TG_OK);
-	ck_assert_int_eq(st->ops->add(st, "g", 0, 1, 2, &v, &slot), 1);
-	ck_assert_int_eq(st->ops->reset(st, "g"), TG_OK);
-	ck_assert_int_eq(st->ops->get(st, "g", 0, &v), TG_OK);
-	ck_assert_int_eq(v, 0);
-}
-END_TEST
-
-START_TEST(test_mem_full_then_reclaimed)
-{
-	struct tg_store *st = mem();
-	char key[32];
-	int64_t v, slot;
-	int full = 0;
-
-	/* 1000 keys: 15 per shard; the keys fill some shard first. */
-	tg_store_mem_set_max_keys(st, 1000);
-	for (int i = 0; i < 2000 && !full; i++) {
-		snprintf(key, sizeof key, "k%d", i);
-		full = st->ops->add(st, key, 1000, 1, 10, &v, &slot) ==
-		    TG_ERR_FULL;
-	}
-	ck_assert_msg(full, "a full store must refuse new keys");
-	ck_assert_uint_le(tg_store_mem_keys(st), 1000);
-	/* Known keys still count while full. */
-	ck_assert_int_eq(st->ops->add(st, "k0", 1000, 1, 10, &v, &slot), 1);
-	/* Once their windows have passed, the keys are reclaimed. */
-	fake_now += 2000;
-	ck_assert_int_eq(st->ops->add(st, key, 1000, 1, 10, &v, &slot), 1);
-	ck_assert_uint_le(tg_store_mem_keys(st), 1000);
-}
-END_TEST
 
 /* A policy's max-keys takes effect when it is published, never when it is
  * only loaded (tollgate -n, a reload that fails or is not swapped in). */
@@ -360,6 +259,123 @@ START_TEST(test_limit_count_refused)
 	ck_assert_int_eq(rcpt(p, &s, "<a@refused.example>", &v), TG_ACT_REJECT);
 	ck_assert_int_eq(rcpt(p, &s, "<a@refused.example>", &v), TG_ACT_REJECT);
 	ck_assert_int_eq(rcpt(p, &s, "<a@example.net>", &v), TG_ACT_TEMPFAIL);
+	tg_session_free(&s);
+	tg_policy_unref(p);
+}
+END_TEST
+
+/* Issue 14 (F9): each RCPT used to walk every hold of the message, one
+ * per recipient accepted before it: quadratic in recipients. 100,000
+ * recipients, with a limit keyed on the sender (one key) and one keyed on
+ * the recipient (a key each): the holds looked at grow linearly, and the
+ * sender's key in one slot is one hold whatever the number of RCPTs.
+ * Counting visits rather than timing keeps the test exact on a loaded
+ * machine; the old code looks at about N * N / 2 = 5e9 holds here. */
+START_TEST(test_limit_many_recipients_linear)
+{
+	struct tg_policy *p = policy(
+	    "limit per-sender { key sender count recipients max 1g per 1h }\n"
+	    "limit per-rcpt { key rcpt count recipients max 5 per 1h }\n"
+	    "stage rcpt { rule r: limit per-sender exceeded =>\n"
+	    "  tempfail 450 4.7.1 \"slow\" }\n");
+	enum { N = 100000 };
+	struct tg_session s;
+	struct tg_verdict v;
+	char to[64], out[256];
+	uint64_t visits;
+	size_t holds;
+
+	tg_session_init(&s, "L");
+	mail(p, &s, "x");
+	for (int i = 0; i < N; i++) {
+		snprintf(to, sizeof to, "<user%d@example.com>", i);
+		ck_assert_int_eq(rcpt(p, &s, to, &v), TG_ACT_CONTINUE);
+	}
+	tg_rate_stats(&s, &holds, &visits);
+	/* One hold for the sender's key, one per recipient's key. */
+	ck_assert_msg(holds == N + 1, "%zu holds for %d recipients", holds,
+	    N);
+	ck_assert_msg(visits <= 20ULL * N, "%llu holds looked at for %d "
+	    "recipients, want at most %d", (unsigned long long)visits, N,
+	    20 * N);
+	ck_assert_int_eq(eval(p, &s, TG_STAGE_EOM, &v), TG_ACT_CONTINUE);
+	tg_rate_stats(&s, &holds, &visits);
+	ck_assert_uint_eq(holds, 0);
+	ck_assert_msg(visits <= 22ULL * N, "%llu visits after eom",
+	    (unsigned long long)visits);
+	/* The merged hold counted every recipient. */
+	ck_assert_int_eq(tg_rate_ctl(p, "show per-sender <a@example.org>", out,
+	    sizeof out), 0);
+	ck_assert_str_eq(out, "per-sender:recipients:3600|a@example.org: "
+	    "100000 of 1073741824\n");
+	tg_session_free(&s);
+	tg_policy_unref(p);
+}
+END_TEST
+
+/* A merged hold gives back every event it holds: an aborted message of
+ * many recipients leaves nothing counted. */
+START_TEST(test_limit_merged_holds_given_back)
+{
+	struct tg_policy *p = policy(RCPT_POLICY);
+	struct tg_session s;
+	struct tg_verdict v;
+	uint64_t visits;
+	size_t holds;
+
+	tg_session_init(&s, "G");
+	mail(p, &s, "alice");
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(rcpt(p, &s, "<b@example.net>", &v),
+		    TG_ACT_CONTINUE);
+	tg_rate_stats(&s, &holds, &visits);
+	ck_assert_uint_eq(holds, 1);
+	tg_session_reset_message(&s);
+	tg_rate_stats(&s, &holds, &visits);
+	ck_assert_uint_eq(holds, 0);
+	mail(p, &s, "alice");
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(rcpt(p, &s, "<b@example.net>", &v),
+		    TG_ACT_CONTINUE);
+	ck_assert_int_eq(rcpt(p, &s, "<b@example.net>", &v), TG_ACT_TEMPFAIL);
+	tg_session_free(&s);
+	tg_policy_unref(p);
+}
+END_TEST
+
+/* Issue 14 (F4), through the engine: MAIL, RCPT and RSET from 2,000
+ * senders count nothing and leave nothing behind; the old store kept
+ * each key for its window, filled (1,000 keys) and answered a new sender
+ * 451 4.3.0 "store is full" for an hour. */
+START_TEST(test_limit_aborted_transactions_fill_nothing)
+{
+	struct tg_policy *p = policy(
+	    "limit rcpts-per-sender { key sender count recipients\n"
+	    "  max 1000 per 1h }\n"
+	    "stage rcpt { rule r: limit rcpts-per-sender exceeded =>\n"
+	    "  tempfail 450 4.7.1 \"Too many recipients\" }\n");
+	struct tg_session s;
+	struct tg_verdict v;
+	char from[64];
+
+	tg_store_mem_set_max_keys(mem(), 1000);
+	tg_session_init(&s, "F");
+	for (int i = 0; i < 2000; i++) {
+		tg_session_reset_message(&s);
+		snprintf(from, sizeof from, "<x%d@attacker.example>", i);
+		set(&s, TG_A_SENDER, from);
+		ck_assert_int_eq(eval(p, &s, TG_STAGE_MAIL, &v),
+		    TG_ACT_CONTINUE);
+		ck_assert_int_eq(rcpt(p, &s, "<bob@example.com>", &v),
+		    TG_ACT_CONTINUE);
+	}
+	tg_session_reset_message(&s);
+	ck_assert_uint_eq(tg_store_mem_keys(mem()), 0);
+	set(&s, TG_A_SENDER, "<ceo@victim.example>");
+	ck_assert_int_eq(eval(p, &s, TG_STAGE_MAIL, &v), TG_ACT_CONTINUE);
+	ck_assert_int_eq(rcpt(p, &s, "<bob@example.com>", &v),
+	    TG_ACT_CONTINUE);
+	ck_assert_ptr_null(strstr(rate_logged, "full"));
 	tg_session_free(&s);
 	tg_policy_unref(p);
 }
@@ -692,11 +708,21 @@ static const struct {
 	    "two:messages:86400|bob|198.51.0.0/16" },
 	{ "login { key sasl.login count messages max 9 per 1h }",
 	    { "client.address=10.0.0.1" }, NULL },
+	/* Issue 14 (F10): '|' joins parts, so a '|' (and the '\\' that
+	 * escapes it) inside a part is escaped: these three tuples made
+	 * two keys before, "esc:messages:3600|a|b|c". */
+	{ "esc { key helo, sasl.login count messages max 9 per 1h }",
+	    { "helo=a|B", "sasl.login=c" }, "esc:messages:3600|a\\|b|c" },
+	{ "esc { key helo, sasl.login count messages max 9 per 1h }",
+	    { "helo=a", "sasl.login=b|c" }, "esc:messages:3600|a|b\\|c" },
+	{ "esc { key helo, sasl.login count messages max 9 per 1h }",
+	    { "helo=a\\", "sasl.login=|c" },
+	    "esc:messages:3600|a\\\\|\\|c" },
 };
 
 START_TEST(test_limit_key_bytes)
 {
-	char text[256], key[TG_LIMIT_KEY_MAX], a[64], *eq;
+	char text[256], key[TG_LIMIT_KEY_MAX], a[128], *eq;
 	struct tg_policy *p;
 	struct tg_session s;
 	enum tg_attr attr;
@@ -714,15 +740,106 @@ START_TEST(test_limit_key_bytes)
 	}
 	if (key_cases[_i].key == NULL)
 		ck_assert_int_eq(tg_rate_key(p->limits[0], &s, key,
-		    sizeof key), -1);
+		    sizeof key), 1);
 	else {
 		ck_assert_int_eq(tg_rate_key(p->limits[0], &s, key,
-		    sizeof key), 0);
+		    sizeof key), TG_OK);
 		ck_assert_str_eq(key, key_cases[_i].key);
 		/* Too small a buffer: no key rather than a cut one. */
 		ck_assert_int_eq(tg_rate_key(p->limits[0], &s, key,
-		    strlen(key_cases[_i].key)), -1);
+		    strlen(key_cases[_i].key)), TG_ERR_TOOLONG);
 	}
+	tg_session_free(&s);
+	tg_policy_unref(p);
+}
+END_TEST
+
+/* Issue 14 (F10): a part longer than TG_LIMIT_PART_MAX is keyed by its
+ * SHA-256, so four parts of a kilobyte still make a key (the old code
+ * failed to build it, and the limit neither tripped nor counted). */
+START_TEST(test_limit_key_long_parts)
+{
+	struct tg_policy *p = policy("limit h { key helo count messages "
+	    "max 9 per 1h }\n"
+	    "limit four { key helo, sasl.login, sender, rcpt count "
+	    "recipients max 9 per 1h }\n");
+	char key[TG_LIMIT_KEY_MAX], v[1100], addr[1100];
+	struct tg_session s;
+
+	tg_session_init(&s, "H");
+	/* 200 bytes: written out. */
+	memset(v, 'X', 200);
+	v[200] = '\0';
+	set(&s, TG_A_HELO, v);
+	ck_assert_int_eq(tg_rate_key(p->limits[0], &s, key, sizeof key),
+	    TG_OK);
+	ck_assert_uint_eq(strlen(key), strlen("h:messages:3600|") + 200);
+	/* 201: its SHA-256 (of the lower-cased value) instead. */
+	memset(v, 'X', 201);
+	v[201] = '\0';
+	set(&s, TG_A_HELO, v);
+	ck_assert_int_eq(tg_rate_key(p->limits[0], &s, key, sizeof key),
+	    TG_OK);
+	ck_assert_str_eq(key, "h:messages:3600|\\#84a0678c90937f5dcf9994d5"
+	    "866668da6b995109c8ad845410559b48a4ecafed");
+	/* Escaping counts towards the length: 200 bytes, one a '|'. */
+	v[0] = 'a';
+	v[1] = '|';
+	v[200] = '\0';
+	set(&s, TG_A_HELO, v);
+	ck_assert_int_eq(tg_rate_key(p->limits[0], &s, key, sizeof key),
+	    TG_OK);
+	ck_assert_str_eq(key, "h:messages:3600|\\#0769c3fb1fbd8ecbbcc15b66"
+	    "0d8e60de000a67c87209d1dd9fd7c9d1a68c2305");
+	/* Four long parts: the longest key there is still fits. */
+	memset(v, 'y', 1000);
+	v[1000] = '\0';
+	set(&s, TG_A_HELO, v);
+	set(&s, TG_A_SASL_LOGIN, "a-login");
+	snprintf(addr, sizeof addr, "<%.480s@example.org>", v);
+	set(&s, TG_A_SENDER, addr);
+	snprintf(addr, sizeof addr, "<bob+%.470s@example.com>", v);
+	set(&s, TG_A_RCPT, addr);
+	ck_assert_int_eq(tg_rate_key(p->limits[1], &s, key, sizeof key),
+	    TG_OK);
+	ck_assert_uint_eq(strlen(key), strlen("four:recipients:3600") +
+	    3 * (1 + 66) + 1 + strlen("a-login"));
+	tg_session_free(&s);
+	tg_policy_unref(p);
+}
+END_TEST
+
+/* Issue 14 (F10), through the engine: a pair of long addresses counts
+ * and trips like a short one (the old code let all four through). */
+START_TEST(test_limit_long_pair_trips)
+{
+	struct tg_policy *p = policy(
+	    "limit pair { key sender, rcpt count recipients max 1 per 1h }\n"
+	    "stage rcpt { rule r: limit pair exceeded =>\n"
+	    "  tempfail 450 4.7.1 \"pair\" }\n");
+	char from[600], to[600], x[500];
+	struct tg_session s;
+	struct tg_verdict v;
+
+	memset(x, 'x', sizeof x - 1);
+	x[sizeof x - 1] = '\0';
+	/* 507 and 506 bytes, as in the finding: 1,035 with the prefix. */
+	snprintf(from, sizeof from, "<%.495s@example.org>", x);
+	snprintf(to, sizeof to, "<bob+%.490s@example.com>", x);
+	tg_session_init(&s, "P");
+	for (int i = 0; i < 4; i++) {
+		tg_session_reset_message(&s);
+		set(&s, TG_A_SENDER, from);
+		ck_assert_int_eq(eval(p, &s, TG_STAGE_MAIL, &v),
+		    TG_ACT_CONTINUE);
+		ck_assert_int_eq(rcpt(p, &s, to, &v), i == 0 ?
+		    TG_ACT_CONTINUE : TG_ACT_TEMPFAIL);
+		if (i == 0)
+			ck_assert_int_eq(eval(p, &s, TG_STAGE_EOM, &v),
+			    TG_ACT_CONTINUE);
+	}
+	ck_assert_str_eq(v.code, "450");
+	ck_assert_str_eq(v.limit, "pair");
 	tg_session_free(&s);
 	tg_policy_unref(p);
 }
@@ -777,15 +894,14 @@ rate_suite(void)
 	TCase *tc = tcase_create("rate");
 
 	tcase_add_checked_fixture(tc, rate_setup, rate_teardown);
-	tcase_add_test(tc, test_mem_window_exact);
-	tcase_add_test(tc, test_mem_no_edge_burst);
-	tcase_add_test(tc, test_mem_release_and_gauge);
-	tcase_add_test(tc, test_mem_full_then_reclaimed);
 	tcase_add_test(tc, test_max_keys_at_publish_only);
 	tcase_add_test(tc, test_limit_recipients_counted_when_accepted);
 	tcase_add_test(tc, test_limit_aborted_message_gives_back);
 	tcase_add_test(tc, test_limit_refused_at_eom_gives_back);
 	tcase_add_test(tc, test_limit_count_refused);
+	tcase_add_test(tc, test_limit_many_recipients_linear);
+	tcase_add_test(tc, test_limit_aborted_transactions_fill_nothing);
+	tcase_add_test(tc, test_limit_merged_holds_given_back);
 	tcase_add_test(tc, test_limit_messages_peek_at_mail);
 	tcase_add_test(tc, test_limit_bytes_and_ip_prefix);
 	tcase_add_test(tc, test_limit_sessions_concurrency);
@@ -795,6 +911,8 @@ rate_suite(void)
 	tcase_add_test(tc, test_limit_grammar_errors);
 	tcase_add_test(tc, test_limit_ctl_show_reset);
 	tcase_add_test(tc, test_limit_quoted_sender_one_key);
+	tcase_add_test(tc, test_limit_key_long_parts);
+	tcase_add_test(tc, test_limit_long_pair_trips);
 	tcase_add_loop_test(tc, test_limit_key_bytes, 0,
 	    (int)(sizeof key_cases / sizeof key_cases[0]));
 	suite_add_tcase(s, tc);

@@ -8,6 +8,8 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 
+#include <dirent.h>
+
 #include <check.h>
 #include <signal.h>
 #include <stdio.h>
@@ -67,13 +69,33 @@ setup(void)
 static void
 teardown(void)
 {
-	char tmp[160];
+	char cmd[128];
 
 	tg_log_set_sink(NULL);
-	unlink(path);
-	snprintf(tmp, sizeof tmp, "%s.tmp", path);
-	unlink(tmp);
-	rmdir(dir);
+	chmod(dir, 0700);
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+/* files - the names in dir, sorted, joined by spaces */
+static const char *
+files(void)
+{
+	static char out[1024];
+	struct dirent **list;
+	int n = scandir(dir, &list, NULL, alphasort);
+	size_t o = 0;
+
+	out[0] = '\0';
+	ck_assert_int_ge(n, 0);
+	for (int i = 0; i < n; i++) {
+		if (list[i]->d_name[0] != '.' && o < sizeof out)
+			o += (size_t)snprintf(out + o, sizeof out - o, "%s%s",
+			    o > 0 ? " " : "", list[i]->d_name);
+		free(list[i]);
+	}
+	free(list);
+	return out;
 }
 
 /* add - count delta on key in a window of w ms, no maximum */
@@ -338,7 +360,7 @@ START_TEST(disk_full_keeps_old_snapshot)
 {
 	struct rlimit old, small = { 4096, 4096 };
 	unsigned char *before, *after;
-	char key[64], tmp[160];
+	char key[64];
 	size_t n1, n2;
 	int rc;
 
@@ -360,10 +382,117 @@ START_TEST(disk_full_keeps_old_snapshot)
 	after = read_file(&n2);
 	ck_assert_uint_eq(n1, n2);
 	ck_assert_mem_eq(before, after, n1);
-	snprintf(tmp, sizeof tmp, "%s.tmp", path);
-	ck_assert_int_ne(access(tmp, F_OK), 0);
+	/* No temporary file left behind. */
+	ck_assert_str_eq(files(), "counters");
 	free(before);
 	free(after);
+}
+END_TEST
+
+/* Issue 14 (F11): the temporary file is a new name made with O_EXCL. A
+ * PATH.tmp made ready by someone else (the old code opened that name,
+ * truncated it, filled it and renamed it into place: theirs, with our
+ * counters, and open to their later edits) is left alone. */
+START_TEST(tmp_name_not_taken_over)
+{
+	static const char junk[] = "not ours";
+	char tmp[160];
+	FILE *fp;
+	char buf[32];
+
+	add("k", HOUR, 3);
+	snprintf(tmp, sizeof tmp, "%s.tmp", path);
+	ck_assert_ptr_nonnull(fp = fopen(tmp, "w"));
+	fputs(junk, fp);
+	fclose(fp);
+	ck_assert_int_eq(tg_store_snap_save(mem(), path, 1), TG_OK);
+	ck_assert_ptr_nonnull(fp = fopen(tmp, "r"));
+	ck_assert_ptr_nonnull(fgets(buf, sizeof buf, fp));
+	fclose(fp);
+	ck_assert_str_eq(buf, junk);
+	ck_assert_str_eq(files(), "counters counters.tmp");
+	reboot();
+	ck_assert_int_eq(tg_store_snap_load(mem(), path, 1), 1);
+	ck_assert_int_eq(get("k", HOUR), 3);
+}
+END_TEST
+
+/* save_refused - saving into the directory as it is now fails, says why
+ * and writes nothing */
+static void
+save_refused(const char *why)
+{
+	logged[0] = '\0';
+	ck_assert_int_eq(tg_store_snap_save(mem(), path, 1), TG_ERR_IO);
+	ck_assert_msg(strstr(logged, why) != NULL &&
+	    strstr(logged, "counters not saved") != NULL, "got \"%s\", want "
+	    "\"%s\"", logged, why);
+}
+
+/* load_refused - loading fails, says why, and the store is empty */
+static void
+load_refused(const char *why)
+{
+	add("present", HOUR, 1);
+	logged[0] = '\0';
+	ck_assert_int_eq(tg_store_snap_load(mem(), path, 1), TG_ERR_IO);
+	ck_assert_uint_eq(tg_store_mem_keys(mem()), 0);
+	ck_assert_msg(strstr(logged, why) != NULL &&
+	    strstr(logged, "starting with empty counters") != NULL,
+	    "got \"%s\", want \"%s\"", logged, why);
+}
+
+/* Issue 14 (F11): a directory that group or others may write (and that
+ * is not sticky) is refused for saving and for loading: whoever can
+ * write there could swap the file and choose our counters. A sticky one
+ * (as /tmp) of ours is fine. */
+START_TEST(unsafe_dir_refused)
+{
+	add("k", HOUR, 2);
+	ck_assert_int_eq(tg_store_snap_save(mem(), path, 1), TG_OK);
+	ck_assert_int_eq(chmod(dir, 0777), 0);
+	save_refused("is writable by group or others (mode 0777) and not "
+	    "sticky");
+	load_refused("is writable by group or others (mode 0777) and not "
+	    "sticky");
+	ck_assert_int_eq(chmod(dir, 0730), 0);
+	save_refused("(mode 0730)");
+	ck_assert_int_eq(chmod(dir, 01777), 0);
+	add("k", HOUR, 2);
+	ck_assert_int_eq(tg_store_snap_save(mem(), path, 1), TG_OK);
+	reboot();
+	ck_assert_int_eq(tg_store_snap_load(mem(), path, 1), 1);
+	ck_assert_int_eq(get("k", HOUR), 2);
+	/* The file itself, writable by others: not read. */
+	ck_assert_int_eq(chmod(dir, 0700), 0);
+	ck_assert_int_eq(chmod(path, 0622), 0);
+	load_refused("not a regular file of root or the daemon's user");
+}
+END_TEST
+
+/* Issue 14 (F11): a symbolic link is not followed, and (when the test
+ * runs as root, which can give files away) a file or directory of
+ * another user is refused. */
+START_TEST(foreign_file_refused)
+{
+	char real[160];
+
+	add("k", HOUR, 2);
+	snprintf(real, sizeof real, "%s/real", dir);
+	ck_assert_int_eq(tg_store_snap_save(mem(), real, 1), TG_OK);
+	ck_assert_int_eq(symlink("real", path), 0);
+	load_refused("Too many levels of symbolic links");
+	if (geteuid() != 0)
+		return;
+	ck_assert_int_eq(unlink(path), 0);
+	ck_assert_int_eq(rename(real, path), 0);
+	ck_assert_int_eq(chown(path, 65534, 65534), 0);
+	load_refused("not a regular file of root or the daemon's user");
+	ck_assert_int_eq(chown(path, 0, 0), 0);
+	ck_assert_int_eq(chown(dir, 65534, 65534), 0);
+	save_refused("belongs to uid 65534");
+	load_refused("belongs to uid 65534");
+	ck_assert_int_eq(chown(dir, 0, 0), 0);
 }
 END_TEST
 
@@ -430,6 +559,9 @@ main(void)
 	tcase_add_test(tc, corrupt_and_version);
 	tcase_add_test(tc, unwritable_path);
 	tcase_add_test(tc, disk_full_keeps_old_snapshot);
+	tcase_add_test(tc, tmp_name_not_taken_over);
+	tcase_add_test(tc, unsafe_dir_refused);
+	tcase_add_test(tc, foreign_file_refused);
 	tcase_add_test(tc, grammar);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);

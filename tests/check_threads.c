@@ -214,6 +214,79 @@ START_TEST(test_store_concurrent_adds)
 }
 END_TEST
 
+/* thr_newkeys - only keys never seen before, in a full store: every add
+ * evicts (issue 14, F4), under the shard lock, while other threads do
+ * the same and one reads the store whole (as a snapshot does) */
+static void *
+thr_newkeys(void *arg)
+{
+	struct tg_store *st = tg_store_memory();
+	char key[48];
+	int64_t val, slot;
+
+	for (int i = 0; i < THR_ADDS; i++) {
+		snprintf(key, sizeof key, "new-%d-%d", (int)(intptr_t)arg, i);
+		if (st->ops->add(st, key, 3600000, 1, -1, &val, &slot) != 1)
+			atomic_fetch_add(&thr_bad, 1);
+		if (i % 7 == 0)
+			(void)st->ops->release(st, key, 3600000, 1, slot);
+	}
+	return NULL;
+}
+
+static int
+thr_count(const struct tg_store_mem_dump *d, void *arg)
+{
+	(void)d;
+	(*(size_t *)arg)++;
+	return 0;
+}
+
+static void *
+thr_dumper(void *arg)
+{
+	size_t n;
+
+	(void)arg;
+	for (int i = 0; i < 20; i++) {
+		n = 0;
+		(void)tg_store_mem_each(tg_store_memory(), thr_count, &n);
+	}
+	return NULL;
+}
+
+static void
+thr_quiet(int prio, const char *line)
+{
+	(void)prio;
+	(void)line;
+}
+
+START_TEST(test_store_full_concurrent_evictions)
+{
+	struct tg_store *st = tg_store_memory();
+	pthread_t t[THR_WORKERS], d;
+
+	tg_store_mem_clear(st);
+	tg_store_mem_set_max_keys(st, 1000);
+	tg_log_set_sink(thr_quiet);
+	atomic_store(&thr_bad, 0);
+	ck_assert_int_eq(pthread_create(&d, NULL, thr_dumper, NULL), 0);
+	for (int i = 0; i < THR_WORKERS; i++)
+		ck_assert_int_eq(pthread_create(&t[i], NULL, thr_newkeys,
+		    (void *)(intptr_t)i), 0);
+	for (int i = 0; i < THR_WORKERS; i++)
+		pthread_join(t[i], NULL);
+	pthread_join(d, NULL);
+	tg_log_set_sink(NULL);
+	ck_assert_int_eq(atomic_load(&thr_bad), 0);
+	/* The cap holds, give or take one key per shard and thread. */
+	ck_assert_uint_le(tg_store_mem_keys(st), 1000 + 64 + THR_WORKERS);
+	tg_store_mem_set_max_keys(st, 0);
+	tg_store_mem_clear(st);
+}
+END_TEST
+
 static Suite *
 threads_suite(void)
 {
@@ -224,6 +297,7 @@ threads_suite(void)
 	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, test_sessions_during_reloads);
 	tcase_add_test(tc, test_store_concurrent_adds);
+	tcase_add_test(tc, test_store_full_concurrent_evictions);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -90,8 +90,8 @@ tg_stop_ok d
 start "$dir/unwritable.conf"
 probe bob@example.org CONTINUE
 tg_stop_ok d
-grep -q "counter snapshot $dir/no/such/dir/counters: cannot create" \
-    "$d/log" || fail "an unwritable snapshot path is not logged"
+grep -q "counter snapshot $dir/no/such/dir/counters: .*No such file.*; \
+counters not saved" "$d/log" || fail "an unwritable snapshot path is not logged"
 [ $failed = 0 ] && echo "ok - an unwritable snapshot path: logged, exit 0"
 
 # 4. SIGTERM with a session open: libmilter does not wait for sessions
