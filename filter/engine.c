@@ -391,18 +391,23 @@ engine_var(const struct tg_policy *p, struct tg_session *s,
 	return p != NULL ? tg_check_var(p, s, name, len) : NULL;
 }
 
-/* engine_expand - copy template t into out with ${variables} replaced. */
-static void
+/* engine_expand - copy template t into out with ${variables} replaced.
+ * Returns 0, or -1 when the result did not fit and was cut. */
+static int
 engine_expand(const struct tg_policy *p, struct tg_session *s,
     const struct tg_rule *r, const char *t, char *out, size_t outsz)
 {
 	size_t o = 0;
 
 	out[0] = '\0';
-	while (t != NULL && *t != '\0' && o + 1 < outsz) {
+	while (t != NULL && *t != '\0') {
 		const char *end, *v;
 		char buf[64];
 
+		if (o + 1 >= outsz) {
+			out[o] = '\0';
+			return -1;
+		}
 		if (t[0] != '$' || t[1] != '{' ||
 		    (end = strchr(t + 2, '}')) == NULL) {
 			out[o++] = *t++;
@@ -411,11 +416,14 @@ engine_expand(const struct tg_policy *p, struct tg_session *s,
 		v = engine_var(p, s, r, t + 2, (size_t)(end - t - 2), buf,
 		    sizeof buf);
 		o += tg_strlcpy(out + o, v != NULL ? v : "unknown", outsz - o);
-		if (o >= outsz)
-			o = outsz - 1;
+		if (o >= outsz) {
+			out[outsz - 1] = '\0';
+			return -1;
+		}
 		t = end + 1;
 	}
 	out[o] = '\0';
+	return 0;
 }
 
 static void
@@ -479,8 +487,8 @@ engine_apply(const struct tg_policy *p, struct tg_session *s,
 
 	for (size_t i = 0; i < r->nactions; i++) {
 		const struct tg_action_spec *a = &r->actions[i];
+		int cut = engine_expand(p, s, r, a->text, text, sizeof text);
 
-		engine_expand(p, s, r, a->text, text, sizeof text);
 		if (r->dry_run) {
 			engine_dry_run(s, r, a, text);
 			v->dry_run = 1;
@@ -493,7 +501,14 @@ engine_apply(const struct tg_policy *p, struct tg_session *s,
 			engine_log_rule(s, r, "warn:", text);
 			continue;
 		case TG_ACT_ADD_HEADER:
-			engine_add_header(s, a->hname, text);
+			/* A structured header cut short (an open quoted
+			 * string in Authentication-Results) could say
+			 * something else: rather none, and a log line. */
+			if (cut)
+				engine_log_rule(s, r, "header not added, "
+				    "longer than the limit:", a->hname);
+			else
+				engine_add_header(s, a->hname, text);
 			continue;
 		case TG_ACT_ACCEPT:
 			if (stage <= TG_STAGE_HELO)

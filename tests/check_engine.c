@@ -382,6 +382,36 @@ START_TEST(test_engine_add_header_and_reset)
 }
 END_TEST
 
+/* A header value longer than the expansion buffer once its variables
+ * are in is not added, rather than added cut short (a quoted string left
+ * open in Authentication-Results would change what it says). */
+START_TEST(test_engine_long_header_not_cut)
+{
+	struct tg_policy *p = engine_policy(
+	    "stage mail { rule tag: true => "
+	    "add-header X-Helo \"${helo} ${helo}\", "
+	    "add-header X-Short \"${sender}\" }\n");
+	struct tg_session s;
+	struct tg_verdict v;
+	char helo[600];
+
+	memset(helo, 'h', sizeof helo - 1);
+	helo[sizeof helo - 1] = '\0';
+	tg_session_init(&s, "T16");
+	tg_session_set(&s, TG_A_HELO, helo);
+	tg_session_set(&s, TG_A_SENDER, "<a@example.org>");
+	ck_assert_int_eq(tg_engine_eval(p, &s, TG_STAGE_MAIL, &v),
+	    TG_ACT_CONTINUE);
+	ck_assert_uint_eq(s.nadd, 1);
+	ck_assert_str_eq(s.add_hdrs[0].name, "X-Short");
+	ck_assert_msg(strstr(engine_logged, "rule=tag header not added, "
+	    "longer than the limit: X-Helo") != NULL, "log was: %s",
+	    engine_logged);
+	tg_session_free(&s);
+	tg_policy_unref(p);
+}
+END_TEST
+
 START_TEST(test_engine_dry_run_logs)
 {
 	struct tg_policy *p = engine_policy(
@@ -468,6 +498,7 @@ engine_suite(void)
 	tcase_add_test(tc, test_engine_rcpt_count_skips_refused);
 	tcase_add_test(tc, test_engine_accept_lasts_for_message);
 	tcase_add_test(tc, test_engine_add_header_and_reset);
+	tcase_add_test(tc, test_engine_long_header_not_cut);
 	tcase_add_test(tc, test_engine_dry_run_logs);
 	tcase_add_test(tc, test_engine_missing_macros_are_unauthenticated);
 	tcase_add_test(tc, test_engine_bad_values_leave_attr_unset);
