@@ -511,8 +511,10 @@ engine_apply(const struct tg_policy *p, struct tg_session *s,
 				engine_add_header(s, a->hname, text);
 			continue;
 		case TG_ACT_ACCEPT:
-			if (stage <= TG_STAGE_HELO)
+			if (stage == TG_STAGE_CONNECT)
 				s->conn_accepted = 1;
+			else if (stage == TG_STAGE_HELO)
+				s->helo_accepted = 1;	/* until a new HELO */
 			else
 				s->msg_accepted = 1;
 			v->action = TG_ACT_ACCEPT;
@@ -611,8 +613,18 @@ engine_verdict_init(struct tg_verdict *v)
 	v->dry_run = v->internal = 0;
 }
 
-enum tg_action
-tg_engine_eval(const struct tg_policy *p, struct tg_session *s,
+/* engine_keep - a connect or helo refusal, kept for the later commands */
+static void
+engine_keep(struct tg_verdict **keep, const struct tg_verdict *v)
+{
+	if (*keep == NULL)
+		*keep = tg_xmalloc(sizeof **keep);
+	**keep = *v;
+}
+
+/* engine_stage - walk one stage's rules */
+static enum tg_action
+engine_stage(const struct tg_policy *p, struct tg_session *s,
     enum tg_stage stage, struct tg_verdict *v)
 {
 	int dns_failed = 0;
@@ -621,11 +633,6 @@ tg_engine_eval(const struct tg_policy *p, struct tg_session *s,
 	const char *lim;
 
 	engine_verdict_init(v);
-	/* A connection refused at connect or helo stays refused. */
-	if (s->conn_verdict != NULL && stage > TG_STAGE_CONNECT) {
-		*v = *s->conn_verdict;
-		return v->action;
-	}
 	if (stage == TG_STAGE_MAIL)
 		s->in_message = 1;
 	tg_rate_stage_begin(s);
@@ -634,6 +641,7 @@ tg_engine_eval(const struct tg_policy *p, struct tg_session *s,
 	if (stage == TG_STAGE_EOM && p != NULL)
 		(void)tg_session_mime(s, p);	/* end of the body */
 	if (p != NULL && !s->conn_accepted &&
+	    !(stage >= TG_STAGE_HELO && s->helo_accepted) &&
 	    !(stage >= TG_STAGE_MAIL && s->msg_accepted)) {
 		for (size_t i = 0; i < p->nrules[stage]; i++) {
 			const struct tg_rule *r = &p->rules[stage][i];
@@ -674,15 +682,51 @@ tg_engine_eval(const struct tg_policy *p, struct tg_session *s,
 	 * verdict into a tempfail. */
 	tg_rate_stage_end(p, s, stage, v);
 	if (stage <= TG_STAGE_HELO && (v->action == TG_ACT_REJECT ||
-	    v->action == TG_ACT_TEMPFAIL)) {
-		if (s->conn_verdict == NULL)
-			s->conn_verdict = tg_xmalloc(sizeof *v);
-		*s->conn_verdict = *v;
-	}
+	    v->action == TG_ACT_TEMPFAIL))
+		engine_keep(stage == TG_STAGE_CONNECT ? &s->conn_verdict :
+		    &s->helo_verdict, v);
 	/* Count recipients at RCPT, not at EOM: limits must bite before
 	 * DATA. Refused recipients do not count. */
 	if (stage == TG_STAGE_RCPT && v->action != TG_ACT_REJECT &&
 	    v->action != TG_ACT_TEMPFAIL)
 		s->rcpt_count++;
 	return v->action;
+}
+
+enum tg_action
+tg_engine_eval(const struct tg_policy *p, struct tg_session *s,
+    enum tg_stage stage, struct tg_verdict *v)
+{
+	engine_verdict_init(v);
+	/* A connection refused at connect stays refused: the MTA could not
+	 * be given its reply then, and nothing the client says later
+	 * changes its address. */
+	if (s->conn_verdict != NULL && stage > TG_STAGE_CONNECT) {
+		*v = *s->conn_verdict;
+		return v->action;
+	}
+	if (stage == TG_STAGE_HELO) {
+		/* RFC 5321 4.1.4: a new HELO or EHLO starts the session
+		 * over; the name is judged afresh, what the last one got
+		 * (refusal or accept) is forgotten. */
+		s->helo_verdict = tg_free(s->helo_verdict);
+		s->helo_accepted = 0;
+		s->helo_seen = 1;
+	} else if (stage == TG_STAGE_MAIL && !s->helo_seen) {
+		/* A client that sends no HELO/EHLO must not skip the helo
+		 * rules: they run now, with helo unknown (so "not
+		 * helo.valid" holds), and a refusal answers MAIL. */
+		tg_log_debug("%s: MAIL without HELO/EHLO: helo rules run "
+		    "with helo unknown", s->id);
+		s->helo_seen = 1;
+		(void)engine_stage(p, s, TG_STAGE_HELO, v);
+		if (v->action == TG_ACT_REJECT || v->action == TG_ACT_TEMPFAIL)
+			return v->action;
+	}
+	/* A HELO refusal holds until the next HELO/EHLO. */
+	if (s->helo_verdict != NULL && stage > TG_STAGE_HELO) {
+		*v = *s->helo_verdict;
+		return v->action;
+	}
+	return engine_stage(p, s, stage, v);
 }
