@@ -195,7 +195,7 @@ tg_check_var(const struct tg_policy *p, struct tg_session *s,
 	if (IS("spf") || IS("spf_auth") || IS("spf_received")) {
 		/* The header of an accepted message may be the first to
 		 * need the result. */
-		if (p->dns != NULL && p->dns->spf != NULL &&
+		if (p->dns == NULL || p->dns->spf == NULL ||
 		    tg_check_eval(p, s, TG_A_SPF, NULL, &why) < 0)
 			return NULL;
 		if ((st = s->chk) == NULL || st->spf[0] == '\0')
@@ -225,7 +225,8 @@ tg_check_state_free(struct tg_check_state *st)
 	free(st->last_reason);
 	free(st->ptr_name);
 	free(st->helo_key);
-	free(st->spf_key);
+	free(st->spf_helo);
+	free(st->spf_sender);
 	free(st->spf_auth);
 	free(st->spf_received);
 	free(st);

@@ -34,7 +34,11 @@ struct tg_check_state {
 	char			*helo_key;	/* helo_resolves is for it */
 	int			 helo_resolves;	/* CHECK_* or 0/1 */
 
-	char			*spf_key;	/* ip, helo, sender checked */
+	/* SPF: the result is for exactly these client address, HELO and
+	 * sender (check_spf.c compares each whole, never a joined key). */
+	struct tg_ip		 spf_ip;
+	char			*spf_helo;	/* NULL: no HELO */
+	char			*spf_sender;	/* "" for <> */
 	char			 spf[12];	/* the result, "" before */
 	char			*spf_auth;	/* Authentication-Results part */
 	char			*spf_received;	/* Received-SPF value */

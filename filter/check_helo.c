@@ -15,6 +15,10 @@
 #include "tg_log.h"
 #include "check.h"
 
+static const unsigned char helo_loopback6[16] = {
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1
+};
+
 /* helo_ours - HELO is our name, or an address of ours. */
 static int
 helo_ours(const struct tg_session *s, const char *helo)
@@ -28,11 +32,16 @@ helo_ours(const struct tg_session *s, const char *helo)
 	    (len > 0 && helo[len - 1] == '.' && strlen(me) == len - 1 &&
 	    strncasecmp(helo, me, len - 1) == 0)))
 		return 1;
-	/* tg_ip_parse() takes "[1.2.3.4]" and "[IPv6:...]" too. */
+	/* tg_ip_parse() takes "[1.2.3.4]" and "[IPv6:...]" too, in any
+	 * spelling (zeros written out or not), and folds IPv4-mapped
+	 * IPv6 (::ffff:127.0.0.1) into IPv4. */
 	if (tg_ip_parse(helo, &hip) < 0)
 		return 0;
+	/* A loopback address is never the client's: 127/8 and ::1. */
 	if (hip.family == 4 && hip.b[0] == 127)
-		return 1;	/* a loopback address is never the client's */
+		return 1;
+	if (hip.family == 6 && memcmp(hip.b, helo_loopback6, 16) == 0)
+		return 1;
 	if (la != NULL && tg_ip_parse(la, &lip) == 0 &&
 	    hip.family == lip.family && memcmp(hip.b, lip.b, 16) == 0)
 		return 1;

@@ -21,6 +21,7 @@
 #include <spf2/spf_dns_rr.h>
 
 #include "tg.h"
+#include "tg_auth.h"
 #include "tg_dns.h"
 #include "tg_log.h"
 #include "check.h"
@@ -28,6 +29,7 @@
 struct spf_srv {
 	SPF_server_t		*srv;
 	SPF_dns_server_t	 layer;
+	char			 host[256];	/* Received-SPF's receiver */
 };
 
 static pthread_once_t spf_once = PTHREAD_ONCE_INIT;
@@ -112,6 +114,13 @@ check_spf_server_new(struct tg_dns *dns)
 		free(s);
 		return NULL;
 	}
+	/* libspf2's receiving domain (gethostname) names us in the
+	 * Received-SPF comment; anything but a domain name is not used. */
+	if (s->srv->rec_dom == NULL ||
+	    tg_helo_kind(s->srv->rec_dom) != TG_HELO_DOMAIN ||
+	    tg_strlcpy(s->host, s->srv->rec_dom, sizeof s->host) >=
+	    sizeof s->host)
+		tg_strlcpy(s->host, "localhost", sizeof s->host);
 	return s;
 }
 
@@ -150,20 +159,52 @@ spf_dns_failed(SPF_response_t *resp)
 	return 0;
 }
 
-/* spf_run - evaluate and fill st's SPF fields. */
-static void
-spf_run(struct spf_srv *srv, const struct tg_session *s,
-    struct tg_check_state *st, const char *from, const char *helo)
+/* spf_query - SPF_request_query_mailfrom() without its first step:
+ * libspf2 answers "pass" for any client on 127.0.0.0/8 or ::1 before it
+ * fetches a record ("localhost is always allowed"), which RFC 7208 does
+ * not say; mail relayed over loopback (a content filter, a proxy) would
+ * get spf=pass for any sender. The rest is the same public calls: the
+ * record of the sender's domain, then its evaluation. Whoever wants to
+ * exempt loopback says so in a rule (doc/policy-language.md). */
+static SPF_errcode_t
+spf_query(SPF_server_t *srv, SPF_request_t *req, SPF_response_t **respp)
+{
+	SPF_record_t *rec = NULL;
+	SPF_errcode_t err;
+
+	if ((*respp = SPF_response_new(req)) == NULL)
+		return SPF_E_NO_MEMORY;
+	req->use_helo = 0;
+	req->cur_dom = req->env_from_dp;	/* RFC 7208 4.1 <domain> */
+	if (req->cur_dom == NULL)
+		return SPF_E_NOT_CONFIG;
+	err = SPF_server_get_record(srv, req, *respp, &rec);
+	if (err != SPF_E_SUCCESS) {
+		if (rec != NULL)
+			SPF_record_free(rec);
+		return err;
+	}
+	/* The explanation (exp=) is looked up in this record. */
+	(*respp)->spf_record_exp = rec;
+	err = SPF_record_interpret(rec, req, *respp, 0);
+	SPF_record_free(rec);
+	(*respp)->spf_record_exp = NULL;
+	return err;
+}
+
+/* spf_run - evaluate from (a mailbox) for the client; the result name. */
+static const char *
+spf_run(struct spf_srv *srv, const struct tg_session *s, const char *from,
+    const char *helo)
 {
 	SPF_request_t *req = SPF_request_new(srv->srv);
 	SPF_response_t *resp = NULL;
-	const char *res = "none", *rv;
+	const char *res = "none";
+	SPF_errcode_t err;
 	int ok;
 
-	if (req == NULL) {
-		tg_strlcpy(st->spf, "temperror", sizeof st->spf);
-		return;
-	}
+	if (req == NULL)
+		return "temperror";
 	if (s->client_ip.family == 4) {
 		struct in_addr a;
 
@@ -179,8 +220,7 @@ spf_run(struct spf_srv *srv, const struct tg_session *s,
 		ok = SPF_request_set_helo_dom(req, helo) == SPF_E_SUCCESS;
 	/* A sender libspf2 cannot take (no domain) has no SPF policy. */
 	if (ok && SPF_request_set_env_from(req, from) == 0) {
-		SPF_errcode_t err = SPF_request_query_mailfrom(req, &resp);
-
+		err = spf_query(srv->srv, req, &resp);
 		if (resp != NULL)
 			res = spf_result_name(SPF_response_result(resp));
 		/* libspf2 1.2.10 calls a failed lookup of the sender's own
@@ -188,14 +228,89 @@ spf_run(struct spf_srv *srv, const struct tg_session *s,
 		if (err == SPF_E_DNS_ERROR || (resp != NULL &&
 		    spf_dns_failed(resp)))
 			res = "temperror";
+		else if (err == SPF_E_NO_MEMORY || err == SPF_E_NOT_CONFIG)
+			res = "temperror";
 	}
-	tg_strlcpy(st->spf, res, sizeof st->spf);
-	if (resp != NULL && (rv = SPF_response_get_received_spf_value(resp))
-	    != NULL)
-		st->spf_received = tg_xstrdup(rv);
 	if (resp != NULL)
 		SPF_response_free(resp);
 	SPF_request_free(req);
+	return res;
+}
+
+/* spf_comment - the text of the Received-SPF comment (RFC 7208 9.1),
+ * as the RFC's examples word it. */
+static const char *
+spf_comment(const char *res)
+{
+	if (strcmp(res, "pass") == 0)
+		return "designates";
+	if (strcmp(res, "fail") == 0 || strcmp(res, "softfail") == 0)
+		return "does not designate";
+	if (strcmp(res, "neutral") == 0)
+		return "neither permits nor denies";
+	return NULL;
+}
+
+/* spf_received - our Received-SPF value (RFC 7208 9.1), every client
+ * value quoted unless it is a dot-atom, helo= only for a valid domain:
+ * RESULT (HOST: why) client-ip=IP; envelope-from="FROM"; helo=NAME;
+ * identity=mailfrom|helo; */
+static char *
+spf_received(const struct spf_srv *srv, const struct tg_session *s,
+    const char *res, const char *from, const char *helo, int by_helo)
+{
+	const char *dom, *verb;
+	char ipbuf[64], *why, *ip, *env, *out;
+	int hv = helo != NULL && tg_helo_kind(helo) == TG_HELO_DOMAIN;
+
+	dom = (dom = strrchr(from, '@')) != NULL ? dom + 1 : "";
+	tg_ip_format(&s->client_ip, ipbuf, sizeof ipbuf);
+	/* The domain goes into a comment: only a valid domain name. */
+	if (tg_helo_kind(dom) != TG_HELO_DOMAIN)
+		why = tg_xstrdup(*from == '\0' ? "no domain to check" :
+		    "the sender's domain is not a domain name");
+	else if ((verb = spf_comment(res)) != NULL)
+		why = tg_xasprintf("domain of %s %s %s as permitted sender",
+		    dom, verb, ipbuf);
+	else if (strcmp(res, "none") == 0)
+		why = tg_xasprintf("domain of %s does not publish SPF", dom);
+	else
+		why = tg_xasprintf("%s in the SPF record of %s",
+		    strcmp(res, "temperror") == 0 ? "DNS error" : "error",
+		    dom);
+	ip = tg_authres_quote(ipbuf, TG_AQ_DOT_ATOM);
+	env = *from != '\0' ? tg_authres_quote(from, TG_AQ_DOT_ATOM) : NULL;
+	out = tg_xasprintf("%s (%s: %s) client-ip=%s;%s%s%s%s%s%s%s", res,
+	    srv->host, why, ip, env != NULL ? " envelope-from=" : "",
+	    env != NULL ? env : "", env != NULL ? ";" : "",
+	    hv ? " helo=" : "", hv ? helo : "", hv ? ";" : "",
+	    *from == '\0' ? "" : by_helo ? " identity=helo;" :
+	    " identity=mailfrom;");
+	free(why);
+	free(ip);
+	free(env);
+	return out;
+}
+
+/* spf_same - NULL-safe string equality */
+static int
+spf_same(const char *a, const char *b)
+{
+	return a == NULL || b == NULL ? a == b : strcmp(a, b) == 0;
+}
+
+/* spf_cached - does the session's result belong to exactly these
+ * values? Each is compared whole: a key built by joining them into a
+ * fixed buffer once cut a long HELO's sender off, and a later sender of
+ * the connection inherited the first one's result (F2, 2026-12). */
+static int
+spf_cached(const struct tg_check_state *st, const struct tg_session *s,
+    const char *sender, const char *helo)
+{
+	return st->spf[0] != '\0' && st->spf_sender != NULL &&
+	    st->spf_ip.family == s->client_ip.family &&
+	    memcmp(st->spf_ip.b, s->client_ip.b, sizeof st->spf_ip.b) == 0 &&
+	    strcmp(st->spf_sender, sender) == 0 && spf_same(st->spf_helo, helo);
 }
 
 int
@@ -203,40 +318,54 @@ check_spf(const struct tg_dns_conf *c, struct tg_session *s,
     struct tg_check_state *st, const char **val, const char **why)
 {
 	const char *sender = s->val[TG_A_SENDER], *helo = s->val[TG_A_HELO];
-	char from[600], key[700], ipbuf[64];
+	char *from, *q, pbuf[300];
+	int by_helo = 0;
 
 	*val = NULL;
-	if (c->spf == NULL || sender == NULL || !s->client_ip_ok)
+	if (c->spf != NULL && sender != NULL && s->client_ip_ok &&
+	    spf_cached(st, s, sender, helo)) {
+		*val = st->spf;
 		return 0;
+	}
+	/* Forget the old result before anything else: nothing of one
+	 * sender's may be reported for another. */
+	st->spf[0] = '\0';
+	st->spf_sender = tg_free(st->spf_sender);
+	st->spf_helo = tg_free(st->spf_helo);
+	st->spf_auth = tg_free(st->spf_auth);
+	st->spf_received = tg_free(st->spf_received);
+	if (c->spf == NULL || sender == NULL || !s->client_ip_ok)
+		return 0;	/* unknown */
 	if (*sender != '\0')
-		tg_strlcpy(from, sender, sizeof from);
-	else if (helo != NULL && tg_helo_kind(helo) == TG_HELO_DOMAIN)
+		from = tg_xstrdup(sender);
+	else if (helo != NULL && tg_helo_kind(helo) == TG_HELO_DOMAIN) {
 		/* RFC 7208 2.4: the null sender is checked as postmaster
 		 * at the HELO domain. */
-		snprintf(from, sizeof from, "postmaster@%s", helo);
-	else
-		from[0] = '\0';
-	snprintf(key, sizeof key, "%s %s %s", tg_ip_format(&s->client_ip,
-	    ipbuf, sizeof ipbuf), helo != NULL ? helo : "", from);
-	if (st->spf_key == NULL || strcmp(st->spf_key, key) != 0) {
-		free(st->spf_key);
-		st->spf_key = tg_xstrdup(key);
-		st->spf_auth = tg_free(st->spf_auth);
-		st->spf_received = tg_free(st->spf_received);
-		if (from[0] == '\0')
-			tg_strlcpy(st->spf, "none", sizeof st->spf);
-		else
-			spf_run(c->spf, s, st, from, helo);
-		/* RFC 8601 resinfo for Authentication-Results. */
-		if (*sender != '\0')
-			st->spf_auth = tg_xasprintf("spf=%s smtp.mailfrom=%s",
-			    st->spf, sender);
-		else
-			st->spf_auth = tg_xasprintf("spf=%s smtp.helo=%s",
-			    st->spf, helo != NULL ? helo : "unknown");
-		tg_log_debug("%s: spf %s: %s; Received-SPF: %s", s->id, from,
-		    st->spf, st->spf_received != NULL ? st->spf_received : "-");
+		from = tg_xasprintf("postmaster@%s", helo);
+		by_helo = 1;
+	} else
+		from = tg_xstrdup("");
+	tg_strlcpy(st->spf, *from != '\0' ? spf_run(c->spf, s, from, helo) :
+	    "none", sizeof st->spf);
+	st->spf_received = spf_received(c->spf, s, st->spf, from, helo,
+	    by_helo);
+	/* RFC 8601 resinfo for Authentication-Results. */
+	if (*sender != '\0') {
+		q = tg_authres_quote(sender, TG_AQ_PVALUE);
+		st->spf_auth = tg_xasprintf("spf=%s smtp.mailfrom=%s",
+		    st->spf, q);
+	} else {
+		q = helo != NULL ? tg_authres_quote(helo, TG_AQ_DOMAIN) : NULL;
+		st->spf_auth = tg_xasprintf("spf=%s smtp.helo=%s", st->spf,
+		    q != NULL ? q : "unknown");
 	}
+	free(q);
+	st->spf_ip = s->client_ip;
+	st->spf_sender = tg_xstrdup(sender);
+	st->spf_helo = helo != NULL ? tg_xstrdup(helo) : NULL;
+	tg_log_debug("%s: spf <%s>: %s", s->id, tg_str_printable(pbuf,
+	    sizeof pbuf, from), st->spf);
+	free(from);
 	*val = st->spf;
 	return 0;
 }

@@ -391,18 +391,23 @@ engine_var(const struct tg_policy *p, struct tg_session *s,
 	return p != NULL ? tg_check_var(p, s, name, len) : NULL;
 }
 
-/* engine_expand - copy template t into out with ${variables} replaced. */
-static void
+/* engine_expand - copy template t into out with ${variables} replaced.
+ * Returns 0, or -1 when the result did not fit and was cut. */
+static int
 engine_expand(const struct tg_policy *p, struct tg_session *s,
     const struct tg_rule *r, const char *t, char *out, size_t outsz)
 {
 	size_t o = 0;
 
 	out[0] = '\0';
-	while (t != NULL && *t != '\0' && o + 1 < outsz) {
+	while (t != NULL && *t != '\0') {
 		const char *end, *v;
 		char buf[64];
 
+		if (o + 1 >= outsz) {
+			out[o] = '\0';
+			return -1;
+		}
 		if (t[0] != '$' || t[1] != '{' ||
 		    (end = strchr(t + 2, '}')) == NULL) {
 			out[o++] = *t++;
@@ -411,11 +416,14 @@ engine_expand(const struct tg_policy *p, struct tg_session *s,
 		v = engine_var(p, s, r, t + 2, (size_t)(end - t - 2), buf,
 		    sizeof buf);
 		o += tg_strlcpy(out + o, v != NULL ? v : "unknown", outsz - o);
-		if (o >= outsz)
-			o = outsz - 1;
+		if (o >= outsz) {
+			out[outsz - 1] = '\0';
+			return -1;
+		}
 		t = end + 1;
 	}
 	out[o] = '\0';
+	return 0;
 }
 
 static void
@@ -479,8 +487,8 @@ engine_apply(const struct tg_policy *p, struct tg_session *s,
 
 	for (size_t i = 0; i < r->nactions; i++) {
 		const struct tg_action_spec *a = &r->actions[i];
+		int cut = engine_expand(p, s, r, a->text, text, sizeof text);
 
-		engine_expand(p, s, r, a->text, text, sizeof text);
 		if (r->dry_run) {
 			engine_dry_run(s, r, a, text);
 			v->dry_run = 1;
@@ -493,11 +501,20 @@ engine_apply(const struct tg_policy *p, struct tg_session *s,
 			engine_log_rule(s, r, "warn:", text);
 			continue;
 		case TG_ACT_ADD_HEADER:
-			engine_add_header(s, a->hname, text);
+			/* A structured header cut short (an open quoted
+			 * string in Authentication-Results) could say
+			 * something else: rather none, and a log line. */
+			if (cut)
+				engine_log_rule(s, r, "header not added, "
+				    "longer than the limit:", a->hname);
+			else
+				engine_add_header(s, a->hname, text);
 			continue;
 		case TG_ACT_ACCEPT:
-			if (stage <= TG_STAGE_HELO)
+			if (stage == TG_STAGE_CONNECT)
 				s->conn_accepted = 1;
+			else if (stage == TG_STAGE_HELO)
+				s->helo_accepted = 1;	/* until a new HELO */
 			else
 				s->msg_accepted = 1;
 			v->action = TG_ACT_ACCEPT;
@@ -596,8 +613,18 @@ engine_verdict_init(struct tg_verdict *v)
 	v->dry_run = v->internal = 0;
 }
 
-enum tg_action
-tg_engine_eval(const struct tg_policy *p, struct tg_session *s,
+/* engine_keep - a connect or helo refusal, kept for the later commands */
+static void
+engine_keep(struct tg_verdict **keep, const struct tg_verdict *v)
+{
+	if (*keep == NULL)
+		*keep = tg_xmalloc(sizeof **keep);
+	**keep = *v;
+}
+
+/* engine_stage - walk one stage's rules */
+static enum tg_action
+engine_stage(const struct tg_policy *p, struct tg_session *s,
     enum tg_stage stage, struct tg_verdict *v)
 {
 	int dns_failed = 0;
@@ -606,11 +633,6 @@ tg_engine_eval(const struct tg_policy *p, struct tg_session *s,
 	const char *lim;
 
 	engine_verdict_init(v);
-	/* A connection refused at connect or helo stays refused. */
-	if (s->conn_verdict != NULL && stage > TG_STAGE_CONNECT) {
-		*v = *s->conn_verdict;
-		return v->action;
-	}
 	if (stage == TG_STAGE_MAIL)
 		s->in_message = 1;
 	tg_rate_stage_begin(s);
@@ -619,6 +641,7 @@ tg_engine_eval(const struct tg_policy *p, struct tg_session *s,
 	if (stage == TG_STAGE_EOM && p != NULL)
 		(void)tg_session_mime(s, p);	/* end of the body */
 	if (p != NULL && !s->conn_accepted &&
+	    !(stage >= TG_STAGE_HELO && s->helo_accepted) &&
 	    !(stage >= TG_STAGE_MAIL && s->msg_accepted)) {
 		for (size_t i = 0; i < p->nrules[stage]; i++) {
 			const struct tg_rule *r = &p->rules[stage][i];
@@ -659,15 +682,51 @@ tg_engine_eval(const struct tg_policy *p, struct tg_session *s,
 	 * verdict into a tempfail. */
 	tg_rate_stage_end(p, s, stage, v);
 	if (stage <= TG_STAGE_HELO && (v->action == TG_ACT_REJECT ||
-	    v->action == TG_ACT_TEMPFAIL)) {
-		if (s->conn_verdict == NULL)
-			s->conn_verdict = tg_xmalloc(sizeof *v);
-		*s->conn_verdict = *v;
-	}
+	    v->action == TG_ACT_TEMPFAIL))
+		engine_keep(stage == TG_STAGE_CONNECT ? &s->conn_verdict :
+		    &s->helo_verdict, v);
 	/* Count recipients at RCPT, not at EOM: limits must bite before
 	 * DATA. Refused recipients do not count. */
 	if (stage == TG_STAGE_RCPT && v->action != TG_ACT_REJECT &&
 	    v->action != TG_ACT_TEMPFAIL)
 		s->rcpt_count++;
 	return v->action;
+}
+
+enum tg_action
+tg_engine_eval(const struct tg_policy *p, struct tg_session *s,
+    enum tg_stage stage, struct tg_verdict *v)
+{
+	engine_verdict_init(v);
+	/* A connection refused at connect stays refused: the MTA could not
+	 * be given its reply then, and nothing the client says later
+	 * changes its address. */
+	if (s->conn_verdict != NULL && stage > TG_STAGE_CONNECT) {
+		*v = *s->conn_verdict;
+		return v->action;
+	}
+	if (stage == TG_STAGE_HELO) {
+		/* RFC 5321 4.1.4: a new HELO or EHLO starts the session
+		 * over; the name is judged afresh, what the last one got
+		 * (refusal or accept) is forgotten. */
+		s->helo_verdict = tg_free(s->helo_verdict);
+		s->helo_accepted = 0;
+		s->helo_seen = 1;
+	} else if (stage == TG_STAGE_MAIL && !s->helo_seen) {
+		/* A client that sends no HELO/EHLO must not skip the helo
+		 * rules: they run now, with helo unknown (so "not
+		 * helo.valid" holds), and a refusal answers MAIL. */
+		tg_log_debug("%s: MAIL without HELO/EHLO: helo rules run "
+		    "with helo unknown", s->id);
+		s->helo_seen = 1;
+		(void)engine_stage(p, s, TG_STAGE_HELO, v);
+		if (v->action == TG_ACT_REJECT || v->action == TG_ACT_TEMPFAIL)
+			return v->action;
+	}
+	/* A HELO refusal holds until the next HELO/EHLO. */
+	if (s->helo_verdict != NULL && stage > TG_STAGE_HELO) {
+		*v = *s->helo_verdict;
+		return v->action;
+	}
+	return engine_stage(p, s, stage, v);
 }

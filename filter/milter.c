@@ -561,17 +561,34 @@ milter_auth_check(SMFICTX *ctx, struct milter_conn *c)
 	    "treating the session as unauthenticated", c->sess.id);
 }
 
+/* milter_helo - a connect-stage refusal is answered here (the MTA then
+ * keeps it for the connection). The helo rules run now, but a refusal of
+ * theirs is only logged: the engine keeps it and it is answered at MAIL.
+ * Both MTAs take a milter's HELO reject for one of the whole connection
+ * (Postfix's milter8 stops asking the milter, Sendmail too), so a new
+ * HELO/EHLO, which starts the session over (RFC 5321 4.1.4), could never
+ * be judged; and both answer EHLO 250 anyway, the reject at MAIL. */
 static sfsistat
 milter_helo(SMFICTX *ctx, char *helo)
 {
 	struct milter_conn *c;
+	struct tg_verdict v;
+	uint64_t t0 = tg_metrics_now();
 
 	if ((c = milter_conn_get(ctx)) == NULL)
 		return milter_internal(ctx, c, TG_STAGE_HELO, "no state");
 	if (tg_session_set(&c->sess, TG_A_HELO, helo) != TG_OK)
 		tg_log_debug("%s: HELO argument not kept", c->sess.id);
 	milter_tls(ctx, c);
-	return milter_eval(ctx, c, TG_STAGE_HELO);
+	if (c->policy == NULL || c->sess.conn_verdict != NULL)
+		return milter_eval(ctx, c, TG_STAGE_HELO);
+	tg_engine_eval(c->policy, &c->sess, TG_STAGE_HELO, &v);
+	if (milter_dry(c, &v))
+		v.dry_run = 1;
+	milter_log(c, TG_STAGE_HELO, &v);
+	tg_metrics_stage(TG_STAGE_HELO, t0, v.action, !v.dry_run ||
+	    v.action == TG_ACT_CONTINUE);
+	return SMFIS_CONTINUE;
 }
 
 /* milter_repin - at MAIL, move to a newer published policy, unless it

@@ -113,6 +113,7 @@ tg_session_free(struct tg_session *s)
 	free(s->hdrs);
 	free(s->add_hdrs);
 	free(s->conn_verdict);
+	free(s->helo_verdict);
 	tg_check_state_free(s->chk);
 	memset(s, 0, sizeof *s);
 }

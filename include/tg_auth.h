@@ -79,6 +79,17 @@ int	tg_authres_is_ours(const char *value, const char *authserv_id);
  * Authentication-Results for removal at end of message. */
 void	tg_authres_note(const struct tg_policy *, struct tg_session *,
 	    const char *name, const char *value);
+/* How a client value is written into Authentication-Results (RFC 8601)
+ * or Received-SPF (RFC 7208 9.1). */
+enum tg_authres_quote {
+	TG_AQ_PVALUE,	/* pvalue: a token or local-part@domain */
+	TG_AQ_DOMAIN,	/* smtp.helo: a domain name */
+	TG_AQ_DOT_ATOM,	/* Received-SPF key=value: a dot-atom */
+};
+/* v as it is when it already has that form, else as a quoted-string ('"'
+ * and '\' escaped, control bytes replaced by '?'), so that no client
+ * value can end a result or add one. Caller frees. */
+char	*tg_authres_quote(const char *v, enum tg_authres_quote how);
 /* The value of our header for an authenticated session into out; returns
  * 0, or -1 when there is nothing to add (no authserv-id, no login). */
 int	tg_authres_value(const struct tg_policy *, const struct tg_session *,

@@ -56,12 +56,18 @@ struct tg_session {
 	char		*quarantine;	/* reason, applied at end of message */
 	int		 discard;	/* discard the message at end */
 	int		 msg_accepted;	/* an accept rule matched (message) */
-	int		 conn_accepted;	/* an accept rule matched (connection) */
-	struct tg_verdict *conn_verdict; /* a connect/helo reject or tempfail,
+	int		 conn_accepted;	/* an accept rule matched at connect */
+	int		 helo_accepted;	/* ... at helo, until the next HELO */
+	int		 helo_seen;	/* the helo rules ran (at HELO/EHLO, or
+					 * at MAIL for a client that sent
+					 * none) */
+	struct tg_verdict *conn_verdict; /* a connect reject or tempfail,
 					 * repeated at every later stage; NULL
 					 * if none. On the heap: inline, it
 					 * made the connection state too big
 					 * for malloc's per-thread cache */
+	struct tg_verdict *helo_verdict; /* the same for the helo rules,
+					 * until the next HELO/EHLO */
 
 	/* SMTP AUTH (auth.c, authres.c). */
 	int		 login_bad;	/* {auth_authen} unusable: tempfail */

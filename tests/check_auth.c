@@ -706,6 +706,50 @@ START_TEST(test_authres)
 }
 END_TEST
 
+/* One quoting for every client value in Authentication-Results and
+ * Received-SPF (F8, 2026-12): what is not already a token, a
+ * local-part@domain, a domain or a dot-atom (as asked) becomes a
+ * quoted-string, so that no value can end a result or start another. */
+static const struct {
+	const char		*in;
+	enum tg_authres_quote	 how;
+	const char		*want;
+} quote_cases[] = {
+	{ "alice", TG_AQ_PVALUE, "alice" },
+	{ "alice@example.org", TG_AQ_PVALUE, "alice@example.org" },
+	{ "a.b+c@mail.example.org", TG_AQ_PVALUE, "a.b+c@mail.example.org" },
+	{ "@example.org", TG_AQ_PVALUE, "@example.org" },
+	{ "a;dkim=pass@example.org", TG_AQ_PVALUE,
+	  "\"a;dkim=pass@example.org\"" },
+	{ "\"a b\"@example.org", TG_AQ_PVALUE,
+	  "\"\\\"a b\\\"@example.org\"" },
+	{ "a@b@example.org", TG_AQ_PVALUE, "\"a@b@example.org\"" },
+	{ "a..b@example.org", TG_AQ_PVALUE, "\"a..b@example.org\"" },
+	{ "a@[192.0.2.1]", TG_AQ_PVALUE, "\"a@[192.0.2.1]\"" },
+	{ "a=b@example.org", TG_AQ_PVALUE, "\"a=b@example.org\"" },
+	{ "", TG_AQ_PVALUE, "\"\"" },
+	{ "mail.example.org", TG_AQ_DOMAIN, "mail.example.org" },
+	{ "evil.example;dkim=pass header.d=paypal.com", TG_AQ_DOMAIN,
+	  "\"evil.example;dkim=pass header.d=paypal.com\"" },
+	{ "[192.0.2.1]", TG_AQ_DOMAIN, "\"[192.0.2.1]\"" },
+	{ "x\\y\"z(", TG_AQ_DOMAIN, "\"x\\\\y\\\"z(\"" },
+	{ "a\r\nb\x7f", TG_AQ_DOMAIN, "\"a??b?\"" },
+	{ "192.0.2.1", TG_AQ_DOT_ATOM, "192.0.2.1" },
+	{ "2001:db8::1", TG_AQ_DOT_ATOM, "\"2001:db8::1\"" },
+	{ "a@example.org", TG_AQ_DOT_ATOM, "\"a@example.org\"" },
+	{ "mail.example.org", TG_AQ_DOT_ATOM, "mail.example.org" },
+};
+
+START_TEST(test_authres_quote)
+{
+	char *q = tg_authres_quote(quote_cases[_i].in, quote_cases[_i].how);
+
+	ck_assert_msg(strcmp(q, quote_cases[_i].want) == 0, "case %d: got "
+	    "[%s], want [%s]", _i, q, quote_cases[_i].want);
+	free(q);
+}
+END_TEST
+
 /* ---- Cyrus SASL auxprop (sasldb) ------------------------------------ */
 
 #define ACCOUNT \
@@ -807,6 +851,8 @@ auth_suite(void)
 	    sizeof conf_cases / sizeof conf_cases[0]);
 	tcase_add_test(tc, test_owner_map_errors);
 	tcase_add_test(tc, test_authres);
+	tcase_add_loop_test(tc, test_authres_quote, 0,
+	    sizeof quote_cases / sizeof quote_cases[0]);
 	tcase_add_test(tc, test_sasl_account);
 	suite_add_tcase(s, tc);
 	return s;

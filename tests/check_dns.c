@@ -335,6 +335,7 @@ END_TEST
 struct helo_rule_case {
 	const char	*helo;
 	const char	*rule;		/* the rule that must match, or "" */
+	const char	*listener;	/* listener.address, NULL: 192.0.2.1 */
 };
 
 static const struct helo_rule_case helo_rule_cases[] = {
@@ -347,6 +348,21 @@ static const struct helo_rule_case helo_rule_cases[] = {
 	{ "mx.example.net.", "invalid" },
 	{ "[192.0.2.1]", "ours" },
 	{ "[127.0.0.1]", "ours" },
+	/* Loopback and our own address in every IPv6 spelling count as
+	 * the IPv4 ones do (issue 14: [IPv6:::1] was not ours). */
+	{ "[127.255.0.9]", "ours" },
+	{ "[IPv6:::1]", "ours" },
+	{ "[ipv6:0:0:0:0:0:0:0:1]", "ours" },
+	{ "[IPv6:0000:0000:0000:0000:0000:0000:0000:0001]", "ours" },
+	{ "[IPv6:::ffff:127.0.0.1]", "ours" },
+	{ "[IPv6:::FFFF:7f00:1]", "ours" },
+	{ "[IPv6:::ffff:192.0.2.1]", "ours" },
+	{ "[IPv6:2001:db8::25]", "ours", "2001:db8::25" },
+	{ "[IPv6:2001:DB8:0:0::25]", "ours", "2001:db8::25" },
+	{ "[IPv6:2001:db8::26]", "", "2001:db8::25" },
+	{ "[192.0.2.1]", "ours", "::ffff:192.0.2.1" },
+	{ "[IPv6:::2]", "" },
+	{ "[IPv6:2001:db8::1]", "" },
 };
 
 START_TEST(test_helo_rules)
@@ -369,7 +385,7 @@ START_TEST(test_helo_rules)
 	ck_assert_int_eq(tg_session_set(&s, TG_A_MTA_NAME, "mx.example.net"),
 	    TG_OK);
 	ck_assert_int_eq(tg_session_set(&s, TG_A_LISTENER_ADDRESS,
-	    "192.0.2.1"), TG_OK);
+	    c->listener != NULL ? c->listener : "192.0.2.1"), TG_OK);
 	ck_assert_int_eq(tg_session_set(&s, TG_A_HELO, c->helo), TG_OK);
 	tg_engine_eval(p, &s, TG_STAGE_HELO, &v);
 	ck_assert_msg(strcmp(v.rule, c->rule) == 0, "case %d: \"%s\": got "

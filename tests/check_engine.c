@@ -298,6 +298,146 @@ START_TEST(test_engine_connect_verdict_sticks)
 }
 END_TEST
 
+/* The helo rules of the isp-antispam policy, and a trusted name. */
+#define HELO_RULES \
+	"stage helo {\n" \
+	" rule trusted: helo == \"relay.example.net\" => accept\n" \
+	" rule bare: helo.bare_ip => reject 504 5.5.2 \"bare\"\n" \
+	" rule invalid: not helo.valid => reject 501 5.5.2 \"Invalid name\"\n" \
+	" rule fqdn: not helo.fqdn => reject 504 5.5.2 \"need fqdn: ${helo}\"\n" \
+	"}\n" \
+	"stage mail { rule spam: sender.domain == \"spam.example\" => " \
+	"reject 550 5.7.1 \"no\" }\n"
+
+/* engine_step - set attribute a (NULL: none) and evaluate stage */
+static enum tg_action
+engine_step(const struct tg_policy *p, struct tg_session *s,
+    enum tg_stage st, enum tg_attr a, const char *value,
+    struct tg_verdict *v)
+{
+	if (value != NULL)
+		ck_assert_int_eq(tg_session_set(s, a, value), TG_OK);
+	return tg_engine_eval(p, s, st, v);
+}
+
+/* F3 (2026-12 review): a client that sends no HELO/EHLO is judged by the
+ * helo rules at MAIL, with helo unknown; the refusal holds until a
+ * HELO/EHLO. */
+START_TEST(test_engine_no_helo_runs_helo_rules)
+{
+	struct tg_policy *p = engine_policy(HELO_RULES);
+	struct tg_session s;
+	struct tg_verdict v;
+
+	tg_session_init(&s, "T10");
+	ck_assert_int_eq(engine_step(p, &s, TG_STAGE_MAIL, TG_A_SENDER,
+	    "<a@example.org>", &v), TG_ACT_REJECT);
+	ck_assert_str_eq(v.code, "501");
+	ck_assert_str_eq(v.rule, "invalid");
+	ck_assert_int_eq(engine_step(p, &s, TG_STAGE_RCPT, TG_A_RCPT,
+	    "<b@example.com>", &v), TG_ACT_REJECT);
+	tg_session_reset_message(&s);
+	ck_assert_int_eq(engine_step(p, &s, TG_STAGE_MAIL, TG_A_SENDER,
+	    "<a@example.org>", &v), TG_ACT_REJECT);
+	/* The client says EHLO after all: judged on that name. */
+	ck_assert_int_eq(engine_step(p, &s, TG_STAGE_HELO, TG_A_HELO,
+	    "mail.example.org", &v), TG_ACT_CONTINUE);
+	tg_session_reset_message(&s);
+	ck_assert_int_eq(engine_step(p, &s, TG_STAGE_MAIL, TG_A_SENDER,
+	    "<a@example.org>", &v), TG_ACT_CONTINUE);
+	tg_session_free(&s);
+
+	/* With a HELO the rules ran at HELO: not again at MAIL. */
+	tg_session_init(&s, "T11");
+	ck_assert_int_eq(engine_step(p, &s, TG_STAGE_HELO, TG_A_HELO,
+	    "mail.example.org", &v), TG_ACT_CONTINUE);
+	ck_assert_int_eq(engine_step(p, &s, TG_STAGE_MAIL, TG_A_SENDER,
+	    "<a@example.org>", &v), TG_ACT_CONTINUE);
+	ck_assert_int_eq(engine_step(p, &s, TG_STAGE_MAIL, TG_A_SENDER,
+	    "<a@spam.example>", &v), TG_ACT_REJECT);
+	ck_assert_str_eq(v.rule, "spam");
+	tg_session_free(&s);
+	tg_policy_unref(p);
+}
+END_TEST
+
+/* RFC 5321 4.1.4 (issue 14): a new HELO/EHLO is judged on its own name;
+ * what the previous one got, refusal or accept, is gone. */
+START_TEST(test_engine_new_helo_judged_afresh)
+{
+	struct tg_policy *p = engine_policy(HELO_RULES);
+	struct tg_session s;
+	struct tg_verdict v;
+
+	/* Refused, then a good EHLO: MAIL goes through. */
+	tg_session_init(&s, "T12");
+	ck_assert_int_eq(engine_step(p, &s, TG_STAGE_HELO, TG_A_HELO,
+	    "localhost", &v), TG_ACT_REJECT);
+	ck_assert_int_eq(engine_step(p, &s, TG_STAGE_MAIL, TG_A_SENDER,
+	    "<a@example.org>", &v), TG_ACT_REJECT);
+	ck_assert_str_eq(v.text, "need fqdn: localhost");
+	tg_session_reset_message(&s);
+	ck_assert_int_eq(engine_step(p, &s, TG_STAGE_HELO, TG_A_HELO,
+	    "client.example.org", &v), TG_ACT_CONTINUE);
+	ck_assert_int_eq(engine_step(p, &s, TG_STAGE_MAIL, TG_A_SENDER,
+	    "<a@example.org>", &v), TG_ACT_CONTINUE);
+	tg_session_free(&s);
+
+	/* Good, then bad: refused, with the new name. */
+	tg_session_init(&s, "T13");
+	ck_assert_int_eq(engine_step(p, &s, TG_STAGE_HELO, TG_A_HELO,
+	    "client.example.org", &v), TG_ACT_CONTINUE);
+	ck_assert_int_eq(engine_step(p, &s, TG_STAGE_HELO, TG_A_HELO,
+	    "badhost", &v), TG_ACT_REJECT);
+	ck_assert_int_eq(engine_step(p, &s, TG_STAGE_MAIL, TG_A_SENDER,
+	    "<a@example.org>", &v), TG_ACT_REJECT);
+	ck_assert_str_eq(v.text, "need fqdn: badhost");
+	tg_session_free(&s);
+
+	/* An accept at helo lasts until the next HELO only. */
+	tg_session_init(&s, "T14");
+	ck_assert_int_eq(engine_step(p, &s, TG_STAGE_HELO, TG_A_HELO,
+	    "relay.example.net", &v), TG_ACT_ACCEPT);
+	ck_assert_int_eq(engine_step(p, &s, TG_STAGE_MAIL, TG_A_SENDER,
+	    "<a@spam.example>", &v), TG_ACT_CONTINUE);
+	tg_session_reset_message(&s);
+	ck_assert_int_eq(engine_step(p, &s, TG_STAGE_HELO, TG_A_HELO,
+	    "mail.example.org", &v), TG_ACT_CONTINUE);
+	ck_assert_int_eq(engine_step(p, &s, TG_STAGE_MAIL, TG_A_SENDER,
+	    "<a@spam.example>", &v), TG_ACT_REJECT);
+	ck_assert_int_eq(engine_step(p, &s, TG_STAGE_HELO, TG_A_HELO,
+	    "badhost", &v), TG_ACT_REJECT);
+	ck_assert_int_eq(engine_step(p, &s, TG_STAGE_MAIL, TG_A_SENDER,
+	    "<a@example.org>", &v), TG_ACT_REJECT);
+	tg_session_free(&s);
+	tg_policy_unref(p);
+}
+END_TEST
+
+/* A connect-stage refusal stays, whatever HELO follows. */
+START_TEST(test_engine_connect_verdict_survives_helo)
+{
+	struct tg_policy *p = engine_policy(
+	    "stage connect { rule c: client.address in { 10.0.0.0/8 } => "
+	    "reject 554 5.7.1 \"No thanks\" }\n" HELO_RULES);
+	struct tg_session s;
+	struct tg_verdict v;
+
+	tg_session_init(&s, "T15");
+	ck_assert_int_eq(engine_step(p, &s, TG_STAGE_CONNECT,
+	    TG_A_CLIENT_ADDRESS, "10.0.0.1", &v), TG_ACT_REJECT);
+	ck_assert_int_eq(engine_step(p, &s, TG_STAGE_HELO, TG_A_HELO,
+	    "relay.example.net", &v), TG_ACT_REJECT);
+	ck_assert_int_eq(engine_step(p, &s, TG_STAGE_HELO, TG_A_HELO,
+	    "mail.example.org", &v), TG_ACT_REJECT);
+	ck_assert_int_eq(engine_step(p, &s, TG_STAGE_MAIL, TG_A_SENDER,
+	    "<a@example.org>", &v), TG_ACT_REJECT);
+	ck_assert_str_eq(v.rule, "c");
+	tg_session_free(&s);
+	tg_policy_unref(p);
+}
+END_TEST
+
 START_TEST(test_engine_rcpt_count_skips_refused)
 {
 	struct tg_policy *p = engine_policy(
@@ -377,6 +517,36 @@ START_TEST(test_engine_add_header_and_reset)
 	ck_assert_uint_eq(s.nadd, 0);
 	ck_assert_ptr_null(s.val[TG_A_SENDER]);
 	ck_assert_str_eq(s.val[TG_A_SASL_LOGIN], "alice");
+	tg_session_free(&s);
+	tg_policy_unref(p);
+}
+END_TEST
+
+/* A header value longer than the expansion buffer once its variables
+ * are in is not added, rather than added cut short (a quoted string left
+ * open in Authentication-Results would change what it says). */
+START_TEST(test_engine_long_header_not_cut)
+{
+	struct tg_policy *p = engine_policy(
+	    "stage mail { rule tag: true => "
+	    "add-header X-Helo \"${helo} ${helo}\", "
+	    "add-header X-Short \"${sender}\" }\n");
+	struct tg_session s;
+	struct tg_verdict v;
+	char helo[600];
+
+	memset(helo, 'h', sizeof helo - 1);
+	helo[sizeof helo - 1] = '\0';
+	tg_session_init(&s, "T16");
+	tg_session_set(&s, TG_A_HELO, helo);
+	tg_session_set(&s, TG_A_SENDER, "<a@example.org>");
+	ck_assert_int_eq(tg_engine_eval(p, &s, TG_STAGE_MAIL, &v),
+	    TG_ACT_CONTINUE);
+	ck_assert_uint_eq(s.nadd, 1);
+	ck_assert_str_eq(s.add_hdrs[0].name, "X-Short");
+	ck_assert_msg(strstr(engine_logged, "rule=tag header not added, "
+	    "longer than the limit: X-Helo") != NULL, "log was: %s",
+	    engine_logged);
 	tg_session_free(&s);
 	tg_policy_unref(p);
 }
@@ -465,9 +635,13 @@ engine_suite(void)
 	tcase_add_loop_test(tc, test_engine_case, 0,
 	    sizeof engine_cases / sizeof engine_cases[0]);
 	tcase_add_test(tc, test_engine_connect_verdict_sticks);
+	tcase_add_test(tc, test_engine_no_helo_runs_helo_rules);
+	tcase_add_test(tc, test_engine_new_helo_judged_afresh);
+	tcase_add_test(tc, test_engine_connect_verdict_survives_helo);
 	tcase_add_test(tc, test_engine_rcpt_count_skips_refused);
 	tcase_add_test(tc, test_engine_accept_lasts_for_message);
 	tcase_add_test(tc, test_engine_add_header_and_reset);
+	tcase_add_test(tc, test_engine_long_header_not_cut);
 	tcase_add_test(tc, test_engine_dry_run_logs);
 	tcase_add_test(tc, test_engine_missing_macros_are_unauthenticated);
 	tcase_add_test(tc, test_engine_bad_values_leave_attr_unset);

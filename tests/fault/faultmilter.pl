@@ -137,9 +137,10 @@ if ($mode eq 'bytes') {
 	    "198.51.100.7\0");
 	macro('H', '{tls_version}' => "TLS$nonul", '{cipher}' => $nonul);
 	if (defined $arg && $arg eq 'helo') {
-		# A HELO rule quoting ${helo} and ${client_name} in its reply.
-		my ($r, $t) = step('helo', 'H', "evil\r\n250-injected %s%n\x80\0",
-		    'y');
+		# A HELO rule quoting ${helo} and ${client_name} in its reply,
+		# which tollgate gives at MAIL.
+		step('helo', 'H', "evil\r\n250-injected %s%n\x80\0", 'c');
+		my ($r, $t) = step('helo', 'M', "<x\@example.net>\0", 'y');
 		print "helo: $t\n";
 		send_cmd('Q');
 		exit $bad;

@@ -30,13 +30,16 @@ T.log_has('stage=mail rule=conn-tempfail action=tempfail client=192.0.2.77 ' ..
 mt.disconnect(conn)
 T.done("connect tempfail delivered later")
 
--- helo
+-- helo: logged at HELO, answered at MAIL (as the MTAs would anyway), so
+-- that a new HELO/EHLO can still be judged.
 m = T.log_mark()
 conn = T.connect()
-T.helo(conn, "bad.helo.example", SMFIR_REPLYCODE)
-T.mail(conn, SMFIR_REPLYCODE, "<a@example.net>")
+T.helo(conn, "bad.helo.example", SMFIR_CONTINUE)
 T.log_has('stage=helo rule=helo-reject action=reject client=198.51.100.7 ' ..
     'reply="550 5.7.1 Bad HELO bad.helo.example"', m)
+T.mail(conn, SMFIR_REPLYCODE, "<a@example.net>")
+T.log_has('stage=mail rule=helo-reject action=reject client=198.51.100.7 ' ..
+    'sender=<a@example.net> reply="550 5.7.1 Bad HELO bad.helo.example"', m)
 mt.disconnect(conn)
 T.done("helo reject")
 

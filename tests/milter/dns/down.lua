@@ -18,8 +18,10 @@ T.done("lists skipped, SPF temperror: 451 4.7.24")
 
 m = T.log_mark()
 conn = T.connect("198.51.100.7")
-T.helo(conn, "mail.good.test", SMFIR_REPLYCODE)
-T.log_has('rule=helo-unknown action=tempfail client=198.51.100.7 ' ..
+T.helo(conn, "mail.good.test", SMFIR_CONTINUE)
+T.mail(conn, SMFIR_REPLYCODE, "<x@good.test>")
+T.log_has('stage=mail rule=helo-unknown action=tempfail ' ..
+    'client=198.51.100.7 sender=<x@good.test> ' ..
     'reply="451 4.7.1 Temporary DNS lookup failure, try again later"', m)
 mt.disconnect(conn)
 T.done("HELO lookup failed: 451 4.7.1")

@@ -1,12 +1,16 @@
 -- helo.lua - HELO/EHLO conditions with Postfix's replies: bare IP,
 -- invalid syntax, not fully qualified, our own name or address, and a
 -- name that does not resolve (nor one whose A lookup fails: down.lua).
+-- A refusal is logged at HELO and answered at MAIL.
 dofile(lib)
 
 local function helo(name, want, text)
 	local m = T.log_mark()
 	local conn = T.connect()
-	T.helo(conn, name, want)
+	T.helo(conn, name, SMFIR_CONTINUE)
+	if want ~= SMFIR_CONTINUE then
+		T.mail(conn, want, "<x@none.test>")
+	end
 	if text ~= nil then
 		T.log_has(text, m)
 	end

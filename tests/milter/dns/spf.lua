@@ -38,13 +38,15 @@ T.data(conn)
 T.message(conn, SMFIR_CONTINUE, {{"Subject", "spf"}})
 T.hdradd(conn, "Authentication-Results",
     "mx.example.net; spf=pass smtp.mailfrom=alice@good.test")
--- libspf2 names the receiving host by gethostname().
+-- RFC 7208 9.1, the host named by gethostname() (libspf2's receiving
+-- domain); the mailbox quoted, it is not a dot-atom.
 local p = io.popen("uname -n")
 local host = p:read("*l")
 p:close()
 T.hdradd(conn, "Received-SPF", "pass (" .. host .. ": domain of good.test " ..
     "designates 192.0.2.40 as permitted sender) client-ip=192.0.2.40; " ..
-    "envelope-from=alice@good.test; helo=mail.good.test;")
+    "envelope-from=\"alice@good.test\"; helo=mail.good.test; " ..
+    "identity=mailfrom;")
 mt.disconnect(conn)
 T.done("pass: Authentication-Results and Received-SPF added")
 
