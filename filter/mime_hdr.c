@@ -96,7 +96,7 @@ hdr_utf8(const char *charset, const char *in, size_t len, int *bad)
 			 * byte, and go on. */
 			hdr_put(&b, out, (size_t)(op - out));
 			hdr_put(&b, "?", 1);
-			*bad = 1;
+			*bad |= TG_MIME_BAD;
 			ip++;
 			il--;
 			continue;
@@ -257,7 +257,7 @@ hdr_value(const char *p, char **out, int *bad)
 	if (*p == '"') {
 		for (p++; *p != '"'; p++) {
 			if (*p == '\0') {
-				*bad = 1;
+				*bad |= TG_MIME_BAD;
 				break;
 			}
 			if (*p == '\\' && p[1] != '\0')
@@ -299,44 +299,86 @@ hdr_pname(const char *s, size_t n, struct hdr_param *pp)
 	}
 }
 
+/* hdr_skip_param - past a parameter that could not be parsed, to the ';'
+ * that starts the next one (outside quotes), so that what follows is
+ * still read: a reader that recovers there must not see more than we do. */
+static const char *
+hdr_skip_param(const char *p)
+{
+	int quoted = 0;
+
+	for (; *p != '\0' && (quoted || *p != ';'); p++) {
+		if (*p == '\\' && quoted && p[1] != '\0')
+			p++;
+		else if (*p == '"')
+			quoted = !quoted;
+	}
+	return p;
+}
+
+/* hdr_repeats - a parameter given twice (same name and section; a plain
+ * and an RFC 2231 "name*" form are two different parameters) is
+ * malformed, and ambiguous when the values differ: readers take the
+ * first or the last. RFC 2231 sections of one value are not repeats. */
+static void
+hdr_repeats(const struct hdr_param *pp, size_t n, int *bad)
+{
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = i + 1; j < n; j++) {
+			if (pp[i].section != pp[j].section ||
+			    strcmp(pp[i].name, pp[j].name) != 0 ||
+			    (pp[i].section < 0 && pp[i].ext != pp[j].ext))
+				continue;
+			*bad |= TG_MIME_BAD;
+			if (pp[i].ext != pp[j].ext ||
+			    strcmp(pp[i].value, pp[j].value) != 0)
+				*bad |= TG_MIME_AMBIGUOUS;
+		}
+}
+
 /* hdr_parse - type and parameters of a header value; returns the count */
 static size_t
 hdr_parse(const char *v, char **type, struct hdr_param *pp, int *bad)
 {
 	struct hdr_buf t = { NULL, 0, 0 };
-	const char *p = tg_mime_skip_cfws(v), *name;
+	const char *p = tg_mime_skip_cfws(v), *name, *nend;
 	size_t n = 0;
 
 	for (; *p != '\0' && *p != ';'; p = tg_mime_skip_cfws(p + 1))
 		hdr_put(&t, p, 1);
 	*type = hdr_take(&t);
 	tg_str_lower(*type);
-	while (*p == ';' && n < HDR_PARAMS_MAX) {
+	while (*p == ';') {
 		p = tg_mime_skip_cfws(p + 1);
+		if (*p == '\0' || *p == ';')
+			continue;	/* an empty parameter: harmless */
+		if (n == HDR_PARAMS_MAX) {
+			/* More than we look at: one of them could be the
+			 * boundary or a file name. */
+			*bad |= TG_MIME_BAD | TG_MIME_AMBIGUOUS;
+			break;
+		}
 		name = p;
 		while (*p != '\0' && *p != '=' && *p != ';' && *p != ' ' &&
-		    *p != '\t' && *p != '\r' && *p != '\n')
+		    *p != '\t' && *p != '\r' && *p != '\n' && *p != '(' &&
+		    *p != '"')
 			p++;
-		if (p == name) {
-			if (*p != '\0' && *p != ';')
-				*bad = 1;
+		nend = p;
+		if (p == name || *(p = tg_mime_skip_cfws(p)) != '=') {
+			*bad |= TG_MIME_BAD;
+			p = hdr_skip_param(p);
 			continue;
 		}
-		hdr_pname(name, (size_t)(p - name), &pp[n]);
-		p = tg_mime_skip_cfws(p);
-		if (*p != '=') {
-			*bad = 1;
-			continue;
-		}
+		hdr_pname(name, (size_t)(nend - name), &pp[n]);
 		p = hdr_value(tg_mime_skip_cfws(p + 1), &pp[n].value, bad);
 		n++;
 		p = tg_mime_skip_cfws(p);
 		if (*p != '\0' && *p != ';') {
-			*bad = 1;	/* junk after a value */
-			while (*p != '\0' && *p != ';')
-				p++;
+			*bad |= TG_MIME_BAD;	/* junk after a value */
+			p = hdr_skip_param(p);
 		}
 	}
+	hdr_repeats(pp, n, bad);
 	return n;
 }
 
@@ -372,7 +414,7 @@ hdr_ext_value(struct hdr_param **sec, size_t n, int *bad)
 			q1 = strchr(s, '\'');
 			q2 = q1 != NULL ? strchr(q1 + 1, '\'') : NULL;
 			if (q2 == NULL)
-				*bad = 1;
+				*bad |= TG_MIME_BAD;
 			else {
 				size_t cl = (size_t)(q1 - s);
 
@@ -403,7 +445,8 @@ hdr_add(char **vals, size_t *nv, size_t max, char *v, int *bad)
 			return;
 		}
 	if (*nv >= max) {
-		*bad = 1;
+		/* A value not kept is one no rule tested. */
+		*bad |= TG_MIME_BAD | TG_MIME_AMBIGUOUS;
 		free(v);
 		return;
 	}
@@ -427,14 +470,14 @@ hdr_sections(struct hdr_param *pp, size_t np, const char *pname,
 				if (found++ == 0)
 					sec[n++] = &pp[i];
 				else
-					*bad = 1;
+					*bad |= TG_MIME_BAD;
 			}
 		if (found == 0)
 			break;
 	}
 	for (size_t i = 0; i < np; i++)	/* a gap: sections after it */
 		if (pp[i].section >= (int)n && strcmp(pp[i].name, pname) == 0)
-			*bad = 1;
+			*bad |= TG_MIME_BAD;
 	return n;
 }
 

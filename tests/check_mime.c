@@ -229,7 +229,26 @@ static const struct {
 	{ "a; filename=\"unterminated", "filename", "a", "unterminated",
 	    NULL, 1 },
 	{ "a; filename", "filename", "a", NULL, NULL, 1 },
-	{ "a; =x; filename=ok", "filename", "a", NULL, NULL, 1 },
+	/* A broken parameter is skipped, not the rest (a reader that
+	 * recovers there sees filename=ok). */
+	{ "a; =x; filename=ok", "filename", "a", "ok", NULL, 1 },
+	{ "a; x y; filename=\"b;c\"; junk \"d;e\"; name=f", "filename", "a",
+	    "b;c", NULL, 1 },
+	/* F7: a parameter given twice is malformed; with another value,
+	 * ambiguous (readers take the first or the last). */
+	{ "a; filename=x.exe; filename=\"x.exe\"", "filename", "a", "x.exe",
+	    NULL, TG_MIME_BAD },
+	{ "m; boundary=b1; boundary=\"zzz\"", "boundary", "m", "b1", "zzz",
+	    TG_MIME_BAD | TG_MIME_AMBIGUOUS },
+	{ "a; charset=utf-8; filename=ok; CHARSET=latin1", "filename", "a",
+	    "ok", NULL, TG_MIME_BAD | TG_MIME_AMBIGUOUS },
+	{ "a; filename*0=a; filename*0=b; filename*1=c", "filename", "a",
+	    "ac", "abc", TG_MIME_BAD | TG_MIME_AMBIGUOUS },
+	{ "a; filename*=''x.exe; filename*=''x.pdf", "filename", "a", "x.exe",
+	    "x.pdf", TG_MIME_BAD | TG_MIME_AMBIGUOUS },
+	/* Continuations and the plain + RFC 2231 pair are not repeats. */
+	{ "a; name*0=a; name*1=b; name=ab; name*=''ab", "name", "a", "ab",
+	    NULL, 0 },
 	{ "a; filename=\"q\\\"uote\"", "filename", "a", "q\"uote" },
 	{ "a; filename*0*=bad-no-quotes", "filename", "a", "bad-no-quotes",
 	    NULL, 1 },
