@@ -97,7 +97,7 @@ feed_message(struct tg_session *s, const struct tg_policy *p,
 				value[vl++] = *e;
 		}
 		value[vl] = '\0';
-		tg_session_add_header(s, name, value);
+		tg_session_add_header(s, p, name, value);
 		free(value);
 		q = e + 1;
 	}
