@@ -44,6 +44,11 @@ struct tg_mime {
 	char			 line[MIME_LINE_MAX];
 	size_t			 llen;
 	int			 midline; /* line continues a longer one */
+	int			 cr;	/* the last line ended with CR: an LF
+					 * next is part of its line break */
+	int			 long_delim; /* a long line so far is a
+					 * delimiter of frame long_delim - 1 */
+	int			 long_close;
 	char			*hdr;
 	size_t			 hlen;
 	int			 hdr_over;
@@ -70,6 +75,9 @@ struct tg_mime {
 };
 
 static void	mime_headers_done(struct tg_mime *, int);
+static void	mime_on_delimiter(struct tg_mime *, int, int);
+static int	mime_delimiter(const struct tg_mime *, const char *, size_t,
+		    int *);
 
 static struct tg_mime_part *
 mime_part_at(const struct tg_mime *m, size_t i)
@@ -141,9 +149,14 @@ mime_top_field(struct tg_mime *m, const char *name, const char *value)
 		m->hdr_over = 1;
 		return -1;
 	}
-	for (int j = 0; j < n - 1; j++)
-		if (m->hdr[m->hlen + j] == '\r' || m->hdr[m->hlen + j] == '\n')
-			m->hdr[m->hlen + j] = ' ';
+	/* Folding as spaces; a bare CR stays for the entity parser to see
+	 * (a reader of the raw message may split the field there). */
+	for (int j = 0; j < n - 1; j++) {
+		char *c = &m->hdr[m->hlen + j];
+
+		if (*c == '\n' || (*c == '\r' && c[1] == '\n'))
+			*c = ' ';
+	}
 	m->hlen += (size_t)n;
 	return 0;
 }
@@ -378,6 +391,33 @@ mime_hash_wanted(const struct tg_mime *m, const char *type)
 	return 0;
 }
 
+/* mime_boundary_clash - would a line be a delimiter both of a multipart
+ * with boundary b and of one already open? ("b1" and "b1--", "b1 ", or
+ * "b1" again.) Readers give it to the inner one (us, before) or the outer
+ * one (Python's email): the structure is ambiguous. */
+static int
+mime_boundary_clash(const struct tg_mime *m, const char *b)
+{
+	size_t blen = strlen(b);
+
+	for (int k = 0; k < m->depth; k++) {
+		const struct mime_frame *f = &m->stack[k];
+		const char *lo = blen < f->blen ? b : f->boundary;
+		const char *hi = blen < f->blen ? f->boundary : b;
+		size_t lolen = blen < f->blen ? blen : f->blen;
+		const char *r = hi + lolen;
+
+		if (f->blen == 0 || memcmp(lo, hi, lolen) != 0)
+			continue;
+		if (r[0] == '-' && r[1] == '-')
+			r += 2;
+		r += strspn(r, " \t");
+		if (*r == '\0')
+			return 1;
+	}
+	return 0;
+}
+
 /* mime_headers_done - a header block is complete: start the entity. */
 static void
 mime_headers_done(struct tg_mime *m, int truncated)
@@ -406,9 +446,11 @@ mime_headers_done(struct tg_mime *m, int truncated)
 	}
 	if (truncated)
 		mime_bad(m, &e.part, "part headers not ended");
+	/* message/rfc822 holds a message; so does message/global (RFC
+	 * 6532), and readers such as Python's email parse every message/
+	 * type that way: looking inside costs nothing and misses nothing. */
 	if (strncmp(e.part.type, "multipart/", 10) == 0 ||
-	    (strcmp(e.part.type, "message/rfc822") == 0 &&
-	    e.cte == MIME_RAW)) {
+	    (strncmp(e.part.type, "message/", 8) == 0 && e.cte == MIME_RAW)) {
 		int multi = e.part.type[0] == 'm' && e.part.type[1] == 'u';
 
 		for (size_t i = 0; i < e.part.nnames; i++)
@@ -423,6 +465,11 @@ mime_headers_done(struct tg_mime *m, int truncated)
 			m->state = MIME_SKIP;
 			return;
 		}
+		if (multi && mime_boundary_clash(m, e.boundary)) {
+			mime_opaque(m, "boundary clashes with an outer one");
+			m->state = MIME_SKIP;
+			return;
+		}
 		f = &m->stack[m->depth++];
 		memset(f, 0, sizeof *f);
 		tg_strlcpy(f->boundary, e.boundary, sizeof f->boundary);
@@ -431,6 +478,15 @@ mime_headers_done(struct tg_mime *m, int truncated)
 		/* A multipart starts with its preamble; a message with
 		 * its own header block. */
 		m->state = multi ? MIME_SKIP : MIME_HEADERS;
+		return;
+	}
+	if (strncmp(e.part.type, "message/", 8) == 0) {
+		/* RFC 2046 allows no encoding here, yet readers decode it
+		 * and show what is inside, which we do not parse. */
+		for (size_t i = 0; i < e.part.nnames; i++)
+			free(e.part.names[i].name);
+		mime_opaque(m, "encoded message/ part");
+		m->state = MIME_SKIP;
 		return;
 	}
 	if ((p = mime_new_part(m)) == NULL) {
@@ -522,13 +578,38 @@ mime_on_delimiter(struct tg_mime *m, int k, int close)
 }
 
 /* mime_piece - one line, or a piece of a line too long to buffer */
+/* mime_long_delimiter - a line too long to buffer may still be a
+ * delimiter with a long run of transport padding (RFC 2046 allows any
+ * amount, and readers take it): follow each piece of it. */
+static void
+mime_long_delimiter(struct tg_mime *m, const char *s, size_t n, int bol,
+    int eol)
+{
+	int k, close;
+
+	if (bol) {
+		k = mime_delimiter(m, s, n, &close);
+		m->long_delim = k + 1;
+		m->long_close = close;
+	} else
+		for (size_t i = 0; i < n && m->long_delim > 0; i++)
+			if (s[i] != ' ' && s[i] != '\t')
+				m->long_delim = 0;
+	if (!eol || m->long_delim == 0)
+		return;
+	k = m->long_delim - 1;
+	m->long_delim = 0;
+	mime_bad(m, m->cur, "delimiter line too long");
+	mime_on_delimiter(m, k, m->long_close);
+}
+
+/* mime_piece - one line, or a piece of a line too long to buffer; s
+ * holds no CR or LF */
 static void
 mime_piece(struct tg_mime *m, const char *s, size_t n, int bol, int eol)
 {
 	int k, close;
 
-	if (eol && n > 0 && s[n - 1] == '\r')
-		n--;
 	if (bol && eol && (k = mime_delimiter(m, s, n, &close)) >= 0) {
 		mime_on_delimiter(m, k, close);
 		return;
@@ -539,57 +620,74 @@ mime_piece(struct tg_mime *m, const char *s, size_t n, int bol, int eol)
 			mime_headers_done(m, 0);
 			return;
 		}
-		if (m->hlen + n + 1 > MIME_HDR_MAX) {
+		if (m->hlen + n + 1 > MIME_HDR_MAX)
 			m->hdr_over = 1;
-			return;
+		else {
+			memcpy(m->hdr + m->hlen, s, n);
+			m->hlen += n;
+			if (eol)
+				m->hdr[m->hlen++] = '\n';
 		}
-		memcpy(m->hdr + m->hlen, s, n);
-		m->hlen += n;
-		if (eol)
-			m->hdr[m->hlen++] = '\n';
-		return;
+		break;
 	case MIME_LEAF:
 		mime_content(m, s, n, bol, eol);
-		return;
+		break;
 	case MIME_SKIP:
-		return;
+		break;
 	}
+	if (!(bol && eol))
+		mime_long_delimiter(m, s, n, bol, eol);
 }
 
 void
 tg_mime_feed(struct tg_mime *m, const char *buf, size_t len)
 {
-	const char *nl;
+	size_t n, room;
 
 	if (m->finished)
 		return;
 	while (len > 0) {
-		size_t room = sizeof m->line - m->llen, take;
-
-		nl = memchr(buf, '\n', len);
-		take = nl != NULL ? (size_t)(nl - buf) + 1 : len;
-		if (take > room) {
-			/* Too long to be a delimiter: pass it on in pieces,
-			 * keeping a trailing CR with the next piece. */
+		if (m->cr) {
+			/* The line before ended with CR: LF completes the
+			 * line break. A bare CR ends a line too, as in mail
+			 * readers (Thunderbird, Python's email), but not in
+			 * every one: inside a multipart, where lines decide
+			 * the structure, that is malformed. */
+			m->cr = 0;
+			if (*buf == '\n') {
+				buf++;
+				len--;
+				continue;
+			}
+			if (m->depth > 0)
+				mime_bad(m, m->cur, "bare CR");
+		}
+		for (n = 0; n < len && buf[n] != '\r' && buf[n] != '\n'; n++)
+			;
+		room = sizeof m->line - m->llen;
+		if (n >= room) {
+			/* Too long to be a delimiter (but see
+			 * mime_long_delimiter): pass it on in pieces. */
 			memcpy(m->line + m->llen, buf, room);
-			mime_piece(m, m->line, sizeof m->line - 1, !m->midline,
-			    0);
-			m->line[0] = m->line[sizeof m->line - 1];
-			m->llen = 1;
+			mime_piece(m, m->line, sizeof m->line, !m->midline, 0);
+			m->llen = 0;
 			m->midline = 1;
 			buf += room;
 			len -= room;
 			continue;
 		}
-		memcpy(m->line + m->llen, buf, take);
-		m->llen += take;
-		buf += take;
-		len -= take;
-		if (nl != NULL) {
-			mime_piece(m, m->line, m->llen - 1, !m->midline, 1);
-			m->llen = 0;
-			m->midline = 0;
-		}
+		memcpy(m->line + m->llen, buf, n);
+		m->llen += n;
+		buf += n;
+		len -= n;
+		if (len == 0)
+			break;		/* the line goes on in the next chunk */
+		m->cr = *buf == '\r';
+		buf++;
+		len--;
+		mime_piece(m, m->line, m->llen, !m->midline, 1);
+		m->llen = 0;
+		m->midline = 0;
 	}
 }
 
@@ -598,6 +696,9 @@ tg_mime_finish(struct tg_mime *m)
 {
 	if (m->finished)
 		return;
+	if (m->cr && m->depth > 0)	/* nothing came after it */
+		mime_bad(m, m->cur, "bare CR");
+	m->cr = 0;
 	if (m->llen > 0 || m->midline)
 		mime_piece(m, m->line, m->llen, !m->midline, 1);
 	m->llen = 0;

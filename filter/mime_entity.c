@@ -136,15 +136,32 @@ mime_entity_cte(const char *type)
 	return -1;
 }
 
+/* mime_entity_token - length of the RFC 2045 token at s (no white space,
+ * controls or tspecials) */
+static size_t
+mime_entity_token(const char *s)
+{
+	size_t n = 0;
+
+	while (s[n] > ' ' && (unsigned char)s[n] < 0x7f &&
+	    strchr("()<>@,;:\\\"/[]?=", s[n]) == NULL)
+		n++;
+	return n;
+}
+
 /* mime_entity_type - Content-Type: the media type, boundary, name */
 static void
 mime_entity_type(struct mime_entity *e, const char *value, char *type,
     int *bad)
 {
 	struct tg_mime_part *p = &e->part;
+	size_t t = mime_entity_token(type);
 	char *vals[1];
 
-	if (strchr(type, '/') == NULL || type[0] == '/') {
+	/* type "/" subtype, both tokens; anything else is text/plain
+	 * (RFC 2045 5.2), and readers guess differently. */
+	if (t == 0 || type[t] != '/' || mime_entity_token(type + t + 1) == 0 ||
+	    type[t + 1 + mime_entity_token(type + t + 1)] != '\0') {
 		mime_entity_bad(p, "invalid media type");
 		return;
 	}
@@ -153,8 +170,14 @@ mime_entity_type(struct mime_entity *e, const char *value, char *type,
 		return;
 	type = NULL;
 	if (tg_mime_params(value, "boundary", &type, vals, 1, bad) == 1) {
-		if (strlen(vals[0]) <= MIME_BOUNDARY_MAX)
+		size_t blen = strlen(vals[0]);
+
+		if (blen <= MIME_BOUNDARY_MAX)
 			tg_strlcpy(e->boundary, vals[0], sizeof e->boundary);
+		/* RFC 2046: a boundary does not end in a space. */
+		if (blen > 0 && (vals[0][blen - 1] == ' ' ||
+		    vals[0][blen - 1] == '\t'))
+			mime_entity_bad(p, "boundary ends in white space");
 		free(vals[0]);
 	}
 	free(type);
@@ -213,15 +236,28 @@ mime_entity_field(struct mime_entity *e, const char **first,
 		mime_entity_bad(p, "malformed Content- header");
 }
 
+/* mime_entity_name_end - the end of a field name at f: printable ASCII
+ * up to the colon. NULL when the line is not a field. */
+static char *
+mime_entity_name_end(char *f)
+{
+	char *c = f;
+
+	while (*c > ' ' && (unsigned char)*c < 0x7f && *c != ':')
+		c++;
+	return c > f && (*c == ':' || *c == ' ' || *c == '\t') ? c : NULL;
+}
+
 void
 tg_mime_entity_parse(char *hdr, size_t hlen, struct mime_entity *e)
 {
 	const char *first[ENTITY_FIELDS] = { NULL, NULL, NULL };
 	char *s = hdr, *end = hdr + hlen, *f, *colon, *o;
+	int line = 0;
 
 	e->boundary[0] = '\0';
 	e->cte = MIME_RAW;
-	while (s < end) {
+	for (; s < end; line++) {
 		/* One field: up to a newline not followed by WSP. */
 		f = s;
 		for (o = s; s < end; s++) {
@@ -230,12 +266,37 @@ tg_mime_entity_parse(char *hdr, size_t hlen, struct mime_entity *e)
 				s++;
 				break;
 			}
+			/* A bare CR in a field (the message's own: a part's
+			 * lines are split there already) may split it for
+			 * a reader of the raw message. */
+			if (*s == '\r')
+				mime_entity_ambiguous(&e->part,
+				    "bare CR in a Content- header");
 			*o++ = *s == '\r' || *s == '\n' || *s == '\0' ?
 			    ' ' : *s;
 		}
 		*o = '\0';
-		if ((colon = strchr(f, ':')) == NULL)
-			continue;	/* "From " lines of nested messages */
+		/* Readers end the header block at a line that is not a
+		 * field (Python's email), or skip it: we read on, and say
+		 * the block is broken. "From " may start a message. */
+		if ((colon = mime_entity_name_end(f)) != NULL &&
+		    *colon != ':') {
+			/* "Name :": Postfix drops the space, Python's
+			 * email takes the line for the body. */
+			colon += strspn(colon, " \t");
+			if (*colon == ':')
+				mime_entity_bad(&e->part, "white space before "
+				    "the colon of a field");
+			else
+				colon = NULL;
+		}
+		if (colon == NULL) {
+			if (line > 0 || strncmp(f, "From ", 5) != 0)
+				mime_entity_bad(&e->part,
+				    "a line in a header block is not a field");
+			if ((colon = strchr(f, ':')) == NULL)
+				continue;
+		}
 		*colon = '\0';
 		for (char *t = colon; t > f && (t[-1] == ' ' || t[-1] == '\t');)
 			*--t = '\0';
