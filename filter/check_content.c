@@ -212,12 +212,16 @@ tg_content_header_lost(struct tg_session *s, const struct tg_expr *e)
 	if (e->attr != TG_A_HEADER_OCCURS &&
 	    tg_session_header(s, name) != NULL)
 		return 0;
-	if ((lost = tg_session_header_lost(s, e->hname)) == 0)
+	/* header.occurrences counts the fields not kept too (exact, or
+	 * -1 when they were not counted by name). */
+	if ((lost = tg_session_header_lost(s, e->hname)) == 0 ||
+	    (lost > 0 && e->attr == TG_A_HEADER_OCCURS))
 		return 0;
 	if (!s->hdr_lost_logged) {
 		s->hdr_lost_logged = 1;
-		tg_log_warnx("%s: %s \"%s\" at line %d: %s %zu header fields "
-		    "not kept (past %d fields or %d KiB); cannot decide",
+		tg_log_warnx("%s: %s \"%s\" at line %d: %s %zu header "
+		    "field(s) not kept (past %d fields or %d KiB); cannot "
+		    "decide",
 		    s->id, tg_attrs[e->attr].name, name, e->line, lost < 0 ?
 		    "may be among the" : "is among the",
 		    s->hdrs_dropped, TG_HEADER_MAX_COUNT,

@@ -454,6 +454,20 @@ START_TEST(test_dropped_headers_not_owned)
 	tg_engine_eval(p, &s, TG_STAGE_EOM, &v);
 	ck_assert_int_eq(v.action, TG_ACT_REJECT);
 	tg_session_free(&s);
+
+	/* Dropped fields of other names do not matter: the only From was
+	 * kept (they are counted by name). */
+	tg_session_init(&s, "t");
+	ck_assert_int_eq(tg_session_set(&s, TG_A_SASL_LOGIN, "alice"), TG_OK);
+	ck_assert_int_eq(tg_session_set(&s, TG_A_SENDER, "<alice@example.org>"),
+	    TG_OK);
+	tg_engine_eval(p, &s, TG_STAGE_MAIL, &v);
+	tg_session_add_header(&s, p, "From", "alice@example.org");
+	for (int i = 0; i < TG_HEADER_MAX_COUNT + 10; i++)
+		tg_session_add_header(&s, p, "X-Filler", "x");
+	tg_engine_eval(p, &s, TG_STAGE_EOM, &v);
+	ck_assert_int_eq(v.action, TG_ACT_CONTINUE);
+	tg_session_free(&s);
 	tg_policy_unref(p);
 }
 END_TEST
