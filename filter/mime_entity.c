@@ -165,7 +165,8 @@ mime_entity_type(struct mime_entity *e, const char *value, char *type,
 		mime_entity_bad(p, "invalid media type");
 		return;
 	}
-	tg_strlcpy(p->type, type, sizeof p->type);
+	if (tg_strlcpy(p->type, type, sizeof p->type) >= sizeof p->type)
+		mime_entity_bad(p, "media type too long");
 	if (strncmp(p->type, "multipart/", 10) != 0)
 		return;
 	type = NULL;
