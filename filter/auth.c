@@ -169,14 +169,16 @@ auth_owns(const struct tg_policy *p, const struct tg_table *t,
  * address shown in their display names, is owned. */
 static int
 auth_owns_list(const struct tg_policy *p, const struct tg_session *s,
-    const struct tg_table *t, const char *name, const char *login)
+    const struct tg_expr *e, const char *name, const char *login)
 {
+	const struct tg_table *t = e->table;
 	struct tg_addrlist l;
 	size_t i, seen = 0;
 	int rc = 1;
 
-	/* A header we did not keep could be the forged one. */
-	if (s->hdrs_dropped > 0)
+	/* A field we did not keep (or may not have) could be the forged
+	 * one; fields of other names do not matter. */
+	if (tg_session_header_lost(s, e->hname) != 0)
 		return 0;
 	for (size_t h = 0; h < s->nhdrs && rc == 1; h++) {
 		if (!tg_str_iequal(s->hdrs[h].name, name))
@@ -203,9 +205,9 @@ tg_auth_owned(const struct tg_policy *p, const struct tg_session *s,
 	if (login == NULL || *login == '\0' || e->table == NULL)
 		return 0;
 	if (e->attr == TG_A_HEADER_FROM)
-		return auth_owns_list(p, s, e->table, "From", login);
+		return auth_owns_list(p, s, e, "From", login);
 	if (e->attr == TG_A_HEADER_SENDER)
-		return auth_owns_list(p, s, e->table, "Sender", login);
+		return auth_owns_list(p, s, e, "Sender", login);
 	if ((v = s->val[e->attr]) == NULL)
 		return 0;
 	return auth_owns(p, e->table, v, login);

@@ -10,6 +10,7 @@
 
 #include "tg.h"
 #include "tg_content.h"
+#include "tg_log.h"
 #include "tg_lookup.h"
 
 /* The last of the content attributes in enum tg_attr. */
@@ -115,7 +116,9 @@ tg_content_num(const struct tg_session *s, const struct tg_content_cur *c,
 {
 	switch (e->attr) {
 	case TG_A_HEADER_OCCURS:
-		*n = 0;
+		/* Fields past the caps were counted by name (session.c). */
+		if ((*n = tg_session_header_lost(s, e->hname)) < 0)
+			return -1;
 		for (size_t i = 0; i < s->nhdrs; i++)
 			if (strcasecmp(s->hdrs[i].name, e->param) == 0)
 				(*n)++;
@@ -174,6 +177,57 @@ tg_content_bool(const struct tg_session *s, const struct tg_content_cur *c,
 		v = tg_content_str(s, c, e);
 		return v != NULL && *v != '\0';
 	}
+}
+
+/* content_header_name - the header a condition reads, or NULL */
+static const char *
+content_header_name(const struct tg_expr *e)
+{
+	switch (e->attr) {
+	case TG_A_HEADER:
+	case TG_A_HEADER_DECODED:
+	case TG_A_HEADER_OCCURS:
+		return e->param;
+	case TG_A_HEADER_FROM:
+		return "From";
+	case TG_A_HEADER_SENDER:
+		return "Sender";
+	default:
+		return NULL;
+	}
+}
+
+int
+tg_content_header_lost(struct tg_session *s, const struct tg_expr *e)
+{
+	const char *name;
+	long long lost;
+
+	/* owned-by reads every From or Sender field: auth.c decides. */
+	if (s->hdrs_dropped == 0 || e->op < TG_E_BOOL ||
+	    e->op == TG_E_OWNED_BY || (name = content_header_name(e)) == NULL)
+		return 0;
+	/* A kept field is the first of its name (session.c), and the
+	 * first is what header "X" reads. */
+	if (e->attr != TG_A_HEADER_OCCURS &&
+	    tg_session_header(s, name) != NULL)
+		return 0;
+	/* header.occurrences counts the fields not kept too (exact, or
+	 * -1 when they were not counted by name). */
+	if ((lost = tg_session_header_lost(s, e->hname)) == 0 ||
+	    (lost > 0 && e->attr == TG_A_HEADER_OCCURS))
+		return 0;
+	if (!s->hdr_lost_logged) {
+		s->hdr_lost_logged = 1;
+		tg_log_warnx("%s: %s \"%s\" at line %d: %s %zu header "
+		    "field(s) not kept (past %d fields or %d KiB); cannot "
+		    "decide",
+		    s->id, tg_attrs[e->attr].name, name, e->line, lost < 0 ?
+		    "may be among the" : "is among the",
+		    s->hdrs_dropped, TG_HEADER_MAX_COUNT,
+		    TG_HEADER_MAX_BYTES / 1024);
+	}
+	return 1;
 }
 
 int

@@ -457,6 +457,14 @@ conf_attr(struct conf_parser *p)
 		tg_policy_use(p->pol, e->attr);
 		if (e->attr == TG_A_HEADER || tg_content_attr(e->attr))
 			p->pol->header_used = 1;
+		/* Names counted past the session's caps (F1). */
+		if (e->attr == TG_A_HEADER || e->attr == TG_A_HEADER_OCCURS ||
+		    e->attr == TG_A_HEADER_DECODED)
+			e->hname = tg_policy_header_name(p->pol, e->param);
+		else if (e->attr == TG_A_HEADER_FROM)
+			e->hname = tg_policy_header_name(p->pol, "From");
+		else if (e->attr == TG_A_HEADER_SENDER)
+			e->hname = tg_policy_header_name(p->pol, "Sender");
 	}
 	conf_next(p);
 	return conf_test(p, e, type, name);

@@ -316,6 +316,9 @@ engine_expr(const struct engine_ctx *c, const struct tg_expr *e)
 	/* Facts of a part lost to malformed MIME: assume the worst. */
 	if (e->op >= TG_E_BOOL && tg_content_suspicious(&c->cur, e))
 		return 1;
+	/* A header past the session's caps that could change the answer. */
+	if (e->op >= TG_E_BOOL && tg_content_header_lost(c->rw, e))
+		return -1;
 	if (engine_computed(c, e) < 0)
 		return -1;
 

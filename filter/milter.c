@@ -710,7 +710,8 @@ milter_header(SMFICTX *ctx, char *name, char *value)
 
 	if ((c = milter_conn_get(ctx)) == NULL)
 		return milter_internal(ctx, c, TG_STAGE_DATA, "no state");
-	tg_session_add_header(&c->sess, name, value != NULL ? value : "");
+	tg_session_add_header(&c->sess, c->policy, name,
+	    value != NULL ? value : "");
 	tg_authres_note(c->policy, &c->sess, name, value != NULL ? value : "");
 	return SMFIS_CONTINUE;
 }

@@ -17,11 +17,11 @@
 
 #include "tg.h"
 #include "tg_mime.h"
+#include "mime_impl.h"
 
 #define MIME_LINE_MAX	1024		/* longer lines are content only */
 #define MIME_HDR_MAX	(32 * 1024)	/* one part's header block */
 #define MIME_DEPTH_MAX	16		/* multipart and message nesting */
-#define MIME_BOUNDARY_MAX 200		/* RFC 2046 says 70 */
 #define MIME_CHUNK	8		/* parts allocated at once */
 #define MIME_CHUNKS	((TG_MIME_PARTS_MAX + MIME_CHUNK) / MIME_CHUNK)
 
@@ -30,8 +30,6 @@ enum mime_state {
 	MIME_LEAF,	/* a leaf part's content */
 	MIME_SKIP,	/* preamble, epilogue, unrecorded content */
 };
-
-enum mime_cte { MIME_RAW, MIME_B64, MIME_QP };
 
 struct mime_frame {
 	char	 boundary[MIME_BOUNDARY_MAX + 1];	/* "" for message */
@@ -46,6 +44,11 @@ struct tg_mime {
 	char			 line[MIME_LINE_MAX];
 	size_t			 llen;
 	int			 midline; /* line continues a longer one */
+	int			 cr;	/* the last line ended with CR: an LF
+					 * next is part of its line break */
+	int			 long_delim; /* a long line so far is a
+					 * delimiter of frame long_delim - 1 */
+	int			 long_close;
 	char			*hdr;
 	size_t			 hlen;
 	int			 hdr_over;
@@ -72,6 +75,9 @@ struct tg_mime {
 };
 
 static void	mime_headers_done(struct tg_mime *, int);
+static void	mime_on_delimiter(struct tg_mime *, int, int);
+static int	mime_delimiter(const struct tg_mime *, const char *, size_t,
+		    int *);
 
 static struct tg_mime_part *
 mime_part_at(const struct tg_mime *m, size_t i)
@@ -127,39 +133,71 @@ mime_opaque(struct tg_mime *m, const char *why)
 	mime_bad(m, p, why);
 }
 
-struct tg_mime *
-tg_mime_new(const struct tg_mime_conf *conf, const char *ctype,
-    const char *cte, const char *cdisp)
+const char *const tg_mime_top_names[TG_MIME_TOP_COUNT] = {
+	"Content-Type", "Content-Transfer-Encoding", "Content-Disposition",
+};
+
+/* mime_top_field - "Name: value\n" into the header block, folding kept as
+ * spaces; 0, or -1 when the block is full. */
+static int
+mime_top_field(struct tg_mime *m, const char *name, const char *value)
 {
-	static const char *const names[] = { "Content-Type",
-	    "Content-Transfer-Encoding", "Content-Disposition" };
-	const char *vals[] = { ctype, cte, cdisp };
+	int n = snprintf(m->hdr + m->hlen, MIME_HDR_MAX - m->hlen, "%s: %s\n",
+	    name, value);
+
+	if (n < 0 || (size_t)n >= MIME_HDR_MAX - m->hlen) {
+		m->hdr_over = 1;
+		return -1;
+	}
+	/* Folding as spaces; a bare CR stays for the entity parser to see
+	 * (a reader of the raw message may split the field there). */
+	for (int j = 0; j < n - 1; j++) {
+		char *c = &m->hdr[m->hlen + j];
+
+		if (*c == '\n' || (*c == '\r' && c[1] == '\n'))
+			*c = ' ';
+	}
+	m->hlen += (size_t)n;
+	return 0;
+}
+
+struct tg_mime *
+tg_mime_new_top(const struct tg_mime_conf *conf,
+    const struct tg_mime_top *top)
+{
 	struct tg_mime *m = tg_xcalloc(1, sizeof *m);
 
 	if (conf != NULL)
 		m->conf = *conf;
 	m->hdr = tg_xmalloc(MIME_HDR_MAX);
 	/* The top-level fields came through the milter header step; they
-	 * are parsed as if they were a part's header block. */
-	for (size_t i = 0; i < 3; i++) {
-		int n;
+	 * are parsed as if they were a part's header block, a repeat (the
+	 * first value again, or the first one that differs) included. */
+	for (size_t i = 0; i < TG_MIME_TOP_COUNT; i++) {
+		const struct tg_mime_top *t = &top[i];
 
-		if (vals[i] == NULL)
+		if (t->value == NULL)
 			continue;
-		n = snprintf(m->hdr + m->hlen, MIME_HDR_MAX - m->hlen,
-		    "%s: %s\n", names[i], vals[i]);
-		if (n < 0 || (size_t)n >= MIME_HDR_MAX - m->hlen) {
-			m->hdr_over = 1;
+		if (mime_top_field(m, tg_mime_top_names[i], t->value) < 0 ||
+		    (t->count > 1 && mime_top_field(m, tg_mime_top_names[i],
+		    t->other != NULL ? t->other : t->value) < 0))
 			break;
-		}
-		for (int j = 0; j < n - 1; j++)	/* folding kept as spaces */
-			if (m->hdr[m->hlen + j] == '\r' ||
-			    m->hdr[m->hlen + j] == '\n')
-				m->hdr[m->hlen + j] = ' ';
-		m->hlen += (size_t)n;
 	}
 	mime_headers_done(m, 0);
 	return m;
+}
+
+struct tg_mime *
+tg_mime_new(const struct tg_mime_conf *conf, const char *ctype,
+    const char *cte, const char *cdisp)
+{
+	struct tg_mime_top top[TG_MIME_TOP_COUNT] = {
+		[TG_MIME_TOP_TYPE] = { ctype, NULL, ctype != NULL },
+		[TG_MIME_TOP_CTE] = { cte, NULL, cte != NULL },
+		[TG_MIME_TOP_DISP] = { cdisp, NULL, cdisp != NULL },
+	};
+
+	return tg_mime_new_top(conf, top);
 }
 
 struct tg_mime *
@@ -353,225 +391,117 @@ mime_hash_wanted(const struct tg_mime *m, const char *type)
 	return 0;
 }
 
-/* mime_ext - the extension of name before position end, in out. Windows
- * ignores trailing dots and spaces, so they are ignored here too. */
-static const char *
-mime_ext(const char *name, const char *end, char *out, size_t outsz)
+/* mime_boundary_clash - would a line be a delimiter both of a multipart
+ * with boundary b and of one already open? ("b1" and "b1--", "b1 ", or
+ * "b1" again.) Readers give it to the inner one (us, before) or the outer
+ * one (Python's email): the structure is ambiguous. */
+static int
+mime_boundary_clash(const struct tg_mime *m, const char *b)
 {
-	const char *dot;
-	size_t n;
+	size_t blen = strlen(b);
 
-	while (end > name && (end[-1] == '.' || end[-1] == ' ' ||
-	    end[-1] == '\t'))
-		end--;
-	for (dot = end; dot > name && dot[-1] != '.' && dot[-1] != '/' &&
-	    dot[-1] != '\\'; dot--)
-		;
-	out[0] = '\0';
-	if (dot == name || dot[-1] != '.')
-		return NULL;
-	n = (size_t)(end - dot) < outsz - 1 ? (size_t)(end - dot) : outsz - 1;
-	memcpy(out, dot, n);
-	out[n] = '\0';
-	tg_str_lower(out);
-	return dot - 1;
-}
+	for (int k = 0; k < m->depth; k++) {
+		const struct mime_frame *f = &m->stack[k];
+		const char *lo = blen < f->blen ? b : f->boundary;
+		const char *hi = blen < f->blen ? f->boundary : b;
+		size_t lolen = blen < f->blen ? blen : f->blen;
+		const char *r = hi + lolen;
 
-static void
-mime_add_name(struct tg_mime *m, struct tg_mime_part *p, char *name)
-{
-	struct tg_mime_name *n;
-	size_t len = strlen(name);
-	const char *dot;
-	int invalid;
-
-	if (len > TG_MIME_NAME_MAX) {
-		/* Keep the end: a name padded to push ".exe" out of sight
-		 * still shows its extension. */
-		size_t cut = len - TG_MIME_NAME_MAX;
-
-		while (cut < len && (name[cut] & 0xc0) == 0x80)
-			cut++;	/* not in the middle of a character */
-		memmove(name, name + cut, len - cut + 1);
-		mime_bad(m, p, "file name too long");
+		if (f->blen == 0 || memcmp(lo, hi, lolen) != 0)
+			continue;
+		if (r[0] == '-' && r[1] == '-')
+			r += 2;
+		r += strspn(r, " \t");
+		if (*r == '\0')
+			return 1;
 	}
-	for (size_t i = 0; i < p->nnames; i++)
-		if (strcmp(p->names[i].name, name) == 0) {
-			free(name);
-			return;
-		}
-	if (p->nnames >= TG_MIME_NAMES_MAX) {
-		mime_bad(m, p, "too many file names");
-		free(name);
-		return;
-	}
-	if (p->nnames > 0)	/* clients disagree on which one to show */
-		mime_bad(m, p, "several different file names");
-	n = &p->names[p->nnames++];
-	n->name = name;
-	len = strlen(name);
-	dot = mime_ext(name, name + len, n->ext, sizeof n->ext);
-	if (dot != NULL)
-		mime_ext(name, dot, n->inner, sizeof n->inner);
-	(void)tg_mime_name_spoofed(name, len, dot != NULL ?
-	    (size_t)(dot - name) : len, &invalid, &n->spoofed);
-	/* Raw 8-bit bytes of an old client, or of no charset at all: the
-	 * reader's guess decides what shows, so it is broken, not a
-	 * disguise (one that is shows in spoofed). */
-	if (invalid)
-		mime_bad(m, p, "file name not valid UTF-8");
-}
-
-/* mime_field - one unfolded header field of a part */
-static void
-mime_field(struct tg_mime *m, struct tg_mime_part *p, char *boundary,
-    int *seen, const char *name, const char *value, int *cte)
-{
-	char *type = NULL, *vals[TG_MIME_NAMES_MAX + 1];
-	size_t nv = 0;
-	int bad = 0, which;
-
-	if (strcasecmp(name, "Content-Type") == 0)
-		which = 0;
-	else if (strcasecmp(name, "Content-Disposition") == 0)
-		which = 1;
-	else if (strcasecmp(name, "Content-Transfer-Encoding") == 0)
-		which = 2;
-	else
-		return;
-	if (seen[which]++ > 0)
-		mime_bad(m, p, "repeated Content- header");
-	if (which == 2) {
-		nv = tg_mime_params(value, "", &type, vals, 0, &bad);
-		if (seen[2] == 1)
-			*cte = strcmp(type, "base64") == 0 ? MIME_B64 :
-			    strcmp(type, "quoted-printable") == 0 ? MIME_QP :
-			    strcmp(type, "7bit") == 0 ||
-			    strcmp(type, "8bit") == 0 ||
-			    strcmp(type, "binary") == 0 ||
-			    type[0] == '\0' ? MIME_RAW : -1;
-		free(type);
-		return;
-	}
-	nv = tg_mime_params(value, which == 0 ? "name" : "filename", &type,
-	    vals, TG_MIME_NAMES_MAX, &bad);
-	if (bad)
-		mime_bad(m, p, "malformed Content- header");
-	for (size_t i = 0; i < nv; i++)
-		mime_add_name(m, p, vals[i]);
-	if (which == 0 && seen[0] == 1) {
-		if (strchr(type, '/') == NULL || type[0] == '/')
-			mime_bad(m, p, "invalid media type");
-		else
-			tg_strlcpy(p->type, type, sizeof p->type);
-		free(type);
-		type = NULL;
-		if (strncmp(p->type, "multipart/", 10) == 0 &&
-		    tg_mime_params(value, "boundary", &type, vals, 1,
-		    &bad) == 1) {
-			if (strlen(vals[0]) <= MIME_BOUNDARY_MAX)
-				tg_strlcpy(boundary, vals[0],
-				    MIME_BOUNDARY_MAX + 1);
-			free(vals[0]);
-		}
-	}
-	free(type);
-}
-
-/* mime_split_fields - walk the header block field by field */
-static void
-mime_split_fields(struct tg_mime *m, struct tg_mime_part *p, char *boundary,
-    int *cte)
-{
-	int seen[3] = { 0, 0, 0 };
-	char *s = m->hdr, *end = m->hdr + m->hlen, *f, *colon, *o;
-
-	while (s < end) {
-		/* One field: up to a newline not followed by WSP. */
-		f = s;
-		for (o = s; s < end; s++) {
-			if (*s == '\n' && (s + 1 >= end ||
-			    (s[1] != ' ' && s[1] != '\t'))) {
-				s++;
-				break;
-			}
-			*o++ = *s == '\r' || *s == '\n' || *s == '\0' ?
-			    ' ' : *s;
-		}
-		*o = '\0';
-		if ((colon = strchr(f, ':')) == NULL)
-			continue;	/* "From " lines of nested messages */
-		*colon = '\0';
-		for (char *t = colon; t > f && (t[-1] == ' ' || t[-1] == '\t');)
-			*--t = '\0';
-		mime_field(m, p, boundary, seen, f, colon + 1, cte);
-	}
+	return 0;
 }
 
 /* mime_headers_done - a header block is complete: start the entity. */
 static void
 mime_headers_done(struct tg_mime *m, int truncated)
 {
-	struct tg_mime_part tmp, *p;
-	char boundary[MIME_BOUNDARY_MAX + 1] = "";
+	struct mime_entity e;
+	struct tg_mime_part *p;
 	struct mime_frame *f;
-	int cte = MIME_RAW, digest;
+	int digest;
 
 	digest = m->depth > 0 && m->stack[m->depth - 1].digest;
-	memset(&tmp, 0, sizeof tmp);
-	tg_strlcpy(tmp.type, digest ? "message/rfc822" : "text/plain",
-	    sizeof tmp.type);
-	mime_split_fields(m, &tmp, boundary, &cte);
+	memset(&e, 0, sizeof e);
+	tg_strlcpy(e.part.type, digest ? "message/rfc822" : "text/plain",
+	    sizeof e.part.type);
+	tg_mime_entity_parse(m->hdr, m->hlen, &e);
 	m->hlen = 0;
-	if (m->hdr_over) {
+	if (e.part.malformed)
+		mime_bad(m, NULL, e.part.why);
+	if (m->hdr_over || e.part.opaque) {
+		for (size_t i = 0; i < e.part.nnames; i++)
+			free(e.part.names[i].name);
+		mime_opaque(m, m->hdr_over ? "part headers too long" :
+		    e.part.why);
 		m->hdr_over = 0;
-		for (size_t i = 0; i < tmp.nnames; i++)
-			free(tmp.names[i].name);
-		mime_opaque(m, "part headers too long");
 		m->state = MIME_SKIP;
 		return;
 	}
 	if (truncated)
-		mime_bad(m, &tmp, "part headers not ended");
-	if (strncmp(tmp.type, "multipart/", 10) == 0 ||
-	    (strcmp(tmp.type, "message/rfc822") == 0 && cte == MIME_RAW)) {
-		int multi = tmp.type[0] == 'm' && tmp.type[1] == 'u';
+		mime_bad(m, &e.part, "part headers not ended");
+	/* message/rfc822 holds a message; so does message/global (RFC
+	 * 6532), and readers such as Python's email parse every message/
+	 * type that way: looking inside costs nothing and misses nothing. */
+	if (strncmp(e.part.type, "multipart/", 10) == 0 ||
+	    (strncmp(e.part.type, "message/", 8) == 0 && e.cte == MIME_RAW)) {
+		int multi = e.part.type[0] == 'm' && e.part.type[1] == 'u';
 
-		for (size_t i = 0; i < tmp.nnames; i++)
-			free(tmp.names[i].name);
+		for (size_t i = 0; i < e.part.nnames; i++)
+			free(e.part.names[i].name);
 		if (m->depth >= MIME_DEPTH_MAX) {
 			mime_opaque(m, "nested too deeply");
 			m->state = MIME_SKIP;
 			return;
 		}
-		if (multi && boundary[0] == '\0') {
+		if (multi && e.boundary[0] == '\0') {
 			mime_opaque(m, "multipart without boundary");
+			m->state = MIME_SKIP;
+			return;
+		}
+		if (multi && mime_boundary_clash(m, e.boundary)) {
+			mime_opaque(m, "boundary clashes with an outer one");
 			m->state = MIME_SKIP;
 			return;
 		}
 		f = &m->stack[m->depth++];
 		memset(f, 0, sizeof *f);
-		tg_strlcpy(f->boundary, boundary, sizeof f->boundary);
-		f->blen = strlen(boundary);
-		f->digest = strcmp(tmp.type, "multipart/digest") == 0;
+		tg_strlcpy(f->boundary, e.boundary, sizeof f->boundary);
+		f->blen = strlen(e.boundary);
+		f->digest = strcmp(e.part.type, "multipart/digest") == 0;
 		/* A multipart starts with its preamble; a message with
 		 * its own header block. */
 		m->state = multi ? MIME_SKIP : MIME_HEADERS;
 		return;
 	}
-	if ((p = mime_new_part(m)) == NULL) {
-		for (size_t i = 0; i < tmp.nnames; i++)
-			free(tmp.names[i].name);
+	if (strncmp(e.part.type, "message/", 8) == 0) {
+		/* RFC 2046 allows no encoding here, yet readers decode it
+		 * and show what is inside, which we do not parse. */
+		for (size_t i = 0; i < e.part.nnames; i++)
+			free(e.part.names[i].name);
+		mime_opaque(m, "encoded message/ part");
 		m->state = MIME_SKIP;
 		return;
 	}
-	*p = tmp;
-	if (cte < 0) {
+	if ((p = mime_new_part(m)) == NULL) {
+		for (size_t i = 0; i < e.part.nnames; i++)
+			free(e.part.names[i].name);
+		m->state = MIME_SKIP;
+		return;
+	}
+	*p = e.part;
+	if (e.cte < 0) {
 		mime_bad(m, p, "unknown Content-Transfer-Encoding");
-		cte = MIME_RAW;
+		e.cte = MIME_RAW;
 	}
 	m->cur = p;
-	m->cte = (enum mime_cte)cte;
+	m->cte = (enum mime_cte)e.cte;
 	m->state = MIME_LEAF;
 	if (mime_hash_wanted(m, p->type)) {
 		m->md = EVP_MD_CTX_new();
@@ -648,13 +578,38 @@ mime_on_delimiter(struct tg_mime *m, int k, int close)
 }
 
 /* mime_piece - one line, or a piece of a line too long to buffer */
+/* mime_long_delimiter - a line too long to buffer may still be a
+ * delimiter with a long run of transport padding (RFC 2046 allows any
+ * amount, and readers take it): follow each piece of it. */
+static void
+mime_long_delimiter(struct tg_mime *m, const char *s, size_t n, int bol,
+    int eol)
+{
+	int k, close;
+
+	if (bol) {
+		k = mime_delimiter(m, s, n, &close);
+		m->long_delim = k + 1;
+		m->long_close = close;
+	} else
+		for (size_t i = 0; i < n && m->long_delim > 0; i++)
+			if (s[i] != ' ' && s[i] != '\t')
+				m->long_delim = 0;
+	if (!eol || m->long_delim == 0)
+		return;
+	k = m->long_delim - 1;
+	m->long_delim = 0;
+	mime_bad(m, m->cur, "delimiter line too long");
+	mime_on_delimiter(m, k, m->long_close);
+}
+
+/* mime_piece - one line, or a piece of a line too long to buffer; s
+ * holds no CR or LF */
 static void
 mime_piece(struct tg_mime *m, const char *s, size_t n, int bol, int eol)
 {
 	int k, close;
 
-	if (eol && n > 0 && s[n - 1] == '\r')
-		n--;
 	if (bol && eol && (k = mime_delimiter(m, s, n, &close)) >= 0) {
 		mime_on_delimiter(m, k, close);
 		return;
@@ -665,57 +620,74 @@ mime_piece(struct tg_mime *m, const char *s, size_t n, int bol, int eol)
 			mime_headers_done(m, 0);
 			return;
 		}
-		if (m->hlen + n + 1 > MIME_HDR_MAX) {
+		if (m->hlen + n + 1 > MIME_HDR_MAX)
 			m->hdr_over = 1;
-			return;
+		else {
+			memcpy(m->hdr + m->hlen, s, n);
+			m->hlen += n;
+			if (eol)
+				m->hdr[m->hlen++] = '\n';
 		}
-		memcpy(m->hdr + m->hlen, s, n);
-		m->hlen += n;
-		if (eol)
-			m->hdr[m->hlen++] = '\n';
-		return;
+		break;
 	case MIME_LEAF:
 		mime_content(m, s, n, bol, eol);
-		return;
+		break;
 	case MIME_SKIP:
-		return;
+		break;
 	}
+	if (!(bol && eol))
+		mime_long_delimiter(m, s, n, bol, eol);
 }
 
 void
 tg_mime_feed(struct tg_mime *m, const char *buf, size_t len)
 {
-	const char *nl;
+	size_t n, room;
 
 	if (m->finished)
 		return;
 	while (len > 0) {
-		size_t room = sizeof m->line - m->llen, take;
-
-		nl = memchr(buf, '\n', len);
-		take = nl != NULL ? (size_t)(nl - buf) + 1 : len;
-		if (take > room) {
-			/* Too long to be a delimiter: pass it on in pieces,
-			 * keeping a trailing CR with the next piece. */
+		if (m->cr) {
+			/* The line before ended with CR: LF completes the
+			 * line break. A bare CR ends a line too, as in mail
+			 * readers (Thunderbird, Python's email), but not in
+			 * every one: inside a multipart, where lines decide
+			 * the structure, that is malformed. */
+			m->cr = 0;
+			if (*buf == '\n') {
+				buf++;
+				len--;
+				continue;
+			}
+			if (m->depth > 0)
+				mime_bad(m, m->cur, "bare CR");
+		}
+		for (n = 0; n < len && buf[n] != '\r' && buf[n] != '\n'; n++)
+			;
+		room = sizeof m->line - m->llen;
+		if (n >= room) {
+			/* Too long to be a delimiter (but see
+			 * mime_long_delimiter): pass it on in pieces. */
 			memcpy(m->line + m->llen, buf, room);
-			mime_piece(m, m->line, sizeof m->line - 1, !m->midline,
-			    0);
-			m->line[0] = m->line[sizeof m->line - 1];
-			m->llen = 1;
+			mime_piece(m, m->line, sizeof m->line, !m->midline, 0);
+			m->llen = 0;
 			m->midline = 1;
 			buf += room;
 			len -= room;
 			continue;
 		}
-		memcpy(m->line + m->llen, buf, take);
-		m->llen += take;
-		buf += take;
-		len -= take;
-		if (nl != NULL) {
-			mime_piece(m, m->line, m->llen - 1, !m->midline, 1);
-			m->llen = 0;
-			m->midline = 0;
-		}
+		memcpy(m->line + m->llen, buf, n);
+		m->llen += n;
+		buf += n;
+		len -= n;
+		if (len == 0)
+			break;		/* the line goes on in the next chunk */
+		m->cr = *buf == '\r';
+		buf++;
+		len--;
+		mime_piece(m, m->line, m->llen, !m->midline, 1);
+		m->llen = 0;
+		m->midline = 0;
 	}
 }
 
@@ -724,6 +696,9 @@ tg_mime_finish(struct tg_mime *m)
 {
 	if (m->finished)
 		return;
+	if (m->cr && m->depth > 0)	/* nothing came after it */
+		mime_bad(m, m->cur, "bare CR");
+	m->cr = 0;
 	if (m->llen > 0 || m->midline)
 		mime_piece(m, m->line, m->llen, !m->midline, 1);
 	m->llen = 0;

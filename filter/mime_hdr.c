@@ -96,7 +96,7 @@ hdr_utf8(const char *charset, const char *in, size_t len, int *bad)
 			 * byte, and go on. */
 			hdr_put(&b, out, (size_t)(op - out));
 			hdr_put(&b, "?", 1);
-			*bad = 1;
+			*bad |= TG_MIME_BAD;
 			ip++;
 			il--;
 			continue;
@@ -137,8 +137,12 @@ hdr_word(struct hdr_buf *b, const char *s, int *bad)
 	enc = toupper((unsigned char)q1[1]);
 	if ((enc != 'B' && enc != 'Q') || q1[2] != '?')
 		return 0;
+	/* The encoded text runs to the next '?', which must end the word:
+	 * no '?' or white space inside (RFC 2047 2, as Python's email
+	 * reads it). */
 	text = q1 + 3;
-	if ((end = strstr(text, "?=")) == NULL)
+	end = text + strcspn(text, "? \t\r\n");
+	if (end[0] != '?' || end[1] != '=')
 		return 0;
 	memcpy(charset, cs, (size_t)(q1 - cs));
 	charset[q1 - cs] = '\0';
@@ -156,12 +160,16 @@ hdr_word(struct hdr_buf *b, const char *s, int *bad)
 				c = (char)(hdr_hex((unsigned char)p[1]) * 16 +
 				    hdr_hex((unsigned char)p[2]));
 				p += 2;
-			}
+			} else if (c == '=')
+				*bad |= TG_MIME_BAD;
 			hdr_put(&raw, &c, 1);
 			continue;
 		}
-		if ((v = hdr_b64((unsigned char)c)) < 0)
-			continue;	/* padding and stray bytes */
+		if ((v = hdr_b64((unsigned char)c)) < 0) {
+			if (c != '=')	/* readers skip it or give up */
+				*bad |= TG_MIME_BAD;
+			continue;
+		}
 		acc = (acc << 6) | (unsigned)v;
 		if ((bits += 6) >= 8) {
 			bits -= 8;
@@ -176,7 +184,16 @@ hdr_word(struct hdr_buf *b, const char *s, int *bad)
 	return (size_t)(end + 2 - s);
 }
 
-/* hdr_words - tg_mime_decode_words; *bad as for hdr_word */
+static int
+hdr_wsp(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/* hdr_words - tg_mime_decode_words; *bad as for hdr_word, and set when
+ * readers may decode the value differently: an encoded word run into
+ * other text (Python's email leaves it encoded, others decode it), or
+ * "=?" that does not start one. */
 static char *
 hdr_words(const char *value, int *bad)
 {
@@ -186,21 +203,28 @@ hdr_words(const char *value, int *bad)
 
 	while (*p != '\0') {
 		if (p[0] == '=' && p[1] == '?' && (n = hdr_word(&b, p, bad)) > 0) {
-			p += n;
-			/* White space between two encoded words is not
-			 * part of the text (RFC 2047 6.2). */
-			for (gap = p; *gap == ' ' || *gap == '\t' ||
-			    *gap == '\r' || *gap == '\n'; gap++)
-				;
-			if (gap > p && gap[0] == '=' && gap[1] == '?' &&
-			    (n = hdr_word(&b, gap, bad)) > 0)
-				p = gap + n;
+			for (;;) {
+				if ((p > value && !hdr_wsp(p[-1])) ||
+				    (p[n] != '\0' && !hdr_wsp(p[n])))
+					*bad |= TG_MIME_BAD;
+				p += n;
+				/* White space between two encoded words is
+				 * not part of the text (RFC 2047 6.2). */
+				for (gap = p; hdr_wsp(*gap); gap++)
+					;
+				if (gap == p || gap[0] != '=' || gap[1] != '?' ||
+				    (n = hdr_word(&b, gap, bad)) == 0)
+					break;
+				p = gap;
+			}
 			continue;
 		}
 		if (*p == '\r' || *p == '\n') {	/* unfold */
 			p++;
 			continue;
 		}
+		if (p[0] == '=' && p[1] == '?')
+			*bad |= TG_MIME_BAD;
 		hdr_put(&b, p, 1);
 		p++;
 	}
@@ -223,9 +247,10 @@ struct hdr_param {
 	char	*value;			/* unquoted */
 };
 
-/* tg_mime_skip_cfws - past white space and (nested) comments */
-const char *
-tg_mime_skip_cfws(const char *p)
+/* hdr_skip_cfws - past white space and (nested, escaped) comments; an
+ * unclosed comment runs to the end and sets *unclosed. */
+static const char *
+hdr_skip_cfws(const char *p, int *unclosed)
 {
 	int depth;
 
@@ -244,7 +269,30 @@ tg_mime_skip_cfws(const char *p)
 				break;
 			}
 		}
+		if (depth > 0)
+			*unclosed = 1;
 	}
+}
+
+const char *
+tg_mime_skip_cfws(const char *p)
+{
+	int unclosed = 0;
+
+	return hdr_skip_cfws(p, &unclosed);
+}
+
+/* hdr_cfws - the same in a Content- value: an unclosed comment hides the
+ * rest of it from us, not from a reader that does not take it for one. */
+static const char *
+hdr_cfws(const char *p, int *bad)
+{
+	int unclosed = 0;
+
+	p = hdr_skip_cfws(p, &unclosed);
+	if (unclosed)
+		*bad |= TG_MIME_BAD | TG_MIME_AMBIGUOUS;
+	return p;
 }
 
 /* hdr_value - a quoted string or token at p into *out; returns the end.
@@ -253,24 +301,41 @@ static const char *
 hdr_value(const char *p, char **out, int *bad)
 {
 	struct hdr_buf b = { NULL, 0, 0 };
+	int pairs = 0;
 
 	if (*p == '"') {
 		for (p++; *p != '"'; p++) {
 			if (*p == '\0') {
-				*bad = 1;
+				*bad |= TG_MIME_BAD;
 				break;
 			}
-			if (*p == '\\' && p[1] != '\0')
+			/* Readers keep or drop a backslash that quotes
+			 * what needs no quoting; inside an encoded word,
+			 * any (Python's email decodes the word first). */
+			if (*p == '\\' && p[1] != '\0') {
 				p++;
+				pairs = 1;
+				if (*p != '"' && *p != '\\')
+					*bad |= TG_MIME_BAD;
+			}
 			if (*p != '\r' && *p != '\n')
 				hdr_put(&b, p, 1);
 		}
 		if (*p == '"')
 			p++;
+		if (pairs && b.p != NULL && strstr(b.p, "=?") != NULL)
+			*bad |= TG_MIME_BAD;
 	} else {
 		for (; *p != '\0' && *p != ';' && *p != ' ' && *p != '\t' &&
-		    *p != '\r' && *p != '\n' && *p != '('; p++)
+		    *p != '\r' && *p != '\n' && *p != '('; p++) {
+			/* A token ends at a tspecial for Python's email,
+			 * not for others: "name=a/b.exe"; and at '*',
+			 * which RFC 2231 gives a meaning. */
+			if ((unsigned char)*p < ' ' || *p == 0x7f ||
+			    strchr("<>@,:\\\"/[]?=*", *p) != NULL)
+				*bad |= TG_MIME_BAD;
 			hdr_put(&b, p, 1);
+		}
 	}
 	*out = hdr_take(&b);
 	return p;
@@ -299,50 +364,112 @@ hdr_pname(const char *s, size_t n, struct hdr_param *pp)
 	}
 }
 
+/* hdr_skip_param - past a parameter that could not be parsed, to the ';'
+ * that starts the next one (outside quotes), so that what follows is
+ * still read: a reader that recovers there must not see more than we do. */
+static const char *
+hdr_skip_param(const char *p)
+{
+	int quoted = 0;
+
+	for (; *p != '\0' && (quoted || *p != ';'); p++) {
+		if (*p == '\\' && quoted && p[1] != '\0')
+			p++;
+		else if (*p == '"')
+			quoted = !quoted;
+	}
+	return p;
+}
+
+/* hdr_repeats - a parameter given twice (same name and section; a plain
+ * and an RFC 2231 "name*" form are two different parameters) is
+ * malformed, and ambiguous when the values differ: readers take the
+ * first or the last. RFC 2231 sections of one value are not repeats. */
+static void
+hdr_repeats(const struct hdr_param *pp, size_t n, int *bad)
+{
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = i + 1; j < n; j++) {
+			if (pp[i].section != pp[j].section ||
+			    strcmp(pp[i].name, pp[j].name) != 0 ||
+			    (pp[i].section < 0 && pp[i].ext != pp[j].ext))
+				continue;
+			*bad |= TG_MIME_BAD;
+			if (pp[i].ext != pp[j].ext ||
+			    strcmp(pp[i].value, pp[j].value) != 0)
+				*bad |= TG_MIME_AMBIGUOUS;
+		}
+}
+
 /* hdr_parse - type and parameters of a header value; returns the count */
 static size_t
 hdr_parse(const char *v, char **type, struct hdr_param *pp, int *bad)
 {
 	struct hdr_buf t = { NULL, 0, 0 };
-	const char *p = tg_mime_skip_cfws(v), *name;
+	const char *p = hdr_cfws(v, bad), *name, *nend, *q;
 	size_t n = 0;
 
-	for (; *p != '\0' && *p != ';'; p = tg_mime_skip_cfws(p + 1))
+	/* The type without white space and comments around its parts; one
+	 * inside a part ("x-msdos- program") stays as a space, which makes
+	 * the type invalid. */
+	while (*p != '\0' && *p != ';') {
 		hdr_put(&t, p, 1);
+		q = hdr_cfws(p + 1, bad);
+		if (q != p + 1 && *p != '/' && *q != '/' && *q != '\0' &&
+		    *q != ';')
+			hdr_put(&t, " ", 1);
+		p = q;
+	}
 	*type = hdr_take(&t);
 	tg_str_lower(*type);
-	while (*p == ';' && n < HDR_PARAMS_MAX) {
-		p = tg_mime_skip_cfws(p + 1);
+	while (*p == ';') {
+		p = hdr_cfws(p + 1, bad);
+		if (*p == '\0' || *p == ';')
+			continue;	/* an empty parameter: harmless */
+		if (n == HDR_PARAMS_MAX) {
+			/* More than we look at: one of them could be the
+			 * boundary or a file name. */
+			*bad |= TG_MIME_BAD | TG_MIME_AMBIGUOUS;
+			break;
+		}
 		name = p;
 		while (*p != '\0' && *p != '=' && *p != ';' && *p != ' ' &&
-		    *p != '\t' && *p != '\r' && *p != '\n')
+		    *p != '\t' && *p != '\r' && *p != '\n' && *p != '(' &&
+		    *p != '"')
 			p++;
-		if (p == name) {
-			if (*p != '\0' && *p != ';')
-				*bad = 1;
+		nend = p;
+		if (p == name || *(p = hdr_cfws(p, bad)) != '=') {
+			*bad |= TG_MIME_BAD;
+			p = hdr_skip_param(p);
 			continue;
 		}
-		hdr_pname(name, (size_t)(p - name), &pp[n]);
-		p = tg_mime_skip_cfws(p);
-		if (*p != '=') {
-			*bad = 1;
-			continue;
-		}
-		p = hdr_value(tg_mime_skip_cfws(p + 1), &pp[n].value, bad);
+		hdr_pname(name, (size_t)(nend - name), &pp[n]);
+		p = hdr_cfws(p + 1, bad);
+		/* An unquoted plain value with two "'" (x''a.exe): Python's
+		 * email reads it as RFC 2231 charset'language'value. */
+		if (*p != '"' && !pp[n].ext && (q = strchr(p, '\'')) != NULL &&
+		    (size_t)(q - p) < strcspn(p, "; \t\r\n(") &&
+		    (q = strchr(q + 1, '\'')) != NULL &&
+		    (size_t)(q - p) < strcspn(p, "; \t\r\n("))
+			*bad |= TG_MIME_BAD;
+		p = hdr_value(p, &pp[n].value, bad);
 		n++;
-		p = tg_mime_skip_cfws(p);
+		p = hdr_cfws(p, bad);
 		if (*p != '\0' && *p != ';') {
-			*bad = 1;	/* junk after a value */
-			while (*p != '\0' && *p != ';')
-				p++;
+			*bad |= TG_MIME_BAD;	/* junk after a value */
+			p = hdr_skip_param(p);
 		}
 	}
+	hdr_repeats(pp, n, bad);
 	return n;
 }
 
-/* hdr_pct - percent-decode s into b */
+/* hdr_pct - percent-decode s into b; a byte that is not an RFC 2231
+ * attribute-char (8-bit, white space, tspecials, '*', '\'') or a '%'
+ * without two hex digits is malformed: readers keep it, stop there (Python's
+ * email) or give up. */
 static void
-hdr_pct(struct hdr_buf *b, const char *s)
+hdr_pct(struct hdr_buf *b, const char *s, int *bad)
 {
 	for (; *s != '\0'; s++) {
 		char c = *s;
@@ -352,7 +479,9 @@ hdr_pct(struct hdr_buf *b, const char *s)
 			c = (char)(hdr_hex((unsigned char)s[1]) * 16 +
 			    hdr_hex((unsigned char)s[2]));
 			s += 2;
-		}
+		} else if ((unsigned char)c <= ' ' || (unsigned char)c >= 0x7f ||
+		    strchr("*'%()<>@,;:\\\"/[]?=", c) != NULL)
+			*bad |= TG_MIME_BAD;
 		hdr_put(b, &c, 1);
 	}
 }
@@ -362,6 +491,7 @@ static char *
 hdr_ext_value(struct hdr_param **sec, size_t n, int *bad)
 {
 	struct hdr_buf raw = { NULL, 0, 0 };
+	size_t plain = 0;
 	char charset[64] = "";
 	const char *q1, *q2, *s;
 	char *u;
@@ -372,7 +502,7 @@ hdr_ext_value(struct hdr_param **sec, size_t n, int *bad)
 			q1 = strchr(s, '\'');
 			q2 = q1 != NULL ? strchr(q1 + 1, '\'') : NULL;
 			if (q2 == NULL)
-				*bad = 1;
+				*bad |= TG_MIME_BAD;
 			else {
 				size_t cl = (size_t)(q1 - s);
 
@@ -384,11 +514,28 @@ hdr_ext_value(struct hdr_param **sec, size_t n, int *bad)
 			}
 		}
 		if (sec[i]->ext)
-			hdr_pct(&raw, s);
+			hdr_pct(&raw, s, bad);
 		else
 			hdr_put(&raw, s, strlen(s));
+		if (!sec[i]->ext && strstr(s, "=?") != NULL) {
+			/* Encoded words in sections: readers decode the
+			 * joined value, each section or none, and see
+			 * other names (white space between words goes
+			 * only in the joined value). */
+			int sbad = n > 1 ? TG_MIME_BAD : 0;
+
+			free(hdr_words(s, &sbad));
+			*bad |= sbad;
+		}
+		plain += !sec[i]->ext;
 	}
-	u = hdr_utf8(charset, raw.p != NULL ? raw.p : "", raw.len, bad);
+	/* Without a charset, clients decode RFC 2047 words in the joined
+	 * value as in a plain one (Thunderbird, Outlook). */
+	if (plain == n)
+		u = hdr_words(raw.p != NULL ? raw.p : "", bad);
+	else
+		u = hdr_utf8(charset, raw.p != NULL ? raw.p : "", raw.len,
+		    bad);
 	free(raw.p);
 	return u;
 }
@@ -403,7 +550,8 @@ hdr_add(char **vals, size_t *nv, size_t max, char *v, int *bad)
 			return;
 		}
 	if (*nv >= max) {
-		*bad = 1;
+		/* A value not kept is one no rule tested. */
+		*bad |= TG_MIME_BAD | TG_MIME_AMBIGUOUS;
 		free(v);
 		return;
 	}
@@ -427,14 +575,14 @@ hdr_sections(struct hdr_param *pp, size_t np, const char *pname,
 				if (found++ == 0)
 					sec[n++] = &pp[i];
 				else
-					*bad = 1;
+					*bad |= TG_MIME_BAD;
 			}
 		if (found == 0)
 			break;
 	}
 	for (size_t i = 0; i < np; i++)	/* a gap: sections after it */
 		if (pp[i].section >= (int)n && strcmp(pp[i].name, pname) == 0)
-			*bad = 1;
+			*bad |= TG_MIME_BAD;
 	return n;
 }
 

@@ -83,6 +83,9 @@ policy_free(struct tg_policy *p)
 	free(p->path);
 	tg_auth_conf_free(p->auth);
 	free(p->mem_snapshot);
+	for (size_t i = 0; i < p->nhdr_names; i++)
+		free(p->hdr_names[i]);
+	free(p->hdr_names);
 	free(p);
 }
 
@@ -90,6 +93,18 @@ void
 tg_policy_use(struct tg_policy *p, enum tg_attr a)
 {
 	p->attrs_used[a / 64] |= (uint64_t)1 << (a % 64);
+}
+
+size_t
+tg_policy_header_name(struct tg_policy *p, const char *name)
+{
+	for (size_t i = 0; i < p->nhdr_names; i++)
+		if (tg_str_iequal(p->hdr_names[i], name))
+			return i + 1;
+	p->hdr_names = tg_xrealloc(p->hdr_names, (p->nhdr_names + 1) *
+	    sizeof *p->hdr_names);
+	p->hdr_names[p->nhdr_names++] = tg_xstrdup(name);
+	return p->nhdr_names;
 }
 
 struct tg_policy *

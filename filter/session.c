@@ -19,7 +19,6 @@
 #include "tg_session.h"
 
 #define SESSION_VALUE_MAX	1024	/* longest non-address value kept */
-#define SESSION_HDR_BYTES_MAX	(256 * 1024)	/* header text kept per message */
 
 /* Attributes that belong to the message; tg_session_reset_message clears
  * them. Everything else belongs to the connection. */
@@ -95,6 +94,13 @@ tg_session_reset_message(struct tg_session *s)
 	s->discard = 0;
 	s->msg_accepted = 0;
 	s->hdrs_dropped = 0;
+	s->hdr_lost = tg_free(s->hdr_lost);
+	s->nhdr_lost = 0;
+	s->hdr_lost_blind = s->hdr_lost_logged = 0;
+	for (int i = 0; i < TG_MIME_TOP_COUNT; i++) {
+		s->ctop_count[i] = 0;
+		s->ctop_other[i] = tg_free(s->ctop_other[i]);
+	}
 	s->authres_seen = 0;
 	s->authres_forged = tg_free(s->authres_forged);
 	s->nforged = 0;
@@ -274,20 +280,45 @@ session_count_header(struct tg_session *s, size_t nlen, const char *value)
 	}
 }
 
-void
-tg_session_add_header(struct tg_session *s, const char *name,
-    const char *value)
+/* session_ctop - is name one of the message's own Content- fields? Its
+ * index, or -1. */
+static int
+session_ctop(const char *name)
+{
+	for (int i = 0; i < TG_MIME_TOP_COUNT; i++)
+		if (tg_str_iequal(name, tg_mime_top_names[i]))
+			return i;
+	return -1;
+}
+
+/* session_lost - a field not kept: count it under the names rules read,
+ * so that header.occurrences stays exact and a rule reading a field that
+ * is gone can tell (the policy bounds the names; the client does not). */
+static void
+session_lost(struct tg_session *s, const struct tg_policy *p,
+    const char *name)
+{
+	s->hdrs_dropped++;
+	if (p == NULL || (s->hdr_lost != NULL &&
+	    s->nhdr_lost != p->nhdr_names)) {
+		s->hdr_lost_blind = 1;
+		return;
+	}
+	if (s->hdr_lost == NULL) {
+		s->nhdr_lost = p->nhdr_names;
+		s->hdr_lost = tg_xcalloc(s->nhdr_lost + 1,
+		    sizeof *s->hdr_lost);
+	}
+	for (size_t i = 0; i < p->nhdr_names; i++)
+		if (tg_str_iequal(name, p->hdr_names[i]))
+			s->hdr_lost[i]++;
+}
+
+static void
+session_keep(struct tg_session *s, const char *name, const char *value)
 {
 	size_t nlen = strlen(name), vlen = strlen(value);
 
-	/* "Name: value\r\n", as the MTA counts it into the message. */
-	s->size += (long long)(nlen + 2 + vlen + 2);
-	session_count_header(s, nlen, value);
-	if (s->nhdrs >= TG_HEADER_MAX_COUNT ||
-	    s->hdr_bytes + nlen + vlen > SESSION_HDR_BYTES_MAX) {
-		s->hdrs_dropped++;
-		return;
-	}
 	if (s->nhdrs == s->hdrcap) {
 		s->hdrcap = s->hdrcap ? s->hdrcap * 2 : 16;
 		s->hdrs = tg_xrealloc(s->hdrs, s->hdrcap * sizeof *s->hdrs);
@@ -303,6 +334,45 @@ tg_session_add_header(struct tg_session *s, const char *name,
 }
 
 void
+tg_session_add_header(struct tg_session *s, const struct tg_policy *p,
+    const char *name, const char *value)
+{
+	size_t nlen = strlen(name), vlen = strlen(value);
+	int top = session_ctop(name);
+
+	/* "Name: value\r\n", as the MTA counts it into the message. */
+	s->size += (long long)(nlen + 2 + vlen + 2);
+	session_count_header(s, nlen, value);
+	if (top >= 0 && s->ctop_count[top]++ == 0) {
+		/* The MIME parser starts from these: whatever came before,
+		 * the first of each is kept (three fields at most, each
+		 * bounded by the MTA's header size). */
+		session_keep(s, name, value);
+		return;
+	}
+	if (top >= 0 && s->ctop_other[top] == NULL &&
+	    strcmp(value, tg_session_header(s, name)) != 0)
+		s->ctop_other[top] = tg_xstrdup(value);
+	if (s->hdrs_dropped > 0 || s->nhdrs >= TG_HEADER_MAX_COUNT ||
+	    s->hdr_bytes + nlen + vlen > TG_HEADER_MAX_BYTES) {
+		session_lost(s, p, name);
+		return;
+	}
+	session_keep(s, name, value);
+}
+
+long long
+tg_session_header_lost(const struct tg_session *s, size_t hname)
+{
+	if (s->hdrs_dropped == 0)
+		return 0;
+	if (s->hdr_lost_blind || hname == 0 || hname > s->nhdr_lost ||
+	    s->hdr_lost == NULL)
+		return -1;
+	return (long long)s->hdr_lost[hname - 1];
+}
+
+void
 tg_session_add_body(struct tg_session *s, size_t len)
 {
 	s->size += (long long)len;
@@ -311,15 +381,19 @@ tg_session_add_body(struct tg_session *s, size_t len)
 static struct tg_mime *
 session_mime_start(struct tg_session *s, const struct tg_policy *p)
 {
+	struct tg_mime_top top[TG_MIME_TOP_COUNT];
 	struct tg_mime_conf conf;
 
 	if (s->mime != NULL || p == NULL || !tg_mime_wanted(p))
 		return s->mime;
 	conf.hash = tg_policy_uses(p, TG_A_ATT_SHA256);
 	conf.hash_types = p->mime_hash_types;
-	s->mime = tg_mime_new(&conf, tg_session_header(s, "Content-Type"),
-	    tg_session_header(s, "Content-Transfer-Encoding"),
-	    tg_session_header(s, "Content-Disposition"));
+	for (int i = 0; i < TG_MIME_TOP_COUNT; i++) {
+		top[i].value = tg_session_header(s, tg_mime_top_names[i]);
+		top[i].other = s->ctop_other[i];
+		top[i].count = s->ctop_count[i];
+	}
+	s->mime = tg_mime_new_top(&conf, top);
 	return s->mime;
 }
 

@@ -35,6 +35,12 @@ int	tg_content_bool(const struct tg_session *,
 int	tg_content_lookup_value(const struct tg_session *,
 	    const struct tg_content_cur *, const struct tg_expr *,
 	    long long *num, const char **str);
+/* 1 when e reads a header whose value depends on fields the session did
+ * not keep (past its caps): header "X", header.decoded, header.from and
+ * header.sender whose first field was dropped, header.occurrences of a
+ * name not counted. The condition cannot be decided; logged once per
+ * message. */
+int	tg_content_header_lost(struct tg_session *, const struct tg_expr *);
 /* 1 when the current part is opaque (its headers were lost to malformed
  * MIME) and e tests one of its facts: the test is then taken as true. */
 int	tg_content_suspicious(const struct tg_content_cur *,

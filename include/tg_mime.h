@@ -44,10 +44,34 @@ struct tg_mime_conf {
 
 struct tg_mime;
 
+/* The message's own Content- fields, in this order in the array handed to
+ * tg_mime_new_top(). */
+enum tg_mime_top_field {
+	TG_MIME_TOP_TYPE,	/* Content-Type */
+	TG_MIME_TOP_CTE,	/* Content-Transfer-Encoding */
+	TG_MIME_TOP_DISP,	/* Content-Disposition */
+	TG_MIME_TOP_COUNT
+};
+extern const char *const tg_mime_top_names[TG_MIME_TOP_COUNT];
+
+/* One top-level Content- field as the header step saw it: what the MIME
+ * parser needs to treat a repeat as it treats one inside a part. */
+struct tg_mime_top {
+	const char	*value;		/* the first field's, NULL: absent */
+	const char	*other;		/* a later field's value that differs
+					 * from the first, or NULL */
+	unsigned long	 count;		/* fields of that name */
+};
+
 /* Start a message whose top-level header fields are given (NULL: absent).
  * Caller frees with tg_mime_free(). */
 struct tg_mime *tg_mime_new(const struct tg_mime_conf *, const char *ctype,
 	    const char *cte, const char *cdisp);
+/* The same from top[TG_MIME_TOP_COUNT]: a field given twice makes the
+ * message malformed, and with two different values the whole body one
+ * opaque part (its structure depends on which one a reader takes). */
+struct tg_mime *tg_mime_new_top(const struct tg_mime_conf *,
+	    const struct tg_mime_top *top);
 /* Feed body bytes as they arrive, in chunks of any size. Memory stays
  * bounded whatever the input. */
 void	tg_mime_feed(struct tg_mime *, const char *buf, size_t len);
@@ -66,13 +90,21 @@ char	*tg_mime_decode_words(const char *value);
 /* Past RFC 5322 CFWS: white space and (nested, escaped) comments. An
  * unclosed comment runs to the end of the string. */
 const char *tg_mime_skip_cfws(const char *);
+/* What tg_mime_params() found wrong, or'ed into *bad. */
+#define TG_MIME_BAD		1	/* malformed (bytes invalid in a
+					 * declared charset included) */
+#define TG_MIME_AMBIGUOUS	2	/* readers may disagree on a value: a
+					 * parameter repeated with another
+					 * value, more parameters or values
+					 * than are looked at */
 /* Parse a Content-Type or Content-Disposition value: *type gets the
  * lowercased "type/subtype" or disposition (caller frees), and up to max
  * distinct values of parameter pname (RFC 2231 continuations and charsets,
  * RFC 2047 words in quoted values) go to vals[] (caller frees each).
- * Returns the number of values; *bad is set to 1 when the value was
- * malformed, bytes invalid in a declared charset included (parsing goes
- * on as far as it can). */
+ * Returns the number of values; TG_MIME_BAD and TG_MIME_AMBIGUOUS are
+ * or'ed into *bad (parsing goes on as far as it can). A plain value and
+ * an RFC 2231 one (filename= and filename*=) are both returned: mail
+ * clients show the RFC 2231 one, older readers the other. */
 size_t	tg_mime_params(const char *value, const char *pname, char **type,
 	    char **vals, size_t max, int *bad);
 /* Bytes in charset (NULL or "": as they are) to UTF-8; invalid sequences

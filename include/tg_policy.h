@@ -154,6 +154,10 @@ struct tg_expr {
 	enum tg_attr	 attr;		/* BOOL, CMP, IN_*, MATCH */
 	char		*param;		/* the quoted parameter of attributes that
 					 * take one: header "Name" */
+	size_t		 hname;		/* header "Name", header.decoded,
+					 * header.occurrences, header.from,
+					 * header.sender: 1 + the name's index
+					 * in policy hdr_names; 0 otherwise */
 	enum tg_cmp	 cmp;		/* CMP */
 	long long	 num;		/* CMP on a TG_T_NUM attribute */
 	char		*str;		/* CMP on a string; MATCH: the pattern */
@@ -218,6 +222,10 @@ struct tg_policy {
 					/* attributes some rule reads:
 					 * tg_policy_uses() */
 	int		  header_used;	/* some rule reads a header */
+	char		**hdr_names;	/* the header names rules read, each
+					 * once: counted even past what the
+					 * session keeps (tg_session.h) */
+	size_t		  nhdr_names;
 	struct tg_auth_conf *auth;	/* sasl { }, authentication-results;
 					 * NULL when neither is given */
 	struct tg_limit	**limits;	/* limit declarations (tg_rate.h) */
@@ -236,6 +244,8 @@ struct tg_policy {
 
 /* Mark attribute a as read by some rule; does a rule read a? */
 void	tg_policy_use(struct tg_policy *, enum tg_attr a);
+/* Note that a rule reads header name; returns its tg_expr hname. */
+size_t	tg_policy_header_name(struct tg_policy *, const char *name);
 /* Inline: asked several times per macro and stage. */
 static inline int
 tg_policy_uses(const struct tg_policy *p, enum tg_attr a)

@@ -10,8 +10,10 @@
 #include "tg_ip.h"
 #include "tg_policy.h"
 #include "tg_engine.h"
+#include "tg_mime.h"
 
 #define TG_HEADER_MAX_COUNT	1000	/* headers kept for conditions */
+#define TG_HEADER_MAX_BYTES	(256 * 1024)	/* header text kept */
 
 struct tg_rate_state;
 
@@ -69,9 +71,25 @@ struct tg_session {
 	struct tg_verdict *helo_verdict; /* the same for the helo rules,
 					 * until the next HELO/EHLO */
 
+	/* Headers past TG_HEADER_MAX_COUNT or TG_HEADER_MAX_BYTES are
+	 * counted, not kept; once one is dropped every later one is, so a
+	 * kept field is always the first of its name. Except: the first
+	 * top-level Content-Type, -Transfer-Encoding and -Disposition are
+	 * always kept, because the MIME parser starts from them. */
+	size_t		 hdrs_dropped;	/* headers counted but not kept */
+	unsigned long	*hdr_lost;	/* per header name a rule reads (policy
+					 * hdr_names): fields not kept; NULL
+					 * until one is dropped */
+	size_t		 nhdr_lost;
+	int		 hdr_lost_blind; /* dropped without a policy to name
+					 * what: every count is unknown */
+	int		 hdr_lost_logged; /* "cannot decide" logged */
+	unsigned long	 ctop_count[TG_MIME_TOP_COUNT];	/* fields of each */
+	char		*ctop_other[TG_MIME_TOP_COUNT];	/* first later value
+					 * that differs from the first */
+
 	/* SMTP AUTH (auth.c, authres.c). */
 	int		 login_bad;	/* {auth_authen} unusable: tempfail */
-	size_t		 hdrs_dropped;	/* headers counted but not kept */
 	unsigned	 authres_seen;	/* Authentication-Results so far */
 	unsigned	*authres_forged; /* their 1-based indexes claiming our
 					 * authserv-id, for smfi_chgheader */
@@ -99,9 +117,14 @@ int	tg_session_set(struct tg_session *, enum tg_attr, const char *value);
 void	tg_session_set_client_ip(struct tg_session *, const struct tg_ip *);
 void	tg_session_set_queue_id(struct tg_session *, const char *);
 /* Record one header (name and unfolded value as received). Counts its
- * bytes into size. Headers past TG_HEADER_MAX_COUNT are counted, not kept. */
-void	tg_session_add_header(struct tg_session *, const char *name,
-	    const char *value);
+ * bytes into size. Headers past TG_HEADER_MAX_COUNT or TG_HEADER_MAX_BYTES
+ * are counted, not kept; for the header names the rules of p read, they
+ * are counted by name (p NULL: those counts are unknown). */
+void	tg_session_add_header(struct tg_session *, const struct tg_policy *p,
+	    const char *name, const char *value);
+/* Fields not kept of the header name a rule reads (tg_expr hname): 0 when
+ * none was dropped, -1 when unknown. */
+long long tg_session_header_lost(const struct tg_session *, size_t hname);
 void	tg_session_add_body(struct tg_session *, size_t len);
 /* Body bytes: counted into size and, when a rule of policy p reads
  * MIME facts, fed to the MIME parser (started on the first call from the
@@ -112,6 +135,8 @@ void	tg_session_add_body_data(struct tg_session *,
  * NULL when p has no MIME rule. */
 struct tg_mime *tg_session_mime(struct tg_session *,
 	    const struct tg_policy *p);
+/* The first field called name, NULL if none was kept (see hdrs_dropped
+ * and tg_session_header_lost() for whether it exists). */
 const char *tg_session_header(const struct tg_session *, const char *name);
 
 #endif

@@ -95,7 +95,7 @@ engine_fill(struct tg_session *s, const char *const *kv)
 
 			snprintf(hname, sizeof hname, "%.*s",
 			    (int)(colon - eq - 1), eq + 1);
-			tg_session_add_header(s, hname, colon + 2);
+			tg_session_add_header(s, NULL, hname, colon + 2);
 			continue;
 		}
 		if (strcmp(name, "body") == 0) {

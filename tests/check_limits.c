@@ -88,7 +88,7 @@ lim_fill(struct tg_session *s, const char *const *kv)
 
 			snprintf(name, sizeof name, "%.*s",
 			    (int)(colon - eq - 1), eq + 1);
-			tg_session_add_header(s, name, colon + 2);
+			tg_session_add_header(s, NULL, name, colon + 2);
 			continue;
 		}
 		ck_assert_msg(tg_attr_lookup(name, &a) == 0, "attr %s", name);
@@ -396,7 +396,7 @@ START_TEST(test_header_counters)
 	tg_session_init(&s, "H");
 	for (int i = 0; i < TG_HEADER_MAX_COUNT + 10; i++) {
 		snprintf(name, sizeof name, "X-%d", i);
-		tg_session_add_header(&s, name, "v");
+		tg_session_add_header(&s, NULL, name, "v");
 	}
 	ck_assert_int_eq(s.hdr_count, TG_HEADER_MAX_COUNT + 10);
 	ck_assert_uint_eq(s.nhdrs, TG_HEADER_MAX_COUNT);
@@ -552,7 +552,7 @@ START_TEST(test_mx_inbound)
 	    TG_ACT_TEMPFAIL);
 	ck_assert_str_eq(v.code, "452");
 	ck_assert_str_eq(v.xcode, "4.5.3");
-	tg_session_add_header(&s, "X-Long", "");
+	tg_session_add_header(&s, p, "X-Long", "");
 	s.hdr_longest = 999;
 	ck_assert_int_eq(tg_engine_eval(p, &s, TG_STAGE_EOM, &v),
 	    TG_ACT_REJECT);

@@ -116,7 +116,7 @@ thr_session(int worker, int n)
 		    TG_OK;
 		bad |= tg_engine_eval(p, &s, TG_STAGE_RCPT, &v) !=
 		    TG_ACT_REJECT || strcmp(v.code, "550") != 0;
-		tg_session_add_header(&s, "Subject", "hello");
+		tg_session_add_header(&s, p, "Subject", "hello");
 		tg_session_add_body(&s, 100);
 		bad |= tg_engine_eval(p, &s, TG_STAGE_EOM, &v) !=
 		    TG_ACT_CONTINUE;

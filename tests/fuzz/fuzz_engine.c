@@ -120,7 +120,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 3:
 			a = fuzz_take(&p, end);
 			b = fuzz_take(&p, end);
-			tg_session_add_header(&s, a, b);
+			tg_session_add_header(&s, fuzz_policy, a, b);
 			free(a);
 			free(b);
 			break;
