@@ -6,6 +6,8 @@
 # header, no_header. Every process is started and stopped by its PID:
 # tollgate and smtp-sink with the helpers of tests/daemon.sh (tg_spawn,
 # tg_wait, tg_stop; names tg and smtpsink), unbound with tests/unbound.sh.
+# An MTA without XCLIENT gets clients from other addresses through the
+# run's client network (clientnet.sh), removed here at exit.
 #
 # Environment: TOLLGATE, top_srcdir (from tests/Makefile.am);
 # TG_MTA_PORT_BASE (first port to try), KEEP=1 (keep the directory),
@@ -20,6 +22,7 @@ tap_failed=0	# test points that failed
 cur_fail=0	# failures in the running scenario
 pid_smtpsink="" pid_tg=""
 . "$mta_src/../unbound.sh"
+. "$mta_src/clientnet.sh"
 
 # The MTA script defines this once it has an MTA to look at.
 mta_queue_empty() { :; }
@@ -104,6 +107,8 @@ harness_exit() {
 	trap - EXIT
 	mta_stop
 	[ -n "${pid_dialog:-}" ] && kill -TERM "$pid_dialog" 2>/dev/null
+	# After the MTA: none of its connections to a client there is left.
+	clientnet_down
 	tg_stop_all
 	unbound_stop
 	if [ "${KEEP:-0}" = 1 ] || [ "$tap_failed" -ne 0 ] || [ "$rc" -ne 0 ]
@@ -228,10 +233,33 @@ listener_port() {
 # smtp LISTENER [swaks options] - one swaks session from 127.0.0.1 (unless
 # the options say otherwise); the message carries X-Test-Id: $id
 smtp() {
-	new_id
-	port=$(listener_port "$1")
+	smtp_run "" 127.0.0.1 "$@"
+}
+
+# smtp_as ADDR LISTENER [swaks options] - smtp with the MTA seeing the
+# client as ADDR (one of clientnet.sh's cn_client_addrs): by XCLIENT where
+# the MTA has it (client_via=xclient), else from ADDR itself in the run's
+# client network (client_via=netns; the MTA listens on $cn_host_addr too)
+smtp_as() {
+	_as=$1
 	shift
-	swaks --server "127.0.0.1:$port" --timeout 60 --suppress-data \
+	case $client_via in
+	xclient)	smtp "$@" --xclient-addr "$_as" ;;
+	netns)		smtp_run clientnet_exec "$cn_host_addr" "$@" \
+			    --local-interface "$_as" ;;
+	*)		bail "client_via: $client_via" ;;
+	esac
+}
+
+# smtp_run WRAPPER SERVER LISTENER [swaks options] - swaks (run by the
+# command WRAPPER, if any) to LISTENER's port on address SERVER
+smtp_run() {
+	new_id
+	_wrap=$1 _server=$2
+	port=$(listener_port "$3")
+	shift 3
+	# shellcheck disable=SC2086 # no wrapper: no word
+	$_wrap swaks --server "$_server:$port" --timeout 60 --suppress-data \
 	    --helo client.example.net --from tester@example.net \
 	    --header "X-Test-Id: $id" --header "Subject: tollgate test $id" \
 	    "$@" >"$out" 2>&1

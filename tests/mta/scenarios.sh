@@ -16,9 +16,12 @@
 # Set skip_why to skip a scenario on one MTA (say why). The listeners are
 # "mx" (any client) and "submission" (SMTP AUTH offered). The client is
 # 127.0.0.1 (untrusted) unless bound to 127.0.0.2 (trusted.cidr) or
-# 127.0.0.3 (listed in bl.test). DNS answers come from the test's unbound
-# (unbound.zones). Accounts (sasldb, made by the MTA script):
-# alice@example.org / alice-pw, dave@example.org / dave-pw (rate-limit only).
+# 127.0.0.3 (listed in bl.test), or seen as 198.51.100.7 or .9 with
+# smtp_as (XCLIENT with Postfix, the run's client network with Sendmail:
+# lib.sh, clientnet.sh; no_client_as says why neither works). DNS answers
+# come from the test's unbound (unbound.zones). Accounts (sasldb, made by
+# the MTA script): alice@example.org / alice-pw, dave@example.org / dave-pw
+# (rate-limit only).
 
 scenario clean "clean mail to a local domain is accepted, delivered, stamped"
 sc_clean() {
@@ -169,10 +172,10 @@ sc_dnsbl() {
 	    "Client [127.0.0.3] blocked using bl: Listed, see http://bl.test/127.0.0.3"
 }
 
-scenario no-rdns "a client without reverse DNS: 550 5.7.25 (XCLIENT)"
+scenario no-rdns "a client without reverse DNS: 550 5.7.25"
 sc_no_rdns() {
-	[ -n "$no_xclient" ] && { skip_why=$no_xclient; return; }
-	smtp mx --xclient-addr 198.51.100.9 --to bob@example.org
+	[ -n "$no_client_as" ] && { skip_why=$no_client_as; return; }
+	smtp_as 198.51.100.9 mx --to bob@example.org
 	expect fail 550 5.7.25 \
 	    "Client host rejected: cannot find your reverse hostname, [198.51.100.9]"
 }
@@ -188,20 +191,19 @@ sc_helo_not_fqdn() {
 }
 
 # libspf2 passes every loopback client ("localhost is always allowed"):
-# the SPF scenarios make the MTA see the client as 198.51.100.7 with
-# Postfix's XCLIENT (allowed for 127.0.0.1 by postfix.tap).
+# the SPF scenarios make the MTA see the client as 198.51.100.7 (smtp_as).
 scenario spf-fail "SPF fail for the envelope sender: 550 5.7.23 at MAIL"
 sc_spf_fail() {
-	[ -n "$no_xclient" ] && { skip_why=$no_xclient; return; }
-	smtp mx --xclient-addr 198.51.100.7 --from pat@spf-fail.test \
+	[ -n "$no_client_as" ] && { skip_why=$no_client_as; return; }
+	smtp_as 198.51.100.7 mx --from pat@spf-fail.test \
 	    --to bob@example.org
 	expect mail 550 5.7.23 "SPF validation failed for <pat@spf-fail.test>"
 }
 
 scenario spf-pass "SPF pass: accepted, Authentication-Results and Received-SPF added"
 sc_spf_pass() {
-	[ -n "$no_xclient" ] && { skip_why=$no_xclient; return; }
-	smtp mx --xclient-addr 198.51.100.7 --from pat@spf-pass.test \
+	[ -n "$no_client_as" ] && { skip_why=$no_client_as; return; }
+	smtp_as 198.51.100.7 mx --from pat@spf-pass.test \
 	    --to bob@example.org
 	expect mail 250
 	expect eom 250
