@@ -241,6 +241,9 @@ fuzz_init(void)
 		if (fp->offline) {
 			char *text = fuzz_read(path), *off = fuzz_offline(text);
 
+			if (fuzz_show)
+				fprintf(stderr, "--- %s as loaded:\n%s", fp->file,
+				    off);
 			fp->p = tg_policy_load_string(fp->file, off, dir, &d);
 			free(text);
 			free(off);
