@@ -51,13 +51,23 @@ void
 tg_authres_note(const struct tg_policy *p, struct tg_session *s,
     const char *name, const char *value)
 {
-	if (!tg_str_iequal(name, AUTHRES_NAME))
+	size_t n = sizeof AUTHRES_NAME - 1;
+	int obs;
+
+	/* "Authentication-Results :" (white space before the colon, RFC
+	 * 5322 4.5.3) is the same field to a reader, but not one the MTA
+	 * is sure to count as such when we ask it to remove the n-th: one
+	 * claiming our authserv-id cannot be removed safely. */
+	if (strncasecmp(name, AUTHRES_NAME, n) != 0 ||
+	    name[n + strspn(name + n, " \t")] != '\0')
 		return;
-	s->authres_seen++;
+	obs = name[n] != '\0';
+	if (!obs)
+		s->authres_seen++;
 	if (p == NULL || p->auth == NULL || p->auth->authres_id == NULL ||
 	    !tg_authres_is_ours(value, p->auth->authres_id))
 		return;
-	if (s->nforged >= AUTHRES_FORGED_MAX) {
+	if (obs || s->nforged >= AUTHRES_FORGED_MAX) {
 		s->forged_overflow = 1;
 		return;
 	}

@@ -774,8 +774,9 @@ milter_authres(SMFICTX *ctx, struct milter_conn *c)
 	char value[TG_AUTHRES_ID_MAX + 2 * TG_LOGIN_MAX + 64];
 
 	if (s->forged_overflow)
-		return milter_internal(ctx, c, TG_STAGE_EOM, "too many forged "
-		    "Authentication-Results headers to remove");
+		return milter_internal(ctx, c, TG_STAGE_EOM, "forged "
+		    "Authentication-Results headers that cannot be removed "
+		    "(too many, or a name with white space before the colon)");
 	for (size_t i = s->nforged; i-- > 0;) {
 		if (smfi_chgheader(ctx, "Authentication-Results",
 		    (int)s->authres_forged[i], NULL) != MI_SUCCESS)

@@ -140,10 +140,11 @@ const char *const tg_mime_top_names[TG_MIME_TOP_COUNT] = {
 /* mime_top_field - "Name: value\n" into the header block, folding kept as
  * spaces; 0, or -1 when the block is full. */
 static int
-mime_top_field(struct tg_mime *m, const char *name, const char *value)
+mime_top_field(struct tg_mime *m, const char *name, int obs,
+    const char *value)
 {
-	int n = snprintf(m->hdr + m->hlen, MIME_HDR_MAX - m->hlen, "%s: %s\n",
-	    name, value);
+	int n = snprintf(m->hdr + m->hlen, MIME_HDR_MAX - m->hlen,
+	    "%s%s: %s\n", name, obs ? " " : "", value);
 
 	if (n < 0 || (size_t)n >= MIME_HDR_MAX - m->hlen) {
 		m->hdr_over = 1;
@@ -178,8 +179,11 @@ tg_mime_new_top(const struct tg_mime_conf *conf,
 
 		if (t->value == NULL)
 			continue;
-		if (mime_top_field(m, tg_mime_top_names[i], t->value) < 0 ||
-		    (t->count > 1 && mime_top_field(m, tg_mime_top_names[i],
+		/* The obsolete white space before the colon goes back in,
+		 * for the entity parser to call the message malformed. */
+		if (mime_top_field(m, tg_mime_top_names[i], t->obs,
+		    t->value) < 0 || (t->count > 1 &&
+		    mime_top_field(m, tg_mime_top_names[i], 0,
 		    t->other != NULL ? t->other : t->value) < 0))
 			break;
 	}

@@ -99,6 +99,7 @@ tg_session_reset_message(struct tg_session *s)
 	s->hdr_lost_blind = s->hdr_lost_logged = 0;
 	for (int i = 0; i < TG_MIME_TOP_COUNT; i++) {
 		s->ctop_count[i] = 0;
+		s->ctop_obs[i] = 0;
 		s->ctop_other[i] = tg_free(s->ctop_other[i]);
 	}
 	s->authres_seen = 0;
@@ -333,16 +334,13 @@ session_keep(struct tg_session *s, const char *name, const char *value)
 	s->hdr_bytes += nlen + vlen;
 }
 
-void
-tg_session_add_header(struct tg_session *s, const struct tg_policy *p,
+/* session_add_named - keep or count one field under its bare name */
+static void
+session_add_named(struct tg_session *s, const struct tg_policy *p, int top,
     const char *name, const char *value)
 {
 	size_t nlen = strlen(name), vlen = strlen(value);
-	int top = session_ctop(name);
 
-	/* "Name: value\r\n", as the MTA counts it into the message. */
-	s->size += (long long)(nlen + 2 + vlen + 2);
-	session_count_header(s, nlen, value);
 	if (top >= 0 && s->ctop_count[top]++ == 0) {
 		/* The MIME parser starts from these: whatever came before,
 		 * the first of each is kept (three fields at most, each
@@ -359,6 +357,33 @@ tg_session_add_header(struct tg_session *s, const struct tg_policy *p,
 		return;
 	}
 	session_keep(s, name, value);
+}
+
+void
+tg_session_add_header(struct tg_session *s, const struct tg_policy *p,
+    const char *name, const char *value)
+{
+	size_t nlen = strlen(name), vlen = strlen(value), trim = nlen;
+	char *bare = NULL;
+	int top;
+
+	/* "Name: value\r\n", as the MTA counts it into the message. */
+	s->size += (long long)(nlen + 2 + vlen + 2);
+	session_count_header(s, nlen, value);
+	/* "Subject :" is the obsolete syntax of "Subject:" (RFC 5322
+	 * 4.5.3), which Postfix strips before the milter sees it and other
+	 * MTAs may not: the same field for every rule, so that it cannot
+	 * hide a repeat; a top-level Content- field so written also makes
+	 * the MIME structure malformed (readers disagree on it). */
+	while (trim > 0 && (name[trim - 1] == ' ' || name[trim - 1] == '\t'))
+		trim--;
+	if (trim < nlen && trim > 0)
+		name = bare = tg_xstrndup(name, trim);
+	top = session_ctop(name);
+	if (top >= 0 && bare != NULL)
+		s->ctop_obs[top] = 1;
+	session_add_named(s, p, top, name, value);
+	free(bare);
 }
 
 long long
@@ -392,6 +417,7 @@ session_mime_start(struct tg_session *s, const struct tg_policy *p)
 		top[i].value = tg_session_header(s, tg_mime_top_names[i]);
 		top[i].other = s->ctop_other[i];
 		top[i].count = s->ctop_count[i];
+		top[i].obs = s->ctop_obs[i];
 	}
 	s->mime = tg_mime_new_top(&conf, top);
 	return s->mime;

@@ -61,6 +61,9 @@ struct tg_mime_top {
 	const char	*other;		/* a later field's value that differs
 					 * from the first, or NULL */
 	unsigned long	 count;		/* fields of that name */
+	int		 obs;		/* one had white space before its
+					 * colon (RFC 5322 4.5.3): read, and
+					 * malformed */
 };
 
 /* Start a message whose top-level header fields are given (NULL: absent).

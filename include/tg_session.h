@@ -87,6 +87,8 @@ struct tg_session {
 	unsigned long	 ctop_count[TG_MIME_TOP_COUNT];	/* fields of each */
 	char		*ctop_other[TG_MIME_TOP_COUNT];	/* first later value
 					 * that differs from the first */
+	int		 ctop_obs[TG_MIME_TOP_COUNT];	/* one came with white
+					 * space before its colon */
 
 	/* SMTP AUTH (auth.c, authres.c). */
 	int		 login_bad;	/* {auth_authen} unusable: tempfail */
@@ -94,7 +96,9 @@ struct tg_session {
 	unsigned	*authres_forged; /* their 1-based indexes claiming our
 					 * authserv-id, for smfi_chgheader */
 	size_t		 nforged;
-	int		 forged_overflow; /* too many to remember */
+	int		 forged_overflow; /* some cannot be removed: too many
+					 * to remember, or a name written
+					 * with white space before the colon */
 	struct tg_rate_state *rate;	/* rate.c: counts to take back */
 	struct tg_check_state *chk;	/* DNS and SPF results (tg_check.h) */
 };
