@@ -20,9 +20,15 @@ with open(policy_file("isp-antispam.conf")) as f:
     helo_stage = re.search(r"^stage helo \{.*?^\}\n", f.read(),
                            re.M | re.S).group(0)
 t.file("helo/tables/local_domains.list", "example.com\n")
+t.file("helo/tables/trusted.cidr", "203.0.113.0/24 trusted\n")
+# What the shipped helo rules name: the trusted networks and the DNSWL
+# list that exempt a client (here a zone nobody is listed in).
 d = t.tollgate("helo", """
 set resolver "%s"
 table local_domains list "tables/local_domains.list"
+table trusted_networks cidr "tables/trusted.cidr"
+dnslist dnswl "dnswl.invalid" returns { 127.0.1.0-127.0.255.254 }
+    weight -5 on-error skip
 stage connect {
     rule blocked : client.address in { 192.0.2.66 }
         => reject 554 5.7.1 "Client [${client_address}] blocked"
