@@ -1,8 +1,8 @@
 # clientnet.sh - a client network of this run for tests/mta (sourced by
 # lib.sh), so that an SMTP client can connect from addresses other than
-# 127.0.0.x to an MTA that has no XCLIENT (Sendmail): libspf2 passes every
-# loopback client, and the reverse DNS and SPF scenarios need the MTA to
-# see the client's own address. Owns a network namespace and a veth pair,
+# 127.0.0.x to an MTA that has no XCLIENT (Sendmail): the reverse DNS and
+# SPF scenarios need the MTA to see a client address that the test's DNS
+# records name, from a network of its own, as an MX sees the internet. Owns a network namespace and a veth pair,
 # nothing else; made by clientnet_up, removed by clientnet_down (from
 # lib.sh's exit trap, after the MTA has stopped), by their names.
 #

@@ -33,7 +33,7 @@ sc_clean() {
 	header "X-Tollgate-Test: v1 mx"
 	header "X-Tollgate-Macros: listener and client known"
 	# The SPF result header, through both MTAs (the result itself is
-	# checked by spf-pass: libspf2 passes loopback clients anyway).
+	# checked by spf-pass and spf-fail).
 	header_match "^Authentication-Results: mx\.tollgate\.test; spf="
 	no_header X-Tollgate-Tag
 }
@@ -190,8 +190,36 @@ sc_helo_not_fqdn() {
 	    "Helo command rejected: need fully-qualified hostname"
 }
 
-# libspf2 passes every loopback client ("localhost is always allowed"):
-# the SPF scenarios make the MTA see the client as 198.51.100.7 (smtp_as).
+scenario helo-again "a refused EHLO, then a good one: judged afresh, the mail passes"
+sc_helo_again() {
+	# RFC 5321 4.1.4: a new EHLO starts the session over; the refusal
+	# of the first name must not stick to the connection.
+	dialog mx "EHLO localhost" "MAIL FROM:<tester@example.net>" \
+	    "EHLO client.example.net" "MAIL FROM:<tester@example.net>" \
+	    "RCPT TO:<bob@example.org>" "@data 100"
+	expect ehlo 250
+	expect mail 504 5.5.2 \
+	    "Helo command rejected: need fully-qualified hostname"
+	expect ehlo2 250
+	expect mail2 250
+	expect rcpt 250
+	expect eom 250
+	delivered bob@example.org
+}
+
+scenario helo-worse "a good EHLO, then a bad one: the second name is refused"
+sc_helo_worse() {
+	dialog mx "EHLO client.example.net" "EHLO localhost" \
+	    "MAIL FROM:<tester@example.net>"
+	expect ehlo 250
+	expect ehlo2 250
+	expect mail 504 5.5.2 \
+	    "Helo command rejected: need fully-qualified hostname"
+}
+
+# The test records name 198.51.100.7 (the SPF scenarios make the MTA see
+# the client so, smtp_as); loopback clients' records are evaluated like
+# any other's (libspf2's "localhost is always allowed" is bypassed).
 scenario spf-fail "SPF fail for the envelope sender: 550 5.7.23 at MAIL"
 sc_spf_fail() {
 	[ -n "$no_client_as" ] && { skip_why=$no_client_as; return; }
