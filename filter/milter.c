@@ -1,10 +1,12 @@
-/* milter.c - the libmilter glue, the only code that includes mfapi.h.
+/* milter.c - the libmilter glue, which with milter_macros.c (the MTA's
+ * macros) and milter_guard.c is the only code that includes mfapi.h.
  * Callbacks copy what the MTA tells (arguments, macros) into a struct
  * tg_session, ask the engine for a verdict at each stage and turn it into
  * an SMFIS_* answer with smfi_setreply(). Owns: one struct milter_conn per
- * connection (created at negotiate or connect, freed only in close), which
- * pins one policy generation. Threads: callbacks of one connection never
- * overlap; nothing here is shared between connections but the id counter. */
+ * connection (milter_impl.h; created at negotiate or connect, freed only
+ * in close), which pins one policy generation. Threads: callbacks of one
+ * connection never overlap; nothing here is shared between connections
+ * but the id counter. */
 #include "config.h"
 
 #include <sys/socket.h>
@@ -35,106 +37,11 @@
 #include "tg_session.h"
 #include "milter.h"
 #include "milter_guard.h"
+#include "milter_impl.h"
 
 #define MILTER_ACTIONS	(SMFIF_ADDHDRS | SMFIF_QUARANTINE | SMFIF_CHGHDRS)
 
-struct milter_conn {
-	struct tg_policy	*policy;	/* pinned; re-pinned at MAIL only */
-	struct tg_session	 sess;
-	int			 neg_hdrs;	/* the MTA sends headers */
-	int			 neg_body;	/* the MTA sends the body */
-	unsigned		 warned;	/* milter_macros[] reported missing */
-	unsigned		 want;		/* milter_macros[] the policy reads */
-	int			 warned_auth;	/* {auth_type} without login said */
-};
-
-/* Macros that feed attributes. When a rule of the pinned policy uses one
- * of the attributes in uses and the MTA did not send the macro, it is said
- * once per session, with what that means for the rules. */
-static const struct milter_macro {
-	enum tg_attr	 attr;
-	const char	*name;
-	enum tg_attr	 uses[2];	/* the attributes it feeds */
-	const char	*effect;
-} milter_macros[] = {
-#define M_LISTENER_NAME	0
-	{ TG_A_LISTENER_NAME, "{daemon_name}",
-	  { TG_A_LISTENER_NAME, TG_A_LISTENER_NAME }, "listener.name is unknown" },
-#define M_LISTENER_ADDR	1
-	{ TG_A_LISTENER_ADDRESS, "{daemon_addr}",
-	  { TG_A_LISTENER_ADDRESS, TG_A_HELO_OURS }, "listener.address is unknown" },
-#define M_LISTENER_PORT	2
-	{ TG_A_LISTENER_PORT, "{daemon_port}",
-	  { TG_A_LISTENER_PORT, TG_A_LISTENER_PORT }, "listener.port is unknown" },
-#define M_CLIENT_ADDR	3
-	{ TG_A_CLIENT_ADDRESS, "{client_addr}",
-	  { TG_A_CLIENT_ADDRESS, TG_A_CLIENT_ADDRESS }, "client.address is unknown" },
-#define M_AUTH_AUTHEN	4
-	{ TG_A_SASL_LOGIN, "{auth_authen}",
-	  { TG_A_SASL_LOGIN, TG_A_AUTHENTICATED },
-	  "treating the session as unauthenticated" },
-#define M_AUTH_TYPE	5
-	{ TG_A_SASL_MECHANISM, "{auth_type}",
-	  { TG_A_SASL_MECHANISM, TG_A_SASL_MECHANISM }, "sasl.mechanism is unknown" },
-#define M_AUTH_AUTHOR	6
-	{ TG_A_SASL_AUTHOR, "{auth_author}",
-	  { TG_A_SASL_AUTHOR, TG_A_SASL_AUTHOR }, "sasl.author is unknown" },
-#define M_TLS_VERSION	7
-	{ TG_A_TLS_VERSION, "{tls_version}",
-	  { TG_A_TLS, TG_A_TLS_VERSION },
-	  "treating the session as not using TLS" },
-#define M_TLS_CIPHER	8
-	{ TG_A_TLS_CIPHER, "{cipher}",
-	  { TG_A_TLS_CIPHER, TG_A_TLS_CIPHER }, "tls.cipher is unknown" },
-#define M_TLS_BITS	9
-	{ TG_A_TLS_BITS, "{cipher_bits}",
-	  { TG_A_TLS_BITS, TG_A_TLS_BITS }, "tls.cipher_bits is unknown" },
-#define M_CERT_SUBJECT	10
-	{ TG_A_TLS_CERT_SUBJECT, "{cert_subject}",
-	  { TG_A_TLS_CERT_SUBJECT, TG_A_TLS_CERT_SUBJECT }, "tls.cert_subject is unknown" },
-#define M_CERT_ISSUER	11
-	{ TG_A_TLS_CERT_ISSUER, "{cert_issuer}",
-	  { TG_A_TLS_CERT_ISSUER, TG_A_TLS_CERT_ISSUER }, "tls.cert_issuer is unknown" },
-#define M_VERIFY	12
-	{ TG_A_TLS_VERIFY, "{verify}",
-	  { TG_A_TLS_VERIFY, TG_A_TLS_VERIFY }, "tls.verify is unknown" },
-#define M_MTA_NAME	13
-	{ TG_A_MTA_NAME, "j",
-	  { TG_A_MTA_NAME, TG_A_HELO_OURS },
-	  "mta.name is unknown" },
-};
-
-/* milter_macros[] read whatever the policy: {client_addr} is the fallback
- * for the connect address; a login must always be seen, since one that
- * is not usable is a tempfail and authentication-results, owned-by and
- * ${login} read it without marking sasl.login as used. */
-#define M_ALWAYS	(1u << M_CLIENT_ADDR | 1u << M_AUTH_AUTHEN)
-
-/* Macros asked for with smfi_setsymlist(). In Postfix the list replaces
- * the stage's default, so each list names everything read at that stage.
- * The lists do not depend on the policy: a reload may publish one that
- * reads macros the pinned one did not, and the connection moves to it
- * at the next MAIL. Nothing reads "_", {client_ptr} (client.ptr is a DNS
- * lookup), {mail_addr} or {rcpt_addr} (the callbacks' arguments), so
- * they are not asked for. */
-static const struct {
-	int		 stage;
-	const char	*list;
-} milter_symlists[] = {
-	{ SMFIM_CONNECT, "j {daemon_name} {daemon_addr} {daemon_port} "
-	    "{client_addr} {client_name}" },
-	{ SMFIM_HELO, "{tls_version} {cipher} {cipher_bits} {cert_subject} "
-	    "{cert_issuer} {verify}" },
-	{ SMFIM_ENVFROM, "i {auth_type} {auth_authen} {auth_author}" },
-	{ SMFIM_ENVRCPT, "i" },
-	{ SMFIM_DATA, "i" },
-	{ SMFIM_EOH, "i" },
-	{ SMFIM_EOM, "i" },
-};
-
 static atomic_ullong milter_seq;
-
-static void	milter_want(struct milter_conn *);
 
 /* milter_needs - protocol steps a policy's rules need beyond the envelope:
  * headers (a header condition, or size, which counts header bytes) and
@@ -204,73 +111,6 @@ static struct milter_conn *
 milter_conn_get(SMFICTX *ctx)
 {
 	return smfi_getpriv(ctx);
-}
-
-/* milter_uses - does a rule of the pinned policy read what macro m feeds? */
-static int
-milter_uses(const struct milter_conn *c, const struct milter_macro *m)
-{
-	return tg_policy_uses(c->policy, m->uses[0]) ||
-	    tg_policy_uses(c->policy, m->uses[1]);
-}
-
-/* milter_want - the macros to copy for the pinned policy: fetching and
- * copying every macro at every stage was a third of our instructions per
- * message (tests/bench/README.md). Without a policy, all of them. */
-static void
-milter_want(struct milter_conn *c)
-{
-	size_t i;
-
-	c->want = M_ALWAYS;
-	for (i = 0; i < sizeof milter_macros / sizeof milter_macros[0]; i++)
-		if (c->policy == NULL || milter_uses(c, &milter_macros[i]))
-			c->want |= 1u << i;
-}
-
-/* milter_macro - copy macro milter_macros[i] into the session. An absent
- * macro leaves the attribute as it was (unknown, or from an earlier
- * stage); a malformed value is logged and leaves it unset. */
-static void
-milter_macro(SMFICTX *ctx, struct milter_conn *c, int i)
-{
-	const struct milter_macro *m = &milter_macros[i];
-	const char *old = c->sess.val[m->attr];
-	char pbuf[256];
-	char *val;
-
-	if (!(c->want & (1u << i)))
-		return;
-	val = smfi_getsymval(ctx, (char *)m->name);
-	if (val == NULL) {
-		if (milter_uses(c, m) && !(c->warned & (1u << i))) {
-			c->warned |= 1u << i;
-			/* The MTAs leave the auth and TLS macros out of
-			 * sessions without AUTH or TLS: normal, so debug. */
-			tg_log(i >= M_AUTH_AUTHEN ? LOG_DEBUG : LOG_WARNING,
-			    "%s: macro %s not sent by the MTA; %s",
-			    c->sess.id, m->name, m->effect);
-		}
-		return;
-	}
-	/* The MTA repeats TLS macros at MAIL, the login at every MAIL. */
-	if (old != NULL && strcmp(old, val) == 0)
-		return;
-	if (tg_session_set(&c->sess, m->attr, val) != TG_OK)
-		tg_log_warnx("%s: macro %s: malformed value \"%s\", ignored",
-		    c->sess.id, m->name,
-		    tg_str_printable(pbuf, sizeof pbuf, val));
-}
-
-static void
-milter_queue_id(SMFICTX *ctx, struct milter_conn *c)
-{
-	char *qid;
-
-	/* The same queue id comes at RCPT, DATA and end of message. */
-	if ((qid = smfi_getsymval(ctx, "i")) != NULL && *qid != '\0' &&
-	    (c->sess.queue_id == NULL || strcmp(c->sess.queue_id, qid) != 0))
-		tg_session_set_queue_id(&c->sess, qid);
 }
 
 /* milter_field - " key=<value>" for a log line, "" when value is unset */
@@ -426,7 +266,6 @@ milter_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 {
 	struct milter_conn *c;
 	unsigned long steps = SMFIP_NOUNKNOWN;
-	size_t i;
 	int hdrs, body;
 
 	if ((c = milter_conn_new(ctx)) == NULL)
@@ -445,15 +284,7 @@ milter_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	c->neg_hdrs = (*pf1 & SMFIP_NOHDRS) == 0;
 	c->neg_body = (*pf1 & SMFIP_NOBODY) == 0;
 	if (f0 & SMFIF_SETSYMLIST)
-		for (i = 0; i < sizeof milter_symlists /
-		    sizeof milter_symlists[0]; i++)
-			/* Nothing to ask for at a step not negotiated. */
-			if ((milter_symlists[i].stage != SMFIM_EOH ||
-			    (*pf1 & SMFIP_NOEOH) == 0) &&
-			    smfi_setsymlist(ctx, milter_symlists[i].stage,
-			    (char *)milter_symlists[i].list) != MI_SUCCESS)
-				tg_log_warnx("%s: smfi_setsymlist failed",
-				    c->sess.id);
+		milter_setsymlists(ctx, c, *pf1);
 	return SMFIS_CONTINUE;
 }
 
@@ -489,18 +320,6 @@ milter_client(SMFICTX *ctx, struct milter_conn *c, const char *host,
 		(void)tg_session_set(&c->sess, TG_A_CLIENT_NAME, name);
 }
 
-/* milter_listener - the connect macros beyond the client; libmilter
- * keeps them for the whole connection, so a policy moved to at MAIL that
- * reads more of them can still have them (milter_repin). */
-static void
-milter_listener(SMFICTX *ctx, struct milter_conn *c)
-{
-	milter_macro(ctx, c, M_LISTENER_NAME);
-	milter_macro(ctx, c, M_LISTENER_ADDR);
-	milter_macro(ctx, c, M_LISTENER_PORT);
-	milter_macro(ctx, c, M_MTA_NAME);
-}
-
 static sfsistat
 milter_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
 {
@@ -529,36 +348,6 @@ milter_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
 	tg_metrics_stage(TG_STAGE_CONNECT, t0, v.action, !v.dry_run ||
 	    v.action == TG_ACT_CONTINUE);
 	return SMFIS_CONTINUE;
-}
-
-/* milter_tls - TLS macros, sent at HELO (again after STARTTLS) */
-static void
-milter_tls(SMFICTX *ctx, struct milter_conn *c)
-{
-	milter_macro(ctx, c, M_TLS_VERSION);
-	milter_macro(ctx, c, M_TLS_CIPHER);
-	milter_macro(ctx, c, M_TLS_BITS);
-	milter_macro(ctx, c, M_CERT_SUBJECT);
-	milter_macro(ctx, c, M_CERT_ISSUER);
-	milter_macro(ctx, c, M_VERIFY);
-}
-
-/* milter_auth_check - the MTAs leave every auth macro out of sessions
- * without AUTH, so a missing {auth_authen} alone means "not authenticated"
- * (debug level). {auth_type} without {auth_authen} is different: the
- * client did authenticate and the MTA's macro list lacks the login, so
- * the session is treated as unauthenticated and the operator is told. */
-static void
-milter_auth_check(SMFICTX *ctx, struct milter_conn *c)
-{
-	if (c->warned_auth || smfi_getsymval(ctx, "{auth_type}") == NULL ||
-	    smfi_getsymval(ctx, "{auth_authen}") != NULL)
-		return;
-	c->warned_auth = 1;
-	tg_log_warnx("%s: the MTA sent {auth_type} but not {auth_authen}: "
-	    "add {auth_authen} to its milter macros (Postfix "
-	    "milter_mail_macros, Sendmail confMILTER_MACROS_ENVFROM); "
-	    "treating the session as unauthenticated", c->sess.id);
 }
 
 /* milter_helo - a connect-stage refusal is answered here (the MTA then
