@@ -16,48 +16,7 @@
 #include "tg_log.h"
 #include "tg_metrics.h"
 #include "tg_store.h"
-
-static int64_t fake_now;
-static char rate_logged[8192];
-
-static int64_t
-fake_clock(void *arg)
-{
-	(void)arg;
-	return fake_now;
-}
-
-static void
-rate_sink(int prio, const char *line)
-{
-	size_t n = strlen(rate_logged);
-
-	(void)prio;
-	snprintf(rate_logged + n, sizeof rate_logged - n, "%s\n", line);
-}
-
-static struct tg_store *
-mem(void)
-{
-	return tg_store_memory();
-}
-
-static void
-store_setup(void)
-{
-	fake_now = 1000000000;
-	tg_store_mem_set_clock(mem(), fake_clock, NULL);
-	tg_store_mem_set_max_keys(mem(), 0);
-	tg_store_mem_clear(mem());
-	rate_logged[0] = '\0';
-	tg_log_set_sink(rate_sink);
-}
-
-static void
-store_teardown(void)
-{
-	tg_log_set_sink(NULL);
-}
+#include "rate_fixture.h"
 
 START_TEST(test_mem_window_exact)
 {
@@ -336,7 +295,7 @@ main(void)
 	SRunner *sr;
 	int failed;
 
-	tcase_add_checked_fixture(tc, store_setup, store_teardown);
+	tcase_add_checked_fixture(tc, rate_setup, rate_teardown);
 	tcase_add_test(tc, test_mem_window_exact);
 	tcase_add_test(tc, test_mem_no_edge_burst);
 	tcase_add_test(tc, test_mem_release_and_gauge);
