@@ -1,8 +1,8 @@
 /* check_auth.c - the submission features without a socket: RFC 5322
  * address lists, SASL login checks and canonicalisation, owned-by over
- * envelope and header addresses, the policy grammar and its errors,
- * Authentication-Results, and the Cyrus SASL account check against a
- * sasldb made here with saslpasswd2. */
+ * envelope and header addresses, the policy grammar and its errors, and
+ * the Cyrus SASL account check against a sasldb made here with
+ * saslpasswd2. Authentication-Results: check_authres.c. */
 #include "config.h"
 
 #include <check.h>
@@ -19,55 +19,9 @@
 #include "tg_log.h"
 #include "tg_policy.h"
 #include "tg_session.h"
+#include "auth_fixture.h"
 
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
-
-static char auth_dir[64];
-
-static void
-auth_sink(int prio, const char *line)
-{
-}
-
-static void
-auth_write(const char *name, const char *text)
-{
-	char path[256];
-	FILE *fp;
-
-	snprintf(path, sizeof path, "%s/%s", auth_dir, name);
-	ck_assert_ptr_nonnull(fp = fopen(path, "w"));
-	fputs(text, fp);
-	fclose(fp);
-}
-
-static void
-auth_setup(void)
-{
-	tg_strlcpy(auth_dir, "/tmp/tg-auth-XXXXXX", sizeof auth_dir);
-	ck_assert_ptr_nonnull(mkdtemp(auth_dir));
-	auth_write("logins.map",
-	    "# sender address      logins allowed to use it\n"
-	    "alice@example.org     alice\n"
-	    "sales@example.org     alice, bob@example.org\n"
-	    "bob@example.org       bob\n"
-	    "@shared.example       @example.org\n"
-	    "postmaster@           carol\n"
-	    "a.b@example.org       dot\n"
-	    "\"a..b\"@example.org    dots\n"
-	    "*                     admin\n");
-	tg_log_set_sink(auth_sink);
-}
-
-static void
-auth_teardown(void)
-{
-	char cmd[300];
-
-	snprintf(cmd, sizeof cmd, "rm -rf %s", auth_dir);
-	ck_assert_int_eq(system(cmd), 0);
-	tg_log_set_sink(NULL);
-}
 
 /* ---- address lists ------------------------------------------------ */
 
@@ -357,20 +311,6 @@ static const struct own_case own_cases[] = {
 	  { "From: Bob <\"bob\"@example.org>" }, TG_STAGE_EOM,
 	  "553 5.7.1 From: not owned by user alice" },
 };
-
-static struct tg_policy *
-auth_policy(const char *text)
-{
-	struct tg_policy *p;
-	struct tg_diag d;
-
-	tg_diag_init(&d);
-	p = tg_policy_load_string("test.conf", text, auth_dir, &d);
-	ck_assert_msg(p != NULL, "policy did not load: %s",
-	    d.n ? d.msgs[0] : "(no message)");
-	tg_diag_free(&d);
-	return p;
-}
 
 static void
 auth_reply(const struct tg_verdict *v, char *out, size_t outsz)
@@ -668,102 +608,6 @@ START_TEST(test_owner_map_errors)
 }
 END_TEST
 
-/* ---- Authentication-Results ---------------------------------------- */
-
-START_TEST(test_authres)
-{
-	struct tg_policy *p = auth_policy(
-	    "authentication-results \"mx.example.org\"\n"
-	    "sasl { realm \"example.org\" }\n");
-	struct tg_session s;
-	char out[512];
-
-	ck_assert_int_eq(tg_authres_is_ours("mx.example.org; auth=pass",
-	    "mx.example.org"), 1);
-	ck_assert_int_eq(tg_authres_is_ours(" (c) MX.Example.Org.; none",
-	    "mx.example.org"), 1);
-	ck_assert_int_eq(tg_authres_is_ours("\"mx.example.org\" 1; none",
-	    "mx.example.org"), 1);
-	ck_assert_int_eq(tg_authres_is_ours("mx.example.org.evil; none",
-	    "mx.example.org"), 0);
-	ck_assert_int_eq(tg_authres_is_ours("other.example; spf=pass",
-	    "mx.example.org"), 0);
-	ck_assert_int_eq(tg_authres_is_ours("", "mx.example.org"), 0);
-
-	tg_session_init(&s, "t");
-	tg_authres_note(p, &s, "Received", "from x");
-	tg_authres_note(p, &s, "Authentication-Results", "other.example; none");
-	tg_authres_note(p, &s, "authentication-results", "mx.example.org; "
-	    "auth=pass smtp.auth=boss");
-	tg_authres_note(p, &s, "Authentication-Results", "mx.example.org; x");
-	ck_assert_uint_eq(s.authres_seen, 3);
-	ck_assert_uint_eq(s.nforged, 2);
-	ck_assert_uint_eq(s.authres_forged[0], 2);
-	ck_assert_uint_eq(s.authres_forged[1], 3);
-	tg_session_reset_message(&s);
-	ck_assert_uint_eq(s.nforged, 0);
-
-	ck_assert_int_eq(tg_authres_value(p, &s, out, sizeof out), -1);
-	ck_assert_int_eq(tg_session_set(&s, TG_A_SASL_LOGIN, "alice"), TG_OK);
-	tg_auth_derive(p, &s);
-	ck_assert_int_eq(tg_authres_value(p, &s, out, sizeof out), 0);
-	ck_assert_str_eq(out, "mx.example.org; auth=pass "
-	    "smtp.auth=alice@example.org");
-	ck_assert_int_eq(tg_session_set(&s, TG_A_SASL_LOGIN, "a \"b\"@x"),
-	    TG_OK);
-	tg_auth_derive(p, &s);
-	ck_assert_int_eq(tg_authres_value(p, &s, out, sizeof out), 0);
-	ck_assert_str_eq(out, "mx.example.org; auth=pass "
-	    "smtp.auth=\"a \\\"b\\\"@x\"");
-	tg_session_free(&s);
-	tg_policy_unref(p);
-}
-END_TEST
-
-/* One quoting for every client value in Authentication-Results and
- * Received-SPF (F8, 2026-12): what is not already a token, a
- * local-part@domain, a domain or a dot-atom (as asked) becomes a
- * quoted-string, so that no value can end a result or start another. */
-static const struct {
-	const char		*in;
-	enum tg_authres_quote	 how;
-	const char		*want;
-} quote_cases[] = {
-	{ "alice", TG_AQ_PVALUE, "alice" },
-	{ "alice@example.org", TG_AQ_PVALUE, "alice@example.org" },
-	{ "a.b+c@mail.example.org", TG_AQ_PVALUE, "a.b+c@mail.example.org" },
-	{ "@example.org", TG_AQ_PVALUE, "@example.org" },
-	{ "a;dkim=pass@example.org", TG_AQ_PVALUE,
-	  "\"a;dkim=pass@example.org\"" },
-	{ "\"a b\"@example.org", TG_AQ_PVALUE,
-	  "\"\\\"a b\\\"@example.org\"" },
-	{ "a@b@example.org", TG_AQ_PVALUE, "\"a@b@example.org\"" },
-	{ "a..b@example.org", TG_AQ_PVALUE, "\"a..b@example.org\"" },
-	{ "a@[192.0.2.1]", TG_AQ_PVALUE, "\"a@[192.0.2.1]\"" },
-	{ "a=b@example.org", TG_AQ_PVALUE, "\"a=b@example.org\"" },
-	{ "", TG_AQ_PVALUE, "\"\"" },
-	{ "mail.example.org", TG_AQ_DOMAIN, "mail.example.org" },
-	{ "evil.example;dkim=pass header.d=paypal.com", TG_AQ_DOMAIN,
-	  "\"evil.example;dkim=pass header.d=paypal.com\"" },
-	{ "[192.0.2.1]", TG_AQ_DOMAIN, "\"[192.0.2.1]\"" },
-	{ "x\\y\"z(", TG_AQ_DOMAIN, "\"x\\\\y\\\"z(\"" },
-	{ "a\r\nb\x7f", TG_AQ_DOMAIN, "\"a??b?\"" },
-	{ "192.0.2.1", TG_AQ_DOT_ATOM, "192.0.2.1" },
-	{ "2001:db8::1", TG_AQ_DOT_ATOM, "\"2001:db8::1\"" },
-	{ "a@example.org", TG_AQ_DOT_ATOM, "\"a@example.org\"" },
-	{ "mail.example.org", TG_AQ_DOT_ATOM, "mail.example.org" },
-};
-
-START_TEST(test_authres_quote)
-{
-	char *q = tg_authres_quote(quote_cases[_i].in, quote_cases[_i].how);
-
-	ck_assert_msg(strcmp(q, quote_cases[_i].want) == 0, "case %d: got "
-	    "[%s], want [%s]", _i, q, quote_cases[_i].want);
-	free(q);
-}
-END_TEST
-
 /* ---- Cyrus SASL auxprop (sasldb) ------------------------------------ */
 
 #define ACCOUNT \
@@ -864,9 +708,6 @@ auth_suite(void)
 	tcase_add_loop_test(tc, test_conf_case, 0,
 	    sizeof conf_cases / sizeof conf_cases[0]);
 	tcase_add_test(tc, test_owner_map_errors);
-	tcase_add_test(tc, test_authres);
-	tcase_add_loop_test(tc, test_authres_quote, 0,
-	    sizeof quote_cases / sizeof quote_cases[0]);
 	tcase_add_test(tc, test_sasl_account);
 	suite_add_tcase(s, tc);
 	return s;
