@@ -418,6 +418,13 @@ main_start(struct main_opts *o, const char *spec, const struct main_ids *id,
 	return 0;
 }
 
+/* main_milter_stop - SIGTERM/SIGINT with libmilter (reload.c) */
+static void
+main_milter_stop(void)
+{
+	(void)smfi_stop();
+}
+
 /* main_run - from the open socket to the end of smfi_main; what it
  * started is in *st, for main_stop(). A failure before smfi_main makes a
  * detached parent exit 1: no half-started daemon is left behind. */
@@ -444,7 +451,7 @@ main_run(struct main_opts *o, const char *spec, struct main_started *st)
 	 * it can replace at shutdown. */
 	tg_store_snap_start();
 	st->snap = 1;
-	if (tg_reload_start(o->conf) != 0)
+	if (tg_reload_start(o->conf, main_milter_stop) != 0)
 		return 1;
 	st->reload = 1;
 	/* After the privilege drop: the socket belongs to the daemon's

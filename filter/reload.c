@@ -1,6 +1,7 @@
 /* reload.c - the signal thread. SIGHUP loads the policy file again and
  * publishes it when valid (else the current generation stays); SIGTERM and
- * SIGINT stop libmilter. Parsing and table loading happen here, never on
+ * SIGINT stop the front end (libmilter's smfi_stop, or the native
+ * engine's loops), through the function given at start. Parsing and table loading happen here, never on
  * an SMTP session's thread.
  *
  * Why a handler and a pipe rather than sigwait(): smfi_main() starts a
@@ -30,8 +31,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <libmilter/mfapi.h>
-
 #include "tg.h"
 #include "tg_diag.h"
 #include "tg_log.h"
@@ -41,6 +40,7 @@
 static pthread_t	 reload_sigthread, reload_worker;
 static int		 reload_running;
 static const char	*reload_path;
+static void		(*reload_stop_fn)(void);
 static int		 reload_pipe[2] = { -1, -1 };
 static pthread_mutex_t	 reload_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t	 reload_cv = PTHREAD_COND_INITIALIZER;
@@ -195,7 +195,7 @@ reload_signals(void *arg)
 				break;
 			tg_log_info("%s received, stopping",
 			    buf[i] == SIGINT ? "SIGINT" : "SIGTERM");
-			(void)smfi_stop();
+			reload_stop_fn();
 		}
 	}
 	reload_tell(&reload_quit);
@@ -226,13 +226,14 @@ reload_work(void *arg)
 }
 
 int
-tg_reload_start(const char *path)
+tg_reload_start(const char *path, void (*stop)(void))
 {
 	struct sigaction sa;
 	sigset_t set;
 	int rc;
 
 	reload_path = path;
+	reload_stop_fn = stop;
 	if (pipe2(reload_pipe, O_CLOEXEC) != 0 ||
 	    fcntl(reload_pipe[1], F_SETFL, O_NONBLOCK) != 0) {
 		tg_log_warn("pipe (signal thread)");

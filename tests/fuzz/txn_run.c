@@ -3,8 +3,8 @@
  * calls, in the same order, with the same macro filtering and the same
  * mapping of verdicts to answers (dry runs, discard before MAIL, effects
  * applied at end of message). Each function below is named after the
- * milter.c callback it stands for; keep them in step when milter.c or
- * milter_macros.c changes. Owns: the session of the connection being replayed.
+ * milter.c callback it stands for; keep them in step when the shared
+ * driver (filter/drive.c, drive_macros.c) changes. Owns: the session of the connection being replayed.
  * Threads: one replay at a time. */
 #include "config.h"
 
@@ -39,7 +39,7 @@ struct txn_ctx {
 	struct txn_out		*out;		/* current message's */
 };
 
-/* milter_macros[] of milter_macros.c: the attribute a macro sets and the two
+/* drive_macros[] of drive_macros.c: the attribute a macro sets and the two
  * attributes whose use makes the glue copy it. */
 static const struct txn_macro {
 	enum tg_attr	 attr;

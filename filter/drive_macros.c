@@ -1,30 +1,29 @@
-/* milter_macros.c - the MTA's macros: which ones tollgate asks for at each
- * stage (smfi_setsymlist), which ones the pinned policy needs, and copying
- * them into the session, saying once what a missing one means for the
- * rules. Part of the libmilter glue (milter.c owns the connection state,
- * milter_impl.h); daemon only. Owns: nothing but constant tables.
- * Threads: called from one connection's callbacks, which never overlap. */
+/* drive_macros.c - the MTA's macros: which ones tollgate asks for at each
+ * stage (the milter protocol's setsymlist), which ones the pinned policy
+ * needs, and copying them into the session, saying once what a missing
+ * one means for the rules. Part of the shared driver (tg_drive.h; drive.c
+ * owns the connection, drive_impl.h); the front end reads the macros.
+ * Owns: nothing but constant tables. Threads: called for one connection
+ * by one thread at a time. */
 #include "config.h"
 
 #include <string.h>
-
-#include <libmilter/mfapi.h>
 
 #include "tg.h"
 #include "tg_log.h"
 #include "tg_policy.h"
 #include "tg_session.h"
-#include "milter_impl.h"
+#include "drive_impl.h"
 
 /* Macros that feed attributes. When a rule of the pinned policy uses one
  * of the attributes in uses and the MTA did not send the macro, it is said
  * once per session, with what that means for the rules. */
-static const struct milter_macro {
+static const struct drive_macro {
 	enum tg_attr	 attr;
 	const char	*name;
 	enum tg_attr	 uses[2];	/* the attributes it feeds */
 	const char	*effect;
-} milter_macros[] = {
+} drive_macros[] = {
 	[M_LISTENER_NAME] = { TG_A_LISTENER_NAME, "{daemon_name}",
 	    { TG_A_LISTENER_NAME, TG_A_LISTENER_NAME },
 	    "listener.name is unknown" },
@@ -64,98 +63,87 @@ static const struct milter_macro {
 	    { TG_A_MTA_NAME, TG_A_HELO_OURS }, "mta.name is unknown" },
 };
 
-/* Indexed by enum milter_macro_index (designated, so an entry cannot slip
+/* Indexed by enum drive_macro_index (designated, so an entry cannot slip
  * to another's index); want and warned hold one bit per macro. */
-_Static_assert(M_COUNT <= 32, "milter_macros[] outgrows an unsigned");
-_Static_assert(sizeof milter_macros / sizeof milter_macros[0] == M_COUNT,
-    "milter_macros[] lacks an entry");
+_Static_assert(M_COUNT <= 32, "drive_macros[] outgrows an unsigned");
+_Static_assert(sizeof drive_macros / sizeof drive_macros[0] == M_COUNT,
+    "drive_macros[] lacks an entry");
 
-/* milter_macros[] read whatever the policy: {client_addr} is the fallback
+/* drive_macros[] read whatever the policy: {client_addr} is the fallback
  * for the connect address; a login must always be seen, since one that
  * is not usable is a tempfail and authentication-results, owned-by and
  * ${login} read it without marking sasl.login as used. */
 #define M_ALWAYS	(1u << M_CLIENT_ADDR | 1u << M_AUTH_AUTHEN)
 
-/* Macros asked for with smfi_setsymlist(). In Postfix the list replaces
- * the stage's default, so each list names everything read at that stage.
- * The lists do not depend on the policy: a reload may publish one that
- * reads macros the pinned one did not, and the connection moves to it
- * at the next MAIL. Nothing reads "_", {client_ptr} (client.ptr is a DNS
- * lookup), {mail_addr} or {rcpt_addr} (the callbacks' arguments), so
- * they are not asked for. */
-static const struct {
-	int		 stage;
-	const char	*list;
-} milter_symlists[] = {
-	{ SMFIM_CONNECT, "j {daemon_name} {daemon_addr} {daemon_port} "
-	    "{client_addr} {client_name}" },
-	{ SMFIM_HELO, "{tls_version} {cipher} {cipher_bits} {cert_subject} "
-	    "{cert_issuer} {verify}" },
-	{ SMFIM_ENVFROM, "i {auth_type} {auth_authen} {auth_author}" },
-	{ SMFIM_ENVRCPT, "i" },
-	{ SMFIM_DATA, "i" },
-	{ SMFIM_EOH, "i" },
-	{ SMFIM_EOM, "i" },
+/* The macros asked for at each stage. In Postfix a list replaces the
+ * stage's default, so each names everything read at that stage. The lists
+ * do not depend on the policy: a reload may publish one that reads macros
+ * the pinned one did not, and the connection moves to it at the next
+ * MAIL. Nothing reads "_", {client_ptr} (client.ptr is a DNS lookup),
+ * {mail_addr} or {rcpt_addr} (the commands' arguments), so they are not
+ * asked for. */
+static const char *const drive_symlists[TG_DRIVE_M_COUNT] = {
+	[TG_DRIVE_M_CONNECT] = "j {daemon_name} {daemon_addr} {daemon_port} "
+	    "{client_addr} {client_name}",
+	[TG_DRIVE_M_HELO] = "{tls_version} {cipher} {cipher_bits} "
+	    "{cert_subject} {cert_issuer} {verify}",
+	[TG_DRIVE_M_MAIL] = "i {auth_type} {auth_authen} {auth_author}",
+	[TG_DRIVE_M_RCPT] = "i",
+	[TG_DRIVE_M_DATA] = "i",
+	[TG_DRIVE_M_EOM] = "i",
+	[TG_DRIVE_M_EOH] = "i",
 };
 
-/* milter_setsymlists - ask for milter_symlists[], at negotiate, of an MTA
- * that offered SMFIF_SETSYMLIST; a failure is logged and the MTA's own
- * lists stand */
-void
-milter_setsymlists(SMFICTX *ctx, const struct milter_conn *c,
-    unsigned long steps)
+const char *
+tg_drive_symlist(enum tg_drive_mstage st)
 {
-	size_t i;
-
-	for (i = 0; i < sizeof milter_symlists / sizeof milter_symlists[0];
-	    i++)
-		/* Nothing to ask for at a step not negotiated. */
-		if ((milter_symlists[i].stage != SMFIM_EOH ||
-		    (steps & SMFIP_NOEOH) == 0) &&
-		    smfi_setsymlist(ctx, milter_symlists[i].stage,
-		    (char *)milter_symlists[i].list) != MI_SUCCESS)
-			tg_log_warnx("%s: smfi_setsymlist failed",
-			    c->sess.id);
+	return st < TG_DRIVE_M_COUNT ? drive_symlists[st] : NULL;
 }
 
-/* milter_uses - does a rule of the pinned policy read what macro m feeds? */
+const char *
+drive_getmacro(const struct tg_drive_conn *c, const char *name)
+{
+	return c->mta->macro(c->fe, name);
+}
+
+/* drive_uses - does a rule of the pinned policy read what macro m feeds? */
 static int
-milter_uses(const struct milter_conn *c, const struct milter_macro *m)
+drive_uses(const struct tg_drive_conn *c, const struct drive_macro *m)
 {
 	return tg_policy_uses(c->policy, m->uses[0]) ||
 	    tg_policy_uses(c->policy, m->uses[1]);
 }
 
-/* milter_want - the macros to copy for the pinned policy: fetching and
+/* drive_want - the macros to copy for the pinned policy: fetching and
  * copying every macro at every stage was a third of our instructions per
  * message (tests/bench/README.md). Without a policy, all of them. */
 void
-milter_want(struct milter_conn *c)
+drive_want(struct tg_drive_conn *c)
 {
 	size_t i;
 
 	c->want = M_ALWAYS;
-	for (i = 0; i < sizeof milter_macros / sizeof milter_macros[0]; i++)
-		if (c->policy == NULL || milter_uses(c, &milter_macros[i]))
+	for (i = 0; i < sizeof drive_macros / sizeof drive_macros[0]; i++)
+		if (c->policy == NULL || drive_uses(c, &drive_macros[i]))
 			c->want |= 1u << i;
 }
 
-/* milter_macro - copy macro milter_macros[i] into the session. An absent
+/* drive_macro - copy macro drive_macros[i] into the session. An absent
  * macro leaves the attribute as it was (unknown, or from an earlier
  * stage); a malformed value is logged and leaves it unset. */
 void
-milter_macro(SMFICTX *ctx, struct milter_conn *c, int i)
+drive_macro(struct tg_drive_conn *c, int i)
 {
-	const struct milter_macro *m = &milter_macros[i];
+	const struct drive_macro *m = &drive_macros[i];
 	const char *old = c->sess.val[m->attr];
+	const char *val;
 	char pbuf[256];
-	char *val;
 
 	if (!(c->want & (1u << i)))
 		return;
-	val = smfi_getsymval(ctx, (char *)m->name);
+	val = drive_getmacro(c, m->name);
 	if (val == NULL) {
-		if (milter_uses(c, m) && !(c->warned & (1u << i))) {
+		if (drive_uses(c, m) && !(c->warned & (1u << i))) {
 			c->warned |= 1u << i;
 			/* The MTAs leave the auth and TLS macros out of
 			 * sessions without AUTH or TLS: normal, so debug. */
@@ -175,50 +163,50 @@ milter_macro(SMFICTX *ctx, struct milter_conn *c, int i)
 }
 
 void
-milter_queue_id(SMFICTX *ctx, struct milter_conn *c)
+drive_queue_id(struct tg_drive_conn *c)
 {
-	char *qid;
+	const char *qid;
 
 	/* The same queue id comes at RCPT, DATA and end of message. */
-	if ((qid = smfi_getsymval(ctx, "i")) != NULL && *qid != '\0' &&
+	if ((qid = drive_getmacro(c, "i")) != NULL && *qid != '\0' &&
 	    (c->sess.queue_id == NULL || strcmp(c->sess.queue_id, qid) != 0))
 		tg_session_set_queue_id(&c->sess, qid);
 }
 
-/* milter_listener - the connect macros beyond the client; libmilter
- * keeps them for the whole connection, so a policy moved to at MAIL that
- * reads more of them can still have them (milter_repin). */
+/* drive_listener - the connect macros beyond the client; the front ends
+ * keep them for the whole connection, so a policy moved to at MAIL that
+ * reads more of them can still have them (drive_repin). */
 void
-milter_listener(SMFICTX *ctx, struct milter_conn *c)
+drive_listener(struct tg_drive_conn *c)
 {
-	milter_macro(ctx, c, M_LISTENER_NAME);
-	milter_macro(ctx, c, M_LISTENER_ADDR);
-	milter_macro(ctx, c, M_LISTENER_PORT);
-	milter_macro(ctx, c, M_MTA_NAME);
+	drive_macro(c, M_LISTENER_NAME);
+	drive_macro(c, M_LISTENER_ADDR);
+	drive_macro(c, M_LISTENER_PORT);
+	drive_macro(c, M_MTA_NAME);
 }
 
-/* milter_tls - TLS macros, sent at HELO (again after STARTTLS) */
+/* drive_tls - TLS macros, sent at HELO (again after STARTTLS) */
 void
-milter_tls(SMFICTX *ctx, struct milter_conn *c)
+drive_tls(struct tg_drive_conn *c)
 {
-	milter_macro(ctx, c, M_TLS_VERSION);
-	milter_macro(ctx, c, M_TLS_CIPHER);
-	milter_macro(ctx, c, M_TLS_BITS);
-	milter_macro(ctx, c, M_CERT_SUBJECT);
-	milter_macro(ctx, c, M_CERT_ISSUER);
-	milter_macro(ctx, c, M_VERIFY);
+	drive_macro(c, M_TLS_VERSION);
+	drive_macro(c, M_TLS_CIPHER);
+	drive_macro(c, M_TLS_BITS);
+	drive_macro(c, M_CERT_SUBJECT);
+	drive_macro(c, M_CERT_ISSUER);
+	drive_macro(c, M_VERIFY);
 }
 
-/* milter_auth_check - the MTAs leave every auth macro out of sessions
+/* drive_auth_check - the MTAs leave every auth macro out of sessions
  * without AUTH, so a missing {auth_authen} alone means "not authenticated"
  * (debug level). {auth_type} without {auth_authen} is different: the
  * client did authenticate and the MTA's macro list lacks the login, so
  * the session is treated as unauthenticated and the operator is told. */
 void
-milter_auth_check(SMFICTX *ctx, struct milter_conn *c)
+drive_auth_check(struct tg_drive_conn *c)
 {
-	if (c->warned_auth || smfi_getsymval(ctx, "{auth_type}") == NULL ||
-	    smfi_getsymval(ctx, "{auth_authen}") != NULL)
+	if (c->warned_auth || drive_getmacro(c, "{auth_type}") == NULL ||
+	    drive_getmacro(c, "{auth_authen}") != NULL)
 		return;
 	c->warned_auth = 1;
 	tg_log_warnx("%s: the MTA sent {auth_type} but not {auth_authen}: "
