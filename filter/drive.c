@@ -92,14 +92,14 @@ drive_hex(char *buf, size_t sz, unsigned long long n)
 }
 
 struct tg_drive_conn *
-tg_drive_open(const struct tg_drive_mta *mta, void *fe)
+tg_drive_open(const struct tg_drive_mta *mta, void *fe, struct tg_policy *pin)
 {
 	struct tg_drive_conn *c;
 	char id[24];
 
 	/* Not calloc: tg_session_init() clears the session, the bulk of it. */
 	c = tg_xmalloc(sizeof *c);
-	c->policy = tg_policy_current();
+	c->policy = pin != NULL ? pin : tg_policy_current();
 	c->neg = TG_DRIVE_NEED_HDRS | TG_DRIVE_NEED_BODY | TG_DRIVE_NEED_HELO |
 	    TG_DRIVE_NEED_DATA;
 	c->warned = 0;

@@ -1,8 +1,10 @@
 /* main.c - the tollgate daemon: options, policy check (-n), socket,
- * daemonizing, privilege drop, signal mask, then smfi_main. Everything that
- * can fail fatally fails here, before the first SMTP session.
- * Owns: the initial policy until it is published. Threads: runs before any
- * other thread starts, except smfi_main and the reload thread it starts. */
+ * daemonizing, privilege drop, signal mask, then the front end chosen
+ * with -E: libmilter's smfi_main, or the native engine's loops (mproto.h).
+ * Everything that can fail fatally fails here, before the first SMTP
+ * session. Owns: the initial policy until it is published. Threads: runs
+ * before any other thread starts, except the front end's and the reload
+ * thread it starts. */
 #include "config.h"
 
 #include <sys/stat.h>
@@ -30,6 +32,7 @@
 #include "tg_store.h"
 #include "milter.h"
 #include "milter_guard.h"
+#include "mproto.h"
 #include "reload.h"
 #include "control.h"
 #include "tg_daemon.h"
@@ -40,6 +43,12 @@
 #define MAIN_DEFAULT_CONF	SYSCONFDIR "/tollgate/tollgate.conf"
 #define MAIN_DEFAULT_SOCKET	"unix:/run/tollgate/tollgate.sock"
 #define MAIN_DRAIN_S		30	/* wait for running callbacks */
+#define MAIN_WORKERS		64	/* native: most commands waiting on the
+					 * network at once */
+
+enum main_engine { MAIN_LIBMILTER, MAIN_NATIVE };
+#define MAIN_ENGINE		MAIN_LIBMILTER	/* without -E */
+#define MAIN_ENGINE_NAME	"libmilter"
 
 struct main_opts {
 	char		*socket;	/* libmilter connection spec */
@@ -54,6 +63,7 @@ struct main_opts {
 	int		 allow_root;	/* -R: may keep running as root */
 	char		*metrics;	/* -M: listener for /metrics */
 	int		 dry_run;	/* -D: log verdicts, enforce none */
+	enum main_engine engine;	/* -E */
 };
 
 static char *main_pidfile;	/* absolute; removed at exit */
@@ -62,12 +72,14 @@ static void
 main_usage(FILE *fp)
 {
 	fprintf(fp,
-"usage: tollgate [-DdfhnRV] [-C control] [-c config] [-M [host:]port]\n"
-"                [-P pidfile] [-p socket] [-u user[:group]]\n"
+"usage: tollgate [-DdfhnRV] [-C control] [-c config] [-E engine]\n"
+"                [-M [host:]port] [-P pidfile] [-p socket] [-u user[:group]]\n"
 "  -C control  control socket for tollgatectl (counters, metrics)\n"
 "  -c config   policy file (default " MAIN_DEFAULT_CONF ")\n"
 "  -D          dry run: log every verdict, enforce none\n"
 "  -d          debug logging\n"
+"  -E engine   milter protocol engine: libmilter, or native (event\n"
+"              loops) (default " MAIN_ENGINE_NAME ")\n"
 "  -f          stay in the foreground, log to stderr too\n"
 "  -h          this help\n"
 "  -M [host:]port  Prometheus metrics on http://host:port/metrics\n"
@@ -126,7 +138,8 @@ main_parse(int argc, char **argv, struct main_opts *o)
 	int ch;
 
 	memset(o, 0, sizeof *o);
-	while ((ch = getopt(argc, argv, "C:c:DdfhM:nP:p:Ru:V")) != -1) {
+	o->engine = MAIN_ENGINE;
+	while ((ch = getopt(argc, argv, "C:c:DdE:fhM:nP:p:Ru:V")) != -1) {
 		switch (ch) {
 		case 'C':
 			o->control = optarg;
@@ -140,6 +153,17 @@ main_parse(int argc, char **argv, struct main_opts *o)
 			break;
 		case 'd':
 			o->debug = 1;
+			break;
+		case 'E':
+			if (strcmp(optarg, "libmilter") == 0)
+				o->engine = MAIN_LIBMILTER;
+			else if (strcmp(optarg, "native") == 0)
+				o->engine = MAIN_NATIVE;
+			else {
+				fprintf(stderr, "tollgate: -E %s: expected "
+				    "libmilter or native\n", optarg);
+				exit(2);
+			}
 			break;
 		case 'f':
 			o->foreground = 1;
@@ -316,17 +340,30 @@ main_unix(const char *spec)
 	return NULL;
 }
 
+/* main_listen - the native engine's socket, made as libmilter makes its
+ * own: 0660 from the umask at bind, nothing else touched by path; 0 or -1 */
+static int
+main_listen(const char *spec)
+{
+	mode_t old = umask(0117);
+	int rc = tg_mproto_listen(spec);
+
+	umask(old);
+	return rc;
+}
+
 /* main_open_socket - register, open the socket (a unix one for the user
  * uid, pinned for main_drop); returns the unix path (or NULL for inet)
  * through *unixpath; 0 or -1 */
 static int
-main_open_socket(const char *spec, uid_t uid, const char **unixpath)
+main_open_socket(const char *spec, enum main_engine engine, uid_t uid,
+    const char **unixpath)
 {
 	const char *path = main_unix(spec);
 	mode_t old;
 
 	*unixpath = NULL;
-	if (tg_milter_register() != 0)
+	if (engine == MAIN_LIBMILTER && tg_milter_register() != 0)
 		return -1;
 	/* libmilter removes whatever is at the path: make sure it is not
 	 * the socket of a tollgate that still serves. */
@@ -337,6 +374,15 @@ main_open_socket(const char *spec, uid_t uid, const char **unixpath)
 	}
 	if (path != NULL && tg_daemon_socket_dir(path, uid) != 0)
 		return -1;
+	if (engine == MAIN_NATIVE) {
+		if (main_listen(spec) != 0) {
+			tg_log_err("cannot open milter socket %s", spec);
+			return -1;
+		}
+		umask(007);
+		*unixpath = path;
+		return path != NULL && tg_daemon_socket_pin() != 0 ? -1 : 0;
+	}
 	if (smfi_setconn((char *)spec) != MI_SUCCESS) {
 		tg_log_err("smfi_setconn %s failed", spec);
 		return -1;
@@ -390,7 +436,8 @@ main_policy(struct main_opts *o)
 struct main_started {
 	const char	*unixpath;	/* the milter socket's path, or NULL */
 	int		 snap, reload, control, metrics;
-	int		 served;	/* smfi_main() ran */
+	int		 served;	/* the front end ran */
+	enum main_engine engine;
 };
 
 /* main_start - the socket, detaching, the pidfile and the privilege
@@ -399,8 +446,8 @@ static int
 main_start(struct main_opts *o, const char *spec, const struct main_ids *id,
     struct main_started *st)
 {
-	if (main_open_socket(spec, id->user != NULL ? id->uid : geteuid(),
-	    &st->unixpath) != 0)
+	if (main_open_socket(spec, o->engine, id->user != NULL ? id->uid :
+	    geteuid(), &st->unixpath) != 0)
 		return 1;
 	if (!o->foreground && tg_daemon_detach() != 0)
 		return 1;
@@ -425,6 +472,17 @@ main_milter_stop(void)
 	(void)smfi_stop();
 }
 
+/* main_serve - run the front end until it is stopped; 0 or 1 */
+static int
+main_serve(const struct main_opts *o)
+{
+	if (o->engine == MAIN_LIBMILTER)
+		return smfi_main() == MI_SUCCESS ? 0 : 1;
+	if (tg_mproto_start(0, MAIN_WORKERS) != 0)
+		return 1;
+	return tg_mproto_run();
+}
+
 /* main_run - from the open socket to the end of smfi_main; what it
  * started is in *st, for main_stop(). A failure before smfi_main makes a
  * detached parent exit 1: no half-started daemon is left behind. */
@@ -440,6 +498,7 @@ main_run(struct main_opts *o, const char *spec, struct main_started *st)
 		    (long)geteuid());
 		return 1;
 	}
+	st->engine = o->engine;
 	rc = main_start(o, spec, &id, st);
 	free(id.user);
 	if (rc != 0)
@@ -451,7 +510,8 @@ main_run(struct main_opts *o, const char *spec, struct main_started *st)
 	 * it can replace at shutdown. */
 	tg_store_snap_start();
 	st->snap = 1;
-	if (tg_reload_start(o->conf, main_milter_stop) != 0)
+	if (tg_reload_start(o->conf, o->engine == MAIN_NATIVE ?
+	    tg_mproto_stop : main_milter_stop) != 0)
 		return 1;
 	st->reload = 1;
 	/* After the privilege drop: the socket belongs to the daemon's
@@ -462,12 +522,13 @@ main_run(struct main_opts *o, const char *spec, struct main_started *st)
 	if (o->metrics != NULL && tg_metrics_http_start(o->metrics) != 0)
 		return 1;
 	st->metrics = o->metrics != NULL;
-	tg_log_info("tollgate %s starting on %s%s", PACKAGE_VERSION, spec,
-	    o->dry_run ? " (dry run: no verdict is enforced)" : "");
+	tg_log_info("tollgate %s starting on %s (%s engine)%s",
+	    PACKAGE_VERSION, spec, o->engine == MAIN_NATIVE ? "native" :
+	    "libmilter", o->dry_run ? " (dry run: no verdict is enforced)" :
+	    "");
 	tg_daemon_ready();
 	st->served = 1;
-	rc = smfi_main();
-	return rc == MI_SUCCESS ? 0 : 1;
+	return main_serve(o);
 }
 
 /* main_stop - end what main_run() started, in reverse order. libmilter
@@ -492,7 +553,9 @@ main_stop(struct main_started *st)
 	if (st->snap)
 		tg_store_snap_stop();
 	if (st->served) {
-		idle = tg_milter_guard_close(MAIN_DRAIN_S * 1000) == 0;
+		idle = (st->engine == MAIN_NATIVE ?
+		    tg_mproto_shutdown(MAIN_DRAIN_S * 1000) :
+		    tg_milter_guard_close(MAIN_DRAIN_S * 1000)) == 0;
 		if (!idle)
 			tg_log_warnx("stopping while callbacks still run "
 			    "after %d s; their state is left to the exit",
@@ -508,6 +571,8 @@ main_stop(struct main_started *st)
 		tg_store_shutdown();	/* closes Redis connections */
 		tg_metrics_shutdown();
 	}
+	if (!st->served && st->engine == MAIN_NATIVE)
+		(void)tg_mproto_shutdown(0);	/* closes the socket */
 	if (!st->served && st->unixpath != NULL)
 		tg_daemon_socket_remove(st->unixpath);
 	tg_daemon_socket_unpin();

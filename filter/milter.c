@@ -82,7 +82,7 @@ milter_conn_get(SMFICTX *ctx)
 static struct tg_drive_conn *
 milter_conn_new(SMFICTX *ctx)
 {
-	struct tg_drive_conn *c = tg_drive_open(&milter_mta, ctx);
+	struct tg_drive_conn *c = tg_drive_open(&milter_mta, ctx, NULL);
 
 	if (smfi_setpriv(ctx, c) != MI_SUCCESS) {
 		tg_log_warnx("%s: smfi_setpriv failed", c->sess.id);

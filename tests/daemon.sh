@@ -5,10 +5,13 @@
 # processes a test runs (tollgate daemons, redis-server, unbound), each
 # under a NAME with its files in $dir/NAME, started and stopped by PID.
 # The caller may set TOLLGATE and TG_WRAPPER (e.g. valgrind; it runs the
-# daemon in its own process, so $! stays its PID).
+# daemon in its own process, so $! stays its PID), and TG_ENGINE (the
+# milter engine, -E: libmilter or native; unset: the daemon's default).
 
 pids=""
 tg_termed=""
+# -E ENGINE for daemons a script starts without tg_try (empty: default)
+TG_E=${TG_ENGINE:+-E $TG_ENGINE}
 # The daemon, made absolute (default: the build tree's)
 TOLLGATE=${TOLLGATE:-${top_builddir:-.}/filter/tollgate}
 case $TOLLGATE in
@@ -133,6 +136,16 @@ tg_term() {
 	done
 }
 
+# tg_engine: the milter engine the daemons run, TG_ENGINE or the default
+# the daemon names in its usage
+tg_engine() {
+	if [ -n "${TG_ENGINE:-}" ]; then
+		echo "$TG_ENGINE"
+	else
+		"$TOLLGATE" -h | sed -n 's/.*(default \([a-z]*\)).*/\1/p'
+	fi
+}
+
 # tg_up NAME: what tg_start waits for, the daemon's socket. A script may
 # define its own after sourcing this file (e.g. a control socket too).
 tg_up() {
@@ -146,8 +159,9 @@ tg_try() {
 	_t=$1
 	shift
 	# shellcheck disable=SC2086 # TG_WRAPPER: e.g. valgrind and options
+	# shellcheck disable=SC2086 # TG_E: -E and the engine, or nothing
 	tg_spawn "$_t" ${TG_WRAPPER:-} "$TOLLGATE" -R -f \
-	    -p "unix:$dir/$_t/sock" "$@"
+	    $TG_E -p "unix:$dir/$_t/sock" "$@"
 	tg_wait "$_t" tg_up "$_t" && return 0
 	tg_stop "$_t"
 	return 1

@@ -59,9 +59,11 @@ class Daemon:
 
     def start(self):
         wrapper = os.environ.get("TG_WRAPPER", "").split()
+        engine = os.environ.get("TG_ENGINE", "")
         with open(self.logpath, "ab") as log:
             self.proc = subprocess.Popen(
-                wrapper + [TOLLGATE, "-f", "-R", "-d", "-c", self.conf,
+                wrapper + [TOLLGATE] + (["-E", engine] if engine else []) +
+                ["-f", "-R", "-d", "-c", self.conf,
                            "-p", "unix:" + self.sock] + self.args,
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         for _ in range(300):

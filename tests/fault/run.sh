@@ -199,7 +199,7 @@ start
 alive "restart"
 
 # A second daemon on a socket that is served refuses to take it over.
-if "$TOLLGATE" -R -f -p "unix:$d/sock" -c "$dir/policy.conf" \
+if "$TOLLGATE" $TG_E -R -f -p "unix:$d/sock" -c "$dir/policy.conf" \
     2>"$dir/second.log"; then
 	fail "a second daemon started on a live socket"
 else
@@ -220,7 +220,7 @@ mkdir -p "$dir/ro"
 for pf in /dev/full "$dir/no-such-dir/pid" /proc/tollgate-test.pid; do
 	for mode in -f ""; do
 		rm -f "$dir/sock2"
-		"$TOLLGATE" -R $mode -p "unix:$dir/sock2" -c "$src/fault.conf" \
+		"$TOLLGATE" $TG_E -R $mode -p "unix:$dir/sock2" -c "$src/fault.conf" \
 		    -P "$pf" >"$dir/pf.log" 2>&1
 		rc=$?
 		what="pidfile $pf${mode:+ (foreground)}"

@@ -1,7 +1,7 @@
 #!/bin/sh
 # cli.sh - the tollgate command line: -n (check the policy), -V, -h, bad
 # options, a broken policy at start, no policy file, -u. Environment as for
-# run.sh (TOLLGATE, top_srcdir, top_builddir).
+# run.sh (TOLLGATE, top_srcdir, top_builddir; TG_ENGINE: the engine, -E).
 
 top_srcdir=${top_srcdir:-.}
 top_builddir=${top_builddir:-.}
@@ -10,6 +10,7 @@ src=$(cd "$top_srcdir/tests/milter" && pwd)
 dir=$(mktemp -d "${TMPDIR:-/tmp}/tg-cli.XXXXXX") || exit 1
 failed=0
 daemon=""
+TG_E=${TG_ENGINE:+-E $TG_ENGINE}
 
 cleanup() {
 	if [ -n "$daemon" ]; then
@@ -93,10 +94,10 @@ has "-V prints the version" "tollgate "
 expect 0 "-h" "$TOLLGATE" -h
 has "-h documents the socket mode" "0660"
 expect 2 "unknown option" "$TOLLGATE" -Z
-expect 1 "bad -p" "$TOLLGATE" -R -f -p "tcp:25" -c "$src/policy.conf"
+expect 1 "bad -p" "$TOLLGATE" $TG_E -R -f -p "tcp:25" -c "$src/policy.conf"
 
 # A broken policy at start is fatal, with its errors.
-expect 1 "start with a broken policy" "$TOLLGATE" -R -f \
+expect 1 "start with a broken policy" "$TOLLGATE" $TG_E -R -f \
     -p "unix:$dir/sock" -c "$dir/two-errors.conf"
 has "start: errors shown" "$dir/two-errors.conf:3:"
 [ -e "$dir/sock" ] && fail "start: socket left behind"
@@ -129,7 +130,7 @@ stop_daemon() {
 perl -MIO::Socket::UNIX -e 'IO::Socket::UNIX->new(Type => SOCK_STREAM(),
     Local => $ARGV[0], Listen => 1) or die "$!\n"' "$dir/sock"
 [ -S "$dir/sock" ] || fail "could not make a stale socket"
-"$TOLLGATE" -R -f -p "unix:$dir/sock" -c "$src/policy.conf" -P "$dir/pid" \
+"$TOLLGATE" $TG_E -R -f -p "unix:$dir/sock" -c "$src/policy.conf" -P "$dir/pid" \
     2>"$dir/log" &
 daemon=$!
 if wait_sock; then
@@ -151,7 +152,7 @@ rm -f "$dir/sock"
 if "$TOLLGATE" -h | grep -q "default .*tollgate.conf" &&
     conf=$("$TOLLGATE" -h | sed -n 's/.*-c config.*(default \(.*\)).*/\1/p') &&
     [ -n "$conf" ] && [ ! -e "$conf" ]; then
-	"$TOLLGATE" -R -f -p "unix:$dir/sock" 2>"$dir/log" &
+	"$TOLLGATE" $TG_E -R -f -p "unix:$dir/sock" 2>"$dir/log" &
 	daemon=$!
 	if wait_sock; then
 		cp "$dir/log" "$dir/out"
@@ -168,7 +169,7 @@ fi
 
 # As root, neither -u nor -R: refused before anything is opened.
 if [ "$(id -u)" = 0 ]; then
-	expect 1 "root without -u or -R" "$TOLLGATE" -f -p "unix:$dir/sock" \
+	expect 1 "root without -u or -R" "$TOLLGATE" $TG_E -f -p "unix:$dir/sock" \
 	    -c "$src/policy.conf"
 	has "root refused" "refusing to run as root"
 	[ -e "$dir/sock" ] && fail "root refused: socket created" ||
@@ -176,12 +177,12 @@ if [ "$(id -u)" = 0 ]; then
 fi
 
 # -u: an unknown user is refused; as root, the drop takes effect.
-expect 1 "-u unknown user" "$TOLLGATE" -f -p "unix:$dir/sock" \
+expect 1 "-u unknown user" "$TOLLGATE" $TG_E -f -p "unix:$dir/sock" \
     -c "$src/policy.conf" -u no-such-user-tollgate
 has "-u unknown user refused" "refusing to run"
 rm -f "$dir/sock"
 if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
-	"$TOLLGATE" -f -p "unix:$dir/sock" -c "$src/policy.conf" -u nobody \
+	"$TOLLGATE" $TG_E -f -p "unix:$dir/sock" -c "$src/policy.conf" -u nobody \
 	    2>"$dir/log" &
 	daemon=$!
 	if wait_sock; then

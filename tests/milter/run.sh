@@ -25,6 +25,8 @@ fi
 
 . "$src/../daemon.sh"
 tg_dir milter
+engine=$(tg_engine)
+echo "engine: $engine"
 
 # start NAME CONF: run a daemon as $dir/NAME/{sock,pid,log}, wait for its
 # socket. The PID is $! (-f: no fork), also written to the pidfile.
@@ -59,7 +61,8 @@ alive() {
 run() {
 	if "$MILTERTEST" -D socket="$dir/$1/sock" -D log="$dir/$1/log" \
 	    -D pidfile="$dir/$1/pid" -D conf="$dir/$1/policy.conf" \
-	    -D srcdir="$src" -D lib="$src/lib.lua" -s "$2" \
+	    -D srcdir="$src" -D lib="$src/lib.lua" -D engine="$engine" \
+	    -s "$2" \
 	    >"$dir/out" 2>&1; then
 		cat "$dir/out"
 		echo "PASS: $(basename "$2")"

@@ -188,7 +188,8 @@ policy_install() {
 # $pid_tg) on unix:$dir/tg/tollgate.sock as $TG_USER; wait for the
 # socket. tg_stop tg stops it.
 tollgate_start() {
-	tg_spawn tg "$TOLLGATE" -f -d -c "$policy" \
+	# shellcheck disable=SC2086 # TG_E: -E and the engine, or nothing
+	tg_spawn tg "$TOLLGATE" $TG_E -f -d -c "$policy" \
 	    -p "unix:$dir/tg/tollgate.sock" -u "$TG_USER"
 	if ! tg_wait tg test -S "$dir/tg/tollgate.sock"; then
 		tail -n 20 "$dir/tg/log" | diag

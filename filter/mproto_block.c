@@ -1,0 +1,109 @@
+/* mproto_block.c - which commands of a connection may wait on the network
+ * under the pinned policy, so that the native engine runs them on a
+ * worker (mproto_work.c) rather than on an event loop, which must never
+ * wait: a rule at that stage reads a DNS check (client.ptr, client.rdns,
+ * client.fcrdns, helo.resolves, dnslist, dnslist.score, spf) or the SASL
+ * database (sasl.account), or a reply template names ${spf...}; or a
+ * limit kept in Redis is read or counted at that stage, or holds are
+ * given back to it (end of a message or of the connection). Everything
+ * else (tables, the memory store, MIME, regular expressions) is memory
+ * and CPU only. Owns: nothing. Threads: pure; policies are read-only. */
+#include "config.h"
+
+#include <string.h>
+
+#include "tg_policy.h"
+#include "tg_rate.h"
+#include "tg_store.h"
+#include "mproto_impl.h"
+
+/* block_attr - an attribute whose value may need a network round trip */
+static int
+block_attr(enum tg_attr a)
+{
+	switch (a) {
+	case TG_A_CLIENT_PTR:
+	case TG_A_CLIENT_RDNS:
+	case TG_A_CLIENT_FCRDNS:
+	case TG_A_HELO_RESOLVES:
+	case TG_A_DNSLIST:
+	case TG_A_DNSLIST_SCORE:
+	case TG_A_SPF:
+	case TG_A_SASL_ACCOUNT:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* block_store - a limit's store is not the in-process one */
+static int
+block_store(const struct tg_limit *l)
+{
+	return l != NULL && l->store != NULL &&
+	    strcmp(l->store->ops->name, "memory") != 0;
+}
+
+static int
+block_expr(const struct tg_expr *e)
+{
+	if (e == NULL)
+		return 0;
+	switch (e->op) {
+	case TG_E_TRUE:
+	case TG_E_FALSE:
+		return 0;
+	case TG_E_AND:
+	case TG_E_OR:
+		return block_expr(e->left) || block_expr(e->right);
+	case TG_E_NOT:
+		return block_expr(e->left);
+	case TG_E_LIMIT:
+		return block_store(e->limit);
+	default:
+		return block_attr(e->attr) ||
+		    (e->vtable != NULL && block_attr(e->vattr));
+	}
+}
+
+/* block_rule - a rule's condition, or a template of its actions that
+ * asks for the SPF result (tg_check_var() evaluates it then) */
+static int
+block_rule(const struct tg_rule *r)
+{
+	if (block_expr(r->cond))
+		return 1;
+	for (size_t i = 0; i < r->nactions; i++)
+		if (r->actions[i].text != NULL &&
+		    strstr(r->actions[i].text, "${spf") != NULL)
+			return 1;
+	return 0;
+}
+
+unsigned
+mp_block_mask(const struct tg_policy *p)
+{
+	unsigned m = 0;
+
+	if (p == NULL)
+		return 0;
+	for (int st = 0; st < TG_STAGE_COUNT; st++)
+		for (size_t i = 0; i < p->nrules[st]; i++)
+			if (block_rule(&p->rules[st][i])) {
+				m |= 1u << st;
+				break;
+			}
+	/* MAIL without HELO runs the helo rules first (engine.c). */
+	if (m & 1u << TG_STAGE_HELO)
+		m |= 1u << TG_STAGE_MAIL;
+	for (size_t i = 0; i < p->nlimits; i++) {
+		if (!block_store(p->limits[i]))
+			continue;
+		/* Counted at its stage; holds given back at the end of the
+		 * message (MAIL resets, abort, end of message) or of the
+		 * connection. */
+		m |= 1u << p->limits[i]->stage | MP_BLOCK_TXN |
+		    1u << TG_STAGE_MAIL | 1u << TG_STAGE_EOM;
+	}
+	return m;
+}
