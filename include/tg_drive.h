@@ -75,9 +75,11 @@ struct tg_drive_conn {
 
 /* Session ids: a counter started from the clock (once, at start). */
 void	tg_drive_init(void);
-/* A connection with the published policy pinned; counts a session in
+/* A connection with policy pin pinned (the connection takes over the
+ * caller's reference; NULL: the published policy); counts a session in
  * the metrics. neg starts as every TG_DRIVE_NEED_* (nothing skipped). */
-struct tg_drive_conn *tg_drive_open(const struct tg_drive_mta *, void *fe);
+struct tg_drive_conn *tg_drive_open(const struct tg_drive_mta *, void *fe,
+	    struct tg_policy *pin);
 void	tg_drive_close(struct tg_drive_conn *);
 /* The TG_DRIVE_NEED_* of policy p (NULL: all of them). */
 unsigned tg_drive_needs(const struct tg_policy *p);
