@@ -64,6 +64,7 @@ struct main_opts {
 	char		*metrics;	/* -M: listener for /metrics */
 	int		 dry_run;	/* -D: log verdicts, enforce none */
 	enum main_engine engine;	/* -E */
+	int		 loops;		/* -t: native engine's loops, 0 auto */
 };
 
 static char *main_pidfile;	/* absolute; removed at exit */
@@ -73,7 +74,8 @@ main_usage(FILE *fp)
 {
 	fprintf(fp,
 "usage: tollgate [-DdfhnRV] [-C control] [-c config] [-E engine]\n"
-"                [-M [host:]port] [-P pidfile] [-p socket] [-u user[:group]]\n"
+"                [-M [host:]port] [-P pidfile] [-p socket] [-t threads]\n"
+"                [-u user[:group]]\n"
 "  -C control  control socket for tollgatectl (counters, metrics)\n"
 "  -c config   policy file (default " MAIN_DEFAULT_CONF ")\n"
 "  -D          dry run: log every verdict, enforce none\n"
@@ -87,6 +89,7 @@ main_usage(FILE *fp)
 "  -n          check the policy and exit: 0 valid, 1 with the errors\n"
 "  -P pidfile  write the daemon's PID here (removed at exit)\n"
 "  -R          allow running as root without -u (refused otherwise)\n"
+"  -t threads  native engine: event loops (default one per CPU, at most 8)\n"
 "  -p socket   unix:/path, inet:port@host or inet6:port@host\n"
 "              (default " MAIN_DEFAULT_SOCKET ");\n"
 "              unix sockets are created mode 0660, a stale one is removed\n"
@@ -139,7 +142,7 @@ main_parse(int argc, char **argv, struct main_opts *o)
 
 	memset(o, 0, sizeof *o);
 	o->engine = MAIN_ENGINE;
-	while ((ch = getopt(argc, argv, "C:c:DdE:fhM:nP:p:Ru:V")) != -1) {
+	while ((ch = getopt(argc, argv, "C:c:DdE:fhM:nP:p:Rt:u:V")) != -1) {
 		switch (ch) {
 		case 'C':
 			o->control = optarg;
@@ -185,6 +188,14 @@ main_parse(int argc, char **argv, struct main_opts *o)
 			break;
 		case 'R':
 			o->allow_root = 1;
+			break;
+		case 't':
+			o->loops = atoi(optarg);
+			if (o->loops < 1 || o->loops > 64) {
+				fprintf(stderr, "tollgate: -t %s: expected 1 to "
+				    "64\n", optarg);
+				exit(2);
+			}
 			break;
 		case 'u':
 			o->user = optarg;
@@ -478,7 +489,7 @@ main_serve(const struct main_opts *o)
 {
 	if (o->engine == MAIN_LIBMILTER)
 		return smfi_main() == MI_SUCCESS ? 0 : 1;
-	if (tg_mproto_start(0, MAIN_WORKERS) != 0)
+	if (tg_mproto_start(o->loops, MAIN_WORKERS) != 0)
 		return 1;
 	return tg_mproto_run();
 }

@@ -17,6 +17,7 @@
 
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -614,12 +615,19 @@ loop_init(struct mp_loop *l)
 int
 tg_mproto_start(int nloops, int maxworkers)
 {
+	struct rlimit rl;
 	long ncpu;
 	int rc;
 
 	if (nloops <= 0) {
 		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 		nloops = ncpu < 1 ? 1 : ncpu > LOOP_MAX ? LOOP_MAX : (int)ncpu;
+	}
+	/* A descriptor per connection: as many as we may have. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+			tg_log_warn("native engine: RLIMIT_NOFILE");
 	}
 	tg_drive_init();
 	if (mp_work_start(maxworkers) != 0)

@@ -33,13 +33,17 @@ TOLLGATE = os.path.abspath(os.environ.get(
 
 
 class Daemon:
-    """One tollgate in the foreground (-f -R -d) on unix:DIR/sock."""
+    """One tollgate in the foreground (-f -R -d) on unix:DIR/sock, or on
+    TCP at 127.0.0.1:port (port given)."""
 
-    def __init__(self, suite, name, policy, args=()):
+    def __init__(self, suite, name, policy, args=(), port=None):
         self.suite = suite
         self.dir = os.path.join(suite.dir, name)
         os.makedirs(self.dir, exist_ok=True)
+        self.port = port
         self.sock = os.path.join(self.dir, "sock")
+        self.spec = ("inet:%d@127.0.0.1" % port if port is not None else
+                     "unix:" + self.sock)
         self.conf = os.path.join(self.dir, "policy.conf")
         if "\n" in policy or not os.path.exists(policy):
             with open(self.conf, "w") as f:
@@ -64,10 +68,12 @@ class Daemon:
             self.proc = subprocess.Popen(
                 wrapper + [TOLLGATE] + (["-E", engine] if engine else []) +
                 ["-f", "-R", "-d", "-c", self.conf,
-                           "-p", "unix:" + self.sock] + self.args,
+                           "-p", self.spec] + self.args,
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         for _ in range(300):
-            if os.path.exists(self.sock):
+            if self.port is None and os.path.exists(self.sock):
+                return
+            if self.port is not None and "starting on" in self.log():
                 return
             if self.proc.poll() is not None:
                 break
@@ -77,7 +83,19 @@ class Daemon:
         self.suite.done()
 
     def client(self, **kw):
-        return MilterClient(self.sock, **kw)
+        return MilterClient(self.sock if self.port is None else
+                            ("127.0.0.1", self.port), **kw)
+
+    def status(self, field):
+        """A number from /proc/PID/status (VmRSS in kB, Threads...)."""
+        with open("/proc/%d/status" % self.proc.pid) as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+        return None
+
+    def fds(self):
+        return len(os.listdir("/proc/%d/fd" % self.proc.pid))
 
     def log(self):
         with open(self.logpath, "r", errors="replace") as f:
@@ -168,10 +186,11 @@ class Suite:
         self.reported = False
         atexit.register(self._cleanup)
 
-    def tollgate(self, name, policy, args=()):
+    def tollgate(self, name, policy, args=(), port=None):
         """A daemon with policy (its text, or a file); tables it names
-        relative to itself are found in the same directory."""
-        d = Daemon(self, name, policy, args)
+        relative to itself are found in the same directory. port: on
+        TCP at 127.0.0.1:port instead of a unix socket."""
+        d = Daemon(self, name, policy, args, port)
         self.daemons.append(d)
         return d
 
@@ -227,6 +246,32 @@ class Suite:
                 print("%s: files kept in %s" % (self.name, self.dir))
             else:
                 shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def engine():
+    """The milter engine the daemons run: TG_ENGINE, or the default the
+    daemon's usage names."""
+    if os.environ.get("TG_ENGINE"):
+        return os.environ["TG_ENGINE"]
+    out = subprocess.run([TOLLGATE, "-h"], capture_output=True, text=True)
+    import re
+    m = re.search(r"\(default ([a-z]+)\)", out.stdout)
+    return m.group(1) if m else "libmilter"
+
+
+def free_port(first=23400, last=23499):
+    """A TCP port on 127.0.0.1 nobody listens on now."""
+    import socket as _s
+    for port in range(first, last + 1):
+        s = _s.socket()
+        try:
+            s.bind(("127.0.0.1", port))
+            return port
+        except OSError:
+            continue
+        finally:
+            s.close()
+    return None
 
 
 def policy_file(name):

@@ -76,11 +76,18 @@ def _b(s):
 
 
 class MilterClient:
-    def __init__(self, path, timeout=30, actions=0x1FF, steps=ALL_STEPS):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(timeout)
-        self.sock.connect(path)
-        self._send(OPTNEG, struct.pack(">III", 6, actions, steps))
+    """path: a unix socket's path, or (host, port) for TCP. version: the
+    protocol version offered (2 to 6)."""
+
+    def __init__(self, path, timeout=30, actions=0x1FF, steps=ALL_STEPS,
+                 version=6):
+        if isinstance(path, tuple):
+            self.sock = socket.create_connection(path, timeout)
+        else:
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.settimeout(timeout)
+            self.sock.connect(path)
+        self._send(OPTNEG, struct.pack(">III", version, actions, steps))
         cmd, data = self._recv()
         if cmd != OPTNEG:
             raise ProtocolError("negotiation answered with %r" % cmd)
@@ -160,11 +167,13 @@ class MilterClient:
 
     # -- SMTP stages ------------------------------------------------------
     def connect(self, hostname="client.example.net", addr="198.51.100.7",
-                port=25, macros=None):
-        m = {"j": "mx.example.test", "{daemon_name}": "mx",
-             "{client_addr}": addr}
+                port=25, macros=None, bare=False):
+        """bare: only the macros given, none of the usual ones."""
+        m = {} if bare else {"j": "mx.example.test", "{daemon_name}": "mx",
+                             "{client_addr}": addr}
         m.update(macros or {})
-        self.macros(CONNECT, m)
+        if m:
+            self.macros(CONNECT, m)
         family = b"6" if ":" in addr else b"4"
         return self._step(CONNECT, _b(hostname) + b"\0" + family +
                           struct.pack(">H", port) + _b(addr) + b"\0",
@@ -212,6 +221,30 @@ class MilterClient:
 
     def abort(self):
         self._send(ABORT)
+
+    def quit_nc(self):
+        """SMFIC_QUIT_NC: this SMTP session ends, a new one follows on the
+        same connection (connect() again)."""
+        self._send(b"K")
+
+    def raw(self, data):
+        """Bytes as they are, packets or not."""
+        self.sock.sendall(data)
+
+    def packet(self):
+        """The next packet from the filter: (command, data)."""
+        return self._recv()
+
+    def closed(self, timeout=10):
+        """True when the filter closes the connection within timeout
+        seconds without sending anything more."""
+        self.sock.settimeout(timeout)
+        try:
+            return self.sock.recv(1) == b""
+        except socket.timeout:
+            return False
+        except OSError:
+            return True
 
     def close(self):
         try:

@@ -1,0 +1,81 @@
+"""protolib.py - what the tests of tests/proto/ share: evlib.py and
+milterclient.py of tests/evasion, the engine under test, raw packets, and
+a policy with rules at every stage.
+"""
+import os
+import struct
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "evasion"))
+from evlib import Suite, engine, free_port  # noqa: E402,F401
+from milterclient import MilterClient  # noqa: E402,F401
+
+ENGINE = engine()
+NATIVE = ENGINE == "native"
+
+# Everything the protocol carries has a rule reading it: connect (answered
+# at HELO), DATA, headers, body; reject, tempfail, add-header, quarantine.
+FULL = """
+stage connect {
+    rule blocked-net : client.address in { 10.0.0.0/8 }
+        => reject 550 5.7.1 "Network blocked"
+}
+stage mail {
+    rule leaked : listener.name == "submission"
+        => reject 550 5.7.1 "Submission macro leaked"
+    rule null : sender == "" => reject 550 5.7.1 "No null sender"
+}
+stage rcpt {
+    rule nobody : rcpt.local == "nobody" => reject 550 5.1.1 "No such user"
+}
+stage data {
+    rule old-tls : tls.version == "TLSv1" => reject 554 5.7.0 "Old TLS"
+}
+stage eom {
+    rule spam : header "Subject" matches "^SPAM" => add-header X-Spam "yes"
+    rule exe : attachment.extension == "exe"
+        => reject 554 5.7.1 "No executables"
+    rule hold : header "Subject" == "hold me" => quarantine "held"
+}
+"""
+
+# Only the envelope: headers, body and DATA are not needed.
+ENVELOPE = """
+stage mail { rule null : sender == "" => reject 550 5.7.1 "No null sender" }
+stage rcpt {
+    rule nobody : rcpt.local == "nobody" => reject 550 5.1.1 "No such user"
+}
+"""
+
+
+def pkt(cmd, data=b""):
+    """A milter packet as it goes on the wire."""
+    return struct.pack(">I", len(data) + 1) + cmd + data
+
+
+def transaction(c, sender="<a@example.org>", rcpt="<b@example.com>",
+                subject="hello"):
+    """HELO to end of message on client c; the end-of-message Reply."""
+    c.helo("client.example.net")
+    r = c.mail(sender)
+    if r.action != "continue":
+        return r
+    r = c.rcpt(rcpt)
+    if r.action != "continue":
+        return r
+    return c.message([("From", "a@example.org"), ("Subject", subject)],
+                     b"hello\r\n")
+
+
+def works(t, d, what):
+    """A fresh client gets a whole message through daemon d."""
+    try:
+        c = d.client(timeout=20)
+        c.connect()
+        r = transaction(c)
+        c.close()
+        ok = r.action == "continue"
+    except Exception as e:  # noqa: BLE001
+        ok, r = False, e
+    t.expect(ok and d.alive(), "%s: the daemon still serves" % what, r)
