@@ -72,7 +72,9 @@ struct mp_loop {
 };
 
 static struct {
-	struct mp_loop	*loops;
+	struct mp_loop	*loops;		/* loops and nloops under mu: the
+					 * signal thread reads them to wake
+					 * the loops (tg_mproto_stop()) */
 	int		 nloops;
 	atomic_int	 stop;		/* tg_mproto_stop() was called */
 	atomic_int	 quit;		/* the loops end */
@@ -632,19 +634,24 @@ tg_mproto_start(int nloops, int maxworkers)
 	tg_drive_init();
 	if (mp_work_start(maxworkers) != 0)
 		return -1;
+	pthread_mutex_lock(&loop.mu);
 	loop.loops = tg_xcalloc((size_t)nloops, sizeof *loop.loops);
 	for (int i = 0; i < nloops; i++) {
 		if (loop_init(&loop.loops[i]) != 0)
-			return -1;
+			goto fail;
 		if ((rc = pthread_create(&loop.loops[i].th, NULL, loop_main,
 		    &loop.loops[i])) != 0) {
 			errno = rc;
 			tg_log_warn("native engine: pthread_create");
-			return -1;
+			goto fail;
 		}
 		loop.nloops++;
 	}
+	pthread_mutex_unlock(&loop.mu);
 	return 0;
+fail:
+	pthread_mutex_unlock(&loop.mu);
+	return -1;
 }
 
 int
@@ -663,10 +670,12 @@ loop_wake_all(void)
 {
 	uint64_t one = 1;
 
+	pthread_mutex_lock(&loop.mu);
 	for (int i = 0; i < loop.nloops; i++)
 		if (write(loop.loops[i].evfd, &one, sizeof one) < 0 &&
 		    errno != EAGAIN)
 			tg_log_warn("native engine: eventfd");
+	pthread_mutex_unlock(&loop.mu);
 }
 
 void
@@ -691,6 +700,8 @@ tg_mproto_shutdown(int timeout_ms)
 		rc = -1;
 	atomic_store(&loop.quit, 1);
 	loop_wake_all();
+	/* The signal thread is joined by now (reload.c): only this thread
+	 * uses loops from here on. */
 	for (int i = 0; i < loop.nloops; i++)
 		(void)pthread_join(loop.loops[i].th, NULL);
 	/* Commands still running after the drain keep their sessions: only
@@ -699,10 +710,12 @@ tg_mproto_shutdown(int timeout_ms)
 		mp_work_stop();
 		for (int i = 0; i < loop.nloops; i++)
 			loop_end(&loop.loops[i]);
+		pthread_mutex_lock(&loop.mu);
 		free(loop.loops);
 		loop.loops = NULL;
+		loop.nloops = 0;
+		pthread_mutex_unlock(&loop.mu);
 	}
-	loop.nloops = 0;
 	mp_listener_close();
 	return rc;
 }

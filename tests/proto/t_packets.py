@@ -9,7 +9,8 @@ serves the next client; its memory does not grow with the flood.
 """
 import struct
 
-from protolib import FULL, NATIVE, Suite, pkt, transaction, works
+from protolib import (FULL, NATIVE, Suite, memory_flat, pkt, transaction,
+                      works)
 
 t = Suite("packets")
 d = t.tollgate("full", FULL)
@@ -118,8 +119,7 @@ for i in range(100):
 r = c.mail("<a@example.org>")
 rss1 = d.status("VmRSS")
 t.expect(r.action == "continue", "10,000 macro packets: MAIL answered", r)
-t.expect(rss1 - rss0 < 8192, "10,000 macro packets: memory flat "
-         "(%d kB more)" % (rss1 - rss0), rss1 - rss0)
+memory_flat(t, rss1 - rss0, 8192, "10,000 macro packets")
 c.close()
 works(t, d, "macro flood")
 t.done()
