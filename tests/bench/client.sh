@@ -52,9 +52,14 @@ if ! mload -v -s "unix:$dir/sock" -f "$src/tests/bench/client.scn" \
 	cat "$dir/out1"
 	fail=1
 fi
-# Nine expectations are in client.scn: each must have been checked.
-if [ "$(grep -c '^ok: ' "$dir/out1")" != 9 ]; then
-	echo "FAIL: client.scn: want 9 checked expectations, got:"
+# Nine expectations are in client.scn: each must have been checked, but
+# the one of HELO when the daemon asked for no answer there (SMFIP_NR_HELO,
+# 0x2000: the native engine on a unix socket, with no connect rule).
+want=9
+proto=$(sed -n 's/^negotiated: .*protocol 0x\([0-9a-f]*\).*/\1/p' "$dir/out1")
+[ -n "$proto" ] && [ $((0x$proto & 0x2000)) != 0 ] && want=8
+if [ "$(grep -c '^ok: ' "$dir/out1")" != $want ]; then
+	echo "FAIL: client.scn: want $want checked expectations, got:"
 	cat "$dir/out1"
 	fail=1
 fi

@@ -9,11 +9,14 @@
 # An MTA without XCLIENT gets clients from other addresses through the
 # run's client network (clientnet.sh), removed here at exit.
 #
-# Environment: TOLLGATE, top_srcdir (from tests/Makefile.am);
+# Environment: TOLLGATE, top_srcdir (from tests/Makefile.am), TG_ENGINE
+# (the milter engine, -E; named in every test point when set);
 # TG_MTA_PORT_BASE (first port to try), KEEP=1 (keep the directory),
 # UNBOUND_SERVER (the unbound binary that answers tollgate's DNS checks).
 
 mta_src=$(cd "${top_srcdir:-.}/tests/mta" && pwd)
+# The MTA's name in TAP lines, with the engine when one is forced.
+mta_tag() { echo "$mta${TG_ENGINE:+ -E $TG_ENGINE}"; }
 . "$mta_src/../daemon.sh"	# also makes TOLLGATE absolute
 
 dir=""
@@ -44,12 +47,12 @@ mta_stop() {
 # ---- TAP ------------------------------------------------------------------
 
 skip_all() {
-	echo "1..0 # SKIP $mta: $*"
+	echo "1..0 # SKIP $(mta_tag): $*"
 	exit 0
 }
 
 bail() {
-	echo "Bail out! $mta: $*"
+	echo "Bail out! $(mta_tag): $*"
 	tap_failed=$((tap_failed + 1))
 	exit 1
 }
@@ -67,9 +70,9 @@ diag() {
 point() {
 	tap_n=$((tap_n + 1))
 	case $1 in
-	OK)	echo "ok $tap_n - $mta: $2: $3" ;;
-	SKIP)	echo "ok $tap_n - $mta: $2: $3 # SKIP $skip_why" ;;
-	*)	echo "not ok $tap_n - $mta: $2: $3"
+	OK)	echo "ok $tap_n - $(mta_tag): $2: $3" ;;
+	SKIP)	echo "ok $tap_n - $(mta_tag): $2: $3 # SKIP $skip_why" ;;
+	*)	echo "not ok $tap_n - $(mta_tag): $2: $3"
 		tap_failed=$((tap_failed + 1)) ;;
 	esac
 }
