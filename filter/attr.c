@@ -1,5 +1,6 @@
 /* attr.c - names, types and stages of the attributes conditions can ask
- * about, stage names, and reply-template variables.
+ * about, stage and action names, and reply-template variables: the names
+ * every layer logs with, so that none calls up into the engine for them.
  * Threads: read-only tables. */
 #include "config.h"
 
@@ -111,6 +112,19 @@ const char *
 tg_stage_name(enum tg_stage s)
 {
 	return s < TG_STAGE_COUNT ? attr_stage_names[s] : "?";
+}
+
+static const char *const attr_action_names[] = {
+	[TG_ACT_CONTINUE] = "continue",	[TG_ACT_ACCEPT] = "accept",
+	[TG_ACT_REJECT] = "reject",	[TG_ACT_TEMPFAIL] = "tempfail",
+	[TG_ACT_DISCARD] = "discard",	[TG_ACT_QUARANTINE] = "quarantine",
+	[TG_ACT_ADD_HEADER] = "add-header", [TG_ACT_WARN] = "warn",
+};
+
+const char *
+tg_action_name(enum tg_action a)
+{
+	return a <= TG_ACT_WARN ? attr_action_names[a] : "?";
 }
 
 int

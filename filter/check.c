@@ -70,28 +70,6 @@ tg_dns_conf_finish(struct tg_policy *p, struct tg_diag *diag)
 	return 0;
 }
 
-const struct tg_dnslist *
-tg_dnslist_find(const struct tg_dns_conf *c, const char *name)
-{
-	for (size_t i = 0; c != NULL && i < c->nlists; i++)
-		if (strcmp(c->lists[i].name, name) == 0)
-			return &c->lists[i];
-	return NULL;
-}
-
-enum tg_stage
-tg_dnslist_stage(const struct tg_dnslist *l)
-{
-	switch (l->key) {
-	case TG_DNSL_HELO:
-		return TG_STAGE_HELO;
-	case TG_DNSL_SENDER:
-		return TG_STAGE_MAIL;
-	default:
-		return TG_STAGE_CONNECT;
-	}
-}
-
 int
 tg_check_computed(enum tg_attr a)
 {

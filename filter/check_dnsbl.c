@@ -1,4 +1,5 @@
-/* check_dnsbl.c - DNS block and allow lists (RFC 5782): the client
+/* check_dnsbl.c - DNS block and allow lists (RFC 5782), found by name in
+ * the policy's DNS settings: the client
  * address reversed (octets, or nibbles for IPv6) or a domain (HELO,
  * sender) under each list's zone. The first time a rule needs a list,
  * every list whose key is known is asked at once (A; TXT, the reason,
@@ -15,6 +16,28 @@
 #include "tg_dns.h"
 #include "tg_log.h"
 #include "check.h"
+
+const struct tg_dnslist *
+tg_dnslist_find(const struct tg_dns_conf *c, const char *name)
+{
+	for (size_t i = 0; c != NULL && i < c->nlists; i++)
+		if (strcmp(c->lists[i].name, name) == 0)
+			return &c->lists[i];
+	return NULL;
+}
+
+enum tg_stage
+tg_dnslist_stage(const struct tg_dnslist *l)
+{
+	switch (l->key) {
+	case TG_DNSL_HELO:
+		return TG_STAGE_HELO;
+	case TG_DNSL_SENDER:
+		return TG_STAGE_MAIL;
+	default:
+		return TG_STAGE_CONNECT;
+	}
+}
 
 /* dnsl_key - the name to ask list l about, or -1 when its key is not
  * known (yet) or is not a usable name. */

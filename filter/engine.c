@@ -27,19 +27,6 @@
 
 #define ENGINE_TEXT_MAX	1024	/* an expanded template */
 
-static const char *const engine_action_names[] = {
-	[TG_ACT_CONTINUE] = "continue",	[TG_ACT_ACCEPT] = "accept",
-	[TG_ACT_REJECT] = "reject",	[TG_ACT_TEMPFAIL] = "tempfail",
-	[TG_ACT_DISCARD] = "discard",	[TG_ACT_QUARANTINE] = "quarantine",
-	[TG_ACT_ADD_HEADER] = "add-header", [TG_ACT_WARN] = "warn",
-};
-
-const char *
-tg_action_name(enum tg_action a)
-{
-	return a <= TG_ACT_WARN ? engine_action_names[a] : "?";
-}
-
 /* What one evaluation needs besides the condition. */
 struct engine_ctx {
 	const struct tg_policy	*p;

@@ -141,16 +141,13 @@ void	mp_sess_close_conn(struct mp_sess *);
 int	mp_sess_close_blocks(struct mp_sess *);
 
 /* mproto_work.c: the workers. A session handed over runs there, then goes
- * back to its loop (mp_loop_done()). */
-int	mp_work_start(int max);		/* 0 or -1 */
+ * back to its loop through done (mproto_loop.c's mp_loop_done()). */
+int	mp_work_start(int max, void (*done)(struct mp_sess *)); /* 0, -1 */
 void	mp_work_submit(struct mp_sess *);
 /* Wait at most timeout_ms until no command runs or waits; 0, or -1 when
  * some still do. New submissions are still taken. */
 int	mp_work_drain(int timeout_ms);
 void	mp_work_stop(void);		/* join the workers */
-/* mproto_loop.c: a worker is done with s. */
-void	mp_loop_done(struct mp_sess *);
-
 /* mproto_block.c: events of the pinned policy that may wait on the
  * network (DNS, Redis, a SASL database) and so must not run on a loop
  * thread. Bits by stage (1 << TG_STAGE_*), plus MP_BLOCK_TXN for ending

@@ -456,8 +456,9 @@ loop_expire(struct mp_loop *l, int64_t now)
 
 /* ---- The loop ----------------------------------------------------------- */
 
-void
-mp_loop_done(struct mp_sess *s)
+/* loop_done - a worker is done with s: back to its loop */
+static void
+loop_done(struct mp_sess *s)
 {
 	struct mp_loop *l = s->loop;
 	uint64_t one = 1;
@@ -632,7 +633,7 @@ tg_mproto_start(int nloops, int maxworkers)
 			tg_log_warn("native engine: RLIMIT_NOFILE");
 	}
 	tg_drive_init();
-	if (mp_work_start(maxworkers) != 0)
+	if (mp_work_start(maxworkers, loop_done) != 0)
 		return -1;
 	pthread_mutex_lock(&loop.mu);
 	loop.loops = tg_xcalloc((size_t)nloops, sizeof *loop.loops);

@@ -2,7 +2,8 @@
  * on the network (mproto_block.c: DNS checks, SPF, Redis, the SASL
  * database) run here, never on an event loop. A session handed over is
  * queued; a worker runs its command (mp_sess_job()) or ends its driver
- * connection, then gives it back to its loop (mp_loop_done()). Workers
+ * connection, then gives it back to its loop (the function given at
+ * start). Workers
  * are started when a command finds none idle, up to a maximum, and stay
  * until the daemon stops: a burst of DNS-bound sessions gets threads, and
  * no thread is made and ended per message (libmilter's pool does that
@@ -31,9 +32,10 @@ static struct {
 	int		 nthreads, nidle, max;
 	pthread_t	*threads;	/* nthreads of them, joined at stop */
 	int		 stop;
+	void		(*done)(struct mp_sess *);
 } work = {
 	PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
-	PTHREAD_COND_INITIALIZER, NULL, NULL, 0, 0, 0, 0, NULL, 0,
+	PTHREAD_COND_INITIALIZER, NULL, NULL, 0, 0, 0, 0, NULL, 0, NULL,
 };
 
 /* work_run - one job: the command at the start of the session's input,
@@ -70,7 +72,7 @@ work_main(void *arg)
 		s->qnext = NULL;
 		pthread_mutex_unlock(&work.mu);
 		work_run(s);
-		mp_loop_done(s);
+		work.done(s);
 		pthread_mutex_lock(&work.mu);
 		if (--work.pending == 0)
 			pthread_cond_broadcast(&work.idle);
@@ -80,8 +82,9 @@ work_main(void *arg)
 }
 
 int
-mp_work_start(int max)
+mp_work_start(int max, void (*done)(struct mp_sess *))
 {
+	work.done = done;
 	work.max = max > 0 ? max : 1;
 	work.threads = tg_xcalloc((size_t)work.max, sizeof *work.threads);
 	work.stop = 0;

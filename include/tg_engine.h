@@ -36,6 +36,6 @@ struct tg_session;
 enum tg_action tg_engine_eval(const struct tg_policy *, struct tg_session *,
 	    enum tg_stage, struct tg_verdict *);
 
-const char *tg_action_name(enum tg_action);
+/* tg_action_name(): in tg_policy.h, with the other names of enums. */
 
 #endif

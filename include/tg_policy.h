@@ -185,6 +185,8 @@ enum tg_action {
 	TG_ACT_ADD_HEADER,	/* add NAME: value at end of message */
 	TG_ACT_WARN,		/* log a line, go on */
 };
+/* "continue", "reject", ...: for log lines and metrics (attr.c). */
+const char	*tg_action_name(enum tg_action);
 
 struct tg_action_spec {
 	enum tg_action	 type;
