@@ -2,20 +2,30 @@
 # postfix.sh - end-to-end benchmark: a private Postfix on loopback, driven
 # by smtp-source, delivering to smtp-sink. One smtpd listener per
 # configuration, so nothing is reloaded between runs: no filter, the null
-# milter (every step / envelope steps), tollgate with each of POLICIES,
-# each milter on a unix and an inet socket, and postfwd with the rules of
-# default.conf as a policy service. Configurations alternate within each
+# milter (every step / envelope steps), tollgate with each of POLICIES
+# under each of ENGINES (tg-P: native, tg-P-lm: libmilter), each milter
+# on the socket kinds of KINDS, postfwd with the rules of default.conf as
+# a policy service (without -L, which writes log lines into the policy
+# connection and stalls every request), and rspamd reduced to the checks
+# of isp-antispam.conf (rspamd.sh). Configurations alternate within each
 # round; medians of ROUNDS rounds; filter CPU per message from
-# /proc/PID/stat. isp-antispam.conf asks a local unbound (lib.sh;
-# 127.0.0.1, where smtp-source connects from, is not trusted there);
-# submission.conf gets the SASL login alice and TLS from Postfix's
-# milter_macro_defaults, since smtp-source cannot authenticate.
-# Needs root, postfix and unbound (tools/install-deps.sh), and postfwd
-# (apt-get install postfwd; only this benchmark uses it, so the test
-# set-up does not install it).
+# /proc/PID/stat, over the whole process tree for postfwd and rspamd.
+# isp-antispam.conf and rspamd ask a local unbound whose answers have a
+# TTL of DNS_TTL (0: every lookup a round trip), and the -cached
+# configurations a second one with a TTL of an hour (lib.sh; 127.0.0.1,
+# where smtp-source connects from, is not trusted there); submission.conf
+# gets the SASL login alice and TLS from Postfix's milter_macro_defaults,
+# since smtp-source cannot authenticate. The load average is printed at
+# the start and the end: on a shared machine, read the ratios.
+# Needs root, postfix and unbound (tools/install-deps.sh), postfwd and
+# rspamd (apt-get install postfwd rspamd; only this benchmark uses them,
+# so the test set-up does not install them; without rspamd its rows are
+# left out).
 # Environment: top_srcdir, top_builddir; ROUNDS (3) MSGS (2000)
-#   SESSIONS (20) SIZE (2048) PORT (23500: uses PORT..PORT+29)
-#   POLICIES ("default isp-antispam submission") DNS_TTL DNS_PORTS OUT
+#   SESSIONS (20) SIZE (2048) PORT (23500: uses PORT..PORT+79)
+#   POLICIES ("default isp-antispam submission") ENGINES ("native
+#   libmilter") KINDS ("unix inet") PEERS ("postfwd rspamd") DNS_TTL
+#   DNS_PORTS OUT
 
 top_srcdir=${top_srcdir:-.}
 top_builddir=${top_builddir:-.}
@@ -30,7 +40,12 @@ SESSIONS=${SESSIONS:-20}
 SIZE=${SIZE:-2048}
 PORT=${PORT:-23500}
 POLICIES=${POLICIES:-default isp-antispam submission}
+ENGINES=${ENGINES:-native libmilter}
+KINDS=${KINDS:-unix inet}
+PEERS=${PEERS:-postfwd rspamd}
 . "$src/tests/bench/lib.sh"
+. "$src/tests/bench/rspamd.sh"
+command -v rspamd >/dev/null || PEERS=$(echo "$PEERS" | sed 's/rspamd//')
 
 for p in postfix smtp-source smtp-sink postfwd2; do
 	if ! command -v $p >/dev/null && [ ! -x /usr/sbin/$p ]; then
@@ -48,6 +63,7 @@ chmod 755 "$OUT" "$D" "$D/sock"
 chown postfix "$D/data"
 SINK=$((PORT + 1))
 PFW=$((PORT + 2))
+RSPAMD_CTL=$((PORT + 70))	# and the next ones: controllers, workers
 pf_started=0
 cleanup() {
 	[ $pf_started = 1 ] && postfix -c "$D/etc" stop >/dev/null 2>&1
@@ -62,6 +78,13 @@ trap 'exit 1' INT TERM HUP
 # milter NAME KIND CMD...: start a milter on $D/sock/NAME (unix) or the
 # next inet port; the socket is left in $msock
 mport=$((PORT + 3))
+# tg_name POLICY ENGINE: the configuration's name
+tg_name() {
+	case $2 in
+	native)	echo "tg-$1" ;;
+	*)	echo "tg-$1-lm" ;;
+	esac
+}
 milter() {
 	_n=$1 _k=$2
 	shift 2
@@ -82,26 +105,64 @@ milter() {
 }
 # A policy with DNS checks (tests/bench/P.zones) asks our unbound; the
 # shipped trusted.cidr would let 127.0.0.1 skip every check.
+# A policy with DNS checks runs twice: as P (answers with TTL DNS_TTL)
+# and as P-cached (a second unbound, TTL 3600: answers from caches).
+dns0="" dns3600="" pols=""
 if ls "$src"/tests/bench/*.zones >/dev/null 2>&1; then
 	bench_dns_start "$OUT/dns" 1 || exit 1
+	dns0=$unbound_port
+	_ttl=$DNS_TTL
+	DNS_TTL=3600
+	bench_dns_start "$OUT/dns-cached" 1 || exit 1
+	DNS_TTL=$_ttl
+	dns3600=$unbound_port
 fi
 printf '# nobody: the load comes from 127.0.0.1\n::1/128\n' >"$OUT/trusted.cidr"
 for p in $POLICIES; do
 	f=$src/policies/$p.conf
+	pols="$pols $p"
 	if [ -f "$src/tests/bench/$p.zones" ]; then
+		unbound_port=$dns0
 		bench_policy "$f" "$OUT/$p.conf" "$OUT/trusted.cidr" || exit 1
+		unbound_port=$dns3600
+		bench_policy "$f" "$OUT/$p-cached.conf" "$OUT/trusted.cidr" ||
+		    exit 1
+		pols="$pols $p-cached"
 	fi
 done
 chmod 644 "$OUT"/*.conf "$OUT/trusted.cidr" 2>/dev/null
-for k in unix inet; do
+for k in $KINDS; do
 	milter null-all $k "$NULLMILTER" -s all
 	milter null-env $k "$NULLMILTER" -s policy
-	for p in $POLICIES; do
+	for p in $pols; do
 		f=$src/policies/$p.conf
 		[ -f "$OUT/$p.conf" ] && f=$OUT/$p.conf
-		milter "tg-$p" $k "$TOLLGATE" -f -u postfix -c "$f"
+		for e in $ENGINES; do
+			milter "$(tg_name "$p" "$e")" $k "$TOLLGATE" -E "$e" \
+			    -f -u postfix -c "$f"
+		done
 	done
 done
+# rspamd reduced, on each DNS server (unix socket only).
+rpeers=""
+case $PEERS in
+*rspamd*)
+	c=$RSPAMD_CTL
+	for v in "rspamd:$dns0" "rspamd-cached:$dns3600"; do
+		n=${v%%:*}
+		[ -n "${v#*:}" ] || continue
+		rspamd_config "$OUT/$n" "${v#*:}" $c "$D/sock/$n"
+		rspamd_start "$OUT/$n"
+		eval "pid_$(echo "$n" | tr - _)=$rspamd_pid"
+		eval "ctl_$(echo "$n" | tr - _)=$c"
+		bench_wait "unix:$D/sock/$n" "$rspamd_pid" || {
+			tail -20 "$OUT/$n/log/rspamd.log" "$OUT/$n/stdout.log"
+			exit 1
+		}
+		rpeers="$rpeers $n"
+		c=$((c + 2))
+	done ;;
+esac
 
 # postfwd with the rules of policies/default.conf: no relay for strangers
 # (at RCPT) and at most 100 recipients (at DATA: postfwd sees the count
@@ -112,7 +173,7 @@ id=NORELAY; client_address=!!(127.0.0.0/8); sasl_username=!!(.); recipient_domai
 id=TOOMANY; protocol_state=DATA; recipient_count=101; action=452 4.5.3 Too many recipients
 id=DEFAULT; action=DUNNO
 CF
-postfwd2 -f "$D/postfwd.cf" -i 127.0.0.1 -p $PFW -c 0 -L \
+postfwd2 -f "$D/postfwd.cf" -i 127.0.0.1 -p $PFW -c 0 \
     --pidfile "$D/postfwd.pid" -u nobody -g nogroup >"$OUT/run/postfwd.log" 2>&1
 n=0
 while [ ! -s "$D/postfwd.pid" ] && [ $n -lt 100 ]; do
@@ -165,15 +226,22 @@ lport=$((PORT + 10))
 listeners="$OUT/listeners"
 {
 	echo "$lport none"
-	for n in null-all null-env $(for p in $POLICIES; do echo "tg-$p"; done)
+	for n in null-all null-env $(for p in $pols; do for e in $ENGINES; do
+	    tg_name "$p" "$e"; done; done)
 	do
-		for k in unix inet; do
+		for k in $KINDS; do
 			lport=$((lport + 1))
 			eval "s=\$pfsock_$(echo "$n" | tr - _)_$k"
 			o=""
-			[ "$n" = tg-submission ] && o="-o milter_macro_defaults=\$bench_submission_macros"
+			case $n in
+			tg-submission*) o="-o milter_macro_defaults=\$bench_submission_macros" ;;
+			esac
 			echo "$lport $n-$k -o smtpd_milters=$s $o"
 		done
+	done
+	for n in $rpeers; do
+		lport=$((lport + 1))
+		echo "$lport $n -o smtpd_milters=unix:$D/sock/$n"
 	done
 	lport=$((lport + 1))
 	echo "$lport postfwd" \
@@ -241,9 +309,10 @@ tree_pids() {
 cpu_of() {
 	case $1 in
 	none)	echo 0 ;;
-	postfwd)
+	postfwd|rspamd*)
+		eval "_r=\$pid_$(echo "$1" | tr - _)"
 		_t=0
-		for _p in $(tree_pids "$pid_postfwd"); do
+		for _p in $(tree_pids "$_r"); do
 			_t=$((_t + $(cpu_ticks "$_p" 2>/dev/null || echo 0)))
 		done
 		echo $_t ;;
@@ -291,6 +360,7 @@ while [ $r -le "$ROUNDS" ]; do
 done
 
 echo
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "== messages/s through Postfix (median of $ROUNDS); ratios to no" \
     "filter and to the null milter on the same socket"
 printf "%-22s %9s %7s %9s %9s %11s %8s %s\n" config msgs/s x/none \
@@ -309,5 +379,24 @@ for n in $names; do
 	    "$(ratio "$rt" "$base")" "$(ratio "$rt" "$na")" \
 	    "$(ratio "$rt" "$ne")" "$cu" "$(ratio "$cu" "$ce")" "$rj"
 done
-echo "(postfwd compares with the unix-socket null milter)"
+echo "(postfwd and rspamd compare with the unix-socket null milter)"
+# The peers of isp-antispam.conf: rspamd reduced to its checks, with the
+# same DNS answers; a ratio per round, then their median (both ran in the
+# same round, one after the other).
+for v in ":" "-cached:-cached"; do
+	tn=tg-isp-antispam${v%%:*}-unix rn=rspamd${v#*:}
+	grep -q "^$tn " "$res" && grep -q "^$rn " "$res" || continue
+	for e in "" -lm; do
+		t=tg-isp-antispam${v%%:*}$e-unix
+		awk -v t="$t" -v r="$rn" '$1 == t { rt[$2] = $3; ct[$2] = $4 }
+		    $1 == r { rr[$2] = $3; cr[$2] = $4 }
+		    END { for (k in rt) if (k in rr && rr[k] > 0 && cr[k] > 0)
+			printf "%s %.3f %.3f\n", k, rt[k] / rr[k], ct[k] / cr[k] }' \
+		    "$res" >"$OUT/ratio.$t"
+		printf "%-30s x %-14s msgs/s %s  CPU/msg %s  (per round: %s)\n" \
+		    "$t" "$rn" "$(awk '{ print $2 }' "$OUT/ratio.$t" | median)" \
+		    "$(awk '{ print $3 }' "$OUT/ratio.$t" | median)" \
+		    "$(awk '{ printf "%s/%s ", $2, $3 }' "$OUT/ratio.$t")"
+	done
+done
 echo "raw results: $OUT"

@@ -13,6 +13,8 @@
 #   PORT (23400: inet sockets use PORT..PORT+19) OUT (result directory)
 #   DNS_TTL (0) DNS_PORTS ("23600 23699"): a policy P with DNS checks has
 #   tests/bench/P.zones and runs pointed at a local unbound (lib.sh)
+#   ENGINES ("native libmilter"): tollgate's engines; tg-P runs the
+#   native one, tg-P-lm libmilter's
 #   REPEAT_POOL (500) REPEAT_TTL (3600): such a policy runs a second time
 #   as tg-P-repeat, its clients cycling over REPEAT_POOL addresses
 #   (milterload -k) whose answers a second unbound gives with a TTL of
@@ -36,6 +38,7 @@ CALLGRIND=${CALLGRIND:-1}
 PORT=${PORT:-23400}
 REPEAT_POOL=${REPEAT_POOL:-500}
 REPEAT_TTL=${REPEAT_TTL:-3600}
+ENGINES=${ENGINES:-native libmilter}
 . "$src/tests/bench/lib.sh"
 
 for p in "$TOLLGATE" "$MILTERLOAD" "$NULLMILTER"; do
@@ -88,9 +91,13 @@ configs="$OUT/configs"
 			f=$OUT/$n.conf
 		fi
 		if "$TOLLGATE" -n -c "$f" >/dev/null 2>&1; then
-			echo "tg-$n $TOLLGATE -R -f -c $f -p @SOCK@"
-			[ -n "$rep" ] &&
-			    echo "tg-$n-repeat $TOLLGATE -R -f -c $rep -p @SOCK@"
+			for e in $ENGINES; do
+				x=""
+				[ "$e" = native ] || x=-lm
+				echo "tg-$n$x $TOLLGATE -E $e -R -f -c $f -p @SOCK@"
+				[ -n "$rep" ] && echo "tg-$n$x-repeat $TOLLGATE" \
+				    "-E $e -R -f -c $rep -p @SOCK@"
+			done
 		else
 			echo "run.sh: skipping $f: tollgate -n refuses it" >&2
 		fi
@@ -121,12 +128,13 @@ names=$(awk '{ print $1 }' "$configs")
 # addresses and senders under which it accepts) runs under it, so that
 # every configuration measures the accept path, not refusals. A -repeat
 # configuration has its policy's scenario with the clients' addresses
-# cycling over REPEAT_POOL (-k).
+# cycling over REPEAT_POOL (-k). Both engines run the same scenario.
 scn() {
 	_n=${1#tg-}
 	case $1 in
 	tg-*-repeat)	_n=${_n%-repeat}; echo "-k $REPEAT_POOL" ;;
 	esac
+	_n=${_n%-lm}			# the engine is not the scenario's
 	_f="$src/tests/bench/$_n.scn"
 	case $1 in
 	tg-*)	[ -f "$_f" ] && echo "-f $_f" ;;
