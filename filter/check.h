@@ -1,10 +1,12 @@
 /* check.h - what the computed-attribute checks (check*.c) share: the
  * per-session results. Internal to filter/. Threads: one session's state
  * is used by its connection only. */
-#ifndef CHECK_H
-#define CHECK_H
+#ifndef FILTER_CHECK_H	/* not CHECK_H: the Check library's guard */
+#define FILTER_CHECK_H
 
 #include "tg_check.h"
+#include <stdint.h>
+
 #include "tg_session.h"
 
 #define CHECK_FAILED	(-1)	/* lookup failed */
@@ -58,6 +60,23 @@ int	check_helo(const struct tg_dns_conf *, struct tg_session *,
 	    const char **why);
 int	check_spf(const struct tg_dns_conf *, struct tg_session *,
 	    struct tg_check_state *, const char **val, const char **why);
+
+/* check_spf_cache.c: SPF results across sessions, slots fixed at new.
+ * get: 1 with the result in res when one is held for (ip, from) and,
+ * unless it was kept for any HELO, for helo; put keeps res for ttl
+ * seconds (helo NULL: the evaluation did not read the HELO), not when
+ * ttl is 0 or res is temperror. Times in ms of the monotonic clock. */
+struct spf_cache;
+struct spf_cache *spf_cache_new(size_t slots);
+void	spf_cache_free(struct spf_cache *);
+int	spf_cache_get(struct spf_cache *, const struct tg_ip *ip,
+	    const char *from, const char *helo, int64_t now_ms, char *res,
+	    size_t ressz);
+void	spf_cache_put(struct spf_cache *, const struct tg_ip *ip,
+	    const char *from, const char *helo, const char *res,
+	    unsigned ttl, int64_t now_ms);
+void	spf_cache_stats(struct spf_cache *, uint64_t *hits,
+	    uint64_t *misses);
 
 /* check_spf.c: an SPF server resolving through dns; NULL on failure. */
 void	*check_spf_server_new(struct tg_dns *dns);

@@ -2,9 +2,13 @@
  * postmaster@HELO for "<>", against the client address. libspf2 resolves
  * through a DNS layer of ours (SPF_dns_server_t with our lookup function)
  * that asks the policy's resolver (dns.c): the same server, timeout and
- * cache as the other checks, and the tests' local DNS server.
- * Owns: the SPF server (per policy) and its DNS layer. Threads: libspf2's
- * server is shared read-only; each check has its own request. */
+ * cache as the other checks, and the tests' local DNS server. Results are
+ * kept across sessions (check_spf_cache.c) for the shortest TTL of the
+ * answers they were made of, which the DNS layer notes per evaluation,
+ * with whether a record used the HELO name (%{h}).
+ * Owns: the SPF server (per policy), its DNS layer and result cache.
+ * Threads: libspf2's server is shared read-only; each check has its own
+ * request, evaluated in one thread (its notes are thread-local). */
 #include "config.h"
 
 #include <sys/types.h>
@@ -12,9 +16,11 @@
 #include <arpa/nameser.h>
 #include <netdb.h>
 #include <pthread.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <spf2/spf.h>
 #include <spf2/spf_dns.h>
@@ -26,11 +32,24 @@
 #include "tg_log.h"
 #include "check.h"
 
+#define SPF_CACHE_SLOTS		16384	/* results kept across sessions */
+#define SPF_CACHE_TTL_MAX	86400	/* s; whatever the records say */
+
 struct spf_srv {
 	SPF_server_t		*srv;
 	SPF_dns_server_t	 layer;
 	char			 host[256];	/* Received-SPF's receiver */
+	struct spf_cache	*cache;
 };
+
+/* What the DNS layer notes during one evaluation (this thread's). */
+struct spf_notes {
+	unsigned	 lookups;
+	unsigned	 ttl;		/* the shortest */
+	int		 failed;	/* a lookup failed: keep nothing */
+	int		 helo;		/* a record read the HELO name */
+};
+static _Thread_local struct spf_notes *spf_notes;
 
 static pthread_once_t spf_once = PTHREAD_ONCE_INIT;
 
@@ -82,6 +101,19 @@ spf_lookup(SPF_dns_server_t *layer, const char *domain, ns_type type,
 	case TG_DNS_NODATA:	herrno = NO_DATA;		break;
 	default:		herrno = TRY_AGAIN;		break;
 	}
+	if (spf_notes != NULL) {
+		spf_notes->lookups++;
+		if (q.status == TG_DNS_FAIL || q.status == TG_DNS_PENDING)
+			spf_notes->failed = 1;
+		else if (q.ttl < spf_notes->ttl)
+			spf_notes->ttl = q.ttl;
+		/* %{h}, %{h...}: the macro of the HELO name (RFC 7208 7.2;
+		 * the letter in either case). */
+		for (size_t i = 0; t == TG_DNS_TXT && i < q.n; i++)
+			if (strstr(q.str[i], "%{h") != NULL ||
+			    strstr(q.str[i], "%{H") != NULL)
+				spf_notes->helo = 1;
+	}
 	rr = SPF_dns_rr_new_init(layer, domain, type, (int)q.ttl, herrno);
 	for (size_t i = 0; rr != NULL && i < q.n; i++) {
 		size_t len = t == TG_DNS_A ? sizeof(struct in_addr) :
@@ -114,6 +146,7 @@ check_spf_server_new(struct tg_dns *dns)
 		free(s);
 		return NULL;
 	}
+	s->cache = spf_cache_new(SPF_CACHE_SLOTS);
 	/* libspf2's receiving domain (gethostname) names us in the
 	 * Received-SPF comment; anything but a domain name is not used. */
 	if (s->srv->rec_dom == NULL ||
@@ -132,6 +165,7 @@ check_spf_server_free(void *p)
 	if (s == NULL)
 		return;
 	SPF_server_free(s->srv);
+	spf_cache_free(s->cache);
 	free(s);
 }
 
@@ -192,9 +226,9 @@ spf_query(SPF_server_t *srv, SPF_request_t *req, SPF_response_t **respp)
 	return err;
 }
 
-/* spf_run - evaluate from (a mailbox) for the client; the result name. */
+/* spf_eval - evaluate from (a mailbox) for the client; the result name. */
 static const char *
-spf_run(struct spf_srv *srv, const struct tg_session *s, const char *from,
+spf_eval(struct spf_srv *srv, const struct tg_session *s, const char *from,
     const char *helo)
 {
 	SPF_request_t *req = SPF_request_new(srv->srv);
@@ -234,6 +268,42 @@ spf_run(struct spf_srv *srv, const struct tg_session *s, const char *from,
 	if (resp != NULL)
 		SPF_response_free(resp);
 	SPF_request_free(req);
+	return res;
+}
+
+static int64_t
+spf_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* spf_run - the result for from and the client: kept from an earlier
+ * session, or evaluated (and kept when its answers allow) */
+static const char *
+spf_run(struct spf_srv *srv, const struct tg_session *s, const char *from,
+    const char *helo, char *res, size_t ressz)
+{
+	struct spf_notes notes = { 0, UINT_MAX, 0, 0 };
+	int64_t now = spf_now_ms();
+	unsigned ttl;
+
+	if (spf_cache_get(srv->cache, &s->client_ip, from, helo, now, res,
+	    ressz)) {
+		tg_log_debug("%s: spf: result kept from an earlier session",
+		    s->id);
+		return res;
+	}
+	spf_notes = &notes;
+	tg_strlcpy(res, spf_eval(srv, s, from, helo), ressz);
+	spf_notes = NULL;
+	ttl = notes.ttl < SPF_CACHE_TTL_MAX ? notes.ttl : SPF_CACHE_TTL_MAX;
+	if (notes.lookups > 0 && !notes.failed)
+		spf_cache_put(srv->cache, &s->client_ip, from,
+		    notes.helo ? (helo != NULL ? helo : "") : NULL, res, ttl,
+		    now);
 	return res;
 }
 
@@ -345,8 +415,10 @@ check_spf(const struct tg_dns_conf *c, struct tg_session *s,
 		by_helo = 1;
 	} else
 		from = tg_xstrdup("");
-	tg_strlcpy(st->spf, *from != '\0' ? spf_run(c->spf, s, from, helo) :
-	    "none", sizeof st->spf);
+	if (*from != '\0')
+		(void)spf_run(c->spf, s, from, helo, st->spf, sizeof st->spf);
+	else
+		tg_strlcpy(st->spf, "none", sizeof st->spf);
 	st->spf_received = spf_received(c->spf, s, st->spf, from, helo,
 	    by_helo);
 	/* RFC 8601 resinfo for Authentication-Results. */
