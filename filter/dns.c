@@ -1,88 +1,100 @@
-/* dns.c - DNS lookups through libunbound, in parallel, with a deadline.
- * libunbound rather than ldns or c-ares: it is a complete caching resolver
- * (answers are kept for their TTL across sessions without code of ours),
- * its context is thread-safe, it resolves asynchronously (several lookups
- * in flight per call), and ub_ctx_set_fwd() points it at any server, which
- * the tests use to query a local one. Owns: one unbound context per
- * struct tg_dns, created at the first lookup. Threads: any number of
- * threads may resolve at once. One of the waiting threads at a time reads
- * the context's answers (ub_process), which run every waiting thread's
- * callbacks; it then wakes the others, who sleep on a condition variable
- * meanwhile (leader/follower), so an answer reaches its thread as soon as
- * it is read, and no thread polls for nothing. Answers with a TTL are also
- * kept by dns_cache.c, which answers without a round trip to libunbound's
- * thread. */
+/* dns.c - DNS lookups as a stub resolver over c-ares: the names go to the
+ * policy's resolver (set resolver) or to those of /etc/resolv.conf, which
+ * are expected to be caching resolvers (README); the answers are kept for
+ * their TTL in dns_cache.c. c-ares rather than libunbound (measured:
+ * tests/bench/README.md, "DNS libraries"): libunbound resolves in a thread
+ * of its own and opens a socket per query, which cost 33-45 us of CPU and
+ * 1-2.4 thread switches per lookup here; c-ares keeps its sockets and
+ * runs in the caller's thread, 6-13 us and 0.1-0.6 switches. It checks
+ * that a reply answers a query it sent (id, name, type, class), retries a
+ * truncated one over TCP, and sends EDNS0 for the large TXT records of
+ * SPF. Each thread that resolves has its own channel (c-ares 1.18's are
+ * not shared between threads), kept for the next lookups of the same
+ * struct tg_dns and ended with the thread. Answers are read here, from
+ * the reply: the records of the type asked for in the answer section, and
+ * the TTL (c-ares gives none for TXT, PTR and MX; a negative answer's is
+ * its SOA's, RFC 2308). Owns: the per-thread channels. Threads: any number
+ * at once, each with its own channel; the cache is shared (locked). */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
-#include <unbound.h>
+
+#include <ares.h>
 
 #include "tg.h"
 #include "tg_dns.h"
 #include "tg_log.h"
 #include "tg_metrics.h"
 
-/* Zones libunbound answers itself by default (RFC 6761 test names, the
- * RFC 5737/3849 documentation networks). With a forwarder configured, its
- * answers count: lab setups and our tests serve these very zones. */
-static const char *const dns_passed_zones[] = {
-	"test.", "2.0.192.in-addr.arpa.", "100.51.198.in-addr.arpa.",
-	"113.0.203.in-addr.arpa.", "8.b.d.0.1.0.0.2.ip6.arpa.",
-};
+#define DNS_EDNS_SIZE	1232	/* the UDP payload that avoids fragments */
 
 struct tg_dns {
-	pthread_mutex_t	 mu;		/* guards ctx creation */
-	struct ub_ctx	*ctx;		/* NULL until the first lookup */
-	pthread_mutex_t	 wmu;		/* guards processing, with wcv */
-	pthread_cond_t	 wcv;		/* a ub_process() call has ended */
-	int		 processing;	/* a thread is in poll/ub_process */
-	struct tg_dns_cache *cache;	/* ours, in front (dns_cache.c) */
-	int		 broken;	/* the context could not be set up */
-	char		*server;	/* forwarder, NULL: the system's */
+	unsigned long long serial;	/* never reused: channels are found
+					 * by it, not by address */
+	char		*servers;	/* "addr:port" for c-ares, NULL: the
+					 * system's */
+	char		*server;	/* as the policy wrote it */
 	int		 timeout_ms;
+	struct tg_dns_cache *cache;
+	atomic_int	 warned;	/* a set-up failure was logged */
 };
 
-/* One call of tg_dns_resolve(). It lives on the heap with a reference per
- * query in flight, because an answer may be delivered (by any thread's
- * ub_process) after its caller gave up waiting. */
-struct dns_batch {
-	pthread_mutex_t		 mu;
-	int			 refs;
-	size_t			 pending;
-	int			 abandoned;	/* the caller has returned */
-	struct tg_dns_query	*q;
-	struct dns_slot		*slot;
+/* This thread's channel, for the struct tg_dns with serial. */
+struct dns_tls {
+	unsigned long long serial;
+	ares_channel	 ch;
+	int		 ok;
 };
 
-struct dns_slot {
-	struct dns_batch	*b;
-	size_t			 i;
-	int			 id;		/* unbound's async id */
-	int			 inflight;
-};
+static atomic_ullong dns_serial;
+static pthread_once_t dns_once = PTHREAD_ONCE_INIT;
+static pthread_key_t dns_key;
+static int dns_lib_ok;
 
 static const int dns_rrtype[] = {
 	[TG_DNS_A] = 1, [TG_DNS_AAAA] = 28, [TG_DNS_TXT] = 16,
 	[TG_DNS_PTR] = 12, [TG_DNS_MX] = 15,
 };
 
-/* dns_server_check - "addr" or "addr@port"; 0 or -1. */
+/* dns_tls_free - a thread ends: its channel goes */
+static void
+dns_tls_free(void *p)
+{
+	struct dns_tls *t = p;
+
+	if (t->ok)
+		ares_destroy(t->ch);
+	free(t);
+}
+
+static void
+dns_init(void)
+{
+	dns_lib_ok = ares_library_init(ARES_LIB_INIT_ALL) == ARES_SUCCESS &&
+	    pthread_key_create(&dns_key, dns_tls_free) == 0;
+}
+
+/* dns_server_check - "addr" or "addr@port" into c-ares's "addr:port"
+ * ("[v6]:port"); 0 or -1. */
 static int
-dns_server_check(const char *s, const char **why)
+dns_server_check(const char *s, char **out, const char **why)
 {
 	char addr[64];
 	const char *at = strchr(s, '@');
 	size_t len = at != NULL ? (size_t)(at - s) : strlen(s);
 	struct tg_ip ip;
 	char *end;
-	long port;
+	long port = 53;
 
 	*why = "not an IP address, or address@port";
 	if (len >= sizeof addr)
@@ -100,6 +112,8 @@ dns_server_check(const char *s, const char **why)
 			return -1;
 		}
 	}
+	*out = ip.family == 6 ? tg_xasprintf("[%s]:%ld", addr, port) :
+	    tg_xasprintf("%s:%ld", addr, port);
 	return 0;
 }
 
@@ -107,21 +121,16 @@ struct tg_dns *
 tg_dns_new(const char *server, int timeout_ms, const char **why)
 {
 	struct tg_dns *d;
-	pthread_condattr_t ca;
+	char *servers = NULL;
 
-	if (server != NULL && dns_server_check(server, why) < 0)
+	if (server != NULL && dns_server_check(server, &servers, why) < 0)
 		return NULL;
 	d = tg_xcalloc(1, sizeof *d);
-	pthread_mutex_init(&d->mu, NULL);
-	pthread_mutex_init(&d->wmu, NULL);
-	/* Deadlines are on the monotonic clock, like dns_now_ms(). */
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&d->wcv, &ca);
-	pthread_condattr_destroy(&ca);
-	d->cache = tg_dns_cache_new();
+	d->serial = atomic_fetch_add(&dns_serial, 1) + 1;
+	d->servers = servers;
 	d->server = server != NULL ? tg_xstrdup(server) : NULL;
 	d->timeout_ms = timeout_ms > 0 ? timeout_ms : TG_DNS_TIMEOUT_MS;
+	d->cache = tg_dns_cache_new();
 	return d;
 }
 
@@ -130,14 +139,10 @@ tg_dns_free(struct tg_dns *d)
 {
 	if (d == NULL)
 		return;
-	/* Answers still in flight hold no pointer to d, only to their
-	 * batch; ub_ctx_delete() cancels them. */
-	if (d->ctx != NULL)
-		ub_ctx_delete(d->ctx);
+	/* Channels of other threads name d by its serial only: they are
+	 * replaced at their thread's next lookup, or end with it. */
 	tg_dns_cache_free(d->cache);
-	pthread_cond_destroy(&d->wcv);
-	pthread_mutex_destroy(&d->wmu);
-	pthread_mutex_destroy(&d->mu);
+	free(d->servers);
 	free(d->server);
 	free(d);
 }
@@ -148,58 +153,48 @@ tg_dns_timeout(const struct tg_dns *d)
 	return d->timeout_ms;
 }
 
-/* dns_ctx - the unbound context, set up on first use; NULL if broken. */
-static struct ub_ctx *
-dns_ctx(struct tg_dns *d)
+/* dns_channel - this thread's channel for d, set up on first use; NULL
+ * when it cannot be (logged once per struct tg_dns) */
+static ares_channel *
+dns_channel(struct tg_dns *d)
 {
-	struct ub_ctx *ctx;
-	int rc = 0;
+	struct ares_options o;
+	struct dns_tls *t;
+	int rc;
 
-	pthread_mutex_lock(&d->mu);
-	if (d->ctx != NULL || d->broken) {
-		ctx = d->ctx;
-		pthread_mutex_unlock(&d->mu);
-		return ctx;
+	pthread_once(&dns_once, dns_init);
+	if (!dns_lib_ok)
+		return NULL;
+	if ((t = pthread_getspecific(dns_key)) == NULL) {
+		t = tg_xcalloc(1, sizeof *t);
+		(void)pthread_setspecific(dns_key, t);
 	}
-	if ((ctx = ub_ctx_create()) == NULL) {
-		tg_log_err("dns: ub_ctx_create failed");
-		d->broken = 1;
-		pthread_mutex_unlock(&d->mu);
+	if (t->ok && t->serial == d->serial)
+		return &t->ch;
+	if (t->ok)
+		ares_destroy(t->ch);
+	t->ok = 0;
+	memset(&o, 0, sizeof o);
+	/* Names are absolute: no search list, no HOSTALIASES. Two tries of
+	 * half the round's time each: one lost datagram does not fail it. */
+	o.flags = ARES_FLAG_NOSEARCH | ARES_FLAG_NOALIASES | ARES_FLAG_EDNS;
+	o.ednspsz = DNS_EDNS_SIZE;
+	o.tries = 2;
+	o.timeout = d->timeout_ms / 2 > 0 ? d->timeout_ms / 2 : 1;
+	rc = ares_init_options(&t->ch, &o, ARES_OPT_FLAGS | ARES_OPT_EDNSPSZ |
+	    ARES_OPT_TRIES | ARES_OPT_TIMEOUTMS);
+	if (rc == ARES_SUCCESS && d->servers != NULL)
+		rc = ares_set_servers_ports_csv(t->ch, d->servers);
+	if (rc != ARES_SUCCESS) {
+		if (atomic_exchange(&d->warned, 1) == 0)
+			tg_log_err("dns: cannot set up the resolver %s: %s",
+			    d->server != NULL ? d->server :
+			    "of /etc/resolv.conf", ares_strerror(rc));
 		return NULL;
 	}
-	/* A thread, not the default forked process: a daemon that forks
-	 * behind libmilter's back is hard to stop cleanly. */
-	if ((rc = ub_ctx_async(ctx, 1)) == 0) {
-		if (d->server != NULL) {
-			/* A forwarder on loopback is what we were told to
-			 * use; unbound avoids localhost by default. */
-			rc = ub_ctx_set_option(ctx, "do-not-query-localhost:",
-			    "no");
-			for (size_t i = 0; rc == 0 && i < sizeof
-			    dns_passed_zones / sizeof dns_passed_zones[0];
-			    i++) {
-				char z[64];
-
-				snprintf(z, sizeof z, "%s transparent",
-				    dns_passed_zones[i]);
-				rc = ub_ctx_set_option(ctx, "local-zone:", z);
-			}
-			if (rc == 0)
-				rc = ub_ctx_set_fwd(ctx, d->server);
-		} else
-			rc = ub_ctx_resolvconf(ctx, NULL);
-	}
-	if (rc != 0) {
-		tg_log_err("dns: cannot set up the resolver %s: %s",
-		    d->server != NULL ? d->server : "of /etc/resolv.conf",
-		    ub_strerror(rc));
-		ub_ctx_delete(ctx);
-		d->broken = 1;
-		ctx = NULL;
-	}
-	d->ctx = ctx;
-	pthread_mutex_unlock(&d->mu);
-	return ctx;
+	t->ok = 1;
+	t->serial = d->serial;
+	return &t->ch;
 }
 
 int
@@ -230,7 +225,8 @@ tg_dns_query_clear(struct tg_dns_query *q)
 	q->n = 0;
 }
 
-/* dns_txt - a TXT record's character-strings, joined. */
+/* dns_txt - a TXT record's character-strings, joined; bytes outside
+ * printable ASCII become '?'. */
 static char *
 dns_txt(const unsigned char *rd, size_t len)
 {
@@ -253,87 +249,171 @@ dns_txt(const unsigned char *rd, size_t len)
 	return out;
 }
 
-/* dns_fill - copy an answer's records into q. */
-static void
-dns_fill(struct tg_dns_query *q, const struct ub_result *r)
+/* dns_name - a (possibly compressed) name at p in the reply; its text
+ * into buf, the bytes it takes at p into *used. 0 or -1. A name is looked
+ * at as text later (rules, logs, the forward lookup of a PTR name): one
+ * that c-ares had to escape (a dot inside a label, a byte outside
+ * printable ASCII) is refused, not passed on in a form that reads like
+ * another name. */
+static int
+dns_name(const unsigned char *p, const unsigned char *buf, int blen,
+    char *out, size_t outsz, long *used)
 {
-	char name[TG_DNS_NAME_MAX];
+	char *name;
+	int bad = 0;
 
-	q->ttl = r->ttl > 0 ? (unsigned)r->ttl : 0;
-	if (r->rcode == 3 || r->nxdomain) {
-		q->status = TG_DNS_NXDOMAIN;
-		return;
+	if (ares_expand_name(p, buf, blen, &name, used) != ARES_SUCCESS)
+		return -1;
+	for (const unsigned char *c = (unsigned char *)name; *c != '\0' &&
+	    !bad; c++)
+		bad = *c == '\\' || *c <= 0x20 || *c >= 0x7f;
+	if (bad || tg_strlcpy(out, name, outsz) >= outsz) {
+		ares_free_string(name);
+		return -1;
 	}
-	if (r->rcode != 0) {
-		q->status = TG_DNS_FAIL;
-		return;
-	}
-	for (int i = 0; r->havedata && r->data[i] != NULL &&
-	    q->n < TG_DNS_RR_MAX; i++) {
-		const unsigned char *rd = (const unsigned char *)r->data[i];
-		size_t len = (size_t)r->len[i];
+	ares_free_string(name);
+	return 0;
+}
 
+/* dns_read - the reply's records of q's type owned by the name asked or,
+ * through the CNAMEs of the answer section in their order, by its alias
+ * target (a record for any other name is not an answer, whatever the
+ * reply says: c-ares checked only the question), and the TTL: the
+ * smallest of them and of the CNAMEs followed, or for a negative answer
+ * the SOA's (the smaller of its TTL and MINIMUM). -1 when malformed. */
+static int
+dns_read(struct tg_dns_query *q, const unsigned char *buf, int blen)
+{
+	const unsigned char *p = buf + 12, *end = buf + blen;
+	unsigned an, ns, ttl = UINT_MAX, soa = UINT_MAX;
+	char name[TG_DNS_NAME_MAX], owner[TG_DNS_NAME_MAX];
+	char target[TG_DNS_NAME_MAX];
+	long used;
+
+	if (blen < 12)
+		return -1;
+	tg_strlcpy(target, q->name, sizeof target);
+	if ((used = (long)strlen(target)) > 0 && target[used - 1] == '.')
+		target[used - 1] = '\0';
+	an = (unsigned)buf[6] << 8 | buf[7];
+	ns = (unsigned)buf[8] << 8 | buf[9];
+	/* The question, whose match c-ares has checked. */
+	for (unsigned i = (unsigned)buf[4] << 8 | buf[5]; i > 0; i--) {
+		if (dns_name(p, buf, blen, name, sizeof name, &used) < 0 ||
+		    end - (p + used) < 4)
+			return -1;
+		p += used + 4;
+	}
+	for (unsigned i = 0; i < an + ns; i++) {
+		unsigned type, rttl, rdlen;
+		const unsigned char *rd;
+
+		if (dns_name(p, buf, blen, owner, sizeof owner, &used) < 0 ||
+		    end - (p + used) < 10)
+			return -1;
+		p += used;
+		type = (unsigned)p[0] << 8 | p[1];
+		rttl = (unsigned)p[4] << 24 | (unsigned)p[5] << 16 |
+		    (unsigned)p[6] << 8 | p[7];
+		rdlen = (unsigned)p[8] << 8 | p[9];
+		rd = p + 10;
+		if ((size_t)(end - rd) < rdlen)
+			return -1;
+		p = rd + rdlen;
+		/* RFC 2181 8: a TTL with the top bit set is 0. */
+		if (rttl > INT_MAX)
+			rttl = 0;
+		if (i >= an) {		/* authority: the SOA of a negative */
+			if (type == 6 && rdlen >= 20) {
+				unsigned min = (unsigned)rd[rdlen - 4] << 24 |
+				    (unsigned)rd[rdlen - 3] << 16 |
+				    (unsigned)rd[rdlen - 2] << 8 |
+				    rd[rdlen - 1];
+
+				soa = rttl < min ? rttl : min;
+			}
+			continue;
+		}
+		if (strcasecmp(owner, target) != 0)
+			continue;
+		if (type == 5) {		/* CNAME: follow it */
+			if (dns_name(rd, buf, blen, name, sizeof name,
+			    &used) < 0)
+				return -1;
+			tg_strlcpy(target, name, sizeof target);
+			if (rttl < ttl)
+				ttl = rttl;
+			continue;
+		}
+		if (type != (unsigned)dns_rrtype[q->type] ||
+		    q->n >= TG_DNS_RR_MAX)
+			continue;
 		switch (q->type) {
 		case TG_DNS_A:
 		case TG_DNS_AAAA:
-			if (len != (q->type == TG_DNS_A ? 4u : 16u))
+			if (rdlen != (q->type == TG_DNS_A ? 4u : 16u))
 				continue;
 			memset(&q->ip[q->n], 0, sizeof q->ip[q->n]);
 			q->ip[q->n].family = q->type == TG_DNS_A ? 4 : 6;
-			memcpy(q->ip[q->n].b, rd, len);
-			q->n++;
+			memcpy(q->ip[q->n].b, rd, rdlen);
 			break;
 		case TG_DNS_TXT:
-			q->str[q->n++] = dns_txt(rd, len);
+			q->str[q->n] = dns_txt(rd, rdlen);
 			break;
 		case TG_DNS_PTR:
 		case TG_DNS_MX:
-			if (q->type == TG_DNS_MX && len < 3)
+			if (q->type == TG_DNS_MX && rdlen < 3)
 				continue;
-			if (tg_dns_wire_name(q->type == TG_DNS_MX ? rd + 2 :
-			    rd, q->type == TG_DNS_MX ? len - 2 : len, name,
-			    sizeof name) < 0)
+			if (dns_name(q->type == TG_DNS_MX ? rd + 2 : rd, buf,
+			    blen, name, sizeof name, &used) < 0)
 				continue;
-			q->str[q->n++] = tg_xstrdup(name);
+			q->str[q->n] = tg_xstrdup(name);
 			break;
 		}
+		q->n++;
+		if (rttl < ttl)
+			ttl = rttl;
 	}
-	q->status = q->n > 0 ? TG_DNS_OK : TG_DNS_NODATA;
+	q->ttl = q->n > 0 ? ttl : soa != UINT_MAX ? soa : 0;
+	return 0;
 }
 
-/* dns_unref - drop one reference; the batch's mutex is held, and is
- * released here. */
-static void
-dns_unref(struct dns_batch *b)
-{
-	int last = --b->refs == 0;
+/* What one call of tg_dns_resolve() waits for. */
+struct dns_batch {
+	struct tg_dns_query	*q;
+	size_t			 pending;
+};
 
-	pthread_mutex_unlock(&b->mu);
-	if (last) {
-		pthread_mutex_destroy(&b->mu);
-		free(b->slot);
-		free(b);
-	}
-}
+struct dns_slot {
+	struct dns_batch	*b;
+	size_t			 i;
+};
 
 static void
-dns_callback(void *arg, int err, struct ub_result *r)
+dns_callback(void *arg, int status, int timeouts, unsigned char *abuf,
+    int alen)
 {
 	struct dns_slot *sl = arg;
-	struct dns_batch *b = sl->b;
+	struct tg_dns_query *q = &sl->b->q[sl->i];
 
-	pthread_mutex_lock(&b->mu);
-	sl->inflight = 0;
-	if (!b->abandoned) {
-		if (err != 0 || r == NULL)
-			b->q[sl->i].status = TG_DNS_FAIL;
-		else
-			dns_fill(&b->q[sl->i], r);
-		b->pending--;
+	(void)timeouts;
+	sl->b->pending--;
+	switch (status) {
+	case ARES_SUCCESS:
+	case ARES_ENODATA:
+	case ARES_ENOTFOUND:
+		if (abuf == NULL || dns_read(q, abuf, alen) < 0) {
+			tg_dns_query_clear(q);
+			q->status = TG_DNS_FAIL;
+			break;
+		}
+		q->status = status == ARES_ENOTFOUND ? TG_DNS_NXDOMAIN :
+		    q->n > 0 ? TG_DNS_OK : TG_DNS_NODATA;
+		break;
+	default:	/* SERVFAIL, REFUSED, timeout, cancelled, bad reply */
+		q->status = TG_DNS_FAIL;
+		break;
 	}
-	if (r != NULL)
-		ub_resolve_free(r);
-	dns_unref(b);
 }
 
 static long long
@@ -345,147 +425,96 @@ dns_now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* dns_start - send the queries; returns the batch with one reference for
- * the caller and one per query in flight. */
-static struct dns_batch *
-dns_start(struct ub_ctx *ctx, struct tg_dns_query *q, size_t n)
+/* dns_wait - run ch until b is answered or the deadline has passed */
+static void
+dns_wait(ares_channel ch, struct dns_batch *b, long long deadline)
 {
-	struct dns_batch *b = tg_xcalloc(1, sizeof *b);
-
-	pthread_mutex_init(&b->mu, NULL);
-	b->refs = 1;
-	b->q = q;
-	b->slot = tg_xcalloc(n, sizeof *b->slot);
-	pthread_mutex_lock(&b->mu);
-	for (size_t i = 0; i < n; i++) {
-		struct dns_slot *sl = &b->slot[i];
-		int rc;
-
-		sl->b = b;
-		sl->i = i;
-		if (q[i].status != TG_DNS_PENDING)
-			continue;
-		/* The callback cannot run before we unlock. */
-		b->refs++;
-		b->pending++;
-		sl->inflight = 1;
-		rc = ub_resolve_async(ctx, q[i].name, dns_rrtype[q[i].type], 1,
-		    sl, dns_callback, &sl->id);
-		if (rc != 0) {
-			tg_log_warnx("dns: %s: %s", q[i].name,
-			    ub_strerror(rc));
-			q[i].status = TG_DNS_FAIL;
-			sl->inflight = 0;
-			b->refs--;
-			b->pending--;
-		}
-	}
-	pthread_mutex_unlock(&b->mu);
-	return b;
-}
-
-/* dns_pending - the batch's unanswered queries. */
-static size_t
-dns_pending(struct dns_batch *b)
-{
-	size_t pending;
-
-	pthread_mutex_lock(&b->mu);
-	pending = b->pending;
-	pthread_mutex_unlock(&b->mu);
-	return pending;
-}
-
-/* dns_wait - wait until b is answered or the deadline (monotonic ms) has
- * passed; returns the queries still pending. Answers arrive only through
- * ub_process(), whose callbacks run in the calling thread: one thread at
- * a time calls it, for everyone, then broadcasts wcv. The pending count is
- * read under wmu, which the processor takes after its callbacks ran and
- * before broadcasting, so an answer cannot slip in between a follower's
- * check and its sleep. */
-static size_t
-dns_wait(struct tg_dns *d, struct ub_ctx *ctx, struct dns_batch *b,
-    long long deadline)
-{
-	struct pollfd pfd = { .fd = ub_fd(ctx), .events = POLLIN };
-	struct timespec until = {
-		.tv_sec = (time_t)(deadline / 1000),
-		.tv_nsec = (long)(deadline % 1000) * 1000000,
-	};
-	size_t pending;
+	ares_socket_t socks[ARES_GETSOCK_MAXNUM];
+	struct pollfd pfd[ARES_GETSOCK_MAXNUM];
 	long long left;
 
-	pthread_mutex_lock(&d->wmu);
-	while ((pending = dns_pending(b)) > 0 &&
-	    (left = deadline - dns_now_ms()) > 0) {
-		if (d->processing) {
-			if (pthread_cond_timedwait(&d->wcv, &d->wmu,
-			    &until) == ETIMEDOUT) {
-				pending = dns_pending(b);
-				break;
-			}
+	while (b->pending > 0 && (left = deadline - dns_now_ms()) > 0) {
+		struct timeval max, tv, *tvp;
+		int bits = ares_getsock(ch, socks, ARES_GETSOCK_MAXNUM);
+		int n = 0, wait;
+
+		for (int i = 0; i < ARES_GETSOCK_MAXNUM; i++) {
+			if (!ARES_GETSOCK_READABLE(bits, i) &&
+			    !ARES_GETSOCK_WRITABLE(bits, i))
+				continue;
+			pfd[n].fd = socks[i];
+			pfd[n].events = (ARES_GETSOCK_READABLE(bits, i) ?
+			    POLLIN : 0) | (ARES_GETSOCK_WRITABLE(bits, i) ?
+			    POLLOUT : 0);
+			pfd[n].revents = 0;
+			n++;
+		}
+		/* c-ares's own retry time, within the deadline. */
+		max.tv_sec = (time_t)(left / 1000);
+		max.tv_usec = (suseconds_t)(left % 1000) * 1000;
+		tvp = ares_timeout(ch, &max, &tv);
+		wait = (int)(tvp->tv_sec * 1000 + tvp->tv_usec / 1000);
+		if (poll(pfd, (nfds_t)n, wait > 0 ? wait : 1) <= 0) {
+			/* Timeouts: the next try, or the callback. */
+			ares_process_fd(ch, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
 			continue;
 		}
-		d->processing = 1;
-		pthread_mutex_unlock(&d->wmu);
-		if (poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left) > 0)
-			(void)ub_process(ctx);
-		pthread_mutex_lock(&d->wmu);
-		d->processing = 0;
-		pthread_cond_broadcast(&d->wcv);
+		for (int i = 0; i < n; i++)
+			if (pfd[i].revents != 0)
+				ares_process_fd(ch, pfd[i].revents & (POLLIN |
+				    POLLERR | POLLHUP) ? pfd[i].fd :
+				    ARES_SOCKET_BAD, pfd[i].revents & POLLOUT ?
+				    pfd[i].fd : ARES_SOCKET_BAD);
 	}
-	pthread_mutex_unlock(&d->wmu);
-	return pending;
 }
 
 int
 tg_dns_resolve(struct tg_dns *d, struct tg_dns_query *q, size_t n)
 {
-	struct ub_ctx *ctx = dns_ctx(d);
 	long long deadline = dns_now_ms() + d->timeout_ms;
-	struct dns_batch *b;
-	size_t pending = 0;
+	struct dns_batch b = { q, 0 };
+	struct dns_slot *slot;
+	ares_channel *ch;
 	char *asked;
 
-	if (ctx == NULL) {
-		for (size_t i = 0; i < n; i++)
-			if (q[i].status == TG_DNS_PENDING) {
-				q[i].status = TG_DNS_FAIL;
-				tg_metrics_error(TG_M_DNS_ERROR);
-			}
-		return TG_ERR_RETRY;
-	}
 	/* Which of q are looked up now, for the DNS error count and the
 	 * cache. */
 	asked = tg_xcalloc(n > 0 ? n : 1, 1);
 	for (size_t i = 0; i < n; i++) {
 		asked[i] = q[i].status == TG_DNS_PENDING &&
 		    !tg_dns_cache_get(d->cache, &q[i]);
-		pending += asked[i];
+		b.pending += asked[i];
 	}
-	if (pending == 0) {
+	if (b.pending == 0) {
 		free(asked);
 		return TG_OK;
 	}
-	b = dns_start(ctx, q, n);
-	pending = dns_wait(d, ctx, b, deadline);
-	pthread_mutex_lock(&b->mu);
-	b->abandoned = 1;
-	for (size_t i = 0; i < n; i++) {
-		if (!b->slot[i].inflight)
-			continue;
-		q[i].status = TG_DNS_FAIL;
-		/* Cancelled: the callback will not run, so its reference
-		 * is ours to drop. Otherwise it is running or queued and
-		 * drops it itself. */
-		if (ub_cancel(ctx, b->slot[i].id) == 0) {
-			b->slot[i].inflight = 0;
-			b->refs--;
-		}
+	if ((ch = dns_channel(d)) == NULL) {
+		for (size_t i = 0; i < n; i++)
+			if (asked[i]) {
+				q[i].status = TG_DNS_FAIL;
+				tg_metrics_error(TG_M_DNS_ERROR);
+			}
+		free(asked);
+		return TG_ERR_RETRY;
 	}
-	if (pending > 0)
+	slot = tg_xcalloc(n, sizeof *slot);
+	for (size_t i = 0; i < n; i++) {
+		if (!asked[i])
+			continue;
+		slot[i].b = &b;
+		slot[i].i = i;
+		/* The callback may run at once (a malformed name). */
+		ares_query(*ch, q[i].name, 1 /* IN */, dns_rrtype[q[i].type],
+		    dns_callback, &slot[i]);
+	}
+	dns_wait(*ch, &b, deadline);
+	if (b.pending > 0) {
 		tg_log_debug("dns: %zu of %zu lookups timed out after %d ms",
-		    pending, n, d->timeout_ms);
+		    b.pending, n, d->timeout_ms);
+		/* Every callback runs now (ARES_ECANCELLED): FAIL. */
+		ares_cancel(*ch);
+	}
 	for (size_t i = 0; i < n; i++)
 		if (!asked[i])
 			continue;
@@ -493,7 +522,7 @@ tg_dns_resolve(struct tg_dns *d, struct tg_dns_query *q, size_t n)
 			tg_metrics_error(TG_M_DNS_ERROR);
 		else
 			tg_dns_cache_put(d->cache, &q[i]);
+	free(slot);
 	free(asked);
-	dns_unref(b);
 	return TG_OK;
 }

@@ -1,12 +1,11 @@
-/* dns_cache.c - a small answer cache in front of libunbound's.
- * Why a second cache: libunbound in thread mode sends every query to its
- * resolver thread, even one its own cache answers, so a cached answer
- * still costs two thread switches and a pipe round trip each way; this
- * one answers in the calling thread under a shard's lock. Sized for an
+/* dns_cache.c - the answer cache in front of the resolver (dns.c).
+ * Why tollgate's own: dns.c is a stub resolver, so without it every
+ * lookup would be a round trip to the operator's resolver; this one
+ * answers in the calling thread under a shard's lock. Sized for an
  * MX's sending servers: DNS_CACHE_SHARDS x DNS_CACHE_SETS x
  * DNS_CACHE_WAYS = 16,384 answers, each one allocation of exactly its
  * size (name, then addresses or strings) and at most DNS_CACHE_ENTRY_MAX
- * bytes (larger answers are not kept: libunbound's cache has them), so
+ * bytes (larger answers are not kept: the operator's resolver has them), so
  * the cache never holds more than 16,384 x 512 bytes plus 128 KiB of
  * slots; a typical answer (an A record or a PTR name) takes about 100.
  * A set is two slots: a new answer replaces the same name's, else fills

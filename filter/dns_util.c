@@ -1,5 +1,5 @@
 /* dns_util.c - the pure parts of the DNS checks: reversed names for DNS
- * lists, A-record matching, wire-format names, HELO syntax. No I/O, so
+ * lists, A-record matching, HELO syntax. No I/O, so
  * the unit tests cover them directly. Threads: pure functions. */
 #include "config.h"
 
@@ -82,42 +82,6 @@ tg_dns_name_valid(const char *s)
 			return 0;
 	}
 	return 1;
-}
-
-int
-tg_dns_wire_name(const unsigned char *rd, size_t len, char *buf,
-    size_t bufsz)
-{
-	size_t i = 0, o = 0;
-
-	if (bufsz == 0)
-		return -1;
-	for (;;) {
-		size_t l;
-
-		if (i >= len)
-			return -1;
-		l = rd[i++];
-		if (l == 0)
-			break;
-		/* Compression pointers do not occur in libunbound's rdata;
-		 * refuse them rather than follow them. */
-		if (l > 63 || i + l > len || o + l + 2 > bufsz)
-			return -1;
-		if (o > 0)
-			buf[o++] = '.';
-		for (size_t k = 0; k < l; k++) {
-			unsigned char c = rd[i + k];
-
-			/* A name is looked at as text later: keep it
-			 * printable and free of dots inside labels. */
-			buf[o++] = (c > 0x20 && c < 0x7f && c != '.') ?
-			    (char)c : '?';
-		}
-		i += l;
-	}
-	buf[o] = '\0';
-	return (int)i;
 }
 
 static int

@@ -1,6 +1,6 @@
-/* tg_dns.h - DNS resolution (libunbound) and the pure helpers of the DNS
+/* tg_dns.h - DNS resolution (c-ares, dns.c) and the pure helpers of the DNS
  * checks: reversed names for DNS lists, A-record matching, HELO syntax.
- * Owns: a struct tg_dns owns its unbound context and cache; a query owns
+ * Owns: a struct tg_dns owns its cache (channels are per thread); a query owns
  * its answer until tg_dns_query_clear(). Threads: tg_dns_resolve() may be
  * called from many threads at once on one struct tg_dns. */
 #ifndef TG_DNS_H
@@ -47,7 +47,7 @@ void		 tg_dns_free(struct tg_dns *);
 int		 tg_dns_timeout(const struct tg_dns *);
 /* Resolve the n queries in parallel, waiting at most the timeout; those
  * not answered by then are TG_DNS_FAIL. Answers are cached for their TTL
- * (dns_cache.c, then libunbound's own cache). Returns TG_OK, or TG_ERR_RETRY when the resolver
+ * (dns_cache.c). Returns TG_OK, or TG_ERR_RETRY when the resolver
  * could not be set up (every query is then TG_DNS_FAIL). */
 int		 tg_dns_resolve(struct tg_dns *, struct tg_dns_query *q,
 		    size_t n);
@@ -80,11 +80,6 @@ int	tg_dns_reverse_name(const struct tg_ip *, const char *zone, char *buf,
 /* A domain name fit for a query: labels of 1-63 letters, digits, '-' and
  * '_', total at most 253, an optional final dot. 1 yes, 0 no. */
 int	tg_dns_name_valid(const char *);
-/* Decode an uncompressed wire-format name (rdata of PTR, the name of MX)
- * into dotted text without the final dot. Returns the bytes used, or -1
- * when malformed or too long for buf. */
-int	tg_dns_wire_name(const unsigned char *rd, size_t len, char *buf,
-	    size_t bufsz);
 
 /* What a DNS list's A records must hold to count: an address range
  * (a single address is lo == hi) or, as rspamd and Postfix's "&" do, any

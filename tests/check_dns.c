@@ -134,34 +134,6 @@ START_TEST(test_match_bad)
 }
 END_TEST
 
-START_TEST(test_wire_name)
-{
-	static const unsigned char ok[] = "\4mail\4good\4test";
-	static const unsigned char ptr[] = { 0xc0, 0x0c };
-	static const unsigned char longlab[] = { 64, 'a' };
-	static const unsigned char cut[] = { 4, 'm', 'a' };
-	static const unsigned char dot[] = { 3, 'a', '.', 'b', 0 };
-	char buf[TG_DNS_NAME_MAX];
-
-	/* sizeof ok includes the terminating NUL: the root label. */
-	ck_assert_int_eq(tg_dns_wire_name(ok, sizeof ok, buf, sizeof buf),
-	    (int)sizeof ok);
-	ck_assert_str_eq(buf, "mail.good.test");
-	ck_assert_int_eq(tg_dns_wire_name(ok, sizeof ok, buf, 8), -1);
-	ck_assert_int_eq(tg_dns_wire_name(ok, sizeof ok - 1, buf, sizeof buf),
-	    -1);
-	ck_assert_int_eq(tg_dns_wire_name(ptr, sizeof ptr, buf, sizeof buf),
-	    -1);
-	ck_assert_int_eq(tg_dns_wire_name(longlab, sizeof longlab, buf,
-	    sizeof buf), -1);
-	ck_assert_int_eq(tg_dns_wire_name(cut, sizeof cut, buf, sizeof buf),
-	    -1);
-	ck_assert_int_eq(tg_dns_wire_name(dot, sizeof dot, buf, sizeof buf),
-	    5);
-	ck_assert_str_eq(buf, "a?b");
-}
-END_TEST
-
 static struct tg_diag diag;
 
 static void
@@ -285,7 +257,7 @@ START_TEST(test_resolve_fail)
 }
 END_TEST
 
-/* The answer cache in front of libunbound's: hits by name (any case) and
+/* The answer cache in front of the resolver: hits by name (any case) and
  * type, copies of the strings, nothing kept of failures or TTL 0. */
 START_TEST(test_cache)
 {
@@ -751,7 +723,6 @@ dns_suite(void)
 	    sizeof match_cases / sizeof match_cases[0]);
 	tcase_add_loop_test(tc, test_match_bad, 0,
 	    sizeof match_bad / sizeof match_bad[0]);
-	tcase_add_test(tc, test_wire_name);
 	tcase_add_test(tc, test_resolve_fail);
 	tcase_add_test(tc, test_cache);
 	tcase_add_test(tc, test_cache_bounds);
