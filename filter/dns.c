@@ -57,6 +57,7 @@ struct dns_tls {
 };
 
 static atomic_ullong dns_serial;
+static tg_dns_backend_fn dns_backend;
 static pthread_once_t dns_once = PTHREAD_ONCE_INIT;
 static pthread_key_t dns_key;
 static int dns_lib_ok;
@@ -378,6 +379,26 @@ dns_read(struct tg_dns_query *q, const unsigned char *buf, int blen)
 	return 0;
 }
 
+void
+tg_dns_set_backend(tg_dns_backend_fn fn)
+{
+	dns_backend = fn;
+}
+
+void
+tg_dns_answer(struct tg_dns_query *q, int rcode, const unsigned char *pkt,
+    size_t len)
+{
+	if ((rcode != 0 && rcode != 3) || pkt == NULL || len > INT_MAX ||
+	    dns_read(q, pkt, (int)len) < 0) {
+		tg_dns_query_clear(q);
+		q->status = TG_DNS_FAIL;
+		return;
+	}
+	q->status = rcode == 3 ? TG_DNS_NXDOMAIN : q->n > 0 ? TG_DNS_OK :
+	    TG_DNS_NODATA;
+}
+
 /* What one call of tg_dns_resolve() waits for. */
 struct dns_batch {
 	struct tg_dns_query	*q;
@@ -489,6 +510,24 @@ tg_dns_resolve(struct tg_dns *d, struct tg_dns_query *q, size_t n)
 		free(asked);
 		return TG_OK;
 	}
+	if (dns_backend != NULL) {
+		/* Pending ones only: those of the cache are answered. */
+		struct tg_dns_query *sub = tg_xcalloc(n, sizeof *sub);
+
+		/* The backend sees the asked ones only, in order. */
+		for (size_t i = 0, k = 0; i < n; i++)
+			if (asked[i])
+				sub[k++] = q[i];
+		dns_backend(sub, b.pending);
+		for (size_t i = 0, k = 0; i < n; i++)
+			if (asked[i]) {
+				q[i] = sub[k++];
+				if (q[i].status == TG_DNS_PENDING)
+					q[i].status = TG_DNS_FAIL;
+			}
+		free(sub);
+		goto done;
+	}
 	if ((ch = dns_channel(d)) == NULL) {
 		for (size_t i = 0; i < n; i++)
 			if (asked[i]) {
@@ -515,6 +554,8 @@ tg_dns_resolve(struct tg_dns *d, struct tg_dns_query *q, size_t n)
 		/* Every callback runs now (ARES_ECANCELLED): FAIL. */
 		ares_cancel(*ch);
 	}
+	free(slot);
+done:
 	for (size_t i = 0; i < n; i++)
 		if (!asked[i])
 			continue;
@@ -522,7 +563,6 @@ tg_dns_resolve(struct tg_dns *d, struct tg_dns_query *q, size_t n)
 			tg_metrics_error(TG_M_DNS_ERROR);
 		else
 			tg_dns_cache_put(d->cache, &q[i]);
-	free(slot);
 	free(asked);
 	return TG_OK;
 }

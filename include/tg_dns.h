@@ -51,6 +51,30 @@ int		 tg_dns_timeout(const struct tg_dns *);
  * could not be set up (every query is then TG_DNS_FAIL). */
 int		 tg_dns_resolve(struct tg_dns *, struct tg_dns_query *q,
 		    size_t n);
+/* Another way to answer lookups than the network: tollgate-test -z
+ * answers from a file of records (dns_local.c). The backend is called with
+ * the queries of a round that neither the cache nor an earlier round
+ * answered (status TG_DNS_PENDING) and answers each through
+ * tg_dns_answer(); one it leaves pending fails. Set before the first
+ * lookup of the process; NULL: the network (c-ares). */
+typedef void	(*tg_dns_backend_fn)(struct tg_dns_query *q, size_t n);
+void		 tg_dns_set_backend(tg_dns_backend_fn);
+/* q's answer from a whole DNS reply (rcode its RCODE) read as a server's
+ * is: records of the name asked (or its CNAME targets) only, TTL, SOA of
+ * a negative answer. A malformed reply, or an RCODE other than NOERROR
+ * and NXDOMAIN, is TG_DNS_FAIL. */
+void		 tg_dns_answer(struct tg_dns_query *q, int rcode,
+		    const unsigned char *pkt, size_t len);
+/* dns_local.c (its own library, libtgdnslocal.a, with libunbound, linked
+ * only by the programs that answer from a file): read the records of
+ * path (lines of unbound.conf's local-zone: and local-data:, or bare
+ * records), then answer every lookup from them through the backend hook:
+ * libunbound's local data, in process, nothing sent. Returns 0, or -1
+ * with the errors (file:line:column) in diag. */
+struct tg_diag;
+int		 tg_dns_local_load(const char *path, struct tg_diag *diag);
+int		 tg_dns_local_active(void);
+void		 tg_dns_local_clear(void);
 /* Prepare q for name and type (TG_ERR_TOOLONG if the name does not fit);
  * clear frees an answer's strings. */
 int		 tg_dns_query_init(struct tg_dns_query *q, const char *name,
