@@ -185,15 +185,24 @@ policy_install() {
 }
 
 # tollgate_start - run tollgate in the foreground (process tg, PID
-# $pid_tg) on unix:$dir/tg/tollgate.sock as $TG_USER; wait for the
-# socket. tg_stop tg stops it.
+# $pid_tg) on unix:$dir/tg/tollgate.sock as $TG_USER; wait until it
+# serves (tollgate_up). tg_stop tg stops it.
 tollgate_start() {
+	# Up at its start-up line, which follows the listen: a restart finds
+	# the old socket still there (a clean stop leaves it), and a session
+	# sent while the new daemon replaces it would be refused.
+	tg_starts=$(grep -c "starting on" "$dir/tg/log" 2>/dev/null)
 	tg_spawn tg "$TOLLGATE" -f -d -c "$policy" \
 	    -p "unix:$dir/tg/tollgate.sock" -u "$TG_USER"
-	if ! tg_wait tg test -S "$dir/tg/tollgate.sock"; then
+	if ! tg_wait tg tollgate_up; then
 		tail -n 20 "$dir/tg/log" | diag
 		bail "tollgate did not start"
 	fi
+}
+
+tollgate_up() {
+	[ -S "$dir/tg/tollgate.sock" ] &&
+	    [ "$(grep -c "starting on" "$dir/tg/log")" -gt "${tg_starts:-0}" ]
 }
 
 # tg_reload - SIGHUP; wait until the log says the reload is over
