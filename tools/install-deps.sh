@@ -3,6 +3,8 @@
 # and test. Quick and silent when everything is already there; otherwise
 # runs "apt-get update" once and installs only what is missing (as root).
 # Usage: sh tools/install-deps.sh        (exit 0: all present)
+# debhelper, dh-autoreconf and lintian build and check the Debian package
+# (tests/pkg/debian.tap): about 80 s and 28 MB on a fresh Debian 12.
 set -eu
 
 PACKAGES="clang libclang-rt-14-dev
@@ -12,7 +14,8 @@ libhiredis-dev check miltertest sasl2-bin valgrind redis-server
 libunbound-dev unbound
 libmicrohttpd-dev mandoc curl
 postfix swaks libwrap0 libsasl2-modules m4 iproute2
-python3"
+python3
+debhelper dh-autoreconf lintian python3-yaml"
 
 # tests/mta/sendmail.tap runs Sendmail unpacked from these (it conflicts with
 # postfix, so it is downloaded, not installed): see sendmail_fetch below.
