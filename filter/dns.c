@@ -445,6 +445,7 @@ tg_dns_resolve(struct tg_dns *d, struct tg_dns_query *q, size_t n)
 	long long deadline = dns_now_ms() + d->timeout_ms;
 	struct dns_batch *b;
 	size_t pending = 0;
+	uint64_t t0;
 	char *asked;
 
 	if (ctx == NULL) {
@@ -467,8 +468,10 @@ tg_dns_resolve(struct tg_dns *d, struct tg_dns_query *q, size_t n)
 		free(asked);
 		return TG_OK;
 	}
+	t0 = tg_metrics_now();
 	b = dns_start(ctx, q, n);
 	pending = dns_wait(d, ctx, b, deadline);
+	tg_metrics_latency(TG_M_LAT_DNS, t0);
 	pthread_mutex_lock(&b->mu);
 	b->abandoned = 1;
 	for (size_t i = 0; i < n; i++) {

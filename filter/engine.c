@@ -675,8 +675,12 @@ engine_stage(const struct tg_policy *p, struct tg_session *s,
 				    "tempfail 451 4.3.0");
 				break;
 			}
-			if (m == 1 && engine_apply(p, s, r, stage, v))
+			if (m == 1 && engine_apply(p, s, r, stage, v)) {
+				if (v->limit[0] != '\0' && !tg_ops_dry_run(p))
+					tg_metrics_limit(p, v->limit,
+					    v->action);
 				break;
+			}
 			if (m == 1 && !r->dry_run)	/* warn, add-header */
 				v->limit[0] = '\0';
 		}

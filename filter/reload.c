@@ -35,6 +35,7 @@
 #include "tg.h"
 #include "tg_diag.h"
 #include "tg_log.h"
+#include "tg_metrics.h"
 #include "tg_policy.h"
 #include "reload.h"
 
@@ -130,11 +131,13 @@ reload_policy(void)
 			tg_policy_unref(p);
 		tg_log_err("reload failed, keeping generation %u",
 		    reload_generation(NULL));
+		tg_metrics_reload(0);
 	} else {
 		tg_policy_publish(p);
 		gen = reload_generation(&nrules);
 		tg_log_info("policy reloaded (generation %u, %zu rules)",
 		    gen, nrules);
+		tg_metrics_reload(1);
 	}
 	tg_diag_free(&diag);
 }

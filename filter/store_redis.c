@@ -17,6 +17,7 @@
 
 #include "tg.h"
 #include "tg_log.h"
+#include "tg_metrics.h"
 #include "tg_store.h"
 
 #define REDIS_BACKOFF_MIN_MS	100
@@ -264,10 +265,13 @@ redis_eval(struct redis_store *r, const char *key, int64_t window_ms,
 	redisReply *rep;
 	char sha[64], err[256];
 	int rc = TG_ERR_RETRY, reused, tries = 0;
+	uint64_t t0 = tg_metrics_now();
 
 again:
-	if ((c = redis_get_conn(r, &reused)) == NULL)
+	if ((c = redis_get_conn(r, &reused)) == NULL) {
+		tg_metrics_latency(TG_M_LAT_REDIS, t0);
 		return TG_ERR_RETRY;
+	}
 	pthread_mutex_lock(&r->lock);
 	tg_strlcpy(sha, r->sha, sizeof sha);
 	pthread_mutex_unlock(&r->lock);
@@ -313,6 +317,7 @@ again:
 	/* An error reply leaves the connection usable, but a script error
 	 * means the server is not what we expect: treat all alike. */
 	redis_put_conn(r, c, rc == TG_OK ? NULL : err);
+	tg_metrics_latency(TG_M_LAT_REDIS, t0);
 	return rc;
 }
 

@@ -53,6 +53,8 @@ struct tg_limit {
 	int			 count_refused;	/* refused count */
 	const char		*file;		/* in policy->files */
 	int			 line;
+	struct tg_limit_stats	*stats;		/* refusals (metrics_ops.c),
+						 * set when published */
 };
 
 void	tg_limit_free(struct tg_limit *);
