@@ -28,6 +28,7 @@
 #include "tg.h"
 #include "tg_auth.h"
 #include "tg_content.h"
+#include "tg_dkim.h"
 #include "tg_engine.h"
 #include "tg_log.h"
 #include "tg_metrics.h"
@@ -61,6 +62,9 @@ milter_needs(const struct tg_policy *p, int *hdrs, int *body)
 	    tg_policy_uses(p, TG_A_HEADER_BYTES) ||
 	    tg_policy_uses(p, TG_A_HEADER_LONGEST);
 	*body = size || tg_mime_wanted(p);
+	/* DKIM verifies and signs the whole message. */
+	if (tg_dkim_wanted(p))
+		*hdrs = *body = 1;
 }
 
 /* milter_hex - n in upper-case hex ("%llX" without snprintf, which cost
@@ -278,8 +282,12 @@ milter_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 		steps |= SMFIP_NOHDRS | SMFIP_NOEOH;
 	if (!body)
 		steps |= SMFIP_NOBODY;
+	/* Header values as received, leading white space included: DKIM's
+	 * simple header canonicalisation needs it; the session strips it. */
+	steps |= SMFIP_HDR_LEADSPC;
 	*pf0 = (MILTER_ACTIONS | SMFIF_SETSYMLIST) & f0;
 	*pf1 = steps & f1;
+	c->leadspc = (*pf1 & SMFIP_HDR_LEADSPC) != 0;
 	*pf2 = *pf3 = 0;
 	c->neg_hdrs = (*pf1 & SMFIP_NOHDRS) == 0;
 	c->neg_body = (*pf1 & SMFIP_NOBODY) == 0;
@@ -497,19 +505,32 @@ milter_header(SMFICTX *ctx, char *name, char *value)
 {
 	struct milter_conn *c;
 
+	const char *raw = value != NULL ? value : "", *v = raw;
+	size_t nforged;
+
 	if ((c = milter_conn_get(ctx)) == NULL)
 		return milter_internal(ctx, c, TG_STAGE_DATA, "no state");
-	tg_session_add_header(&c->sess, c->policy, name,
-	    value != NULL ? value : "");
-	tg_authres_note(c->policy, &c->sess, name, value != NULL ? value : "");
+	/* With SMFIP_HDR_LEADSPC the value keeps the white space after the
+	 * colon; without it the MTA took it off (and DKIM gets one space). */
+	if (c->leadspc)
+		v += strspn(v, " \t");
+	nforged = c->sess.nforged;
+	tg_session_add_header(&c->sess, c->policy, name, v);
+	tg_authres_note(c->policy, &c->sess, name, v);
+	/* A forged Authentication-Results we remove is not signed. */
+	tg_dkim_header(&c->sess, c->policy, name, v, c->leadspc ? raw : NULL,
+	    c->sess.nforged != nforged);
 	return SMFIS_CONTINUE;
 }
 
 static sfsistat
 milter_eoh(SMFICTX *ctx)
 {
-	if (milter_conn_get(ctx) == NULL)
+	struct milter_conn *c;
+
+	if ((c = milter_conn_get(ctx)) == NULL)
 		return milter_internal(ctx, NULL, TG_STAGE_DATA, "no state");
+	tg_dkim_eoh(&c->sess, c->policy);
 	return SMFIS_CONTINUE;
 }
 
@@ -584,6 +605,31 @@ milter_authres(SMFICTX *ctx, struct milter_conn *c)
 	return SMFIS_CONTINUE;
 }
 
+/* milter_dkim_sign - the DKIM-Signature fields, last: after every header
+ * change of ours, so none breaks them. A signature that cannot be made is
+ * logged; the message goes unsigned rather than deferred. */
+static void
+milter_dkim_sign(SMFICTX *ctx, struct milter_conn *c)
+{
+	struct tg_session *s = &c->sess;
+	char **v;
+	size_t n;
+
+	if (tg_ops_dry_run(c->policy) && s->dkim != NULL) {
+		tg_log_info("%s: dry-run=yes: not signed", s->id);
+		return;
+	}
+	n = tg_dkim_sign_finish(c->policy, s, &v);
+	for (size_t i = n; i-- > 0;) {
+		if (smfi_insheader(ctx, 0, "DKIM-Signature", v[i]) !=
+		    MI_SUCCESS)
+			tg_log_warnx("%s: smfi_insheader(DKIM-Signature) "
+			    "failed", s->id);
+		free(v[i]);
+	}
+	free(v);
+}
+
 static sfsistat
 milter_eom(SMFICTX *ctx)
 {
@@ -598,6 +644,8 @@ milter_eom(SMFICTX *ctx)
 		rc = milter_apply(ctx, c);
 	if (rc == SMFIS_CONTINUE)
 		rc = milter_authres(ctx, c);
+	if (rc == SMFIS_CONTINUE)
+		milter_dkim_sign(ctx, c);
 	tg_session_reset_message(&c->sess);
 	return rc;
 }
