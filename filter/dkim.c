@@ -22,6 +22,7 @@
 #include "tg_dns.h"
 #include "tg_log.h"
 #include "tg_session.h"
+#include "dkim_ed25519.h"
 #include "dkim_impl.h"
 
 static pthread_once_t dkim_once = PTHREAD_ONCE_INIT;
@@ -130,8 +131,11 @@ tg_dkim_msg_free(struct tg_dkim_msg *m)
 		return NULL;
 	if (m->v != NULL)
 		dkim_free(m->v);
-	for (size_t i = 0; i < m->signing.n; i++)
-		dkim_free(m->signing.h[i]);
+	for (size_t i = 0; i < m->signing.n; i++) {
+		if (m->signing.h[i] != NULL)
+			dkim_free(m->signing.h[i]);
+		dkim_ed_free(m->signing.ed[i]);
+	}
 	for (size_t i = 0; i < DKIM_FROM_KEPT; i++)
 		free(m->from[i]);
 	for (size_t i = 0; i < m->nq; i++)

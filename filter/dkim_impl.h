@@ -31,8 +31,10 @@ struct dkim_query {
 };
 
 /* A signature being made (dkim_sign.c). */
+struct dkim_ed;
 struct dkim_signing {
-	DKIM	*h[TG_DKIM_SIGN_MAX];
+	DKIM	*h[TG_DKIM_SIGN_MAX];		/* RSA: libopendkim */
+	struct dkim_ed *ed[TG_DKIM_SIGN_MAX];	/* Ed25519 (dkim_ed25519.c) */
 	size_t	 key[TG_DKIM_SIGN_MAX];
 	size_t	 n;
 };

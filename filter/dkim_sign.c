@@ -1,7 +1,8 @@
-/* dkim_sign.c - DKIM signing on submission with libopendkim: rsa-sha256
- * and ed25519-sha256 (RFC 8463; Debian 12's libopendkim 2.11 signs and
- * verifies Ed25519 itself), relaxed/relaxed, From oversigned (one more
- * "from" in h= than the message has, so no From can be added later).
+/* dkim_sign.c - DKIM signing on submission: rsa-sha256 with libopendkim,
+ * ed25519-sha256 (RFC 8463) with dkim_ed25519.c (Debian 12's libopendkim
+ * signs Ed25519 too, but leaks with every such signature: see there),
+ * relaxed/relaxed, From oversigned (one more "from" in h= than the
+ * message has, so no From can be added later).
  * libopendkim takes every header field before the body, and the key
  * depends on From, so the fields are kept (within the session's caps)
  * until the end of the header, then given to one signer per key; the
@@ -25,6 +26,7 @@
 #include "tg_addrlist.h"
 #include "tg_log.h"
 #include "tg_session.h"
+#include "dkim_ed25519.h"
 #include "dkim_impl.h"
 
 /* RFC 6376 5.4.1's list, those that identify or change how the message
@@ -107,6 +109,13 @@ dkim_sign_eoh(const struct tg_policy *p, struct tg_session *s)
 		DKIM_STAT st;
 		DKIM *h;
 
+		if (k->ed25519) {
+			/* the fields are m->shdr, given at the end */
+			m->signing.ed[m->signing.n] = dkim_ed_new();
+			m->signing.h[m->signing.n] = NULL;
+			m->signing.key[m->signing.n++] = keys[i];
+			continue;
+		}
 		h = dkim_sign(dkim_lib(), (const unsigned char *)s->id, NULL,
 		    k->pem, (const unsigned char *)k->selector,
 		    (const unsigned char *)k->domain, DKIM_CANON_RELAXED,
@@ -132,6 +141,7 @@ dkim_sign_eoh(const struct tg_policy *p, struct tg_session *s)
 			continue;
 		}
 		m->signing.h[m->signing.n] = h;
+		m->signing.ed[m->signing.n] = NULL;
 		m->signing.key[m->signing.n++] = keys[i];
 	}
 }
@@ -140,7 +150,9 @@ void
 dkim_sign_body(struct tg_dkim_msg *m, const char *buf, size_t len)
 {
 	for (size_t i = 0; i < m->signing.n; i++)
-		if (m->signing.h[i] != NULL &&
+		if (m->signing.ed[i] != NULL)
+			dkim_ed_body(m->signing.ed[i], buf, len);
+		else if (m->signing.h[i] != NULL &&
 		    dkim_body(m->signing.h[i], (unsigned char *)buf, len) !=
 		    DKIM_STAT_OK) {
 			dkim_free(m->signing.h[i]);
@@ -176,6 +188,7 @@ tg_dkim_sign_finish(const struct tg_policy *p, struct tg_session *s,
 	struct tg_dkim_msg *m = s->dkim;
 	const char *why = NULL, *qid = s->queue_id != NULL ? s->queue_id :
 	    "NOQUEUE";
+	const char *hl[sizeof sign_hdrs / sizeof sign_hdrs[0] + 1];
 	char *addr;
 	size_t n = 0;
 
@@ -197,17 +210,22 @@ tg_dkim_sign_finish(const struct tg_policy *p, struct tg_session *s,
 		return 0;
 	}
 	*values = tg_xcalloc(m->signing.n, sizeof **values);
+	sign_list(p->dkim, hl, sizeof hl / sizeof hl[0]);
 	for (size_t i = 0; i < m->signing.n; i++) {
 		DKIM *h = m->signing.h[i];
 		const struct tg_dkim_key *k = &p->dkim->keys[m->signing.key[i]];
-		char *v;
+		char *v = NULL;
 
-		if (h == NULL || dkim_eom(h, NULL) != DKIM_STAT_OK ||
-		    (v = sign_value(h)) == NULL) {
+		if (m->signing.ed[i] != NULL)
+			v = dkim_ed_sign(m->signing.ed[i], k->pem, k->pemlen,
+			    k->domain, k->selector, m->shdr, m->nshdr, hl);
+		else if (h != NULL && dkim_eom(h, NULL) == DKIM_STAT_OK)
+			v = sign_value(h);
+		if (v == NULL) {
 			tg_log_warnx("%s: %s: dkim-sign: key %s: signing "
 			    "failed: %s", s->id, qid, k->name, h != NULL &&
 			    dkim_geterror(h) != NULL ? dkim_geterror(h) :
-			    "libopendkim failed");
+			    k->ed25519 ? "OpenSSL failed" : "libopendkim failed");
 			continue;
 		}
 		(*values)[n++] = v;

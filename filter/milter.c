@@ -546,6 +546,23 @@ milter_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 	return SMFIS_CONTINUE;
 }
 
+/* milter_hdr_add, milter_hdr_ins - smfi_addheader and smfi_insheader
+ * with the value as the MTA expects it: with SMFIP_HDR_LEADSPC
+ * negotiated, the MTA writes "Name:" and the value as given, so the
+ * space after the colon is ours to put. */
+static int
+milter_hdr_put(SMFICTX *ctx, const struct milter_conn *c, int ins,
+    const char *name, const char *value)
+{
+	char *v = c->leadspc ? tg_xasprintf(" %s", value) : (char *)value;
+	int rc = ins ? smfi_insheader(ctx, 0, (char *)name, v) :
+	    smfi_addheader(ctx, (char *)name, v);
+
+	if (v != value)
+		free(v);
+	return rc;
+}
+
 /* milter_apply - the effects recorded for the end of the message */
 static sfsistat
 milter_apply(SMFICTX *ctx, struct milter_conn *c)
@@ -563,7 +580,7 @@ milter_apply(SMFICTX *ctx, struct milter_conn *c)
 		return SMFIS_CONTINUE;
 	}
 	for (i = 0; i < s->nadd; i++)
-		if (smfi_addheader(ctx, s->add_hdrs[i].name,
+		if (milter_hdr_put(ctx, c, 0, s->add_hdrs[i].name,
 		    s->add_hdrs[i].value) != MI_SUCCESS)
 			tg_log_warnx("%s: smfi_addheader(%s) failed", s->id,
 			    s->add_hdrs[i].name);
@@ -598,7 +615,7 @@ milter_authres(SMFICTX *ctx, struct milter_conn *c)
 		    "NOQUEUE", s->authres_forged[i]);
 	}
 	if (tg_authres_value(c->policy, s, value, sizeof value) == 0 &&
-	    smfi_insheader(ctx, 0, "Authentication-Results", value) !=
+	    milter_hdr_put(ctx, c, 1, "Authentication-Results", value) !=
 	    MI_SUCCESS)
 		tg_log_warnx("%s: smfi_insheader(Authentication-Results) "
 		    "failed", s->id);
@@ -621,7 +638,7 @@ milter_dkim_sign(SMFICTX *ctx, struct milter_conn *c)
 	}
 	n = tg_dkim_sign_finish(c->policy, s, &v);
 	for (size_t i = n; i-- > 0;) {
-		if (smfi_insheader(ctx, 0, "DKIM-Signature", v[i]) !=
+		if (milter_hdr_put(ctx, c, 1, "DKIM-Signature", v[i]) !=
 		    MI_SUCCESS)
 			tg_log_warnx("%s: smfi_insheader(DKIM-Signature) "
 			    "failed", s->id);

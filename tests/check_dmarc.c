@@ -173,6 +173,59 @@ out:
 }
 END_TEST
 
+/* Ed25519 with RFC 8463's key (A.2): the body hash is the RFC's, and the
+ * signature verifies against the RFC's published key; bodies that test
+ * relaxed body canonicalisation verify too (libopendkim checks what
+ * dkim_ed25519.c signs). */
+START_TEST(test_ed25519_rfc_key)
+{
+	static const unsigned char seed[32] = {
+	    0x9d, 0x61, 0xb1, 0x9d, 0xef, 0xfd, 0x5a, 0x60, 0xba, 0x84, 0x4a,
+	    0xf4, 0x92, 0xec, 0x2c, 0xc4, 0x44, 0x49, 0xc5, 0x69, 0x7b, 0x32,
+	    0x69, 0x19, 0x70, 0x3b, 0xac, 0x03, 0x1c, 0xae, 0x7f, 0x60 };
+	static const char *const bodies[] = { "", "\n\n\n", "a  \t b \n\n",
+	    "no newline at the end", "  lead\n\n\nmid\n \t\n", "cr\ronly\n" };
+	const char *rfc = strstr(dk_rfc8463_msg, "From: Joe");
+	char *rec = dk_key("ed.pem", 0, seed), *out, *m;
+	struct tg_policy *p;
+	struct tg_session s;
+
+	ck_assert_str_eq(rec, dk_rfc8463_ed25519);
+	dk_write("keys.tab", "brisbane football.example.com:brisbane:ed.pem\n",
+	    0644);
+	dk_write("signers.tab", "*@football.example.com brisbane\n", 0644);
+	p = dk_policy(SIGN_BLOCK CHECK_RULES);
+	dk_seed(p, "brisbane._domainkey.football.example.com",
+	    dk_rfc8463_ed25519);
+	dk_seed(p, "_dmarc.football.example.com", NULL);
+	dk_seed(p, "_dmarc.example.com", NULL);
+	out = dk_sign(p, rfc, "joe@football.example.com");
+	ck_assert_ptr_nonnull(out);
+	ck_assert_msg(strstr(out, "bh=2jUSOH9NhtVGCQWNr9BrIAPreKQjO6Sn7XIkfJVOzv8=")
+	    != NULL, "%s", out);
+	check(p, &s, out, NULL);
+	ck_assert_msg(strcmp(dk_attr(p, &s, TG_A_DKIM, NULL), "pass") == 0,
+	    "%s\n%s", out, tg_dkim_var(p, &s, "dkim_auth", 9));
+	tg_session_free(&s);
+	free(out);
+	for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
+		m = tg_xasprintf("From: joe@football.example.com\n"
+		    "Subject: a: b  c\t \n\tfolded\n\n%s", bodies[i]);
+		out = dk_sign(p, m, "joe@football.example.com");
+		ck_assert_ptr_nonnull(out);
+		check(p, &s, out, NULL);
+		ck_assert_msg(strcmp(dk_attr(p, &s, TG_A_DKIM, NULL), "pass") ==
+		    0, "body %zu:\n%s\n%s", i, out,
+		    tg_dkim_var(p, &s, "dkim_auth", 9));
+		tg_session_free(&s);
+		free(out);
+		free(m);
+	}
+	tg_policy_unref(p);
+	free(rec);
+}
+END_TEST
+
 START_TEST(test_sign_refused)
 {
 	struct tg_policy *p = keys("");
@@ -522,6 +575,7 @@ dmarc_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_sign_verify);
 	tcase_add_test(tc, test_python_verifies);
+	tcase_add_test(tc, test_ed25519_rfc_key);
 	tcase_add_test(tc, test_sign_refused);
 	tcase_add_test(tc, test_sign_after_removal);
 	tcase_add_test(tc, test_dmarc);

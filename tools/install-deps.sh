@@ -11,7 +11,7 @@ libmilter-dev libsasl2-dev libspf2-dev libssl-dev libpcre2-dev
 libhiredis-dev check miltertest sasl2-bin valgrind redis-server
 libunbound-dev unbound
 libmicrohttpd-dev mandoc curl
-libopendkim-dev libopendmarc-dev libpsl-dev publicsuffix
+libopendkim-dev libopendmarc-dev libpsl-dev publicsuffix openssl
 opendkim opendkim-tools opendmarc python3-dkim
 postfix swaks libwrap0 libsasl2-modules m4 iproute2
 python3"
