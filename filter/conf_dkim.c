@@ -17,6 +17,7 @@
 #include <string.h>
 #include <libpsl.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 
 #include "tg.h"
 #include "tg_dkim.h"
@@ -47,6 +48,7 @@ tg_dkim_conf_free(struct tg_dkim_conf *c)
 		free(c->keys[i].domain);
 		free(c->keys[i].selector);
 		free(c->keys[i].path);
+		EVP_PKEY_free(c->keys[i].pkey);
 		if (c->keys[i].pem != NULL)
 			OPENSSL_cleanse(c->keys[i].pem, c->keys[i].pemlen);
 		free(c->keys[i].pem);

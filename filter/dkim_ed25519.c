@@ -11,7 +11,8 @@
  * streams, the header fields chosen and canonicalised as a verifier
  * will, the SHA-256 of them signed with PureEdDSA (RFC 8463 3).
  * Owns: a struct dkim_ed per signature being made. Threads: per session;
- * the key (an EVP_PKEY parsed from the policy's PEM) is its own. */
+ * the key (an EVP_PKEY parsed when the policy loaded) is shared read-only
+ * by every session, as OpenSSL allows for signing. */
 #include "config.h"
 
 #include <stdio.h>
@@ -202,8 +203,7 @@ ed_append(char **dst, size_t *len, size_t *cap, const char *s)
 }
 
 char *
-dkim_ed_sign(struct dkim_ed *e, const unsigned char *pem, size_t pemlen,
-    const char *domain, const char *selector, char *const *hdrs,
+dkim_ed_sign(struct dkim_ed *e, void *key, const char *domain, const char *selector, char *const *hdrs,
     size_t nhdrs, const char *const *signed_names)
 {
 	char bh[64], *h = NULL, *data = NULL, *tags = NULL, *canon, *out = NULL;
@@ -212,8 +212,7 @@ dkim_ed_sign(struct dkim_ed *e, const unsigned char *pem, size_t pemlen,
 	unsigned mdlen = 0;
 	char *used = tg_xcalloc(nhdrs + 1, 1);
 	EVP_MD_CTX *mc = NULL;
-	EVP_PKEY *pk = NULL;
-	BIO *bio = NULL;
+	EVP_PKEY *pk = key;
 
 	if (ed_body_hash(e, bh) < 0)
 		goto done;
@@ -268,9 +267,7 @@ dkim_ed_sign(struct dkim_ed *e, const unsigned char *pem, size_t pemlen,
 	if ((mc = EVP_MD_CTX_new()) == NULL ||
 	    EVP_Digest(data, dlen, md, &mdlen, EVP_sha256(), NULL) != 1)
 		goto done;
-	if ((bio = BIO_new_mem_buf(pem, (int)pemlen)) == NULL ||
-	    (pk = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL)) == NULL ||
-	    EVP_PKEY_base_id(pk) != EVP_PKEY_ED25519)
+	if (pk == NULL || EVP_PKEY_base_id(pk) != EVP_PKEY_ED25519)
 		goto done;
 	if (EVP_DigestSignInit(mc, NULL, NULL, NULL, pk) != 1 ||
 	    EVP_DigestSign(mc, sig, &siglen, md, mdlen) != 1 || siglen != 64)
@@ -307,8 +304,6 @@ dkim_ed_sign(struct dkim_ed *e, const unsigned char *pem, size_t pemlen,
 	}
 done:
 	EVP_MD_CTX_free(mc);
-	EVP_PKEY_free(pk);
-	BIO_free(bio);
 	free(used);
 	free(h);
 	free(data);

@@ -13,11 +13,10 @@ struct dkim_ed *dkim_ed_free(struct dkim_ed *);	/* NULL */
 /* The body, in chunks as it comes (CRLF line ends). */
 void	dkim_ed_body(struct dkim_ed *, const char *buf, size_t len);
 /* The DKIM-Signature value (folded with LF + TAB; caller frees), or
- * NULL: key is the PEM private key; hdrs the message's fields "Name:
+ * NULL: key is the Ed25519 EVP_PKEY (borrowed); hdrs the message's fields "Name:
  * value" in order; signed_names the names to sign (NULL-terminated),
  * From oversigned. Once per signer. */
-char	*dkim_ed_sign(struct dkim_ed *, const unsigned char *pem,
-	    size_t pemlen, const char *domain, const char *selector,
+char	*dkim_ed_sign(struct dkim_ed *, void *key, const char *domain, const char *selector,
 	    char *const *hdrs, size_t nhdrs, const char *const *signed_names);
 
 #endif

@@ -113,6 +113,8 @@ keys_check(struct tg_dkim_key *k, const char **why)
 	case EVP_PKEY_ED25519:
 		k->ed25519 = 1;
 		k->bits = 256;
+		k->pkey = pk;	/* kept: dkim_ed25519.c signs with it */
+		pk = NULL;
 		rc = 0;
 		break;
 	default:

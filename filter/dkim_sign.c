@@ -217,8 +217,7 @@ tg_dkim_sign_finish(const struct tg_policy *p, struct tg_session *s,
 		char *v = NULL;
 
 		if (m->signing.ed[i] != NULL)
-			v = dkim_ed_sign(m->signing.ed[i], k->pem, k->pemlen,
-			    k->domain, k->selector, m->shdr, m->nshdr, hl);
+			v = dkim_ed_sign(m->signing.ed[i], k->pkey, k->domain, k->selector, m->shdr, m->nshdr, hl);
 		else if (h != NULL && dkim_eom(h, NULL) == DKIM_STAT_OK)
 			v = sign_value(h);
 		if (v == NULL) {

@@ -29,6 +29,8 @@ struct tg_dkim_key {
 	unsigned char *pem;	/* the key file's text */
 	size_t	 pemlen;
 	int	 ed25519;	/* else RSA */
+	void	*pkey;		/* Ed25519: the EVP_PKEY, parsed once at
+				 * load (OpenSSL 3 key decoding is slow) */
 	int	 bits;
 };
 
