@@ -282,9 +282,11 @@ milter_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 		steps |= SMFIP_NOHDRS | SMFIP_NOEOH;
 	if (!body)
 		steps |= SMFIP_NOBODY;
-	/* Header values as received, leading white space included: DKIM's
-	 * simple header canonicalisation needs it; the session strips it. */
-	steps |= SMFIP_HDR_LEADSPC;
+	/* Header values as received, leading white space included, when
+	 * DKIM will see them: its simple header canonicalisation needs it
+	 * (the session strips it; the values we add then carry their own). */
+	if (tg_dkim_wanted(c->policy))
+		steps |= SMFIP_HDR_LEADSPC;
 	*pf0 = (MILTER_ACTIONS | SMFIF_SETSYMLIST) & f0;
 	*pf1 = steps & f1;
 	c->leadspc = (*pf1 & SMFIP_HDR_LEADSPC) != 0;
