@@ -11,6 +11,7 @@
 
 #include "tg.h"
 #include "tg_check.h"
+#include "tg_dkim.h"
 #include "tg_log.h"
 #include "check.h"
 
@@ -62,7 +63,9 @@ tg_dns_conf_finish(struct tg_policy *p, struct tg_diag *diag)
 		    c->resolver, why);
 		return -1;
 	}
-	if (tg_policy_uses(p, TG_A_SPF) &&
+	/* DMARC needs SPF's result too. */
+	if ((tg_policy_uses(p, TG_A_SPF) || (p->dkim != NULL &&
+	    p->dkim->dmarc)) &&
 	    (c->spf = check_spf_server_new(c->dns)) == NULL) {
 		tg_diag_error(diag, p->path, 0, 0, "cannot set up libspf2");
 		return -1;
@@ -109,7 +112,7 @@ tg_check_computed(enum tg_attr a)
 	case TG_A_SPF:
 		return 1;
 	default:
-		return 0;
+		return tg_dkim_attr(a);
 	}
 }
 
@@ -172,6 +175,16 @@ tg_check_eval(const struct tg_policy *p, struct tg_session *s,
 	case TG_A_SPF:
 		rc = check_spf(p->dns, s, st, &val, why);
 		break;
+	case TG_A_DKIM:
+	case TG_A_DKIM_RESULT:
+	case TG_A_DKIM_DOMAINS:
+	case TG_A_DKIM_ALIGNED:
+	case TG_A_DMARC:
+	case TG_A_DMARC_POLICY:
+	case TG_A_DMARC_DOMAIN:
+	case TG_A_DMARC_ORG:
+		rc = tg_dkim_eval(p, s, a, param, &val, why);
+		break;
 	default:
 		rc = check_helo(p->dns, s, st, a, &val, why);
 		break;
@@ -205,6 +218,8 @@ tg_check_var(const struct tg_policy *p, struct tg_session *s,
 	}
 	if (IS("dnslist"))
 		return st != NULL ? st->last_list : NULL;
+	if (IS("dkim_auth") || IS("dmarc_auth") || IS("dmarc_domain"))
+		return tg_dkim_var(p, s, name, len);
 	if (IS("dnslist_reason"))
 		return st != NULL ? st->last_reason : NULL;
 #undef IS

@@ -142,6 +142,12 @@ tg_dns_free(struct tg_dns *d)
 	free(d);
 }
 
+void
+tg_dns_seed(struct tg_dns *d, const struct tg_dns_query *q)
+{
+	tg_dns_cache_seed(d->cache, q);
+}
+
 int
 tg_dns_timeout(const struct tg_dns *d)
 {

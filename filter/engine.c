@@ -16,6 +16,7 @@
 #include "tg_auth.h"
 #include "tg_check.h"
 #include "tg_content.h"
+#include "tg_dkim.h"
 #include "tg_engine.h"
 #include "tg_log.h"
 #include "tg_metrics.h"
@@ -25,19 +26,21 @@
 #include "tg_reply.h"
 #include "tg_session.h"
 
-#define ENGINE_TEXT_MAX	1024	/* an expanded template */
+#define ENGINE_TEXT_MAX	2048	/* an expanded template: room for an
+				 * Authentication-Results with 8 DKIM results */
 
 static const char *const engine_action_names[] = {
 	[TG_ACT_CONTINUE] = "continue",	[TG_ACT_ACCEPT] = "accept",
 	[TG_ACT_REJECT] = "reject",	[TG_ACT_TEMPFAIL] = "tempfail",
 	[TG_ACT_DISCARD] = "discard",	[TG_ACT_QUARANTINE] = "quarantine",
 	[TG_ACT_ADD_HEADER] = "add-header", [TG_ACT_WARN] = "warn",
+	[TG_ACT_DKIM_SIGN] = "dkim-sign",
 };
 
 const char *
 tg_action_name(enum tg_action a)
 {
-	return a <= TG_ACT_WARN ? engine_action_names[a] : "?";
+	return a <= TG_ACT_DKIM_SIGN ? engine_action_names[a] : "?";
 }
 
 /* What one evaluation needs besides the condition. */
@@ -502,6 +505,10 @@ engine_apply(const struct tg_policy *p, struct tg_session *s,
 			continue;
 		case TG_ACT_WARN:
 			engine_log_rule(s, r, "warn:", text);
+			continue;
+		case TG_ACT_DKIM_SIGN:
+			/* Signed by the glue after every header change. */
+			tg_dkim_sign_request(s);
 			continue;
 		case TG_ACT_ADD_HEADER:
 			/* A structured header cut short (an open quoted

@@ -28,6 +28,7 @@
 #include "tg.h"
 #include "tg_auth.h"
 #include "tg_content.h"
+#include "tg_dkim.h"
 #include "tg_engine.h"
 #include "tg_log.h"
 #include "tg_metrics.h"
@@ -61,6 +62,9 @@ milter_needs(const struct tg_policy *p, int *hdrs, int *body)
 	    tg_policy_uses(p, TG_A_HEADER_BYTES) ||
 	    tg_policy_uses(p, TG_A_HEADER_LONGEST);
 	*body = size || tg_mime_wanted(p);
+	/* DKIM verifies and signs the whole message. */
+	if (tg_dkim_wanted(p))
+		*hdrs = *body = 1;
 }
 
 /* milter_hex - n in upper-case hex ("%llX" without snprintf, which cost
@@ -278,8 +282,14 @@ milter_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 		steps |= SMFIP_NOHDRS | SMFIP_NOEOH;
 	if (!body)
 		steps |= SMFIP_NOBODY;
+	/* Header values as received, leading white space included, when
+	 * DKIM will see them: its simple header canonicalisation needs it
+	 * (the session strips it; the values we add then carry their own). */
+	if (tg_dkim_wanted(c->policy))
+		steps |= SMFIP_HDR_LEADSPC;
 	*pf0 = (MILTER_ACTIONS | SMFIF_SETSYMLIST) & f0;
 	*pf1 = steps & f1;
+	c->leadspc = (*pf1 & SMFIP_HDR_LEADSPC) != 0;
 	*pf2 = *pf3 = 0;
 	c->neg_hdrs = (*pf1 & SMFIP_NOHDRS) == 0;
 	c->neg_body = (*pf1 & SMFIP_NOBODY) == 0;
@@ -497,19 +507,32 @@ milter_header(SMFICTX *ctx, char *name, char *value)
 {
 	struct milter_conn *c;
 
+	const char *raw = value != NULL ? value : "", *v = raw;
+	size_t nforged;
+
 	if ((c = milter_conn_get(ctx)) == NULL)
 		return milter_internal(ctx, c, TG_STAGE_DATA, "no state");
-	tg_session_add_header(&c->sess, c->policy, name,
-	    value != NULL ? value : "");
-	tg_authres_note(c->policy, &c->sess, name, value != NULL ? value : "");
+	/* With SMFIP_HDR_LEADSPC the value keeps the white space after the
+	 * colon; without it the MTA took it off (and DKIM gets one space). */
+	if (c->leadspc)
+		v += strspn(v, " \t");
+	nforged = c->sess.nforged;
+	tg_session_add_header(&c->sess, c->policy, name, v);
+	tg_authres_note(c->policy, &c->sess, name, v);
+	/* A forged Authentication-Results we remove is not signed. */
+	tg_dkim_header(&c->sess, c->policy, name, v, c->leadspc ? raw : NULL,
+	    c->sess.nforged != nforged);
 	return SMFIS_CONTINUE;
 }
 
 static sfsistat
 milter_eoh(SMFICTX *ctx)
 {
-	if (milter_conn_get(ctx) == NULL)
+	struct milter_conn *c;
+
+	if ((c = milter_conn_get(ctx)) == NULL)
 		return milter_internal(ctx, NULL, TG_STAGE_DATA, "no state");
+	tg_dkim_eoh(&c->sess, c->policy);
 	return SMFIS_CONTINUE;
 }
 
@@ -523,6 +546,23 @@ milter_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 	tg_session_add_body_data(&c->sess, c->policy, (const char *)chunk,
 	    len);
 	return SMFIS_CONTINUE;
+}
+
+/* milter_hdr_add, milter_hdr_ins - smfi_addheader and smfi_insheader
+ * with the value as the MTA expects it: with SMFIP_HDR_LEADSPC
+ * negotiated, the MTA writes "Name:" and the value as given, so the
+ * space after the colon is ours to put. */
+static int
+milter_hdr_put(SMFICTX *ctx, const struct milter_conn *c, int ins,
+    const char *name, const char *value)
+{
+	char *v = c->leadspc ? tg_xasprintf(" %s", value) : (char *)value;
+	int rc = ins ? smfi_insheader(ctx, 0, (char *)name, v) :
+	    smfi_addheader(ctx, (char *)name, v);
+
+	if (v != value)
+		free(v);
+	return rc;
 }
 
 /* milter_apply - the effects recorded for the end of the message */
@@ -542,7 +582,7 @@ milter_apply(SMFICTX *ctx, struct milter_conn *c)
 		return SMFIS_CONTINUE;
 	}
 	for (i = 0; i < s->nadd; i++)
-		if (smfi_addheader(ctx, s->add_hdrs[i].name,
+		if (milter_hdr_put(ctx, c, 0, s->add_hdrs[i].name,
 		    s->add_hdrs[i].value) != MI_SUCCESS)
 			tg_log_warnx("%s: smfi_addheader(%s) failed", s->id,
 			    s->add_hdrs[i].name);
@@ -577,11 +617,36 @@ milter_authres(SMFICTX *ctx, struct milter_conn *c)
 		    "NOQUEUE", s->authres_forged[i]);
 	}
 	if (tg_authres_value(c->policy, s, value, sizeof value) == 0 &&
-	    smfi_insheader(ctx, 0, "Authentication-Results", value) !=
+	    milter_hdr_put(ctx, c, 1, "Authentication-Results", value) !=
 	    MI_SUCCESS)
 		tg_log_warnx("%s: smfi_insheader(Authentication-Results) "
 		    "failed", s->id);
 	return SMFIS_CONTINUE;
+}
+
+/* milter_dkim_sign - the DKIM-Signature fields, last: after every header
+ * change of ours, so none breaks them. A signature that cannot be made is
+ * logged; the message goes unsigned rather than deferred. */
+static void
+milter_dkim_sign(SMFICTX *ctx, struct milter_conn *c)
+{
+	struct tg_session *s = &c->sess;
+	char **v;
+	size_t n;
+
+	if (tg_ops_dry_run(c->policy) && s->dkim != NULL) {
+		tg_log_info("%s: dry-run=yes: not signed", s->id);
+		return;
+	}
+	n = tg_dkim_sign_finish(c->policy, s, &v);
+	for (size_t i = n; i-- > 0;) {
+		if (milter_hdr_put(ctx, c, 1, "DKIM-Signature", v[i]) !=
+		    MI_SUCCESS)
+			tg_log_warnx("%s: smfi_insheader(DKIM-Signature) "
+			    "failed", s->id);
+		free(v[i]);
+	}
+	free(v);
 }
 
 static sfsistat
@@ -598,6 +663,8 @@ milter_eom(SMFICTX *ctx)
 		rc = milter_apply(ctx, c);
 	if (rc == SMFIS_CONTINUE)
 		rc = milter_authres(ctx, c);
+	if (rc == SMFIS_CONTINUE)
+		milter_dkim_sign(ctx, c);
 	tg_session_reset_message(&c->sess);
 	return rc;
 }

@@ -17,6 +17,9 @@ struct milter_conn {
 	struct tg_session	 sess;
 	int			 neg_hdrs;	/* the MTA sends headers */
 	int			 neg_body;	/* the MTA sends the body */
+	int			 leadspc;	/* header values come with their
+						 * leading white space
+						 * (SMFIP_HDR_LEADSPC) */
 	unsigned		 warned;	/* milter_macros[] reported missing */
 	unsigned		 want;		/* milter_macros[] the policy reads */
 	int			 warned_auth;	/* {auth_type} without login said */

@@ -13,6 +13,8 @@ libmilter-dev libsasl2-dev libspf2-dev libssl-dev libpcre2-dev
 libhiredis-dev check miltertest sasl2-bin valgrind redis-server
 libunbound-dev unbound
 libmicrohttpd-dev mandoc curl
+libopendkim-dev libopendmarc-dev libpsl-dev publicsuffix openssl
+opendkim opendkim-tools opendmarc python3-dkim
 postfix swaks libwrap0 libsasl2-modules m4 iproute2
 python3
 debhelper dh-autoreconf lintian python3-yaml"

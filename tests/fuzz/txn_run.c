@@ -15,6 +15,7 @@
 
 #include "tg.h"
 #include "tg_auth.h"
+#include "tg_dkim.h"
 #include "tg_content.h"
 #include "tg_engine.h"
 #include "tg_ip.h"
@@ -128,6 +129,8 @@ txn_needs(const struct tg_policy *p, int *hdrs, int *body)
 	    tg_policy_uses(p, TG_A_HEADER_BYTES) ||
 	    tg_policy_uses(p, TG_A_HEADER_LONGEST);
 	*body = size || tg_mime_wanted(p);
+	if (tg_dkim_wanted(p))
+		*hdrs = *body = 1;
 }
 
 /* txn_want - milter_want() */
@@ -374,6 +377,18 @@ txn_eom(struct txn_ctx *c)
 				    "%s\n", value);
 		}
 	}
+	if (a == ANS_CONTINUE && !tg_ops_dry_run(c->p)) {
+		/* milter_dkim_sign(): the values hold the time (t=), so
+		 * only their number goes into the transcript. */
+		char **sv;
+		size_t n = tg_dkim_sign_finish(c->p, s, &sv);
+
+		for (size_t i = 0; i < n; i++)
+			free(sv[i]);
+		free(sv);
+		if (n > 0)
+			txn_log(c, "insert: %zu DKIM-Signature\n", n);
+	}
 	txn_log(c, "end: %s%s\n", txn_ans_names[a], held ? " (held)" : "");
 	if (c->out != NULL)
 		c->out->delivered = a == ANS_CONTINUE && !held;
@@ -418,11 +433,18 @@ txn_message(struct txn_ctx *c, const struct txn_msg *m)
 	c->out->pre_len = c->out->len;
 	/* milter_header(): only when negotiated. */
 	for (i = 0; c->neg_hdrs && i < m->nhdr; i++) {
+		size_t nf = c->sess.nforged;
+
 		tg_session_add_header(&c->sess, c->p, m->hdr[i].name,
 		    m->hdr[i].value);
 		tg_authres_note(c->p, &c->sess, m->hdr[i].name,
 		    m->hdr[i].value);
+		tg_dkim_header(&c->sess, c->p, m->hdr[i].name,
+		    m->hdr[i].value, NULL, c->sess.nforged != nf);
 	}
+	/* milter_eoh() */
+	if (c->neg_hdrs)
+		tg_dkim_eoh(&c->sess, c->p);
 	if (m->end == TXN_END_AFTER_HEADERS)
 		goto early;
 	/* milter_body(), chunk by chunk */
