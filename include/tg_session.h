@@ -16,6 +16,7 @@
 #define TG_HEADER_MAX_BYTES	(256 * 1024)	/* header text kept */
 
 struct tg_rate_state;
+struct tg_trace;
 
 struct tg_header {
 	char	*name;
@@ -101,6 +102,9 @@ struct tg_session {
 					 * with white space before the colon */
 	struct tg_rate_state *rate;	/* rate.c: counts to take back */
 	struct tg_check_state *chk;	/* DNS and SPF results (tg_check.h) */
+	struct tg_trace	*trace;		/* tg_trace.h: record each rule and
+					 * condition (tollgate-test -v);
+					 * NULL, the daemon's case: off */
 };
 
 void	tg_session_init(struct tg_session *, const char *id);
