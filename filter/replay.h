@@ -16,12 +16,15 @@
 #include "tg_policy.h"
 
 #define REPLAY_MSG_MAX	(64L * 1024 * 1024)	/* bytes of one message */
+#define REPLAY_PAD_MAX	(4LL * 1024 * 1024 * 1024)	/* data pad */
+#define REPLAY_REPEAT_MAX	100000	/* repeat N, hold N */
 
 enum replay_cmd {
 	R_LISTENER,	/* listener NAME [port N] [address IP] */
 	R_MTA,		/* mta NAME (macro j) */
 	R_CLIENT,	/* client ADDRESS [NAME]: for the next connect */
 	R_CONNECT,	/* connect [ADDRESS [NAME]] */
+	R_CONNECTION,	/* connection NAME: the steps after it go there */
 	R_HELO,		/* helo NAME, ehlo NAME */
 	R_TLS,		/* tls VERSION CIPHER BITS [subject S] [issuer I]
 			 * [verify V] | tls off */
@@ -32,6 +35,9 @@ enum replay_cmd {
 	R_RSET,
 	R_QUIT,
 	R_WAIT,		/* wait DURATION: the clock of the counters moves */
+	R_HOLD,		/* hold N: N more connections stay open */
+	R_REPEAT,	/* repeat N: the steps up to "end", N times */
+	R_END,
 };
 
 enum replay_exp {
@@ -81,6 +87,8 @@ struct replay_step {
 	int		 file_col;
 	long long	 pad;		/* R_DATA pad BYTES */
 	long long	 wait_ms;	/* R_WAIT */
+	long long	 count;		/* R_HOLD, R_REPEAT */
+	size_t		 end;		/* R_REPEAT: index of its R_END */
 	struct replay_expect *ex;
 	size_t		 nex;
 };
@@ -122,6 +130,7 @@ long long replay_duration(const char *);
 struct replay_opts {
 	int	 verbose;	/* -v: the trace of every rule */
 	int	 quiet;		/* -q: only the verdict lines */
+	int	 stop;		/* -x: stop at the first failure */
 	FILE	*out;
 };
 

@@ -41,18 +41,21 @@ static void
 main_usage(FILE *fp)
 {
 	fprintf(fp,
-"usage: tollgate-test [-dDhnqSuvV] [-c policy] [-z records] file|dir ...\n"
+"usage: tollgate-test [-dDhnqSuvVx] [-c policy] [-z records] file|dir ...\n"
+"       tollgate-test -l [-c policy] [file|dir ...]\n"
 "  -c policy   the policy to test (default: the session file's policy\n"
 "              line, else " MAIN_DEFAULT_CONF ")\n"
 "  -D          global dry run, as tollgate -D\n"
 "  -d          the daemon's debug log lines too\n"
 "  -h          this help\n"
+"  -l          list the policy's rules (file:line: stage name) and exit\n"
 "  -n          only check the session files and the policy\n"
 "  -q          only the reply and verdict of each step\n"
 "  -S          the stores the policy names (Redis), not a private one\n"
 "  -u          list the rules that no session made match; exit 1 if any\n"
 "  -v          trace every rule tried and the values that decided it\n"
 "  -V          print the version and exit\n"
+"  -x          stop at the first expectation that fails\n"
 "  -z records  answer DNS from this file of records, ask no server\n"
 "              (default: the session file's dns line, else the policy's\n"
 "              resolver)\n"
@@ -142,6 +145,17 @@ main_policy(struct main_policy **pols, size_t *npols, const char *path,
 	return p;
 }
 
+/* main_list - -l: every rule, where it is written */
+static void
+main_list(const struct tg_policy *p)
+{
+	for (int st = 0; st < TG_STAGE_COUNT; st++)
+		for (size_t i = 0; i < p->nrules[st]; i++)
+			printf("%s:%d: %s %s\n", p->rules[st][i].file,
+			    p->rules[st][i].line, tg_stage_name(st),
+			    p->rules[st][i].name);
+}
+
 /* main_unmatched - -u: the rules of p no session made match; their
  * number */
 static unsigned
@@ -169,19 +183,20 @@ main_unmatched(const struct main_policy *mp)
 int
 main(int argc, char **argv)
 {
-	struct replay_opts o = { 0, 0, stdout };
+	struct replay_opts o = { 0, 0, 0, stdout };
 	struct replay_result res = { 0, 0, 0, 0 };
 	struct replay_file **files;
 	struct main_policy *pols = NULL;
 	struct tg_diag diag;
 	const char *conf = NULL, *records = NULL, *dns = NULL;
 	int ch, check_only = 0, unmatched = 0, shared = 0, debug = 0;
+	int list = 0;
 	int bad = 0, rc;
 	char **paths;
 	size_t npaths, npols = 0;
 	unsigned never = 0;
 
-	while ((ch = getopt(argc, argv, "c:DdhnqSuvVz:")) != -1) {
+	while ((ch = getopt(argc, argv, "c:DdhlnqSuvVxz:")) != -1) {
 		switch (ch) {
 		case 'c':
 			conf = optarg;
@@ -195,6 +210,9 @@ main(int argc, char **argv)
 		case 'h':
 			main_usage(stdout);
 			return 0;
+		case 'l':
+			list = 1;
+			break;
 		case 'n':
 			check_only = 1;
 			break;
@@ -213,6 +231,9 @@ main(int argc, char **argv)
 		case 'V':
 			printf("tollgate-test %s\n", PACKAGE_VERSION);
 			return 0;
+		case 'x':
+			o.stop = 1;
+			break;
 		case 'z':
 			records = optarg;
 			break;
@@ -221,7 +242,7 @@ main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind == argc) {
+	if (optind == argc && !(list && conf != NULL)) {
 		main_usage(stderr);
 		return 2;
 	}
@@ -261,7 +282,15 @@ main(int argc, char **argv)
 			bad = 1;
 		bad |= main_diag(&diag);
 	}
-	if (npaths == 0)
+	if (list && conf != NULL && npaths == 0 &&
+	    main_policy(&pols, &npols, conf, &diag) == NULL)
+		bad = 1;
+	bad |= main_diag(&diag);
+	if (list && !bad) {
+		for (size_t i = 0; i < npols; i++)
+			main_list(pols[i].p);
+		check_only = 1;
+	} else if (npaths == 0)
 		bad = 1;
 	for (size_t i = 0; !bad && !check_only && i < npaths; i++) {
 		const char *pp = conf != NULL ? conf : files[i]->policy != NULL ?
@@ -269,6 +298,8 @@ main(int argc, char **argv)
 
 		replay_run_file(files[i], main_policy(&pols, &npols, pp, &diag),
 		    &o, &res);
+		if (o.stop && res.failed > 0)
+			break;
 	}
 	if (!bad && !check_only && !o.quiet)
 		printf("%u session%s, %u step%s, %u expectation%s, %u "

@@ -37,6 +37,9 @@ struct parse {
 	struct tg_diag		*diag;
 	struct replay_file	*f;
 	struct replay_session	*cur;		/* NULL before the first */
+	long			 repeat;	/* index of the open repeat,
+						 * or -1 */
+	int			 repeat_line;
 	const char		*buf;		/* the file */
 	size_t			 len, off;	/* next line at off */
 	int			 lineno;
@@ -190,6 +193,30 @@ parse_number(const char *s, long long lo, long long hi)
 	if (errno != 0 || *end != '\0' || n < lo || n > hi)
 		return -1;
 	return n;
+}
+
+/* parse_size - a number of bytes, with k, m or g (x1024); -1 when not */
+static long long
+parse_size(const char *s, long long max)
+{
+	char buf[32];
+	size_t n = strlen(s);
+	long long mul = 1, v;
+
+	if (n == 0 || n >= sizeof buf)
+		return -1;
+	memcpy(buf, s, n + 1);
+	switch (buf[n - 1]) {
+	case 'k': mul = 1024; break;
+	case 'm': mul = 1024 * 1024; break;
+	case 'g': mul = 1024 * 1024 * 1024; break;
+	default: break;
+	}
+	if (mul > 1)
+		buf[n - 1] = '\0';
+	if ((v = parse_number(buf, 0, max / mul)) < 0)
+		return -1;
+	return v * mul;
 }
 
 /* ---- messages ------------------------------------------------------------ */
@@ -417,6 +444,9 @@ parse_ip(struct parse *ps, const struct parse_line *pl, int i)
 {
 	struct tg_ip ip;
 
+	/* "%n" is the iteration of a repeat: known only when it runs. */
+	if (strstr(pl->w[i], "%n") != NULL && ps->repeat >= 0)
+		return 0;
 	if (strchr(pl->w[i], '[') != NULL || tg_ip_parse(pl->w[i], &ip) < 0) {
 		parse_err(ps, pl->col[i], "\"%s\" is not an IP address",
 		    pl->w[i]);
@@ -492,6 +522,7 @@ parse_check(struct parse *ps, enum replay_cmd cmd,
 		    parse_options(ps, pl, 2, lkeys);
 	case R_MTA:
 	case R_HELO:
+	case R_CONNECTION:
 		return parse_argc(ps, pl, 1, 1);
 	case R_CLIENT:
 		if (parse_argc(ps, pl, 1, 2) < 0)
@@ -525,7 +556,18 @@ parse_check(struct parse *ps, enum replay_cmd cmd,
 		return parse_argc(ps, pl, 1, -1);
 	case R_RSET:
 	case R_QUIT:
+	case R_END:
 		return parse_argc(ps, pl, 0, 0);
+	case R_HOLD:
+	case R_REPEAT:
+		if (parse_argc(ps, pl, 1, 1) < 0)
+			return -1;
+		if (parse_number(pl->w[1], 1, REPLAY_REPEAT_MAX) < 0) {
+			parse_err(ps, pl->col[1], "a count from 1 to %d "
+			    "expected", REPLAY_REPEAT_MAX);
+			return -1;
+		}
+		return 0;
 	case R_WAIT:
 		if (parse_argc(ps, pl, 1, 1) < 0)
 			return -1;
@@ -563,10 +605,10 @@ parse_data(struct parse *ps, struct replay_step *st,
 		i++;
 	}
 	if (i < pl->n && strcmp(pl->w[i], "pad") == 0) {
-		if (i + 1 >= pl->n || (st->pad = parse_number(pl->w[i + 1], 0,
-		    REPLAY_MSG_MAX)) < 0) {
+		if (i + 1 >= pl->n || (st->pad = parse_size(pl->w[i + 1],
+		    REPLAY_PAD_MAX)) < 0) {
 			parse_err(ps, pl->col[i], "pad: a number of bytes "
-			    "expected (at most 64 MiB)");
+			    "expected (k, m, g; at most 4g)");
 			st->pad = 0;
 		}
 		i += 2;
@@ -684,10 +726,12 @@ static const struct {
 	enum replay_cmd	 cmd;
 } parse_cmds[] = {
 	{ "listener", R_LISTENER }, { "mta", R_MTA }, { "client", R_CLIENT },
-	{ "connect", R_CONNECT }, { "helo", R_HELO }, { "ehlo", R_HELO },
+	{ "connect", R_CONNECT }, { "connection", R_CONNECTION },
+	{ "helo", R_HELO }, { "ehlo", R_HELO },
 	{ "tls", R_TLS }, { "auth", R_AUTH }, { "mail", R_MAIL },
 	{ "rcpt", R_RCPT }, { "data", R_DATA }, { "rset", R_RSET },
-	{ "quit", R_QUIT }, { "wait", R_WAIT },
+	{ "quit", R_QUIT }, { "wait", R_WAIT }, { "hold", R_HOLD },
+	{ "repeat", R_REPEAT }, { "end", R_END },
 };
 
 /* parse_file_setting - policy "FILE", dns "FILE"; before any session */
@@ -714,6 +758,20 @@ parse_file_setting(struct parse *ps, const struct parse_line *pl)
 		ps->f->dns_line = ps->lineno;
 }
 
+/* parse_repeat_open - a repeat not ended before its session ends */
+static void
+parse_repeat_open(struct parse *ps)
+{
+	int line = ps->lineno;
+
+	if (ps->repeat < 0)
+		return;
+	ps->lineno = ps->repeat_line;
+	parse_err(ps, 1, "repeat without end");
+	ps->lineno = line;
+	ps->repeat = -1;
+}
+
 static void
 parse_session(struct parse *ps, const struct parse_line *pl)
 {
@@ -721,6 +779,7 @@ parse_session(struct parse *ps, const struct parse_line *pl)
 	size_t len = 0;
 	char *name;
 
+	parse_repeat_open(ps);
 	if (pl->n < 2) {
 		parse_err(ps, pl->col[0] + 7, "session: a name expected");
 		return;
@@ -761,6 +820,12 @@ parse_command(struct parse *ps, const struct parse_line *pl, const char *line,
 			    "in this session");
 			return;
 		}
+		if (ps->cur->steps[ps->cur->nsteps - 1].cmd == R_REPEAT ||
+		    ps->cur->steps[ps->cur->nsteps - 1].cmd == R_END) {
+			parse_err(ps, pl->col[0], "expect: after a step, not "
+			    "after repeat or end");
+			return;
+		}
 		parse_expect(ps, &ps->cur->steps[ps->cur->nsteps - 1], pl,
 		    line, n);
 		return;
@@ -784,8 +849,27 @@ parse_command(struct parse *ps, const struct parse_line *pl, const char *line,
 	steps = ps->cur != NULL ? &ps->cur->steps : &ps->f->defaults;
 	nsteps = ps->cur != NULL ? &ps->cur->nsteps : &ps->f->ndefaults;
 	st = parse_add_step(ps, steps, nsteps, parse_cmds[i].cmd, pl);
-	if (st->cmd == R_WAIT)
+	if (st->cmd == R_WAIT && st->narg == 1)
 		st->wait_ms = replay_duration(st->arg[0]);
+	if ((st->cmd == R_HOLD || st->cmd == R_REPEAT) && st->narg == 1)
+		st->count = parse_number(st->arg[0], 1, REPLAY_REPEAT_MAX);
+	if (st->cmd == R_REPEAT) {
+		if (ps->repeat >= 0)
+			parse_err(ps, pl->col[0], "repeat inside a repeat "
+			    "(line %d)", ps->repeat_line);
+		else {
+			ps->repeat = (long)(*nsteps - 1);
+			ps->repeat_line = ps->lineno;
+		}
+	}
+	if (st->cmd == R_END) {
+		if (ps->repeat < 0)
+			parse_err(ps, pl->col[0], "end without repeat");
+		else {
+			ps->cur->steps[ps->repeat].end = *nsteps - 1;
+			ps->repeat = -1;
+		}
+	}
 	if (st->cmd == R_DATA)
 		parse_data(ps, st, pl);
 }
@@ -802,6 +886,7 @@ replay_parse(const char *path, struct tg_diag *diag)
 	FILE *fp;
 
 	memset(&ps, 0, sizeof ps);
+	ps.repeat = -1;
 	ps.path = path;
 	ps.diag = diag;
 	if ((fp = fopen(path, "rb")) == NULL) {
@@ -847,6 +932,7 @@ replay_parse(const char *path, struct tg_diag *diag)
 		    n - (size_t)(pl.col[0] - 1));
 		parse_line_free(&pl);
 	}
+	parse_repeat_open(&ps);
 	if (diag->errors == errors && ps.f->ns == 0)
 		tg_diag_error(diag, path, 0, 0, "no session (a session starts "
 		    "with \"session NAME\")");

@@ -52,23 +52,33 @@ struct run_hit {
 	int			 result;
 };
 
+/* A connection of the session ("connection NAME"; the first is "1"). */
+struct run_conn {
+	char			*name;
+	char			*m[RM_COUNT];	/* its macros */
+	struct tg_drive		 d;
+	int			 connected;
+	/* The message, as the MTA sees it. */
+	int			 in_mail;	/* MAIL accepted */
+	int			 discarded;	/* a discard: no more asking */
+	unsigned		 rcpt_given, rcpt_ok;
+};
+
 struct run {
 	const struct replay_file *f;
 	struct tg_policy	*p;
 	const struct replay_opts *o;
 	struct replay_result	*res;
-	char			*m[RM_COUNT];
+	char			*defm[RM_COUNT];	/* listener, mta */
 	char			*connect_addr, *connect_name;	/* client */
 
-	struct tg_drive		 d;
+	struct run_conn		**conns;
+	size_t			 nconns;
+	struct run_conn		*c;		/* the current one */
+	struct tg_drive		*held_conns;	/* hold N */
+	size_t			 nheld;
 	struct tg_trace		 trace;
-	int			 connected;
 	unsigned		 conn_n, msg_n;
-
-	/* The message, as the MTA sees it. */
-	int			 in_mail;	/* MAIL accepted */
-	int			 discarded;	/* a discard: no more asking */
-	unsigned		 rcpt_given, rcpt_ok;
 
 	/* The step being run. */
 	char			 reply[600];
@@ -181,19 +191,51 @@ replay_rule_hits(const struct tg_policy *p)
 static void
 run_set(struct run *r, enum run_macro m, const char *v)
 {
-	free(r->m[m]);
-	r->m[m] = v != NULL ? tg_xstrdup(v) : NULL;
+	free(r->c->m[m]);
+	r->c->m[m] = v != NULL ? tg_xstrdup(v) : NULL;
 }
 
+/* run_setm - a setting of the session (listener, mta): for the
+ * connections made from now on, and the current one's next connect */
+static void
+run_setm(struct run *r, enum run_macro m, const char *v)
+{
+	free(r->defm[m]);
+	r->defm[m] = v != NULL ? tg_xstrdup(v) : NULL;
+	run_set(r, m, v);
+}
+
+/* run_macro - the drive's macro source: the connection's */
 static const char *
 run_macro(void *arg, const char *name)
 {
-	struct run *r = arg;
+	const struct run_conn *c = arg;
 
 	for (int i = 0; i < RM_COUNT; i++)
 		if (strcmp(name, run_macro_names[i]) == 0)
-			return r->m[i];
+			return c->m[i];
 	return NULL;
+}
+
+/* run_conn_use - make connection name the current one, a new one with the
+ * session's settings if there is none of that name */
+static void
+run_conn_use(struct run *r, const char *name)
+{
+	struct run_conn *c;
+
+	for (size_t i = 0; i < r->nconns; i++)
+		if (strcmp(r->conns[i]->name, name) == 0) {
+			r->c = r->conns[i];
+			return;
+		}
+	c = tg_xcalloc(1, sizeof *c);
+	c->name = tg_xstrdup(name);
+	for (int i = 0; i < RM_COUNT; i++)
+		c->m[i] = r->defm[i] != NULL ? tg_xstrdup(r->defm[i]) : NULL;
+	r->conns = tg_xrealloc(r->conns, (r->nconns + 1) * sizeof *r->conns);
+	r->conns[r->nconns++] = c;
+	r->c = c;
 }
 
 /* ---- the end of a message, as the MTA carries it out -------------------- */
@@ -280,50 +322,75 @@ run_answer(struct run *r, enum tg_answer a, const char *ok)
 static const char *
 run_mta_name(const struct run *r)
 {
-	return r->m[RM_MTA] != NULL ? r->m[RM_MTA] : "localhost";
+	return r->c->m[RM_MTA] != NULL ? r->c->m[RM_MTA] : "localhost";
 }
 
 /* ---- steps ------------------------------------------------------------- */
 
+/* run_close - the current connection ends; the next one starts without
+ * TLS and login, unless given again before it */
 static void
 run_close(struct run *r)
 {
-	if (!r->connected)
+	static const enum run_macro gone[] = { RM_TLS_VERSION, RM_CIPHER,
+	    RM_CIPHER_BITS, RM_CERT_SUBJECT, RM_CERT_ISSUER, RM_VERIFY,
+	    RM_AUTH_AUTHEN, RM_AUTH_TYPE, RM_AUTH_AUTHOR };
+
+	if (!r->c->connected)
 		return;
-	if (r->in_mail)
-		tg_drive_abort(&r->d);
-	tg_drive_free(&r->d);
-	r->connected = 0;
-	r->in_mail = 0;
+	if (r->c->in_mail)
+		tg_drive_abort(&r->c->d);
+	tg_drive_free(&r->c->d);
+	r->c->connected = 0;
+	r->c->in_mail = 0;
+	for (size_t i = 0; i < sizeof gone / sizeof gone[0]; i++)
+		run_set(r, gone[i], NULL);
 }
 
+/* run_end_session - every connection closes */
 static void
-run_connect(struct run *r, const char *addr, const char *name)
+run_end_session(struct run *r)
+{
+	for (size_t i = 0; i < r->nconns; i++) {
+		r->c = r->conns[i];
+		run_close(r);
+		for (int k = 0; k < RM_COUNT; k++)
+			free(r->c->m[k]);
+		free(r->c->name);
+		free(r->c);
+	}
+	r->nconns = 0;
+	r->c = NULL;
+}
+
+/* run_open - a connection of the session from addr (name: verified host
+ * name), as the MTA opens it: its connect verdict in r->v */
+static enum tg_answer
+run_open(struct run *r, struct tg_drive *d, const char *addr,
+    const char *name)
 {
 	struct tg_ip ip;
 	char id[24];
-	enum tg_answer a;
 	int hdrs, body;
 
-	run_close(r);
 	snprintf(id, sizeof id, "T%u", ++r->conn_n);
-	run_set(r, RM_CLIENT_ADDR, addr);
-	run_set(r, RM_CLIENT_NAME, name);
-	run_set(r, RM_QUEUE_ID, NULL);
-	tg_drive_init(&r->d, tg_policy_ref(r->p), id, run_macro, r);
+	tg_drive_init(d, tg_policy_ref(r->p), id, run_macro, r->c);
 	/* What the glue negotiates: headers and body only when read. */
 	tg_drive_needs(r->p, &hdrs, &body);
-	r->d.neg_hdrs = hdrs;
-	r->d.neg_body = body;
-	r->d.sess.trace = &r->trace;
-	r->connected = 1;
-	r->in_mail = 0;
+	d->neg_hdrs = hdrs;
+	d->neg_body = body;
+	d->sess.trace = &r->trace;
 	/* As libmilter gives it: IPv4 in binary, IPv6 as text. */
 	if (addr != NULL && tg_ip_parse(addr, &ip) == 0 && ip.family == 4)
-		a = tg_drive_connect(&r->d, &ip, NULL, name, &r->v);
-	else
-		a = tg_drive_connect(&r->d, NULL, addr, name != NULL ? name :
-		    NULL, &r->v);
+		return tg_drive_connect(d, &ip, NULL, name, &r->v);
+	return tg_drive_connect(d, NULL, addr, name, &r->v);
+}
+
+/* run_connect_reply - the banner, or the tempfail of a connection that
+ * has no policy */
+static void
+run_connect_reply(struct run *r, enum tg_answer a)
+{
 	if (a == TG_ANS_TEMPFAIL) {
 		run_answer(r, a, "");
 		return;
@@ -335,9 +402,54 @@ run_connect(struct run *r, const char *addr, const char *name)
 }
 
 static void
+run_connect(struct run *r, const char *addr, const char *name)
+{
+	run_close(r);
+	run_set(r, RM_CLIENT_ADDR, addr);
+	run_set(r, RM_CLIENT_NAME, name);
+	run_set(r, RM_QUEUE_ID, NULL);
+	r->c->connected = 1;
+	r->c->in_mail = 0;
+	run_connect_reply(r, run_open(r, &r->c->d, addr, name));
+}
+
+/* run_hold - n more connections from the client, open (and counted as
+ * sessions) until the session ends */
+static void
+run_hold(struct run *r, long long n)
+{
+	enum tg_answer a = TG_ANS_CONTINUE;
+	char *addr, *name;
+
+	/* The client of the connection open, else the session's. */
+	addr = r->c->connected ? r->c->m[RM_CLIENT_ADDR] : r->connect_addr;
+	name = r->c->connected ? r->c->m[RM_CLIENT_NAME] : r->connect_name;
+	addr = addr != NULL ? tg_xstrdup(addr) : NULL;
+	name = name != NULL ? tg_xstrdup(name) : NULL;
+	run_set(r, RM_CLIENT_ADDR, addr);
+	run_set(r, RM_CLIENT_NAME, name);
+	for (long long i = 0; i < n; i++) {
+		r->held_conns = tg_xrealloc(r->held_conns, (r->nheld + 1) *
+		    sizeof *r->held_conns);
+		a = run_open(r, &r->held_conns[r->nheld++], addr, name);
+	}
+	free(addr);
+	free(name);
+	run_connect_reply(r, a);
+}
+
+static void
+run_release(struct run *r)
+{
+	for (size_t i = 0; i < r->nheld; i++)
+		tg_drive_free(&r->held_conns[i]);
+	r->nheld = 0;
+}
+
+static void
 run_helo(struct run *r, const char *name)
 {
-	enum tg_answer a = tg_drive_helo(&r->d, name, &r->v);
+	enum tg_answer a = tg_drive_helo(&r->c->d, name, &r->v);
 	char ok[300];
 
 	snprintf(ok, sizeof ok, "250 %s", run_mta_name(r));
@@ -354,7 +466,7 @@ run_mail(struct run *r, const struct replay_step *st)
 	enum tg_answer a;
 	char qid[16];
 
-	if (r->in_mail) {
+	if (r->c->in_mail) {
 		run_mta(r, "503 5.5.1 Error: nested MAIL command");
 		free(argv);
 		return;
@@ -366,15 +478,15 @@ run_mail(struct run *r, const struct replay_step *st)
 		argv[i] = st->arg[i];
 	snprintf(qid, sizeof qid, "4TEST%04X", ++r->msg_n);
 	run_set(r, RM_QUEUE_ID, qid);
-	a = tg_drive_mail(&r->d, argv, &r->v);
+	a = tg_drive_mail(&r->c->d, argv, &r->v);
 	free(argv[0]);
 	free(argv);
 	run_answer(r, a, "250 2.1.0 Ok");
-	r->rcpt_given = r->rcpt_ok = 0;
-	r->discarded = a == TG_ANS_DISCARD;
-	r->in_mail = a == TG_ANS_CONTINUE || a == TG_ANS_DISCARD;
-	if (!r->in_mail)
-		tg_drive_abort(&r->d);
+	r->c->rcpt_given = r->c->rcpt_ok = 0;
+	r->c->discarded = a == TG_ANS_DISCARD;
+	r->c->in_mail = a == TG_ANS_CONTINUE || a == TG_ANS_DISCARD;
+	if (!r->c->in_mail)
+		tg_drive_abort(&r->c->d);
 }
 
 static void
@@ -383,14 +495,14 @@ run_rcpt(struct run *r, const struct replay_step *st)
 	char **argv;
 	enum tg_answer a;
 
-	if (!r->in_mail) {
+	if (!r->c->in_mail) {
 		run_mta(r, "503 5.5.1 Error: need MAIL command");
 		return;
 	}
-	r->rcpt_given++;
-	if (r->discarded) {
+	r->c->rcpt_given++;
+	if (r->c->discarded) {
 		run_mta(r, "250 2.1.5 Ok");
-		r->rcpt_ok++;
+		r->c->rcpt_ok++;
 		return;
 	}
 	argv = tg_xcalloc(st->narg + 1, sizeof *argv);
@@ -398,31 +510,32 @@ run_rcpt(struct run *r, const struct replay_step *st)
 	    tg_xasprintf("<%s>", st->arg[0]);
 	for (size_t i = 1; i < st->narg; i++)
 		argv[i] = st->arg[i];
-	a = tg_drive_rcpt(&r->d, argv, &r->v);
+	a = tg_drive_rcpt(&r->c->d, argv, &r->v);
 	free(argv[0]);
 	free(argv);
 	run_answer(r, a, "250 2.1.5 Ok");
 	if (a == TG_ANS_CONTINUE || a == TG_ANS_DISCARD)
-		r->rcpt_ok++;
+		r->c->rcpt_ok++;
 	if (a == TG_ANS_DISCARD)
-		r->discarded = 1;
+		r->c->discarded = 1;
 }
 
-/* run_padded - body with about n bytes of filler lines at its end */
-static char *
-run_padded(const char *body, size_t len, long long n, size_t *outlen)
+/* run_pad - about n bytes of filler lines (76 x and CR LF) at the end of
+ * the body, sent in chunks without being built */
+static void
+run_pad(struct run *r, long long n)
 {
-	static const char line[] = "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\r\n";
-	size_t ll = sizeof line - 1, lines = ((size_t)n + ll - 1) / ll;
-	char *out = tg_xmalloc(len + lines * ll + 1);
+	static char chunk[840 * 78];	/* whole lines, under RUN_CHUNK */
+	long long lines = (n + 77) / 78, per = sizeof chunk / 78;
 
-	if (len > 0)
-		memcpy(out, body, len);
-	for (size_t i = 0; i < lines; i++, len += ll)
-		memcpy(out + len, line, ll);
-	*outlen = len;
-	return out;
+	if (chunk[0] == '\0')
+		for (size_t i = 0; i < sizeof chunk; i += 78) {
+			memset(chunk + i, 'x', 76);
+			memcpy(chunk + i + 76, "\r\n", 2);
+		}
+	for (; lines > 0; lines -= per)
+		tg_drive_body(&r->c->d, chunk, (size_t)(lines < per ? lines :
+		    per) * 78);
 }
 
 /* run_message - headers, body and the end of the message */
@@ -430,39 +543,36 @@ static void
 run_message(struct run *r, const struct replay_step *st)
 {
 	struct replay_msg *m = st->msg, *own = NULL;
-	const char *why, *body;
-	char ok[64], *padded = NULL;
+	const char *why;
+	char ok[64];
 	enum tg_answer a;
-	size_t len;
 
 	if (m == NULL && (own = m = replay_msg_read(st->file, &why)) == NULL) {
 		run_mta(r, "451 4.3.0 Error: message file not readable");
 		run_line(r, "error: data %s: %s", st->file, why);
-		tg_drive_abort(&r->d);
-		r->in_mail = 0;
+		tg_drive_abort(&r->c->d);
+		r->c->in_mail = 0;
 		return;
 	}
-	body = m->body;
-	len = m->bodylen;
-	if (st->pad > 0)
-		body = padded = run_padded(m->body, m->bodylen, st->pad, &len);
 	/* Only what the glue negotiated reaches the filter. */
-	for (size_t i = 0; r->d.neg_hdrs && i < m->nhdr; i++)
-		tg_drive_header(&r->d, m->hdr[i].name, m->hdr[i].value);
-	for (size_t off = 0; r->d.neg_body && off < len; off += RUN_CHUNK)
-		tg_drive_body(&r->d, body + off, len - off > RUN_CHUNK ?
-		    RUN_CHUNK : len - off);
+	for (size_t i = 0; r->c->d.neg_hdrs && i < m->nhdr; i++)
+		tg_drive_header(&r->c->d, m->hdr[i].name, m->hdr[i].value);
+	for (size_t off = 0; r->c->d.neg_body && off < m->bodylen;
+	    off += RUN_CHUNK)
+		tg_drive_body(&r->c->d, m->body + off, m->bodylen - off >
+		    RUN_CHUNK ? RUN_CHUNK : m->bodylen - off);
+	if (r->c->d.neg_body && st->pad > 0)
+		run_pad(r, st->pad);
 	snprintf(ok, sizeof ok, "250 2.0.0 Ok: queued as %s",
-	    r->m[RM_QUEUE_ID]);
-	a = tg_drive_eom(&r->d, &run_fx, r, &r->v);
+	    r->c->m[RM_QUEUE_ID]);
+	a = tg_drive_eom(&r->c->d, &run_fx, r, &r->v);
 	run_answer(r, a, ok);
 	if (a == TG_ANS_DISCARD) {
 		snprintf(r->reply, sizeof r->reply, "%s", ok);
 		r->note = ", discarded";
 	} else if (a == TG_ANS_CONTINUE && r->held != NULL)
 		r->note = ", held";
-	r->in_mail = 0;
-	free(padded);
+	r->c->in_mail = 0;
 	replay_msg_free(own);
 }
 
@@ -472,33 +582,33 @@ run_data(struct run *r, const struct replay_step *st)
 	char ok[64];
 	enum tg_answer a;
 
-	if (!r->in_mail) {
+	if (!r->c->in_mail) {
 		run_mta(r, "503 5.5.1 Error: need MAIL command");
 		return;
 	}
-	if (r->rcpt_given == 0) {
+	if (r->c->rcpt_given == 0) {
 		run_mta(r, "503 5.5.1 Error: need RCPT command");
 		return;
 	}
-	if (r->rcpt_ok == 0) {
+	if (r->c->rcpt_ok == 0) {
 		run_mta(r, "554 5.5.1 Error: no valid recipients");
-		tg_drive_abort(&r->d);
-		r->in_mail = 0;
+		tg_drive_abort(&r->c->d);
+		r->c->in_mail = 0;
 		return;
 	}
-	if (r->discarded) {
+	if (r->c->discarded) {
 		snprintf(ok, sizeof ok, "250 2.0.0 Ok: queued as %s",
-		    r->m[RM_QUEUE_ID]);
+		    r->c->m[RM_QUEUE_ID]);
 		run_mta(r, "%s", ok);
 		r->note = ", discarded";
-		r->in_mail = 0;
+		r->c->in_mail = 0;
 		return;
 	}
-	a = tg_drive_data(&r->d, &r->v);
+	a = tg_drive_data(&r->c->d, &r->v);
 	if (a != TG_ANS_CONTINUE) {
 		run_answer(r, a, "");
-		tg_drive_abort(&r->d);
-		r->in_mail = 0;
+		tg_drive_abort(&r->c->d);
+		r->c->in_mail = 0;
 		return;
 	}
 	run_message(r, st);
@@ -546,15 +656,15 @@ run_setting(struct run *r, const struct replay_step *st)
 {
 	switch (st->cmd) {
 	case R_LISTENER:
-		run_set(r, RM_DAEMON_NAME, st->arg[0]);
-		run_set(r, RM_DAEMON_PORT, NULL);
-		run_set(r, RM_DAEMON_ADDR, NULL);
+		run_setm(r, RM_DAEMON_NAME, st->arg[0]);
+		run_setm(r, RM_DAEMON_PORT, NULL);
+		run_setm(r, RM_DAEMON_ADDR, NULL);
 		for (size_t i = 1; i + 1 < st->narg; i += 2)
-			run_set(r, strcmp(st->arg[i], "port") == 0 ?
+			run_setm(r, strcmp(st->arg[i], "port") == 0 ?
 			    RM_DAEMON_PORT : RM_DAEMON_ADDR, st->arg[i + 1]);
 		break;
 	case R_MTA:
-		run_set(r, RM_MTA, st->arg[0]);
+		run_setm(r, RM_MTA, st->arg[0]);
 		break;
 	case R_CLIENT:
 		free(r->connect_addr);
@@ -797,36 +907,106 @@ run_print(struct run *r, const struct replay_step *st, const char *text)
 	}
 }
 
-/* run_step - one step of a session */
-static void
-run_step(struct run *r, const struct replay_step *st)
+/* run_subst - the step's words with "%n" as the iteration of its repeat
+ * (and "%%" as "%"); caller frees the array and its strings */
+static char **
+run_subst(const struct replay_step *st, long long iter)
 {
-	char text[1024];
+	char **out = tg_xcalloc(st->narg + 1, sizeof *out);
+	char num[24];
+
+	snprintf(num, sizeof num, "%lld", iter);
+	for (size_t i = 0; i < st->narg; i++) {
+		const char *a = st->arg[i];
+		size_t o = 0, cap = strlen(a) * (strlen(num) + 1) + 1;
+
+		out[i] = tg_xmalloc(cap);
+		for (; *a != '\0'; a++) {
+			if (a[0] == '%' && a[1] == 'n') {
+				memcpy(out[i] + o, num, strlen(num));
+				o += strlen(num);
+				a++;
+			} else if (a[0] == '%' && a[1] == '%') {
+				out[i][o++] = '%';
+				a++;
+			} else
+				out[i][o++] = *a;
+		}
+		out[i][o] = '\0';
+	}
+	return out;
+}
+
+static void	run_step1(struct run *, const struct replay_step *,
+		    const char *);
+
+/* run_step - one step of a session; iter > 0: the iteration of the
+ * repeat it is in, of count */
+static void
+run_step(struct run *r, const struct replay_step *st, long long iter,
+    long long count)
+{
+	struct replay_step tmp;
+	char prefix[48];
+
+	if (iter == 0) {
+		run_step1(r, st, "");
+		return;
+	}
+	tmp = *st;
+	tmp.arg = run_subst(st, iter);
+	snprintf(prefix, sizeof prefix, "[%lld/%lld] ", iter, count);
+	run_step1(r, &tmp, prefix);
+	for (size_t i = 0; i < tmp.narg; i++)
+		free(tmp.arg[i]);
+	free(tmp.arg);
+}
+
+/* run_step1 - one step; prefix goes before its text */
+static void
+run_step1(struct run *r, const struct replay_step *st, const char *prefix0)
+{
+	char text[1024], prefix[160];
+	size_t pl;
+
+	/* Steps name their connection once the session has several. */
+	if (r->nconns > 1 || strcmp(r->c->name, "1") != 0)
+		snprintf(prefix, sizeof prefix, "%s[%s] ", prefix0,
+		    r->c->name);
+	else
+		snprintf(prefix, sizeof prefix, "%s", prefix0);
+	pl = strlen(prefix);
 
 	if (st->cmd == R_LISTENER || st->cmd == R_MTA || st->cmd == R_CLIENT) {
 		run_setting(r, st);
 		return;
 	}
-	if (st->cmd == R_WAIT) {
-		run_clock_offset += st->wait_ms;
+	if (st->cmd == R_CONNECTION || st->cmd == R_WAIT) {
+		if (st->cmd == R_CONNECTION)
+			run_conn_use(r, st->arg[0]);
+		else
+			run_clock_offset += st->wait_ms;
 		run_step_reset(r);
-		run_step_text(st, text, sizeof text);
+		memcpy(text, prefix, pl + 1);
+		run_step_text(st, text + pl, sizeof text - pl);
 		run_print(r, st, text);
 		return;
 	}
 	/* TLS on connect, or a login known before: settings only. */
-	if ((st->cmd == R_TLS || st->cmd == R_AUTH) && !r->connected) {
+	if ((st->cmd == R_TLS || st->cmd == R_AUTH) && !r->c->connected) {
 		run_step_reset(r);
 		if (st->cmd == R_TLS)
 			run_tls(r, st);
 		else
 			run_auth(r, st);
 		r->reply[0] = '\0';
-		run_step_text(st, text, sizeof text);
+		memcpy(text, prefix, pl + 1);
+		run_step_text(st, text + pl, sizeof text - pl);
 		run_print(r, st, text);
 		return;
 	}
-	if (st->cmd != R_CONNECT && st->cmd != R_QUIT && !r->connected) {
+	if (st->cmd != R_CONNECT && st->cmd != R_QUIT && st->cmd != R_HOLD &&
+	    !r->c->connected) {
 		/* The connection the command needs, on a line of its own. */
 		run_step_reset(r);
 		run_connect(r, r->connect_addr, r->connect_name);
@@ -868,19 +1048,23 @@ run_step(struct run *r, const struct replay_step *st)
 		run_data(r, st);
 		break;
 	case R_RSET:
-		if (r->in_mail)
-			tg_drive_abort(&r->d);
-		r->in_mail = 0;
+		if (r->c->in_mail)
+			tg_drive_abort(&r->c->d);
+		r->c->in_mail = 0;
 		run_mta(r, "250 2.0.0 Ok");
 		break;
 	case R_QUIT:
 		run_mta(r, "221 2.0.0 Bye");
 		run_close(r);
 		break;
+	case R_HOLD:
+		run_hold(r, st->count);
+		break;
 	default:
 		break;
 	}
-	run_step_text(st, text, sizeof text);
+	memcpy(text, prefix, pl + 1);
+	run_step_text(st, text + pl, sizeof text - pl);
 	run_print(r, st, text);
 }
 
@@ -902,31 +1086,48 @@ replay_run_file(const struct replay_file *f, struct tg_policy *p,
 	r.trace.rule = run_trace_rule;
 	run_cur = &r;
 	tg_log_set_sink(run_log);
-	for (size_t i = 0; i < f->ns; i++) {
+	for (size_t i = 0; i < f->ns && !(o->stop && res->failed > 0); i++) {
 		const struct replay_session *s = &f->s[i];
 
 		for (int k = 0; k < RM_COUNT; k++)
-			run_set(&r, (enum run_macro)k, NULL);
+			r.defm[k] = tg_free(r.defm[k]);
 		r.connect_addr = tg_free(r.connect_addr);
 		r.connect_name = tg_free(r.connect_name);
+		run_conn_use(&r, "1");
 		for (size_t k = 0; k < f->ndefaults; k++)
 			run_setting(&r, &f->defaults[k]);
 		if (!o->quiet)
 			fprintf(o->out, "%s:%d: session %s\n", f->path, s->line,
 			    s->name);
 		res->sessions++;
-		for (size_t k = 0; k < s->nsteps; k++)
-			run_step(&r, &s->steps[k]);
-		run_close(&r);
+		for (size_t k = 0; k < s->nsteps && !(o->stop &&
+		    res->failed > 0); k++) {
+			const struct replay_step *st = &s->steps[k];
+
+			if (st->cmd != R_REPEAT) {
+				run_step(&r, st, 0, 0);
+				continue;
+			}
+			for (long long n = 1; n <= st->count && !(o->stop &&
+			    res->failed > 0); n++)
+				for (size_t j = k + 1; j < st->end; j++)
+					run_step(&r, &s->steps[j], n,
+					    st->count);
+			k = st->end;
+		}
+		run_release(&r);
+		run_end_session(&r);
 	}
 	tg_log_set_sink(NULL);
 	run_cur = NULL;
 	run_step_reset(&r);
 	free(r.lines);
+	free(r.held_conns);
 	free(r.added);
 	free(r.hits);
 	for (int k = 0; k < RM_COUNT; k++)
-		free(r.m[k]);
+		free(r.defm[k]);
+	free(r.conns);
 	free(r.connect_addr);
 	free(r.connect_name);
 	tg_trace_free(&r.trace);
