@@ -55,7 +55,7 @@ main_usage(FILE *fp)
 "  -u          list the rules that no session made match; exit 1 if any\n"
 "  -v          trace every rule tried and the values that decided it\n"
 "  -V          print the version and exit\n"
-"  -x          stop at the first expectation that fails\n"
+"  -x          stop after the first step whose expectation fails\n"
 "  -z records  answer DNS from this file of records, ask no server\n"
 "              (default: the session file's dns line, else the policy's\n"
 "              resolver)\n"

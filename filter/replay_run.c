@@ -58,6 +58,8 @@ struct run_conn {
 	char			*m[RM_COUNT];	/* its macros */
 	struct tg_drive		 d;
 	int			 connected;
+	int			 refused;	/* the filter refused at HELO */
+	struct tg_verdict	 refusal;	/* what it said */
 	/* The message, as the MTA sees it. */
 	int			 in_mail;	/* MAIL accepted */
 	int			 discarded;	/* a discard: no more asking */
@@ -343,6 +345,7 @@ run_close(struct run *r)
 	tg_drive_free(&r->c->d);
 	r->c->connected = 0;
 	r->c->in_mail = 0;
+	r->c->refused = 0;
 	for (size_t i = 0; i < sizeof gone / sizeof gone[0]; i++)
 		run_set(r, gone[i], NULL);
 }
@@ -398,7 +401,7 @@ run_connect_reply(struct run *r, enum tg_answer a)
 	snprintf(r->reply, sizeof r->reply, "220 %s ESMTP", run_mta_name(r));
 	r->asked = 1;
 	if (r->v.action == TG_ACT_REJECT || r->v.action == TG_ACT_TEMPFAIL)
-		r->note = ", answered from HELO on";
+		r->note = ", answered at MAIL";
 }
 
 static void
@@ -446,16 +449,31 @@ run_release(struct run *r)
 	r->nheld = 0;
 }
 
+/* run_helo - HELO/EHLO. The filter's refusal here (a connect refusal,
+ * kept) is not the EHLO's reply: Postfix answers 250, gives the refusal
+ * to every MAIL of the connection and asks the filter nothing more (so
+ * does Sendmail); a refusal of the helo rules is only kept by the engine
+ * and answered at MAIL (tg_drive_helo). */
 static void
 run_helo(struct run *r, const char *name)
 {
-	enum tg_answer a = tg_drive_helo(&r->c->d, name, &r->v);
+	enum tg_answer a;
 	char ok[300];
 
 	snprintf(ok, sizeof ok, "250 %s", run_mta_name(r));
+	if (r->c->refused) {
+		run_mta(r, "%s", ok);
+		r->note = ", the MTA no longer asks tollgate";
+		return;
+	}
+	a = tg_drive_helo(&r->c->d, name, &r->v);
 	run_answer(r, a, ok);
-	if (a == TG_ANS_CONTINUE && (r->v.action == TG_ACT_REJECT ||
-	    r->v.action == TG_ACT_TEMPFAIL))
+	if (a == TG_ANS_REJECT || a == TG_ANS_TEMPFAIL) {
+		r->c->refused = 1;
+		r->c->refusal = r->v;
+		snprintf(r->reply, sizeof r->reply, "%s", ok);
+	}
+	if (r->v.action == TG_ACT_REJECT || r->v.action == TG_ACT_TEMPFAIL)
 		r->note = ", answered at MAIL";
 }
 
@@ -468,6 +486,16 @@ run_mail(struct run *r, const struct replay_step *st)
 
 	if (r->c->in_mail) {
 		run_mta(r, "503 5.5.1 Error: nested MAIL command");
+		free(argv);
+		return;
+	}
+	if (r->c->refused) {
+		/* The refusal the filter gave at HELO, from the MTA. */
+		r->v = r->c->refusal;
+		r->asked = 1;
+		snprintf(r->reply, sizeof r->reply, "%s %s %s", r->v.code,
+		    r->v.xcode, r->v.text);
+		r->note = ", given at HELO";
 		free(argv);
 		return;
 	}
@@ -576,42 +604,57 @@ run_message(struct run *r, const struct replay_step *st)
 	replay_msg_free(own);
 }
 
-static void
-run_data(struct run *r, const struct replay_step *st)
+static void	run_print_line(struct run *, const struct replay_step *,
+		    const char *);
+static void	run_step_reset(struct run *);
+
+/* run_data - DATA and, when the filter lets it pass, the message; text is
+ * the DATA step's, printed here before the message is sent. Returns 1
+ * when the message was sent (the reply is then its end's). */
+static int
+run_data(struct run *r, const struct replay_step *st, const char *text)
 {
 	char ok[64];
 	enum tg_answer a;
 
 	if (!r->c->in_mail) {
 		run_mta(r, "503 5.5.1 Error: need MAIL command");
-		return;
+		return 0;
 	}
 	if (r->c->rcpt_given == 0) {
 		run_mta(r, "503 5.5.1 Error: need RCPT command");
-		return;
+		return 0;
 	}
 	if (r->c->rcpt_ok == 0) {
 		run_mta(r, "554 5.5.1 Error: no valid recipients");
 		tg_drive_abort(&r->c->d);
 		r->c->in_mail = 0;
-		return;
+		return 0;
 	}
 	if (r->c->discarded) {
+		/* The MTA takes the message and asks the filter no more. */
+		run_mta(r, "354 End data with <CR><LF>.<CR><LF>");
+		run_print_line(r, st, text);
+		run_step_reset(r);
 		snprintf(ok, sizeof ok, "250 2.0.0 Ok: queued as %s",
 		    r->c->m[RM_QUEUE_ID]);
 		run_mta(r, "%s", ok);
 		r->note = ", discarded";
 		r->c->in_mail = 0;
-		return;
+		return 1;
 	}
 	a = tg_drive_data(&r->c->d, &r->v);
 	if (a != TG_ANS_CONTINUE) {
 		run_answer(r, a, "");
 		tg_drive_abort(&r->c->d);
 		r->c->in_mail = 0;
-		return;
+		return 0;
 	}
+	run_answer(r, a, "354 End data with <CR><LF>.<CR><LF>");
+	run_print_line(r, st, text);
+	run_step_reset(r);
 	run_message(r, st);
+	return 1;
 }
 
 static void
@@ -698,20 +741,35 @@ run_verdict(const struct run *r, char *out, size_t outsz)
 }
 
 /* run_step_text - the step as written */
+/* run_step_text - the step as written; for the end of a message (eom),
+ * "." and what the message was */
 static void
-run_step_text(const struct replay_step *st, char *out, size_t outsz)
+run_step_text(const struct replay_step *st, char *out, size_t outsz,
+    int eom)
 {
-	size_t o = (size_t)snprintf(out, outsz, "%s", st->word);
+	size_t o;
 
+	if (eom) {
+		if (st->msg != NULL)
+			o = (size_t)snprintf(out, outsz, ". (%zu header%s, %zu "
+			    "body bytes", st->msg->nhdr, st->msg->nhdr == 1 ?
+			    "" : "s", st->msg->bodylen);
+		else
+			o = (size_t)snprintf(out, outsz, ". (%s",
+			    st->file != NULL ? st->file : "");
+		if (o < outsz && st->pad > 0)
+			o += (size_t)snprintf(out + o, outsz - o, ", %lld "
+			    "bytes of padding", st->pad);
+		if (o < outsz)
+			snprintf(out + o, outsz - o, ")");
+		return;
+	}
+	o = (size_t)snprintf(out, outsz, "%s", st->word);
 	for (size_t i = 0; i < st->narg && o < outsz; i++) {
 		int n = snprintf(out + o, outsz - o, " %s", st->arg[i]);
 
 		o = n > 0 ? o + (size_t)n : o;
 	}
-	if (st->cmd == R_DATA && st->msg != NULL && o < outsz)
-		snprintf(out + o, outsz - o, " (%zu header%s, %zu body bytes)",
-		    st->msg->nhdr, st->msg->nhdr == 1 ? "" : "s",
-		    st->msg->bodylen);
 }
 
 static int
@@ -880,11 +938,12 @@ run_step_reset(struct run *r)
 
 /* run_print - the step's line and what goes under it; then its
  * expectations */
+/* run_print_line - the step's line and what goes under it */
 static void
-run_print(struct run *r, const struct replay_step *st, const char *text)
+run_print_line(struct run *r, const struct replay_step *st, const char *text)
 {
 	FILE *out = r->o->out;
-	char verdict[512], got[4096];
+	char verdict[512];
 
 	if (r->reply[0] != '\0') {
 		run_verdict(r, verdict, sizeof verdict);
@@ -895,6 +954,15 @@ run_print(struct run *r, const struct replay_step *st, const char *text)
 		fprintf(out, "%s:%d: %s\n", r->f->path, st->line, text);
 	for (size_t i = 0; !r->o->quiet && i < r->nlines; i++)
 		fprintf(out, "    %s\n", r->lines[i]);
+}
+
+static void
+run_print(struct run *r, const struct replay_step *st, const char *text)
+{
+	FILE *out = r->o->out;
+	char got[4096];
+
+	run_print_line(r, st, text);
 	for (size_t i = 0; i < st->nex; i++) {
 		const struct replay_expect *x = &st->ex[i];
 
@@ -988,7 +1056,7 @@ run_step1(struct run *r, const struct replay_step *st, const char *prefix0)
 			run_clock_offset += st->wait_ms;
 		run_step_reset(r);
 		memcpy(text, prefix, pl + 1);
-		run_step_text(st, text + pl, sizeof text - pl);
+		run_step_text(st, text + pl, sizeof text - pl, 0);
 		run_print(r, st, text);
 		return;
 	}
@@ -1001,7 +1069,7 @@ run_step1(struct run *r, const struct replay_step *st, const char *prefix0)
 			run_auth(r, st);
 		r->reply[0] = '\0';
 		memcpy(text, prefix, pl + 1);
-		run_step_text(st, text + pl, sizeof text - pl);
+		run_step_text(st, text + pl, sizeof text - pl, 0);
 		run_print(r, st, text);
 		return;
 	}
@@ -1045,7 +1113,14 @@ run_step1(struct run *r, const struct replay_step *st, const char *prefix0)
 		run_rcpt(r, st);
 		break;
 	case R_DATA:
-		run_data(r, st);
+		memcpy(text, prefix, pl + 1);
+		run_step_text(st, text + pl, sizeof text - pl, 0);
+		if (run_data(r, st, text)) {
+			memcpy(text, prefix, pl + 1);
+			run_step_text(st, text + pl, sizeof text - pl, 1);
+			run_print(r, st, text);
+			return;
+		}
 		break;
 	case R_RSET:
 		if (r->c->in_mail)
@@ -1064,7 +1139,7 @@ run_step1(struct run *r, const struct replay_step *st, const char *prefix0)
 		break;
 	}
 	memcpy(text, prefix, pl + 1);
-	run_step_text(st, text + pl, sizeof text - pl);
+	run_step_text(st, text + pl, sizeof text - pl, 0);
 	run_print(r, st, text);
 }
 
