@@ -124,12 +124,13 @@ tg_drive_dry(const struct tg_drive *d, const struct tg_verdict *v)
 	    !v->internal && tg_ops_dry_run(d->policy);
 }
 
-/* drive_deliver - log a verdict and say what to answer; a verdict only
- * logged (global dry run) is marked so in v */
+/* drive_answer - log a verdict and say what to answer; a verdict only
+ * logged (dry: a global dry run) is marked so in v */
 static enum tg_answer
-drive_deliver(struct tg_drive *d, enum tg_stage st, struct tg_verdict *v)
+drive_answer(struct tg_drive *d, enum tg_stage st, struct tg_verdict *v,
+    int dry)
 {
-	if (tg_drive_dry(d, v)) {
+	if (dry) {
 		v->dry_run = 1;
 		drive_log(d, st, v);
 		return TG_ANS_CONTINUE;
@@ -145,6 +146,12 @@ drive_deliver(struct tg_drive *d, enum tg_stage st, struct tg_verdict *v)
 	default:
 		return TG_ANS_CONTINUE;
 	}
+}
+
+static enum tg_answer
+drive_deliver(struct tg_drive *d, enum tg_stage st, struct tg_verdict *v)
+{
+	return drive_answer(d, st, v, tg_drive_dry(d, v));
 }
 
 /* drive_internal - something on our side broke: 451 4.3.0, never accept */
@@ -164,14 +171,14 @@ drive_eval(struct tg_drive *d, enum tg_stage st, struct tg_verdict *v)
 {
 	uint64_t t0 = tg_metrics_now();
 	enum tg_answer a;
-	int enforced;
+	int dry;
 
 	if (d->policy == NULL)
 		return drive_internal(d, st, "no policy loaded", v);
 	tg_engine_eval(d->policy, &d->sess, st, v);
-	enforced = !tg_drive_dry(d, v);
-	a = drive_deliver(d, st, v);
-	tg_metrics_stage(st, t0, v->action, enforced);
+	dry = tg_drive_dry(d, v);
+	a = drive_answer(d, st, v, dry);
+	tg_metrics_stage(st, t0, v->action, !dry);
 	return a;
 }
 

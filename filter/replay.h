@@ -116,6 +116,10 @@ struct replay_file {
 /* replay_parse.c: read a session file; NULL after adding every error
  * (file:line:column) to diag. */
 struct replay_file *replay_parse(const char *path, struct tg_diag *diag);
+/* The same from len bytes of buf (any bytes), named path; relative file
+ * names are taken from path's directory. */
+struct replay_file *replay_parse_buffer(const char *path, const char *buf,
+	    size_t len, struct tg_diag *diag);
 void	replay_file_free(struct replay_file *);
 void	replay_msg_free(struct replay_msg *);
 /* Read a message file (a saved .eml, any line ends, any bytes) as an MTA
@@ -123,6 +127,13 @@ void	replay_msg_free(struct replay_msg *);
  * colon ends them, as in Postfix), the body with CR LF line ends. NULL
  * with *why set when it cannot be read or is over REPLAY_MSG_MAX. */
 struct replay_msg *replay_msg_read(const char *path, const char **why);
+/* replay_msg.c: one line (without its line end) of a message being
+ * built: a header, a continuation, the empty line, or the body. With
+ * strict (an inline message), a line without a colon among the headers
+ * is -1 with *col set, and the rest is read as body; otherwise it starts
+ * the body, as in Postfix. hcap, bcap and in_hdrs start at 0, 0, 1. */
+int	replay_msg_line(struct replay_msg *m, size_t *hcap, size_t *bcap,
+	    int *in_hdrs, const char *line, size_t n, int strict, int *col);
 /* Parse "30s", "5m", "2h", "1d", "250ms"; -1 when malformed. */
 long long replay_duration(const char *);
 

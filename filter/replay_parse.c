@@ -1,11 +1,11 @@
 /* replay_parse.c - read tollgate-test's session files (the format is in
  * tollgate-test(8)): line by line, words separated by blanks, "quoted"
  * words with \" and \\, # comments; an inline message after "data" runs
- * to a line holding only ".". Every error is reported as
- * file:line:column, as the policy parser does, and reading goes on so
- * that all of them are shown at once. Also reads message files (.eml) the
- * way an MTA receives them. Owns: what it builds (struct replay_file).
- * Threads: single-threaded program. */
+ * to a line holding only "." (its lines are read by replay_msg.c). Every
+ * error is reported as file:line:column, as the policy parser does, and
+ * reading goes on so that all of them are shown at once.
+ * Owns: what it builds (struct replay_file). Threads: single-threaded
+ * program. */
 #include "config.h"
 
 #include <sys/stat.h>
@@ -219,167 +219,6 @@ parse_size(const char *s, long long max)
 	return v * mul;
 }
 
-/* ---- messages ------------------------------------------------------------ */
-
-static void
-msg_add_header(struct replay_msg *m, size_t *cap, const char *name,
-    size_t nlen, const char *value, size_t vlen)
-{
-	if (m->nhdr == *cap) {
-		*cap = *cap ? *cap * 2 : 16;
-		m->hdr = tg_xrealloc(m->hdr, *cap * sizeof *m->hdr);
-	}
-	m->hdr[m->nhdr].name = tg_xmalloc(nlen + 1);
-	memcpy(m->hdr[m->nhdr].name, name, nlen);
-	m->hdr[m->nhdr].name[nlen] = '\0';
-	m->hdr[m->nhdr].value = tg_xmalloc(vlen + 1);
-	memcpy(m->hdr[m->nhdr].value, value, vlen);
-	m->hdr[m->nhdr].value[vlen] = '\0';
-	m->nhdr++;
-}
-
-/* msg_fold - a continuation line onto the last header's value */
-static void
-msg_fold(struct replay_msg *m, const char *line, size_t n)
-{
-	struct replay_hdr *h = &m->hdr[m->nhdr - 1];
-	size_t old = strlen(h->value);
-
-	h->value = tg_xrealloc(h->value, old + 2 + n + 1);
-	memcpy(h->value + old, "\r\n", 2);
-	memcpy(h->value + old + 2, line, n);
-	h->value[old + 2 + n] = '\0';
-}
-
-/* msg_header_name - the length of a header name ending at the colon at
- * colon (blanks before the colon are dropped, as Postfix does); 0 when
- * it is not a field name */
-static size_t
-msg_header_name(const char *line, size_t colon)
-{
-	size_t n = colon;
-
-	while (n > 0 && (line[n - 1] == ' ' || line[n - 1] == '\t'))
-		n--;
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)line[i] <= ' ' ||
-		    (unsigned char)line[i] >= 0x7f)
-			return 0;
-	return n;
-}
-
-static void
-msg_body_add(struct replay_msg *m, size_t *cap, const char *line, size_t n)
-{
-	if (m->bodylen + n + 2 >= *cap) {
-		*cap = (*cap + n + 2) * 2;
-		m->body = tg_xrealloc(m->body, *cap);
-	}
-	memcpy(m->body + m->bodylen, line, n);
-	memcpy(m->body + m->bodylen + n, "\r\n", 2);
-	m->bodylen += n + 2;
-}
-
-/* msg_line - one line of a message; *in_hdrs: still in the header
- * section. Returns 0, or -1 for a line without a colon among the
- * headers when strict (inline messages), with *col set. */
-static int
-msg_line(struct replay_msg *m, size_t *hcap, size_t *bcap, int *in_hdrs,
-    const char *line, size_t n, int strict, int *col)
-{
-	const char *colon;
-	size_t nlen, v;
-
-	if (*in_hdrs) {
-		if (n == 0) {
-			*in_hdrs = 0;
-			return 0;
-		}
-		if ((line[0] == ' ' || line[0] == '\t') && m->nhdr > 0) {
-			msg_fold(m, line, n);
-			return 0;
-		}
-		if ((colon = memchr(line, ':', n)) != NULL &&
-		    (nlen = msg_header_name(line, (size_t)(colon - line))) > 0) {
-			v = (size_t)(colon - line) + 1;
-			while (v < n && (line[v] == ' ' || line[v] == '\t'))
-				v++;
-			msg_add_header(m, hcap, line, nlen, line + v, n - v);
-			return 0;
-		}
-		if (strict) {
-			/* Read the rest as body: one error, not one a line. */
-			*in_hdrs = 0;
-			*col = 1;
-			return -1;
-		}
-		/* Postfix: the first line that is not a header starts the
-		 * body. */
-		*in_hdrs = 0;
-	}
-	msg_body_add(m, bcap, line, n);
-	return 0;
-}
-
-void
-replay_msg_free(struct replay_msg *m)
-{
-	if (m == NULL)
-		return;
-	for (size_t i = 0; i < m->nhdr; i++) {
-		free(m->hdr[i].name);
-		free(m->hdr[i].value);
-	}
-	free(m->hdr);
-	free(m->body);
-	free(m);
-}
-
-struct replay_msg *
-replay_msg_read(const char *path, const char **why)
-{
-	struct replay_msg *m;
-	size_t hcap = 0, bcap = 0, len = 0, cap = 0, off = 0;
-	char *buf = NULL;
-	int in_hdrs = 1, col;
-	FILE *fp;
-	size_t got;
-
-	if ((fp = fopen(path, "rb")) == NULL) {
-		*why = strerror(errno);
-		return NULL;
-	}
-	do {
-		if (len + 65536 > cap) {
-			cap = cap * 2 + 65536;
-			buf = tg_xrealloc(buf, cap);
-		}
-		got = fread(buf + len, 1, cap - len, fp);
-		len += got;
-	} while (got > 0 && len <= (size_t)REPLAY_MSG_MAX);
-	if (ferror(fp) || len > (size_t)REPLAY_MSG_MAX) {
-		*why = ferror(fp) ? "read error" : "larger than 64 MiB";
-		fclose(fp);
-		free(buf);
-		return NULL;
-	}
-	fclose(fp);
-	m = tg_xcalloc(1, sizeof *m);
-	while (off < len) {
-		const char *line = buf + off, *nl;
-		size_t n;
-
-		nl = memchr(line, '\n', len - off);
-		n = nl != NULL ? (size_t)(nl - line) : len - off;
-		off += n + (nl != NULL);
-		if (n > 0 && line[n - 1] == '\r')
-			n--;
-		(void)msg_line(m, &hcap, &bcap, &in_hdrs, line, n, 0, &col);
-	}
-	free(buf);
-	return m;
-}
-
 /* parse_message - the inline message after "data", to a line holding
  * only "."; a line starting with ".." loses its first dot (SMTP) */
 static struct replay_msg *
@@ -402,7 +241,7 @@ parse_message(struct parse *ps, int data_line)
 			line++;
 			n--;
 		}
-		if (msg_line(m, &hcap, &bcap, &in_hdrs, line, n, 1, &col) < 0)
+		if (replay_msg_line(m, &hcap, &bcap, &in_hdrs, line, n, 1, &col) < 0)
 			parse_err(ps, col, "a header line without a colon "
 			    "(a blank line ends the headers; a message file "
 			    "given to data is read as an MTA reads it)");
@@ -875,41 +714,19 @@ parse_command(struct parse *ps, const struct parse_line *pl, const char *line,
 }
 
 struct replay_file *
-replay_parse(const char *path, struct tg_diag *diag)
+replay_parse_buffer(const char *path, const char *buf, size_t len,
+    struct tg_diag *diag)
 {
 	struct parse ps;
 	struct parse_line pl;
 	const char *line, *slash;
-	char *buf = NULL;
-	size_t n, len = 0, cap = 0, got;
 	int errors = diag->errors;
-	FILE *fp;
+	size_t n;
 
 	memset(&ps, 0, sizeof ps);
 	ps.repeat = -1;
 	ps.path = path;
 	ps.diag = diag;
-	if ((fp = fopen(path, "rb")) == NULL) {
-		tg_diag_error(diag, path, 0, 0, "cannot open: %s",
-		    strerror(errno));
-		return NULL;
-	}
-	do {
-		if (len + 65536 > cap) {
-			cap = cap * 2 + 65536;
-			buf = tg_xrealloc(buf, cap);
-		}
-		got = fread(buf + len, 1, cap - len, fp);
-		len += got;
-	} while (got > 0 && len <= (size_t)PARSE_FILE_MAX);
-	if (ferror(fp) || len > (size_t)PARSE_FILE_MAX) {
-		tg_diag_error(diag, path, 0, 0, "%s", ferror(fp) ?
-		    "read error" : "larger than 256 MiB");
-		fclose(fp);
-		free(buf);
-		return NULL;
-	}
-	fclose(fp);
 	if ((slash = strrchr(path, '/')) != NULL)
 		ps.dir = tg_xasprintf("%.*s", (int)(slash - path), path);
 	ps.buf = buf;
@@ -937,12 +754,45 @@ replay_parse(const char *path, struct tg_diag *diag)
 		tg_diag_error(diag, path, 0, 0, "no session (a session starts "
 		    "with \"session NAME\")");
 	free(ps.dir);
-	free(buf);
 	if (diag->errors > errors) {
 		replay_file_free(ps.f);
 		return NULL;
 	}
 	return ps.f;
+}
+
+struct replay_file *
+replay_parse(const char *path, struct tg_diag *diag)
+{
+	struct replay_file *f;
+	char *buf = NULL;
+	size_t len = 0, cap = 0, got;
+	FILE *fp;
+
+	if ((fp = fopen(path, "rb")) == NULL) {
+		tg_diag_error(diag, path, 0, 0, "cannot open: %s",
+		    strerror(errno));
+		return NULL;
+	}
+	do {
+		if (len + 65536 > cap) {
+			cap = cap * 2 + 65536;
+			buf = tg_xrealloc(buf, cap);
+		}
+		got = fread(buf + len, 1, cap - len, fp);
+		len += got;
+	} while (got > 0 && len <= (size_t)PARSE_FILE_MAX);
+	if (ferror(fp) || len > (size_t)PARSE_FILE_MAX) {
+		tg_diag_error(diag, path, 0, 0, "%s", ferror(fp) ?
+		    "read error" : "larger than 256 MiB");
+		fclose(fp);
+		free(buf);
+		return NULL;
+	}
+	fclose(fp);
+	f = replay_parse_buffer(path, buf, len, diag);
+	free(buf);
+	return f;
 }
 
 static void
