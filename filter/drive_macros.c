@@ -100,13 +100,15 @@ tg_drive_want(struct tg_drive *d)
 void
 tg_drive_macro(struct tg_drive *d, enum tg_drive_macro i)
 {
-	const struct drive_macro *m = &drive_macros[i];
-	const char *old = d->sess.val[m->attr];
-	const char *val;
+	const struct drive_macro *m;
+	const char *old, *val;
 	char pbuf[256];
 
-	if (!(d->want & (1u << i)))
+	/* Also tells the compiler i is an index (GCC's UBSan builds). */
+	if ((unsigned)i >= TG_M_COUNT || !(d->want & (1u << i)))
 		return;
+	m = &drive_macros[i];
+	old = d->sess.val[m->attr];
 	val = d->macro(d->macro_arg, m->name);
 	if (val == NULL) {
 		if (drive_uses(d, m) && !(d->warned & (1u << i))) {
