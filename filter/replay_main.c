@@ -93,7 +93,7 @@ main_expand(int argc, char **argv, size_t *n)
 	*n = 0;
 	for (int i = 0; i < argc; i++) {
 		struct dirent *de;
-		size_t first = *n;
+		size_t first = *n, dl;
 		DIR *dir;
 
 		if (stat(argv[i], &sb) != 0 || !S_ISDIR(sb.st_mode)) {
@@ -101,6 +101,9 @@ main_expand(int argc, char **argv, size_t *n)
 			out[(*n)++] = tg_xstrdup(argv[i]);
 			continue;
 		}
+		/* "dir/" names its files "dir/x.session", not "dir//x". */
+		for (dl = strlen(argv[i]); dl > 1 && argv[i][dl - 1] == '/';)
+			dl--;
 		if ((dir = opendir(argv[i])) == NULL) {
 			fprintf(stderr, "%s: cannot read the directory\n",
 			    argv[i]);
@@ -112,7 +115,7 @@ main_expand(int argc, char **argv, size_t *n)
 			if (l < 9 || strcmp(de->d_name + l - 8, ".session") != 0)
 				continue;
 			out = tg_xrealloc(out, (*n + 1) * sizeof *out);
-			out[(*n)++] = tg_xasprintf("%s/%s", argv[i],
+			out[(*n)++] = tg_xasprintf("%.*s/%s", (int)dl, argv[i],
 			    de->d_name);
 		}
 		closedir(dir);

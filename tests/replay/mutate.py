@@ -61,6 +61,11 @@ def main():
     try:
         copy = os.path.join(tmp, "policies")
         shutil.copytree(src, copy)
+        # A read-only source tree (make distcheck) gives a read-only copy.
+        for d, _, files in os.walk(copy):
+            os.chmod(d, 0o755)
+            for f in files:
+                os.chmod(os.path.join(d, f), 0o644)
         cpolicy = os.path.join(copy, os.path.basename(policy))
         rc, out = run(tool, cpolicy, sessions)
         if rc != 0:
