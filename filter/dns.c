@@ -176,7 +176,10 @@ dns_ctx(struct tg_dns *d)
 	/* A thread, not the default forked process: a daemon that forks
 	 * behind libmilter's back is hard to stop cleanly. */
 	if ((rc = ub_ctx_async(ctx, 1)) == 0) {
-		if (d->server != NULL) {
+		if (tg_dns_local_active())
+			/* tollgate-test -z: records of a file, no server. */
+			rc = tg_dns_local_setup(ctx);
+		else if (d->server != NULL) {
 			/* A forwarder on loopback is what we were told to
 			 * use; unbound avoids localhost by default. */
 			rc = ub_ctx_set_option(ctx, "do-not-query-localhost:",

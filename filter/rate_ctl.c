@@ -127,3 +127,31 @@ tg_rate_ctl(const struct tg_policy *p, const char *line, char *out,
 	return ctl_say(out, outsz, 0, "%s: %lld of %lld\n", key,
 	    (long long)value, (long long)l->max);
 }
+
+/* tg_rate_describe - what "limit NAME exceeded" looked at, for the trace
+ * (tollgate-test -v): the counter's key and its value now, in the words
+ * of "tollgatectl show"; the counter is only read */
+void
+tg_rate_describe(const struct tg_session *s, const struct tg_limit *l,
+    enum tg_stage st, char *out, size_t outsz)
+{
+	char key[TG_LIMIT_KEY_MAX], pkey[300];
+	int64_t value;
+	int rc;
+
+	if ((rc = tg_rate_key(l, s, key, sizeof key)) > 0) {
+		ctl_say(out, outsz, 0, "a part of the key is unknown: not "
+		    "counted");
+		return;
+	}
+	if (rc < 0 || l->store->ops->get(l->store, key, l->window_ms,
+	    &value) < 0) {
+		ctl_say(out, outsz, 0, "%s store lookup failed",
+		    l->store->ops->name);
+		return;
+	}
+	tg_str_printable(pkey, sizeof pkey, key);
+	ctl_say(out, outsz, 0, "%s: %lld of %lld%s", pkey, (long long)value,
+	    (long long)l->max, st == l->stage ? ", this event included if "
+	    "there was room" : ", read only at this stage");
+}

@@ -118,5 +118,9 @@ int	tg_rate_key(const struct tg_limit *l, const struct tg_session *s,
  * reason in out. */
 int	tg_rate_ctl(const struct tg_policy *p, const char *line, char *out,
 	    size_t outsz);
+/* For the trace: the key limit l has for session s and its count now,
+ * as one line of text (the counter is only read). */
+void	tg_rate_describe(const struct tg_session *s, const struct tg_limit *l,
+	    enum tg_stage st, char *out, size_t outsz);
 
 #endif

@@ -17,6 +17,7 @@
 
 struct tg_rate_state;
 struct tg_dkim_msg;
+struct tg_trace;
 
 struct tg_header {
 	char	*name;
@@ -104,6 +105,9 @@ struct tg_session {
 	struct tg_check_state *chk;	/* DNS and SPF results (tg_check.h) */
 	struct tg_dkim_msg *dkim;	/* DKIM and DMARC of the message
 					 * (tg_dkim.h) */
+	struct tg_trace	*trace;		/* tg_trace.h: record each rule and
+					 * condition (tollgate-test -v);
+					 * NULL, the daemon's case: off */
 };
 
 void	tg_session_init(struct tg_session *, const char *id);

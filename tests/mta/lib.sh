@@ -23,6 +23,7 @@ cur_fail=0	# failures in the running scenario
 pid_smtpsink="" pid_tg=""
 . "$mta_src/../unbound.sh"
 . "$mta_src/clientnet.sh"
+. "$mta_src/replies.sh"
 
 # The MTA script defines this once it has an MTA to look at.
 mta_queue_empty() { :; }
@@ -517,6 +518,68 @@ readme_check() {
 	fi
 }
 
+# ---- the replies, for tollgate-test --------------------------------------------
+
+# replies_record - the replies the client got in the running scenario's
+# sessions, in the order they ran, into $dir/replies (replies.sh), if
+# tests/mta/scenarios.session has the scenario
+replies_record() {
+	grep -q "^session $cur\( [0-9]*\)\{0,1\}\$" \
+	    "$mta_src/scenarios.session" || return 0
+	ls "$dir/out" | grep -E "^$mta-[0-9]+-$cur\$" | sort -t- -k2,2n |
+	    while read -r f; do
+		replies_transcript "$cur" "$dir/out/$f"
+	done >>"$dir/replies"
+}
+
+# replies_point - a test point: tollgate-test, given the sessions of
+# scenarios.session, answers each command as the MTA did (the scenarios
+# not run, skipped ones, are not compared). With TG_RECORD_REPLIES=FILE
+# the MTA's replies are also copied to FILE (tests/mta/postfix-replies.txt
+# is made so).
+replies_point() {
+	cur=replay
+	cur_fail=0
+	tool=$(dirname "$TOLLGATE")/tollgate-test
+	touch "$dir/replies"
+	if [ ! -x "$tool" ]; then
+		fail "$tool not built"
+		tool=false
+	fi
+	"$tool" -z "$mta_src/unbound.zones" -c "$policy" \
+	    "$mta_src/scenarios.session" >"$dir/replay.out" 2>&1
+	case $? in
+	0)	;;
+	1)	fail "expectations of scenarios.session failed:"
+		grep -A2 'expectation failed' "$dir/replay.out" | diag ;;
+	*)	fail "tollgate-test did not run:"
+		diag <"$dir/replay.out" ;;
+	esac
+	if [ -s "$dir/replay.out" ]; then
+		replies_tool <"$dir/replay.out" >"$dir/replay.replies"
+		replies_compare "$dir/replies" "$dir/replay.replies" \
+		    >"$dir/replay.diff" || { fail "replies differ:"; \
+		    diag <"$dir/replay.diff"; }
+	fi
+	if [ -n "${TG_RECORD_REPLIES:-}" ]; then
+		{
+			echo "# $mta $(postconf -d -h mail_version 2>/dev/null):" \
+			    "what the client got in each scenario of scenarios.sh"
+			echo "# that scenarios.session replays (replies.sh);" \
+			    "recorded by"
+			echo "#   TG_RECORD_REPLIES=\$PWD/postfix-replies.txt" \
+			    "make check TESTS=mta/postfix.tap"
+			cat "$dir/replies"
+		} >"$TG_RECORD_REPLIES"
+	fi
+	n=$(awk '{ print $1 }' "$dir/replies" | uniq | wc -l | tr -d ' ')
+	if [ "$cur_fail" -eq 0 ]; then
+		point OK replay "tollgate-test gives the $mta replies of $n scenarios"
+	else
+		point FAIL replay "tollgate-test gives the $mta replies of $n scenarios"
+	fi
+}
+
 # ---- running ------------------------------------------------------------------
 
 scenarios=""
@@ -536,6 +599,7 @@ run_scenarios() {
 		f=sc_$(echo "$cur" | tr - _)
 		eval "d=\$desc_$(echo "$cur" | tr - _)"
 		$f
+		[ -n "$skip_why" ] || replies_record
 		if [ -n "$skip_why" ]; then
 			point SKIP "$cur" "$d"
 		elif [ "$cur_fail" -eq 0 ]; then
@@ -544,6 +608,7 @@ run_scenarios() {
 			point FAIL "$cur" "$d"
 		fi
 	done
+	[ -n "${replies_compare:-}" ] && replies_point
 	cur=final
 	cur_fail=0
 	final_check
