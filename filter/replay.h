@@ -63,8 +63,10 @@ struct replay_expect {
 
 struct replay_hdr {
 	char	*name;
-	char	*value;		/* as the MTA passes it: no leading blank,
-				 * folds as "\r\n" and the next line */
+	char	*value;		/* as received: the blanks after the colon
+				 * kept (the MTA passes them only with
+				 * SMFIP_HDR_LEADSPC), folds as "\r\n" and
+				 * the next line */
 };
 
 /* A message: given inline (parsed when the file is read) or as a file

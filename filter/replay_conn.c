@@ -14,6 +14,7 @@
 #include <syslog.h>
 
 #include "tg.h"
+#include "tg_dkim.h"
 #include "tg_drive.h"
 #include "tg_engine.h"
 #include "tg_ip.h"
@@ -315,6 +316,9 @@ run_open(struct run *r, struct tg_drive *d, const char *addr,
 	tg_drive_needs(r->p, &hdrs, &body);
 	d->neg_hdrs = hdrs;
 	d->neg_body = body;
+	/* Postfix and Sendmail both grant SMFIP_HDR_LEADSPC, which the
+	 * glue asks for when the policy verifies or signs DKIM. */
+	d->leadspc = tg_dkim_wanted(r->p);
 	d->sess.trace = &r->trace;
 	/* As libmilter gives it: IPv4 in binary, IPv6 as text. */
 	if (addr != NULL && tg_ip_parse(addr, &ip) == 0 && ip.family == 4)

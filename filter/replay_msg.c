@@ -95,9 +95,10 @@ replay_msg_line(struct replay_msg *m, size_t *hcap, size_t *bcap, int *in_hdrs,
 		}
 		if ((colon = memchr(line, ':', n)) != NULL &&
 		    (nlen = msg_header_name(line, (size_t)(colon - line))) > 0) {
+			/* The blanks after the colon stay: run_message()
+			 * takes them off unless the glue would have asked
+			 * for them (SMFIP_HDR_LEADSPC, for DKIM). */
 			v = (size_t)(colon - line) + 1;
-			while (v < n && (line[v] == ' ' || line[v] == '\t'))
-				v++;
 			msg_add_header(m, hcap, line, nlen, line + v, n - v);
 			return 0;
 		}

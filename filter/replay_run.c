@@ -165,9 +165,13 @@ run_message(struct run *r, const struct replay_step *st)
 		r->c->in_mail = 0;
 		return;
 	}
-	/* Only what the glue negotiated reaches the filter. */
+	/* Only what the glue negotiated reaches the filter: the values
+	 * with their leading blanks when it asked for them (DKIM), else as
+	 * the MTA then passes them, without. */
 	for (size_t i = 0; r->c->d.neg_hdrs && i < m->nhdr; i++)
-		tg_drive_header(&r->c->d, m->hdr[i].name, m->hdr[i].value);
+		tg_drive_header(&r->c->d, m->hdr[i].name, r->c->d.leadspc ?
+		    m->hdr[i].value : m->hdr[i].value +
+		    strspn(m->hdr[i].value, " \t"));
 	if (r->c->d.neg_hdrs)
 		tg_drive_eoh(&r->c->d);
 	for (size_t off = 0; r->c->d.neg_body && off < m->bodylen;

@@ -177,26 +177,9 @@ dns_start() {
 # 0600, which tollgate demands), their records added to a copy of
 # unbound.zones, and the key and signing tables policy.conf.in names
 dkim_setup() {
-	mkdir -p "$dir/dkim" "$dir/policy"
-	openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 \
-	    -out "$dir/dkim/rsa.pem" 2>/dev/null &&
-	openssl genpkey -algorithm ED25519 -out "$dir/dkim/ed.pem" \
-	    2>/dev/null || bail "openssl genpkey"
+	sh "$mta_src/dkimkeys.sh" "$dir/dkim" "$dir/policy" \
+	    "$mta_src/unbound.zones" "$dir/unbound.zones" || bail "dkimkeys.sh"
 	chown "$TG_USER" "$dir/dkim/rsa.pem" "$dir/dkim/ed.pem"
-	chmod 600 "$dir/dkim/rsa.pem" "$dir/dkim/ed.pem"
-	_rsa=$(openssl pkey -in "$dir/dkim/rsa.pem" -pubout -outform DER |
-	    base64 -w0 | fold -w 200 | sed 's/.*/"&"/' | tr '\n' ' ')
-	_ed=$(openssl pkey -in "$dir/dkim/ed.pem" -pubout -outform DER |
-	    tail -c 32 | base64 -w0)
-	{
-		cat "$mta_src/unbound.zones"
-		printf "\tlocal-data: 'tg1._domainkey.example.org. TXT \"v=DKIM1; k=rsa; p=\" %s'\n" "$_rsa"
-		printf "\tlocal-data: 'tg2._domainkey.example.org. TXT \"v=DKIM1; k=ed25519; p=%s\"'\n" "$_ed"
-	} >"$dir/unbound.zones"
-	printf 'rsa example.org:tg1:%s\ned example.org:tg2:%s\n' \
-	    "$dir/dkim/rsa.pem" "$dir/dkim/ed.pem" >"$dir/policy/dkim.keys"
-	printf '*@example.org rsa\n*@example.org ed\n' \
-	    >"$dir/policy/dkim.signers"
 }
 
 # policy_install - the test policy (pointed at our unbound), in a directory
@@ -546,7 +529,7 @@ replies_point() {
 		fail "$tool not built"
 		tool=false
 	fi
-	"$tool" -z "$mta_src/unbound.zones" -c "$policy" \
+	"$tool" -z "$dir/unbound.zones" -c "$policy" \
 	    "$mta_src/scenarios.session" >"$dir/replay.out" 2>&1
 	case $? in
 	0)	;;
