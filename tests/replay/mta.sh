@@ -24,8 +24,11 @@ trap 'rm -rf "$tmp"' EXIT
 cp "$mta/local-domains.list" "$mta/trusted.cidr" "$mta/sender-logins.map" \
     "$tmp/" || exit 99
 sed 's|@DNS_PORT@|53|g' "$mta/policy.conf.in" >"$tmp/policy.conf" || exit 99
+# The DKIM key tables it names, and their keys in the zone data.
+sh "$mta/dkimkeys.sh" "$tmp/dkim" "$tmp" "$mta/unbound.zones" \
+    "$tmp/unbound.zones" || exit 99
 
-"$T" -z "$mta/unbound.zones" -c "$tmp/policy.conf" "$mta/scenarios.session" \
+"$T" -z "$tmp/unbound.zones" -c "$tmp/policy.conf" "$mta/scenarios.session" \
     >"$tmp/out" 2>&1
 rc=$?
 if [ "$rc" -ne 0 ]; then
