@@ -92,7 +92,7 @@ static const char *const attr_template_vars[] = {
 	"client_address", "client_name", "helo", "sender", "rcpt", "login",
 	"rule", "queue_id", "listener",
 	"mta_name", "spf", "spf_auth", "spf_received", "dnslist",
-	"dnslist_reason",
+	"dnslist_reason", "greylist_wait",
 };
 
 int

@@ -14,6 +14,7 @@
 #include "tg_auth.h"
 #include "tg_content.h"
 #include "tg_mime.h"
+#include "tg_grey.h"
 #include "tg_rate.h"
 #include "tg_check.h"
 #include "tg_session.h"
@@ -108,6 +109,7 @@ tg_session_reset_message(struct tg_session *s)
 	s->forged_overflow = 0;
 	/* Recipients held for a message that was not accepted. */
 	tg_rate_txn_end(s);
+	tg_grey_txn_end(s);
 }
 
 void

@@ -16,6 +16,7 @@
 #define TG_HEADER_MAX_BYTES	(256 * 1024)	/* header text kept */
 
 struct tg_rate_state;
+struct tg_grey_state;
 
 struct tg_header {
 	char	*name;
@@ -100,6 +101,8 @@ struct tg_session {
 					 * to remember, or a name written
 					 * with white space before the colon */
 	struct tg_rate_state *rate;	/* rate.c: counts to take back */
+	struct tg_grey_state *grey;	/* grey.c: the message's recipients
+					 * for greylisting at data or eom */
 	struct tg_check_state *chk;	/* DNS and SPF results (tg_check.h) */
 };
 
