@@ -218,7 +218,8 @@ grey_part(const struct tg_greylist *g, const struct tg_limit_key *k,
 	switch (k->attr) {
 	case TG_A_SENDER:
 	case TG_A_SENDER_DOMAIN:
-		if (v == NULL)
+		/* The domain of the normalised sender: SRS's original. */
+		if ((v = s->val[TG_A_SENDER]) == NULL)
 			return NULL;
 		/* A bounce: keyed by client and recipient only. */
 		if (*v == '\0')

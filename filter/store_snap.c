@@ -274,8 +274,8 @@ tg_store_snap_save(struct tg_store *st, const char *path, int64_t wall_ms)
 		goto fail;
 	}
 	snap_sync_dir(path);
-	tg_log_info("counter snapshot %s: %llu counters and %llu greylist "
-	    "records saved", path, (unsigned long long)(o.records - o.grey),
+	tg_log_info("counter snapshot %s: %llu counters saved, and %llu "
+	    "greylist records", path, (unsigned long long)(o.records - o.grey),
 	    (unsigned long long)o.grey);
 	return TG_OK;
 fail:
@@ -574,8 +574,8 @@ tg_store_snap_load(struct tg_store *st, const char *path, int64_t wall_ms)
 		tg_log_err("counter snapshot %s: greylist store full, %llu "
 		    "records not restored", path,
 		    (unsigned long long)c.grey_full);
-	tg_log_info("counter snapshot %s: %llu counters and %llu greylist "
-	    "records restored", path, (unsigned long long)c.ok,
+	tg_log_info("counter snapshot %s: %llu counters restored, and %llu "
+	    "greylist records", path, (unsigned long long)c.ok,
 	    (unsigned long long)c.grey);
 	return c.ok < (uint64_t)INT_MAX ? (int)c.ok : INT_MAX;
 }
