@@ -10,6 +10,8 @@
 #include "config.h"
 
 #include <check.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -151,6 +153,52 @@ START_TEST(test_evicts_first_attempts_first)
 	}
 	ck_assert_int_eq(count("p", 300, TG_GREY_PASSED), 300);
 	ck_assert_int_eq(count("t", 700, TG_GREY_PENDING), 680);
+}
+END_TEST
+
+/* Threads checking the same triplets at once (two MTA sessions, or the
+ * sessions of two recipients): each record changes under its shard's
+ * lock, so exactly one check per triplet is its first attempt. */
+#define RACE_THREADS	6
+#define RACE_KEYS	200
+
+static int race_new[RACE_THREADS];
+
+static void *
+race(void *arg)
+{
+	int id = (int)(intptr_t)arg;
+	char key[32];
+	const char *keys[1] = { key };
+	struct tg_grey_req q = { NULL, keys, 1, 5 * MIN, 4 * HOUR, 35 * DAY,
+	    0, 0 };
+	struct tg_grey_out out;
+	int allowed;
+
+	for (int i = 0; i < RACE_KEYS; i++) {
+		snprintf(key, sizeof key, "race%d", i);
+		if (grey()->grey->check(grey(), &q, &allowed, &out) == TG_OK &&
+		    out.res == TG_GREY_NEW)
+			race_new[id]++;
+	}
+	return NULL;
+}
+
+START_TEST(test_concurrent_first_attempts)
+{
+	pthread_t t[RACE_THREADS];
+	int total = 0;
+
+	for (int i = 0; i < RACE_THREADS; i++)
+		ck_assert_int_eq(pthread_create(&t[i], NULL, race,
+		    (void *)(intptr_t)i), 0);
+	for (int i = 0; i < RACE_THREADS; i++) {
+		pthread_join(t[i], NULL);
+		total += race_new[i];
+	}
+	ck_assert_int_eq(total, RACE_KEYS);
+	ck_assert_int_eq(count("race", RACE_KEYS, TG_GREY_PENDING),
+	    RACE_KEYS);
 }
 END_TEST
 
@@ -509,6 +557,7 @@ greystore_suite(void)
 	tcase_add_checked_fixture(tc, rate_setup, rate_teardown);
 	tcase_add_test(tc, test_full_store_evicts);
 	tcase_add_test(tc, test_evicts_first_attempts_first);
+	tcase_add_test(tc, test_concurrent_first_attempts);
 	tcase_add_test(tc, test_records_expire);
 	suite_add_tcase(s, tc);
 	tcase_add_checked_fixture(ts, snap_setup, snap_teardown);
