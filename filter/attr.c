@@ -101,6 +101,7 @@ static const char *const attr_template_vars[] = {
 	"rule", "queue_id", "listener",
 	"mta_name", "spf", "spf_auth", "spf_received", "dnslist",
 	"dnslist_reason", "dkim_auth", "dmarc_auth", "dmarc_domain",
+	"greylist_wait",
 };
 
 int

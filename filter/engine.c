@@ -18,6 +18,7 @@
 #include "tg_content.h"
 #include "tg_dkim.h"
 #include "tg_engine.h"
+#include "tg_grey.h"
 #include "tg_log.h"
 #include "tg_metrics.h"
 #include "tg_ops.h"
@@ -37,12 +38,13 @@ static const char *const engine_action_names[] = {
 	[TG_ACT_DISCARD] = "discard",	[TG_ACT_QUARANTINE] = "quarantine",
 	[TG_ACT_ADD_HEADER] = "add-header", [TG_ACT_WARN] = "warn",
 	[TG_ACT_DKIM_SIGN] = "dkim-sign",
+	[TG_ACT_GREYLIST] = "greylist",
 };
 
 const char *
 tg_action_name(enum tg_action a)
 {
-	return a <= TG_ACT_DKIM_SIGN ? engine_action_names[a] : "?";
+	return a <= TG_ACT_GREYLIST ? engine_action_names[a] : "?";
 }
 
 static int
@@ -299,6 +301,8 @@ engine_var(const struct tg_policy *p, struct tg_session *s,
 	if (IS("listener"))
 		return s->val[TG_A_LISTENER_NAME] != NULL ?
 		    s->val[TG_A_LISTENER_NAME] : s->val[TG_A_LISTENER_PORT];
+	if (IS("greylist_wait"))
+		return tg_grey_wait_var(s, buf, bufsz);
 #undef IS
 	return p != NULL ? tg_check_var(p, s, name, len) : NULL;
 }
@@ -389,6 +393,40 @@ engine_dry_run(const struct tg_session *s, const struct tg_rule *r,
 	engine_log_rule(s, r, what, text);
 }
 
+/* engine_greylist - the action greylist: 1 when it defers (v filled
+ * in: 451 4.7.1, or 451 4.3.0 when the store failed and the greylist
+ * fails closed), 0 when the mail passes and evaluation goes on. In a
+ * dry-run rule the state is kept and the deferral only logged. */
+static int
+engine_greylist(const struct tg_policy *p, struct tg_session *s,
+    const struct tg_rule *r, const struct tg_action_spec *a,
+    enum tg_stage stage, struct tg_verdict *v)
+{
+	char text[ENGINE_TEXT_MAX];
+
+	switch (tg_grey_apply(p, s, a->grey, stage, r->dry_run)) {
+	case TG_GREY_PASS:
+		if (r->dry_run)
+			v->dry_run = 1;
+		return 0;
+	case TG_GREY_FAIL:
+		tg_reply_internal(v, "Greylisting unavailable, try again "
+		    "later");
+		v->internal = 1;	/* enforced in dry runs */
+		break;
+	case TG_GREY_DEFER:
+		(void)engine_expand(p, s, r, a->text != NULL ? a->text :
+		    "Greylisted, please try again in ${greylist_wait} seconds",
+		    text, sizeof text);
+		/* RFC 6647 and the anchors: a deferral, never a 5xx. */
+		tg_reply_set(v, TG_ACT_TEMPFAIL, "451", "4.7.1", text);
+		v->greylisted = 1;
+		break;
+	}
+	tg_strlcpy(v->rule, r->name, sizeof v->rule);
+	return 1;
+}
+
 /* engine_apply - carry out a matched rule's actions. Returns 1 when one
  * was terminal (v filled in), 0 when evaluation goes on. */
 static int
@@ -399,8 +437,15 @@ engine_apply(const struct tg_policy *p, struct tg_session *s,
 
 	for (size_t i = 0; i < r->nactions; i++) {
 		const struct tg_action_spec *a = &r->actions[i];
-		int cut = engine_expand(p, s, r, a->text, text, sizeof text);
+		int cut;
 
+		/* Its reply needs the check's outcome first. */
+		if (a->type == TG_ACT_GREYLIST) {
+			if (engine_greylist(p, s, r, a, stage, v))
+				return 1;
+			continue;
+		}
+		cut = engine_expand(p, s, r, a->text, text, sizeof text);
 		if (r->dry_run) {
 			engine_dry_run(s, r, a, text);
 			v->dry_run = 1;
@@ -415,6 +460,8 @@ engine_apply(const struct tg_policy *p, struct tg_session *s,
 		case TG_ACT_DKIM_SIGN:
 			/* Signed by the glue after every header change. */
 			tg_dkim_sign_request(s);
+			continue;
+		case TG_ACT_GREYLIST:	/* above */
 			continue;
 		case TG_ACT_ADD_HEADER:
 			/* A structured header cut short (an open quoted
@@ -526,7 +573,7 @@ engine_verdict_init(struct tg_verdict *v)
 	v->action = TG_ACT_CONTINUE;
 	v->code[0] = v->xcode[0] = v->text[0] = v->rule[0] = '\0';
 	v->limit[0] = '\0';
-	v->dry_run = v->internal = 0;
+	v->dry_run = v->internal = v->greylisted = 0;
 }
 
 /* engine_keep - a connect or helo refusal, kept for the later commands */
@@ -617,8 +664,11 @@ engine_stage(const struct tg_policy *p, struct tg_session *s,
 	/* Count recipients at RCPT, not at EOM: limits must bite before
 	 * DATA. Refused recipients do not count. */
 	if (stage == TG_STAGE_RCPT && v->action != TG_ACT_REJECT &&
-	    v->action != TG_ACT_TEMPFAIL)
+	    v->action != TG_ACT_TEMPFAIL) {
 		s->rcpt_count++;
+		/* For greylisting at data or eom: the message's triplets. */
+		tg_grey_rcpt_note(p, s);
+	}
 	return v->action;
 }
 

@@ -14,6 +14,7 @@
 #include "tg_auth.h"
 #include "tg_dkim.h"
 #include "tg_check.h"
+#include "tg_grey.h"
 #include "tg_ops.h"
 #include "tg_policy.h"
 #include "tg_rate.h"
@@ -77,6 +78,9 @@ policy_free(struct tg_policy *p)
 	for (size_t i = 0; i < p->nlimits; i++)
 		tg_limit_free(p->limits[i]);
 	free(p->limits);
+	for (size_t i = 0; i < p->ngreylists; i++)
+		tg_greylist_free(p->greylists[i]);
+	free(p->greylists);
 	for (size_t i = 0; i < p->nfiles; i++)
 		free(p->files[i]);
 	free(p->files);

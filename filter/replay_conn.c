@@ -390,8 +390,11 @@ void
 replay_sinks(struct run *r, int on)
 {
 	if (on) {
-		/* Counters on the store's clock, moved on by "wait". */
+		/* Counters and greylisting records on the store's clock,
+		 * moved on by "wait". */
 		tg_store_mem_set_clock(tg_store_memory(), run_clock, NULL);
+		tg_store_mem_set_clock(tg_store_memory_grey(), run_clock,
+		    NULL);
 		tg_trace_init(&r->trace, run_trace_line, r);
 		r->trace.rule = run_trace_rule;
 		run_cur = r;

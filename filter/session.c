@@ -15,6 +15,7 @@
 #include "tg_content.h"
 #include "tg_dkim.h"
 #include "tg_mime.h"
+#include "tg_grey.h"
 #include "tg_rate.h"
 #include "tg_check.h"
 #include "tg_session.h"
@@ -110,6 +111,7 @@ tg_session_reset_message(struct tg_session *s)
 	s->dkim = tg_dkim_msg_free(s->dkim);
 	/* Recipients held for a message that was not accepted. */
 	tg_rate_txn_end(s);
+	tg_grey_txn_end(s);
 }
 
 void

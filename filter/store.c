@@ -57,6 +57,32 @@ tg_store_memory(void)
 }
 
 struct tg_store *
+tg_store_memory_grey(void)
+{
+	struct tg_store *s;
+
+	pthread_mutex_lock(&store_lock);
+	if ((s = store_find("memory-greylist")) == NULL) {
+		s = tg_store_mem_new_grey();
+		s->next = store_list;
+		store_list = s;
+	}
+	pthread_mutex_unlock(&store_lock);
+	return s;
+}
+
+struct tg_store *
+tg_store_memory_grey_found(void)
+{
+	struct tg_store *s;
+
+	pthread_mutex_lock(&store_lock);
+	s = store_find("memory-greylist");
+	pthread_mutex_unlock(&store_lock);
+	return s;
+}
+
+struct tg_store *
 tg_store_redis(const struct tg_redis_conf *c, const char **why)
 {
 	struct tg_store *s;

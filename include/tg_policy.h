@@ -13,6 +13,7 @@
 #include "tg_table.h"
 
 struct tg_limit;
+struct tg_greylist;
 struct tg_store;
 struct tg_dns_conf;
 struct tg_dkim_conf;
@@ -195,6 +196,9 @@ enum tg_action {
 	TG_ACT_ADD_HEADER,	/* add NAME: value at end of message */
 	TG_ACT_WARN,		/* log a line, go on */
 	TG_ACT_DKIM_SIGN,	/* sign at end of message (tg_dkim.h), go on */
+	TG_ACT_GREYLIST,	/* a first attempt: 451 4.7.1; a retry in
+				 * its window, a known triplet or an
+				 * allow-listed client: go on (tg_grey.h) */
 };
 
 struct tg_action_spec {
@@ -204,6 +208,9 @@ struct tg_action_spec {
 	char		*text;		/* template: reply text, quarantine
 					 * reason, header value, warn text */
 	char		*hname;		/* ADD_HEADER: header name */
+	const struct tg_greylist *grey;	/* GREYLIST (owned by the policy);
+					 * text is its reply, NULL: the
+					 * default */
 };
 
 struct tg_rule {
@@ -250,6 +257,12 @@ struct tg_policy {
 						 * NULL: hash every part */
 	int		  dry_run;	/* set dry-run yes: log, never enforce */
 	int		  log_level;	/* set log-level: LOG_* + 1, 0 unset */
+	struct tg_greylist **greylists;	/* greylist declarations (tg_grey.h) */
+	size_t		  ngreylists;
+	int		  grey_rcpts;	/* a greylist action at data or eom:
+					 * sessions keep the recipients */
+	uint64_t	  grey_max_keys; /* store memory { greylist-max-keys },
+					 * 0; applied when published */
 	char		 *mem_snapshot;	/* store memory { snapshot }, NULL */
 	int64_t		  mem_snapshot_ms; /* snapshot-interval, 0: none */
 };

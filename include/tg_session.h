@@ -18,6 +18,7 @@
 struct tg_rate_state;
 struct tg_dkim_msg;
 struct tg_trace;
+struct tg_grey_state;
 
 struct tg_header {
 	char	*name;
@@ -102,6 +103,8 @@ struct tg_session {
 					 * to remember, or a name written
 					 * with white space before the colon */
 	struct tg_rate_state *rate;	/* rate.c: counts to take back */
+	struct tg_grey_state *grey;	/* grey.c: the message's recipients
+					 * for greylisting at data or eom */
 	struct tg_check_state *chk;	/* DNS and SPF results (tg_check.h) */
 	struct tg_dkim_msg *dkim;	/* DKIM and DMARC of the message
 					 * (tg_dkim.h) */

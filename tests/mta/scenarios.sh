@@ -272,6 +272,55 @@ sc_attachment_clean() {
 	header "X-Tollgate-Test: v1 mx"
 }
 
+# Greylisting (issue 16): policy.conf.in greylists grey*@example.org for
+# 2 s. The test re-sends the message after the delay, as the sending MTA
+# would retry it from its queue.
+scenario greylist-retry "greylisting: the first attempt gets 451 4.7.1, the retry after the delay is delivered"
+sc_greylist_retry() {
+	smtp mx --to grey1@example.org
+	expect rcpt 451 4.7.1 "Greylisted, please try again in 2 seconds"
+	smtp mx --to grey1@example.org
+	expect rcpt 451 4.7.1 "Greylisted, please try again in"
+	sleep 2.5
+	smtp mx --to grey1@example.org
+	expect rcpt 250
+	expect eom 250
+	delivered grey1@example.org
+}
+
+scenario greylist-same-net "greylisting: another client of the same /24 passes; another sender does not"
+sc_greylist_same_net() {
+	# After greylist-retry: 127.0.0.2 is in 127.0.0.1's /24.
+	smtp mx --local-interface 127.0.0.2 --to grey1@example.org
+	expect rcpt 250
+	expect eom 250
+	delivered grey1@example.org
+	smtp mx --local-interface 127.0.0.2 --from other@example.net \
+	    --to grey1@example.org
+	expect rcpt 451 4.7.1 "Greylisted"
+}
+
+scenario greylist-partial "greylisting one recipient of two: the other gets the mail now"
+sc_greylist_partial() {
+	smtp mx --to bob@example.org,grey2@example.org
+	expect rcpt1 250
+	expect rcpt2 451 4.7.1 "Greylisted, please try again in 2 seconds"
+	expect eom 250
+	delivered bob@example.org
+}
+
+scenario greylist-auth "greylisting: a logged-in user is never greylisted"
+sc_greylist_auth() {
+	[ -n "$no_auth" ] && { skip_why=$no_auth; return; }
+	smtp submission --auth PLAIN --auth-user alice@example.org \
+	    --auth-password alice-pw --from alice@example.org \
+	    --to grey3@example.org
+	expect auth 235
+	expect rcpt 250
+	expect eom 250
+	delivered grey3@example.org
+}
+
 scenario reload-broken "a broken policy reloaded mid-session: the old one stays"
 sc_reload_broken() {
 	dialog_bg mx "EHLO client.example.net" "MAIL FROM:<tester@example.net>" \
