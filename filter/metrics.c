@@ -19,7 +19,7 @@
 #include "tg_metrics.h"
 #include "metrics_impl.h"
 
-#define METRICS_NACT	(TG_ACT_WARN + 1)
+#define METRICS_NACT	TG_ACT_COUNT
 
 struct tg_rule_stats {
 	struct tg_rule_stats	*next;

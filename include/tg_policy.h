@@ -196,6 +196,9 @@ enum tg_action {
 	TG_ACT_WARN,		/* log a line, go on */
 	TG_ACT_DKIM_SIGN,	/* sign at end of message (tg_dkim.h), go on */
 };
+/* How many actions there are: arrays indexed by an action (the metrics'
+ * counters, the names) are this long. The last action above + 1. */
+#define TG_ACT_COUNT	(TG_ACT_DKIM_SIGN + 1)
 
 struct tg_action_spec {
 	enum tg_action	 type;
