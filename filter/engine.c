@@ -32,7 +32,7 @@
 #define ENGINE_TEXT_MAX	2048	/* an expanded template: room for an
 				 * Authentication-Results with 8 DKIM results */
 
-static const char *const engine_action_names[] = {
+static const char *const engine_action_names[TG_ACT_COUNT] = {
 	[TG_ACT_CONTINUE] = "continue",	[TG_ACT_ACCEPT] = "accept",
 	[TG_ACT_REJECT] = "reject",	[TG_ACT_TEMPFAIL] = "tempfail",
 	[TG_ACT_DISCARD] = "discard",	[TG_ACT_QUARANTINE] = "quarantine",
@@ -44,7 +44,8 @@ static const char *const engine_action_names[] = {
 const char *
 tg_action_name(enum tg_action a)
 {
-	return a <= TG_ACT_GREYLIST ? engine_action_names[a] : "?";
+	return (unsigned)a < TG_ACT_COUNT && engine_action_names[a] != NULL ?
+	    engine_action_names[a] : "?";
 }
 
 static int

@@ -19,7 +19,7 @@
 #include "tg_metrics.h"
 #include "metrics_impl.h"
 
-#define METRICS_NACT	(TG_ACT_GREYLIST + 1)	/* a rule's actions */
+#define METRICS_NACT	TG_ACT_COUNT	/* a rule's actions */
 #define METRICS_NVERDICT (TG_ACT_WARN + 1)	/* a stage's verdict: never
 						 * greylist (a deferral is a
 						 * tempfail) */

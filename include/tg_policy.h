@@ -200,6 +200,9 @@ enum tg_action {
 				 * its window, a known triplet or an
 				 * allow-listed client: go on (tg_grey.h) */
 };
+/* How many actions there are: arrays indexed by an action (the metrics'
+ * counters, the names) are this long. The last action above + 1. */
+#define TG_ACT_COUNT	(TG_ACT_GREYLIST + 1)
 
 struct tg_action_spec {
 	enum tg_action	 type;
