@@ -151,7 +151,7 @@ reload_handler(int sig)
 	int saved = errno;
 	unsigned char b = (unsigned char)sig;
 
-	(void)write(reload_pipe[1], &b, 1);
+	tg_pipe_wake(reload_pipe[1], b);
 	errno = saved;
 }
 
@@ -283,7 +283,7 @@ tg_reload_stop(void)
 	/* smfi_main can return without a signal (socket error): tell the
 	 * threads to end. Harmless if they have already left. A reload in
 	 * progress is finished first. */
-	(void)write(reload_pipe[1], &b, 1);
+	tg_pipe_wake(reload_pipe[1], b);
 	(void)pthread_join(reload_sigthread, NULL);
 	(void)pthread_join(reload_worker, NULL);
 	reload_running = 0;
