@@ -341,6 +341,14 @@ hdr_value(const char *p, char **out, int *bad)
 	return p;
 }
 
+/* hdr_attr_char - an RFC 2231 attribute-char: a token character but
+ * '*', '\'' and '%' */
+static int
+hdr_attr_char(int c)
+{
+	return tg_str_token_char(c) && strchr("*'%", c) == NULL;
+}
+
 /* hdr_pname_ok - an attribute (RFC 2045 token without '*', '\'' and '%'),
  * then at most an RFC 2231 "*N" section and a "*": anything else in a
  * parameter name ("filename*1\.") is read by some readers as that
@@ -350,9 +358,7 @@ hdr_pname_ok(const char *s, size_t n)
 {
 	size_t i = 0;
 
-	while (i < n && (unsigned char)s[i] > 0x20 &&
-	    (unsigned char)s[i] < 0x7f &&
-	    strchr("()<>@,;:\\\"/[]?=*'%", s[i]) == NULL)
+	while (i < n && hdr_attr_char((unsigned char)s[i]))
 		i++;
 	if (i == 0)
 		return 0;
@@ -512,8 +518,7 @@ hdr_pct(struct hdr_buf *b, const char *s, int *bad)
 			c = (char)(hdr_hex((unsigned char)s[1]) * 16 +
 			    hdr_hex((unsigned char)s[2]));
 			s += 2;
-		} else if ((unsigned char)c <= ' ' || (unsigned char)c >= 0x7f ||
-		    strchr("*'%()<>@,;:\\\"/[]?=", c) != NULL)
+		} else if (!hdr_attr_char((unsigned char)c))
 			*bad |= TG_MIME_BAD;
 		hdr_put(b, &c, 1);
 	}

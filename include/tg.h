@@ -38,6 +38,9 @@ void	 tg_str_lower(char *);
  * truncated with "..." when too long. Returns dst. */
 char	*tg_str_printable(char *dst, size_t dstsz, const char *src);
 int	 tg_str_iequal(const char *, const char *);
+/* An RFC 2045 token character: ASCII, no space, control or tspecial. c is
+ * an unsigned char's value (or EOF). */
+int	 tg_str_token_char(int c);
 /* The well-formed UTF-8 sequence at s (len bytes available): returns its
  * length and sets *cp, or returns 0 when s does not start one (a stray
  * byte, truncated, overlong, a surrogate or past U+10FFFF). */
