@@ -250,9 +250,17 @@ conf_store_decl(struct conf_lex *lx, struct conf_tok *tok,
 			lim_snapshot(&c);
 			continue;
 		}
+		if (conf_tok_is(tok, "greylist-max-keys")) {
+			lim_next(&c);
+			if (lim_number(&c, "number of greylist records", 1000,
+			    1LL << 32, &v) == 0)
+				pol->grey_max_keys = (uint64_t)v;
+			continue;
+		}
 		if (!conf_tok_is(tok, "max-keys")) {
-			conf_tok_expected(lx, tok, "max-keys, snapshot, "
-			    "snapshot-interval or '}'");
+			conf_tok_expected(lx, tok, "max-keys, "
+			    "greylist-max-keys, snapshot, snapshot-interval or "
+			    "'}'");
 			lim_next(&c);
 			continue;
 		}
@@ -277,22 +285,23 @@ lim_key_attr_ok(enum tg_attr a)
 	    a != TG_A_RCPT_COUNT && a != TG_A_SIZE && !tg_attrs[a].param;
 }
 
-/* lim_key_part - ATTR, or for ip attributes ATTR/V4 or ATTR/V4/V6 */
-static int
-lim_key_part(struct lim *c, struct tg_limit *l)
+int
+conf_key_part(struct conf_lex *lx, struct conf_tok *tok,
+    struct tg_policy *pol, struct tg_limit_key *keys, size_t *nkeys)
 {
+	struct lim lc = { lx, tok, pol }, *c = &lc;
 	struct tg_limit_key *k;
 	char name[80], pr[48], *slash, *end;
 	long v4, v6;
 
 	if (c->tok->type != CONF_T_WORD)
 		return conf_tok_expected(c->lx, c->tok, "an attribute");
-	if (l->nkeys == TG_LIMIT_KEYS_MAX) {
+	if (*nkeys == TG_LIMIT_KEYS_MAX) {
 		conf_tok_err(c->lx, c->tok, "a key has at most %d parts",
 		    TG_LIMIT_KEYS_MAX);
 		return -1;
 	}
-	k = &l->keys[l->nkeys];
+	k = &keys[*nkeys];
 	tg_strlcpy(name, c->tok->text, sizeof name);
 	if ((slash = strchr(name, '/')) != NULL)
 		*slash++ = '\0';
@@ -326,10 +335,17 @@ lim_key_part(struct lim *c, struct tg_limit *l)
 		k->v4 = (int)v4;
 		k->v6 = (int)v6;
 	}
-	l->nkeys++;
+	(*nkeys)++;
 	tg_policy_use(c->pol, k->attr);
 	lim_next(c);
 	return 0;
+}
+
+/* lim_key_part - one part of a limit's key */
+static int
+lim_key_part(struct lim *c, struct tg_limit *l)
+{
+	return conf_key_part(c->lx, c->tok, c->pol, l->keys, &l->nkeys);
 }
 
 static int
@@ -344,6 +360,12 @@ lim_count(struct lim *c, struct tg_limit *l, int *have)
 		    (enum tg_rate_count)i)) == 0) {
 			l->count = (enum tg_rate_count)i;
 			l->stage = tg_rate_count_stage(l->count);
+			/* Bytes are the message's size: the glue must ask
+			 * the MTA for headers and body (tg_drive_needs), or
+			 * every message would count 0 (tollgate-test found
+			 * it: isp-outbound's bytes quota never tripped). */
+			if (l->count == TG_RATE_BYTES)
+				tg_policy_use(c->pol, TG_A_SIZE);
 			*have = 1;
 			lim_next(c);
 			return 0;

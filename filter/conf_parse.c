@@ -21,6 +21,7 @@
 #include "tg_diag.h"
 #include "tg_ip.h"
 #include "tg_content.h"
+#include "tg_dkim.h"
 #include "tg_policy.h"
 #include "tg_reply.h"
 #include "tg_table.h"
@@ -69,7 +70,8 @@ conf_pr(char *buf, size_t bufsz, const char *s)
 }
 
 
-enum conf_arg { CONF_ARG_NONE, CONF_ARG_REPLY, CONF_ARG_TEXT, CONF_ARG_HEADER };
+enum conf_arg { CONF_ARG_NONE, CONF_ARG_REPLY, CONF_ARG_TEXT, CONF_ARG_HEADER,
+	CONF_ARG_GREYLIST };
 
 static const struct conf_action_kw {
 	const char	*name;
@@ -88,6 +90,9 @@ static const struct conf_action_kw {
 	{ "add-header", TG_ACT_ADD_HEADER, CONF_ARG_HEADER, 0, 1,
 	    "header value" },
 	{ "warn", TG_ACT_WARN, CONF_ARG_TEXT, 0, 0, "text" },
+	{ "dkim-sign", TG_ACT_DKIM_SIGN, CONF_ARG_NONE, 0, 1, NULL },
+	/* Terminal only when it defers: last in its rule (below). */
+	{ "greylist", TG_ACT_GREYLIST, CONF_ARG_GREYLIST, 0, 1, NULL },
 };
 
 /* A quoted template (reply text, reason, header value, warn text). */
@@ -208,6 +213,11 @@ conf_action(struct conf_parser *p, struct tg_rule *r, const char **terminal)
 	}
 	if (kw->terminal && *terminal == NULL)
 		*terminal = kw->name;
+	if (r->nactions > 0 &&
+	    r->actions[r->nactions - 1].type == TG_ACT_GREYLIST)
+		conf_err(p, p->tok.line, p->tok.col, "greylist must be the "
+		    "last action of its rule (what follows it would run only "
+		    "when the mail passes)");
 	if (kw->message && p->stage >= 0 && p->stage < TG_STAGE_MAIL)
 		conf_err(p, p->tok.line, p->tok.col, "%s is not possible at "
 		    "stage %s: there is no message yet", kw->name,
@@ -234,6 +244,8 @@ conf_action(struct conf_parser *p, struct tg_rule *r, const char **terminal)
 		a->hname = conf_tok_take(&p->tok);
 		conf_next(p);
 		return conf_template(p, a, kw->what);
+	case CONF_ARG_GREYLIST:
+		return conf_grey_action(p->lx, &p->tok, p->pol, p->stage, a);
 	default:
 		return 0;
 	}
@@ -245,7 +257,8 @@ conf_is_statement(const struct conf_tok *t)
 	return conf_tok_is(t, "stage") || conf_tok_is(t, "table") ||
 	    conf_tok_is(t, "include") || conf_tok_is(t, "sasl") ||
 	    conf_tok_is(t, "authentication-results") || conf_tok_is(t, "set") ||
-	    conf_tok_is(t, "dnslist") || conf_tok_is(t, "mime");
+	    conf_tok_is(t, "dnslist") || conf_tok_is(t, "mime") ||
+	    conf_tok_is(t, "dkim-sign");
 }
 
 /* Skip to the next rule, the '}' closing the stage, or a statement.
@@ -269,7 +282,8 @@ static void
 conf_sync_top(struct conf_parser *p)
 {
 	while (p->tok.type != CONF_T_EOF && !conf_is_statement(&p->tok) &&
-	    !conf_tok_is(&p->tok, "limit") && !conf_tok_is(&p->tok, "store"))
+	    !conf_tok_is(&p->tok, "limit") && !conf_tok_is(&p->tok, "store") &&
+	    !conf_tok_is(&p->tok, "greylist"))
 		conf_next(p);
 }
 
@@ -601,6 +615,8 @@ conf_statement(struct conf_parser *p)
 		conf_limit_decl(p->lx, &p->tok, p->pol);
 	else if (conf_tok_is(&p->tok, "store"))
 		conf_store_decl(p->lx, &p->tok, p->pol);
+	else if (conf_tok_is(&p->tok, "greylist"))
+		conf_grey_decl(p->lx, &p->tok, p->pol);
 	else if (conf_tok_is(&p->tok, "set") ||
 	    conf_tok_is(&p->tok, "dnslist")) {
 		if ((conf_tok_is(&p->tok, "set") ?
@@ -610,6 +626,8 @@ conf_statement(struct conf_parser *p)
 	}
 	else if (conf_tok_is(&p->tok, "mime"))
 		conf_mime(p);
+	else if (conf_tok_is(&p->tok, "dkim-sign"))
+		conf_dkim_sign(p);
 	else if (p->tok.type == CONF_T_RBRACE) {
 		conf_err(p, p->tok.line, p->tok.col, "unbalanced '}'");
 		do	/* one error for "}}}" */
@@ -733,6 +751,8 @@ conf_finish(struct conf_parser *p)
 	for (size_t i = 0; i < p->ndecl; i++)
 		free(p->decl[i].name);
 	free(p->decl);
+	if (p->diag->errors == p->errors)
+		(void)tg_dkim_conf_finish(p->pol, p->diag);
 	if (p->diag->errors == p->errors)
 		(void)tg_dns_conf_finish(p->pol, p->diag);
 	if (p->diag->errors > p->errors) {

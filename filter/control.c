@@ -1,7 +1,8 @@
 /* control.c - the control socket: a unix stream socket where a client
  * writes one command line and reads the answer until the socket closes.
- * Commands: "metrics" (tg_metrics_format), and those of tg_rate_ctl()
- * (limits, show, reset), run against the published policy. Owns: the
+ * Commands: "metrics" (tg_metrics_format), those of tg_rate_ctl()
+ * (limits, show, reset) and of tg_grey_ctl() (greylists, greylist ...),
+ * run against the published policy. Owns: the
  * socket. Threads: one thread accepts and answers in turn, so a client
  * has CONTROL_TIMEOUT_MS to send its line and as long to take the answer
  * (the socket is non-blocking): one that stalls is dropped, and the next
@@ -21,6 +22,7 @@
 #include <unistd.h>
 
 #include "tg.h"
+#include "tg_grey.h"
 #include "tg_log.h"
 #include "tg_metrics.h"
 #include "tg_policy.h"
@@ -30,6 +32,7 @@
 
 #define CONTROL_LINE_MAX	1024
 #define CONTROL_TIMEOUT_MS	2000
+#define CONTROL_OUT_MAX		65536	/* an answer (greylist list) */
 
 static int	 control_fd = -1;
 static int	 control_pipe[2] = { -1, -1 };	/* stops the thread */
@@ -125,7 +128,7 @@ control_metrics(int fd)
 static void
 control_answer(int fd)
 {
-	char line[CONTROL_LINE_MAX], out[8192], pr[128];
+	char line[CONTROL_LINE_MAX], out[CONTROL_OUT_MAX], pr[128];
 	struct tg_policy *p;
 
 	if (control_read_line(fd, line, sizeof line) < 0)
@@ -135,7 +138,10 @@ control_answer(int fd)
 		return;
 	}
 	p = tg_policy_current();
-	(void)tg_rate_ctl(p, line, out, sizeof out);
+	if (strncmp(line, "greylist", 8) == 0)
+		(void)tg_grey_ctl(p, line, out, sizeof out);
+	else
+		(void)tg_rate_ctl(p, line, out, sizeof out);
 	tg_policy_unref(p);
 	tg_log_info("control: %s", tg_str_printable(pr, sizeof pr, line));
 	control_write(fd, out, strlen(out));
@@ -229,7 +235,7 @@ tg_control_stop(void)
 {
 	if (control_path == NULL)
 		return;
-	(void)write(control_pipe[1], "x", 1);
+	tg_pipe_wake(control_pipe[1], 'x');
 	(void)pthread_join(control_thread, NULL);
 	close(control_fd);
 	(void)unlink(control_path);

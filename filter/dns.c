@@ -148,6 +148,12 @@ tg_dns_free(struct tg_dns *d)
 	free(d);
 }
 
+void
+tg_dns_seed(struct tg_dns *d, const struct tg_dns_query *q)
+{
+	tg_dns_cache_seed(d->cache, q);
+}
+
 int
 tg_dns_timeout(const struct tg_dns *d)
 {
@@ -496,6 +502,7 @@ tg_dns_resolve(struct tg_dns *d, struct tg_dns_query *q, size_t n)
 	struct dns_batch b = { q, 0 };
 	struct dns_slot *slot;
 	ares_channel *ch;
+	uint64_t t0;
 	char *asked;
 
 	/* Which of q are looked up now, for the DNS error count and the
@@ -537,6 +544,7 @@ tg_dns_resolve(struct tg_dns *d, struct tg_dns_query *q, size_t n)
 		free(asked);
 		return TG_ERR_RETRY;
 	}
+	t0 = tg_metrics_now();
 	slot = tg_xcalloc(n, sizeof *slot);
 	for (size_t i = 0; i < n; i++) {
 		if (!asked[i])
@@ -548,6 +556,7 @@ tg_dns_resolve(struct tg_dns *d, struct tg_dns_query *q, size_t n)
 		    dns_callback, &slot[i]);
 	}
 	dns_wait(*ch, &b, deadline);
+	tg_metrics_latency(TG_M_LAT_DNS, t0);
 	if (b.pending > 0) {
 		tg_log_debug("dns: %zu of %zu lookups timed out after %d ms",
 		    b.pending, n, d->timeout_ms);

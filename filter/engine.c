@@ -16,7 +16,9 @@
 #include "tg_auth.h"
 #include "tg_check.h"
 #include "tg_content.h"
+#include "tg_dkim.h"
 #include "tg_engine.h"
+#include "tg_grey.h"
 #include "tg_log.h"
 #include "tg_metrics.h"
 #include "tg_ops.h"
@@ -24,120 +26,11 @@
 #include "tg_lookup.h"
 #include "tg_reply.h"
 #include "tg_session.h"
+#include "tg_trace.h"
+#include "engine_impl.h"
 
-#define ENGINE_TEXT_MAX	1024	/* an expanded template */
-
-/* What one evaluation needs besides the condition. */
-struct engine_ctx {
-	const struct tg_policy	*p;
-	const struct tg_session	*s;
-	enum tg_stage		 stage;
-	long long		 rcpt_count;	/* this recipient included */
-	struct tg_session	*rw;		/* the same session, for the
-						 * counters limits keep in it */
-	int			*dns_failed;	/* set when a DNS lookup failed */
-	struct tg_content_cur	 cur;		/* attachment being tested */
-};
-
-static const char *
-engine_str(const struct engine_ctx *c, const struct tg_expr *e)
-{
-	if (e->attr == TG_A_HEADER)
-		return tg_session_header(c->s, e->param);
-	if (e->attr == TG_A_HEADER_FROM)
-		return tg_session_header(c->s, "From");
-	if (e->attr == TG_A_HEADER_SENDER)
-		return tg_session_header(c->s, "Sender");
-	if (tg_content_attr(e->attr))
-		return tg_content_str(c->s, &c->cur, e);
-	return c->s->val[e->attr];
-}
-
-/* engine_num - the attribute's number; 0 if known, -1 if unknown. */
-static int
-engine_num(const struct engine_ctx *c, enum tg_attr a, long long *n)
-{
-	const struct tg_session *s = c->s;
-
-	switch (a) {
-	case TG_A_LISTENER_PORT:
-		*n = s->listener_port;
-		return *n >= 0 ? 0 : -1;
-	case TG_A_TLS_BITS:
-		*n = s->tls_bits;
-		return *n >= 0 ? 0 : -1;
-	case TG_A_SIZE_DECLARED:
-		*n = s->size_declared;
-		return 0;
-	case TG_A_SIZE:
-		*n = s->size;
-		return 0;
-	case TG_A_RCPT_COUNT:
-		*n = c->rcpt_count;
-		return 0;
-	case TG_A_DNSLIST_SCORE:	/* set by tg_check_eval() */
-		if (s->val[a] == NULL)
-			return -1;
-		*n = strtoll(s->val[a], NULL, 10);
-		return 0;
-	case TG_A_HEADER_COUNT:
-		*n = s->hdr_count;
-		return 0;
-	case TG_A_HEADER_BYTES:
-		*n = s->hdr_total;
-		return 0;
-	case TG_A_HEADER_LONGEST:
-		*n = s->hdr_longest;
-		return 0;
-	default:
-		return -1;
-	}
-}
-
-/* engine_ip - the attribute as an address; 0 if known, -1 if not. */
-static int
-engine_ip(const struct engine_ctx *c, enum tg_attr a, struct tg_ip *ip)
-{
-	if (a == TG_A_CLIENT_ADDRESS) {
-		if (!c->s->client_ip_ok)
-			return -1;
-		*ip = c->s->client_ip;
-		return 0;
-	}
-	if (c->s->val[a] == NULL)
-		return -1;
-	return tg_ip_parse(c->s->val[a], ip);
-}
-
-static int
-engine_bool(const struct engine_ctx *c, const struct tg_expr *e)
-{
-	const char *v;
-	long long n;
-
-	if (tg_content_attr(e->attr))
-		return tg_content_bool(c->s, &c->cur, e);
-	switch (e->attr) {
-	case TG_A_AUTHENTICATED:
-		v = c->s->val[TG_A_SASL_LOGIN];
-		return v != NULL && *v != '\0';
-	case TG_A_TLS:
-		v = c->s->val[TG_A_TLS_VERSION];
-		return v != NULL && *v != '\0';
-	case TG_A_SASL_ACCOUNT:
-		v = c->s->val[TG_A_SASL_CANONICAL];
-		if (v == NULL || *v == '\0')
-			return 0;
-		return tg_sasl_account(c->p->auth, v);
-	case TG_A_RCPT_ROUTED:
-		return c->s->rcpt_routed;
-	default:
-		if (tg_attrs[e->attr].type == TG_T_NUM)
-			return engine_num(c, e->attr, &n) == 0 && n != 0;
-		v = engine_str(c, e);
-		return v != NULL && *v != '\0';
-	}
-}
+#define ENGINE_TEXT_MAX	2048	/* an expanded template: room for an
+				 * Authentication-Results with 8 DKIM results */
 
 static int
 engine_cmp_result(enum tg_cmp cmp, int order)
@@ -284,9 +177,15 @@ engine_computed(const struct engine_ctx *c, const struct tg_expr *e)
 {
 	const char *why;
 
-	if (e->op < TG_E_BOOL || !tg_check_computed(e->attr) || c->p == NULL)
+	int dkim;
+
+	if (e->op < TG_E_BOOL || c->p == NULL)
 		return 0;
-	if (tg_check_eval(c->p, c->rw, e->attr, e->param, &why) == 0)
+	dkim = tg_dkim_attr(e->attr);
+	if (!dkim && !tg_check_computed(e->attr))
+		return 0;
+	if ((dkim ? tg_dkim_check(c->p, c->rw, e->attr, e->param, &why) :
+	    tg_check_eval(c->p, c->rw, e->attr, e->param, &why)) == 0)
 		return 0;
 	tg_log_warnx("%s: %s at line %d: %s", c->s->id,
 	    tg_attrs[e->attr].name, e->line, why);
@@ -294,20 +193,46 @@ engine_computed(const struct engine_ctx *c, const struct tg_expr *e)
 	return -1;
 }
 
+/* engine_leaf - a condition on an attribute or a limit: 1 true, 0 false,
+ * -1 cannot decide. */
+static inline int
+engine_leaf(const struct engine_ctx *c, const struct tg_expr *e)
+{
+	/* Facts of a part lost to malformed MIME: assume the worst. */
+	if (tg_content_suspicious(&c->cur, e))
+		return 1;
+	/* A header past the session's caps that could change the answer. */
+	if (tg_content_header_lost(c->rw, e))
+		return -1;
+	if (engine_computed(c, e) < 0)
+		return -1;
+
+	switch (e->op) {
+	case TG_E_BOOL:
+		return engine_bool(c, e);
+	case TG_E_CMP:
+		return engine_cmp(c, e);
+	case TG_E_IN_TABLE:
+		return engine_in_table(c, e);
+	case TG_E_IN_SET:
+		return engine_in_set(c, e);
+	case TG_E_MATCH:
+		return engine_match(c, e);
+	case TG_E_OWNED_BY:
+		return tg_auth_owned(c->p, c->s, e);
+	case TG_E_LIMIT:
+		return e->limit != NULL ? tg_rate_check(c->rw, e->limit,
+		    c->stage) : -1;
+	default:
+		return -1;
+	}
+}
+
 /* engine_expr - evaluate e: 1 true, 0 false, -1 cannot decide. */
 static int
 engine_expr(const struct engine_ctx *c, const struct tg_expr *e)
 {
 	int l, r;
-
-	/* Facts of a part lost to malformed MIME: assume the worst. */
-	if (e->op >= TG_E_BOOL && tg_content_suspicious(&c->cur, e))
-		return 1;
-	/* A header past the session's caps that could change the answer. */
-	if (e->op >= TG_E_BOOL && tg_content_header_lost(c->rw, e))
-		return -1;
-	if (engine_computed(c, e) < 0)
-		return -1;
 
 	switch (e->op) {
 	case TG_E_TRUE:
@@ -329,23 +254,13 @@ engine_expr(const struct engine_ctx *c, const struct tg_expr *e)
 	case TG_E_NOT:
 		l = engine_expr(c, e->left);
 		return l < 0 ? -1 : !l;
-	case TG_E_BOOL:
-		return engine_bool(c, e);
-	case TG_E_CMP:
-		return engine_cmp(c, e);
-	case TG_E_IN_TABLE:
-		return engine_in_table(c, e);
-	case TG_E_IN_SET:
-		return engine_in_set(c, e);
-	case TG_E_MATCH:
-		return engine_match(c, e);
-	case TG_E_OWNED_BY:
-		return tg_auth_owned(c->p, c->s, e);
-	case TG_E_LIMIT:
-		return e->limit != NULL ? tg_rate_check(c->rw, e->limit,
-		    c->stage) : -1;
+	default:
+		r = engine_leaf(c, e);
+		/* Tracing (tollgate-test -v) costs the daemon this test. */
+		if (c->s->trace != NULL)
+			tg_trace_leaf(c->s->trace, c, e, r);
+		return r;
 	}
-	return -1;
 }
 
 /* engine_var - value of a template variable, or NULL if unknown. */
@@ -354,6 +269,8 @@ engine_var(const struct tg_policy *p, struct tg_session *s,
     const struct tg_rule *r, const char *name, size_t len, char *buf,
     size_t bufsz)
 {
+	const char *v;
+
 #define IS(n)	(len == sizeof(n) - 1 && strncmp(name, n, len) == 0)
 	if (IS("client_address"))
 		return s->client_ip_ok ?
@@ -377,8 +294,14 @@ engine_var(const struct tg_policy *p, struct tg_session *s,
 	if (IS("listener"))
 		return s->val[TG_A_LISTENER_NAME] != NULL ?
 		    s->val[TG_A_LISTENER_NAME] : s->val[TG_A_LISTENER_PORT];
+	if (IS("greylist_wait"))
+		return tg_grey_wait_var(s, buf, bufsz);
 #undef IS
-	return p != NULL ? tg_check_var(p, s, name, len) : NULL;
+	if (p == NULL)
+		return NULL;
+	if ((v = tg_dkim_var(p, s, name, len)) != NULL)
+		return v;
+	return tg_check_var(p, s, name, len);
 }
 
 /* engine_expand - copy template t into out with ${variables} replaced.
@@ -467,6 +390,40 @@ engine_dry_run(const struct tg_session *s, const struct tg_rule *r,
 	engine_log_rule(s, r, what, text);
 }
 
+/* engine_greylist - the action greylist: 1 when it defers (v filled
+ * in: 451 4.7.1, or 451 4.3.0 when the store failed and the greylist
+ * fails closed), 0 when the mail passes and evaluation goes on. In a
+ * dry-run rule the state is kept and the deferral only logged. */
+static int
+engine_greylist(const struct tg_policy *p, struct tg_session *s,
+    const struct tg_rule *r, const struct tg_action_spec *a,
+    enum tg_stage stage, struct tg_verdict *v)
+{
+	char text[ENGINE_TEXT_MAX];
+
+	switch (tg_grey_apply(p, s, a->grey, stage, r->dry_run)) {
+	case TG_GREY_PASS:
+		if (r->dry_run)
+			v->dry_run = 1;
+		return 0;
+	case TG_GREY_FAIL:
+		tg_reply_internal(v, "Greylisting unavailable, try again "
+		    "later");
+		v->internal = 1;	/* enforced in dry runs */
+		break;
+	case TG_GREY_DEFER:
+		(void)engine_expand(p, s, r, a->text != NULL ? a->text :
+		    "Greylisted, please try again in ${greylist_wait} seconds",
+		    text, sizeof text);
+		/* RFC 6647 and the anchors: a deferral, never a 5xx. */
+		tg_reply_set(v, TG_ACT_TEMPFAIL, "451", "4.7.1", text);
+		v->greylisted = 1;
+		break;
+	}
+	tg_strlcpy(v->rule, r->name, sizeof v->rule);
+	return 1;
+}
+
 /* engine_apply - carry out a matched rule's actions. Returns 1 when one
  * was terminal (v filled in), 0 when evaluation goes on. */
 static int
@@ -477,8 +434,15 @@ engine_apply(const struct tg_policy *p, struct tg_session *s,
 
 	for (size_t i = 0; i < r->nactions; i++) {
 		const struct tg_action_spec *a = &r->actions[i];
-		int cut = engine_expand(p, s, r, a->text, text, sizeof text);
+		int cut;
 
+		/* Its reply needs the check's outcome first. */
+		if (a->type == TG_ACT_GREYLIST) {
+			if (engine_greylist(p, s, r, a, stage, v))
+				return 1;
+			continue;
+		}
+		cut = engine_expand(p, s, r, a->text, text, sizeof text);
 		if (r->dry_run) {
 			engine_dry_run(s, r, a, text);
 			v->dry_run = 1;
@@ -489,6 +453,12 @@ engine_apply(const struct tg_policy *p, struct tg_session *s,
 			continue;
 		case TG_ACT_WARN:
 			engine_log_rule(s, r, "warn:", text);
+			continue;
+		case TG_ACT_DKIM_SIGN:
+			/* Signed by the glue after every header change. */
+			tg_dkim_sign_request(s);
+			continue;
+		case TG_ACT_GREYLIST:	/* above */
 			continue;
 		case TG_ACT_ADD_HEADER:
 			/* A structured header cut short (an open quoted
@@ -600,7 +570,7 @@ engine_verdict_init(struct tg_verdict *v)
 	v->action = TG_ACT_CONTINUE;
 	v->code[0] = v->xcode[0] = v->text[0] = v->rule[0] = '\0';
 	v->limit[0] = '\0';
-	v->dry_run = v->internal = 0;
+	v->dry_run = v->internal = v->greylisted = 0;
 }
 
 /* engine_keep - a connect or helo refusal, kept for the later commands */
@@ -639,7 +609,11 @@ engine_stage(const struct tg_policy *p, struct tg_session *s,
 
 			tg_rate_clear_tripped(s);
 			dns_failed = 0;
+			if (s->trace != NULL)
+				tg_trace_rule(s->trace, r, -2);
 			m = engine_rule(&c, r);
+			if (s->trace != NULL)
+				tg_trace_rule(s->trace, r, m);
 			/* The verdict line names the limit that tripped. */
 			if (m != 0 && (lim = tg_rate_tripped(s)) != NULL)
 				tg_strlcpy(v->limit, lim, sizeof v->limit);
@@ -662,12 +636,21 @@ engine_stage(const struct tg_policy *p, struct tg_session *s,
 				    "tempfail 451 4.3.0");
 				break;
 			}
-			if (m == 1 && engine_apply(p, s, r, stage, v))
+			if (m == 1 && engine_apply(p, s, r, stage, v)) {
+				if (v->limit[0] != '\0' && !tg_ops_dry_run(p))
+					tg_metrics_limit(p, v->limit,
+					    v->action);
 				break;
+			}
 			if (m == 1 && !r->dry_run)	/* warn, add-header */
 				v->limit[0] = '\0';
 		}
-	}
+	} else if (s->trace != NULL && p != NULL)
+		tg_trace_note(s->trace, s->conn_accepted ? "accepted at "
+		    "connect: no rule runs for this connection" :
+		    stage >= TG_STAGE_HELO && s->helo_accepted ? "accepted "
+		    "at helo: no rule runs until the next HELO/EHLO" :
+		    "message accepted: no rule runs until its end");
 	/* Count what this stage accepted; a failed store may turn the
 	 * verdict into a tempfail. */
 	tg_rate_stage_end(p, s, stage, v);
@@ -678,8 +661,11 @@ engine_stage(const struct tg_policy *p, struct tg_session *s,
 	/* Count recipients at RCPT, not at EOM: limits must bite before
 	 * DATA. Refused recipients do not count. */
 	if (stage == TG_STAGE_RCPT && v->action != TG_ACT_REJECT &&
-	    v->action != TG_ACT_TEMPFAIL)
+	    v->action != TG_ACT_TEMPFAIL) {
 		s->rcpt_count++;
+		/* For greylisting at data or eom: the message's triplets. */
+		tg_grey_rcpt_note(p, s);
+	}
 	return v->action;
 }
 
@@ -693,6 +679,9 @@ tg_engine_eval(const struct tg_policy *p, struct tg_session *s,
 	 * changes its address. */
 	if (s->conn_verdict != NULL && stage > TG_STAGE_CONNECT) {
 		*v = *s->conn_verdict;
+		if (s->trace != NULL)
+			tg_trace_note(s->trace, "the connect refusal (rule %s) "
+			    "holds for the whole connection", v->rule);
 		return v->action;
 	}
 	if (stage == TG_STAGE_HELO) {
@@ -708,6 +697,9 @@ tg_engine_eval(const struct tg_policy *p, struct tg_session *s,
 		 * helo.valid" holds), and a refusal answers MAIL. */
 		tg_log_debug("%s: MAIL without HELO/EHLO: helo rules run "
 		    "with helo unknown", s->id);
+		if (s->trace != NULL)
+			tg_trace_note(s->trace, "MAIL without HELO/EHLO: the "
+			    "helo rules run first, with helo unknown");
 		s->helo_seen = 1;
 		(void)engine_stage(p, s, TG_STAGE_HELO, v);
 		if (v->action == TG_ACT_REJECT || v->action == TG_ACT_TEMPFAIL)
@@ -716,6 +708,9 @@ tg_engine_eval(const struct tg_policy *p, struct tg_session *s,
 	/* A HELO refusal holds until the next HELO/EHLO. */
 	if (s->helo_verdict != NULL && stage > TG_STAGE_HELO) {
 		*v = *s->helo_verdict;
+		if (s->trace != NULL)
+			tg_trace_note(s->trace, "the helo refusal (rule %s) "
+			    "holds until the next HELO/EHLO", v->rule);
 		return v->action;
 	}
 	return engine_stage(p, s, stage, v);

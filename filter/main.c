@@ -539,6 +539,7 @@ main_run(struct main_opts *o, const char *spec, struct main_started *st)
 	    PACKAGE_VERSION, spec, o->engine == MAIN_NATIVE ? "native" :
 	    "libmilter", o->dry_run ? " (dry run: no verdict is enforced)" :
 	    "");
+	tg_metrics_started();
 	tg_daemon_ready();
 	st->served = 1;
 	return main_serve(o);

@@ -17,8 +17,12 @@
 #include "tg_engine.h"
 #include "tg_log.h"
 #include "tg_metrics.h"
+#include "metrics_impl.h"
 
-#define METRICS_NACT	(TG_ACT_WARN + 1)
+#define METRICS_NACT	TG_ACT_COUNT	/* a rule's actions */
+#define METRICS_NVERDICT (TG_ACT_WARN + 1)	/* a stage's verdict: never
+						 * greylist (a deferral is a
+						 * tempfail) */
 
 struct tg_rule_stats {
 	struct tg_rule_stats	*next;
@@ -41,11 +45,12 @@ static const uint64_t metrics_bounds_us[] = {
 
 static atomic_ullong metrics_hist[TG_STAGE_COUNT][METRICS_NB + 1];
 static atomic_ullong metrics_sum_ns[TG_STAGE_COUNT];
-static atomic_ullong metrics_verdicts[TG_STAGE_COUNT][METRICS_NACT];
-static atomic_ullong metrics_dry[TG_STAGE_COUNT][METRICS_NACT];
+static atomic_ullong metrics_verdicts[TG_STAGE_COUNT][METRICS_NVERDICT];
+static atomic_ullong metrics_dry[TG_STAGE_COUNT][METRICS_NVERDICT];
 static atomic_llong metrics_open;
 static atomic_ullong metrics_sessions;
 static atomic_ullong metrics_errors[TG_M_ERROR_COUNT];
+static atomic_ullong metrics_grey[TG_M_GREY_COUNT];
 
 static pthread_mutex_t metrics_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct tg_rule_stats *metrics_rules;
@@ -95,6 +100,7 @@ tg_metrics_bind(struct tg_policy *p)
 			p->rules[s][i].stats = metrics_rule_find(
 			    (enum tg_stage)s, p->rules[s][i].name);
 	pthread_mutex_unlock(&metrics_lock);
+	metrics_ops_bind(p);
 }
 
 static int
@@ -146,7 +152,7 @@ tg_metrics_stage(enum tg_stage st, uint64_t start, enum tg_action a,
 	uint64_t ns = tg_metrics_now() - start, us = ns / 1000;
 	size_t b;
 
-	if ((unsigned)st >= TG_STAGE_COUNT || (unsigned)a >= METRICS_NACT)
+	if ((unsigned)st >= TG_STAGE_COUNT || (unsigned)a >= METRICS_NVERDICT)
 		return;
 	for (b = 0; b < METRICS_NB && us > metrics_bounds_us[b]; b++)
 		continue;
@@ -174,13 +180,14 @@ tg_metrics_error(enum tg_metric_error e)
 		INC(metrics_errors[e]);
 }
 
-/* A growing output buffer. */
-struct metrics_buf {
-	char	*s;
-	size_t	 len, cap;
-};
+void
+tg_metrics_grey(enum tg_metric_grey g)
+{
+	if ((unsigned)g < TG_M_GREY_COUNT)
+		INC(metrics_grey[g]);
+}
 
-static void TG_PRINTFLIKE(2, 3)
+void
 metrics_put(struct metrics_buf *b, const char *fmt, ...)
 {
 	va_list ap;
@@ -199,7 +206,7 @@ metrics_put(struct metrics_buf *b, const char *fmt, ...)
 	}
 }
 
-static void
+void
 metrics_help(struct metrics_buf *b, const char *name, const char *type,
     const char *help)
 {
@@ -207,7 +214,7 @@ metrics_help(struct metrics_buf *b, const char *name, const char *type,
 }
 
 /* metrics_label - a label value escaped as the format wants (\\ \" \n) */
-static const char *
+const char *
 metrics_label(char *dst, size_t dstsz, const char *v)
 {
 	size_t o = 0;
@@ -224,19 +231,42 @@ metrics_label(char *dst, size_t dstsz, const char *v)
 }
 
 static void
+metrics_fmt_grey(struct metrics_buf *b)
+{
+	static const char *const res[TG_M_GREY_COUNT] = {
+		"deferred", "retried_too_early", "passed_after_delay",
+		"passed_known", "allow_listed", "store_failed",
+	};
+
+	metrics_help(b, "tollgate_greylist_checks_total", "counter",
+	    "Greylisting checks by result: first attempts deferred, retries "
+	    "too early (deferred), retries after the delay (passed), triplets "
+	    "that passed before, clients on the auto-allow list, store "
+	    "failures.");
+	for (int i = 0; i < TG_M_GREY_COUNT; i++)
+		metrics_put(b, "tollgate_greylist_checks_total{result=\"%s\"} "
+		    "%llu\n", res[i], GET(metrics_grey[i]));
+	metrics_help(b, "tollgate_greylist_evictions_total", "counter",
+	    "Greylisting records not yet expired evicted from the full "
+	    "memory store (their mail is greylisted again).");
+	metrics_put(b, "tollgate_greylist_evictions_total %llu\n",
+	    GET(metrics_errors[TG_M_GREY_EVICTION]));
+}
+
+static void
 metrics_fmt_stages(struct metrics_buf *b)
 {
 	metrics_help(b, "tollgate_verdicts_total", "counter",
 	    "Stage verdicts carried out, by stage and action.");
 	for (int s = 0; s < TG_STAGE_COUNT; s++)
-		for (int a = 0; a < METRICS_NACT; a++)
+		for (int a = 0; a < METRICS_NVERDICT; a++)
 			metrics_put(b, "tollgate_verdicts_total{stage=\"%s\","
 			    "action=\"%s\"} %llu\n", tg_stage_name(s),
 			    tg_action_name(a), GET(metrics_verdicts[s][a]));
 	metrics_help(b, "tollgate_dry_run_verdicts_total", "counter",
 	    "Stage verdicts only logged because of a global dry run.");
 	for (int s = 0; s < TG_STAGE_COUNT; s++)
-		for (int a = 0; a < METRICS_NACT; a++)
+		for (int a = 0; a < METRICS_NVERDICT; a++)
 			metrics_put(b, "tollgate_dry_run_verdicts_total{stage="
 			    "\"%s\",action=\"%s\"} %llu\n", tg_stage_name(s),
 			    tg_action_name(a), GET(metrics_dry[s][a]));
@@ -336,8 +366,10 @@ tg_metrics_format(size_t *len)
 	    "Internal errors answered with 451 4.3.0.");
 	metrics_put(&b, "tollgate_internal_errors_total %llu\n",
 	    GET(metrics_errors[TG_M_INTERNAL_ERROR]));
+	metrics_fmt_grey(&b);
 	metrics_fmt_stages(&b);
 	metrics_fmt_rules(&b);
+	metrics_fmt_ops(&b);
 	*len = b.len;
 	return b.s;
 }
@@ -356,4 +388,5 @@ tg_metrics_shutdown(void)
 	metrics_rules = NULL;
 	metrics_nrules = 0;
 	pthread_mutex_unlock(&metrics_lock);
+	metrics_ops_shutdown();
 }

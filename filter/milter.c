@@ -1,20 +1,24 @@
-/* milter.c - the libmilter front end: libmilter's callbacks handed to the
- * shared driver (tg_drive.h), its answers turned into SMFIS_* codes and
- * smfi_setreply(), its header changes into smfi_* calls. With
- * milter_guard.c the only code that includes mfapi.h. Owns: nothing of its
- * own; each connection's struct tg_drive_conn is attached with
- * smfi_setpriv() at negotiate or connect and freed only in close.
- * Threads: libmilter's; callbacks of one connection never overlap. */
+/* milter.c - the libmilter glue, which with milter_guard.c is the only
+ * code that includes mfapi.h. Each callback hands what the MTA tells to
+ * the connection's struct tg_drive (drive.c: session, macros, engine,
+ * log lines), then turns the answer into an SMFIS_* code with
+ * smfi_setreply(), and the end-of-message effects into smfi_* calls.
+ * Owns: one struct tg_drive per connection (created at negotiate or
+ * connect, freed only in close), which pins one policy generation.
+ * Threads: callbacks of one connection never overlap; nothing here is
+ * shared between connections. */
 #include "config.h"
 
-#include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <libmilter/mfapi.h>
 
 #include "tg.h"
+#include "tg_dkim.h"
 #include "tg_drive.h"
+#include "tg_engine.h"
 #include "tg_log.h"
 #include "tg_policy.h"
 #include "milter.h"
@@ -22,108 +26,100 @@
 
 #define MILTER_ACTIONS	(SMFIF_ADDHDRS | SMFIF_QUARANTINE | SMFIF_CHGHDRS)
 
-/* The protocol's macro-list stages, in tg_drive_mstage order. */
+/* The macro stages of drive_macros.c's lists (tg_drive_symlist), as
+ * libmilter numbers them. */
 static const int milter_mstages[TG_DRIVE_M_COUNT] = {
-	SMFIM_CONNECT, SMFIM_HELO, SMFIM_ENVFROM, SMFIM_ENVRCPT, SMFIM_DATA,
-	SMFIM_EOM, SMFIM_EOH,
+	[TG_DRIVE_M_CONNECT] = SMFIM_CONNECT, [TG_DRIVE_M_HELO] = SMFIM_HELO,
+	[TG_DRIVE_M_MAIL] = SMFIM_ENVFROM, [TG_DRIVE_M_RCPT] = SMFIM_ENVRCPT,
+	[TG_DRIVE_M_DATA] = SMFIM_DATA, [TG_DRIVE_M_EOM] = SMFIM_EOM,
+	[TG_DRIVE_M_EOH] = SMFIM_EOH,
 };
 
+/* milter_setsymlists - ask for the driver's macro lists, at negotiate,
+ * of an MTA that offered SMFIF_SETSYMLIST; a failure is logged and the
+ * MTA's own lists stand */
+static void
+milter_setsymlists(SMFICTX *ctx, const struct tg_drive *d,
+    unsigned long steps)
+{
+	for (int i = 0; i < TG_DRIVE_M_COUNT; i++)
+		/* Nothing to ask for at a step not negotiated. */
+		if ((i != TG_DRIVE_M_EOH || (steps & SMFIP_NOEOH) == 0) &&
+		    smfi_setsymlist(ctx, milter_mstages[i],
+		    (char *)tg_drive_symlist((enum tg_drive_mstage)i)) !=
+		    MI_SUCCESS)
+			tg_log_warnx("%s: smfi_setsymlist failed", d->sess.id);
+}
+
+/* milter_symval - the drive's macro source: libmilter's value */
 static const char *
-milter_getmacro(void *fe, const char *name)
+milter_symval(void *ctx, const char *name)
 {
-	return smfi_getsymval(fe, (char *)name);
-}
-
-static int
-milter_addheader(void *fe, const char *name, const char *value)
-{
-	return smfi_addheader(fe, (char *)name, (char *)value) == MI_SUCCESS ?
-	    0 : -1;
-}
-
-static int
-milter_insheader(void *fe, int idx, const char *name, const char *value)
-{
-	return smfi_insheader(fe, idx, (char *)name, (char *)value) ==
-	    MI_SUCCESS ? 0 : -1;
-}
-
-static int
-milter_delheader(void *fe, const char *name, int idx)
-{
-	return smfi_chgheader(fe, (char *)name, idx, NULL) == MI_SUCCESS ?
-	    0 : -1;
-}
-
-static int
-milter_quarantine(void *fe, const char *reason)
-{
-	return smfi_quarantine(fe, (char *)reason) == MI_SUCCESS ? 0 : -1;
-}
-
-/* The SMFICTX is the front end's context: libmilter passes a new one to
- * no callback of the same connection, and the macros live in it. */
-static const struct tg_drive_mta milter_mta = {
-	milter_getmacro, milter_addheader, milter_insheader, milter_delheader,
-	milter_quarantine,
-};
-
-static struct tg_drive_conn *
-milter_conn_get(SMFICTX *ctx)
-{
-	struct tg_drive_conn *c = smfi_getpriv(ctx);
-
-	if (c != NULL)
-		c->fe = ctx;	/* the same, in every libmilter we know */
-	return c;
+	return smfi_getsymval(ctx, (char *)name);
 }
 
 /* milter_conn_new - per-connection state, attached to ctx */
-static struct tg_drive_conn *
+static struct tg_drive *
 milter_conn_new(SMFICTX *ctx)
 {
-	struct tg_drive_conn *c = tg_drive_open(&milter_mta, ctx, NULL);
+	struct tg_drive *d = tg_drive_open(NULL, milter_symval, ctx);
 
-	if (smfi_setpriv(ctx, c) != MI_SUCCESS) {
-		tg_log_warnx("%s: smfi_setpriv failed", c->sess.id);
-		tg_drive_close(c);
+	if (smfi_setpriv(ctx, d) != MI_SUCCESS) {
+		tg_log_warnx("%s: smfi_setpriv failed", d->sess.id);
+		tg_drive_close(d);
 		return NULL;
 	}
-	return c;
+	return d;
 }
 
-/* milter_answer - a driver answer as an SMFIS_* code, its reply (if any)
- * handed to libmilter. A failed smfi_setreply() is logged; the answer
- * stands (the MTA then uses its generic text). */
-static sfsistat
-milter_answer(SMFICTX *ctx, const struct tg_drive_conn *c,
-    enum tg_drive_answer a, const struct tg_drive_reply *rep)
+static struct tg_drive *
+milter_conn_get(SMFICTX *ctx)
 {
-	if ((a == TG_DRIVE_REJECT || a == TG_DRIVE_TEMPFAIL) &&
-	    rep->code[0] != '\0' && smfi_setreply(ctx, (char *)rep->code,
-	    (char *)rep->xcode, (char *)rep->text) != MI_SUCCESS)
-		tg_log_warnx("%s: smfi_setreply(%s %s) failed",
-		    c != NULL ? c->sess.id : "-", rep->code, rep->xcode);
+	return smfi_getpriv(ctx);
+}
+
+/* milter_setreply - hand a REJECT/TEMPFAIL reply to libmilter. A failure
+ * is logged; the verdict stands (the MTA then uses its generic text). */
+static void
+milter_setreply(SMFICTX *ctx, const char *id, const struct tg_verdict *v)
+{
+	struct tg_drive_reply rep;
+
+	tg_drive_reply(v, &rep);
+	if (smfi_setreply(ctx, rep.code, rep.xcode, rep.text) != MI_SUCCESS)
+		tg_log_warnx("%s: smfi_setreply(%s %s) failed", id, v->code,
+		    v->xcode);
+}
+
+/* milter_answer - the drive's answer as an SMFIS_* code */
+static sfsistat
+milter_answer(SMFICTX *ctx, const struct tg_drive *d, enum tg_answer a,
+    const struct tg_verdict *v)
+{
 	switch (a) {
-	case TG_DRIVE_REJECT:
+	case TG_ANS_REJECT:
+		milter_setreply(ctx, d->sess.id, v);
 		return SMFIS_REJECT;
-	case TG_DRIVE_TEMPFAIL:
+	case TG_ANS_TEMPFAIL:
+		milter_setreply(ctx, d->sess.id, v);
 		return SMFIS_TEMPFAIL;
-	case TG_DRIVE_DISCARD:
+	case TG_ANS_DISCARD:
 		return SMFIS_DISCARD;
 	default:
 		return SMFIS_CONTINUE;
 	}
 }
 
-/* milter_nostate - a callback without its connection state */
+/* milter_nostate - a callback without connection state (it could not be
+ * made): 451 4.3.0, never accept */
 static sfsistat
 milter_nostate(SMFICTX *ctx, enum tg_stage st)
 {
-	struct tg_drive_reply rep;
+	struct tg_verdict v;
 
-	return milter_answer(ctx, NULL, tg_drive_internal(NULL, st,
-	    "no state", &rep), &rep);
+	tg_drive_nostate(st, &v);
+	milter_setreply(ctx, "-", &v);
+	return SMFIS_TEMPFAIL;
 }
 
 static sfsistat
@@ -131,162 +127,216 @@ milter_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
     unsigned long f2, unsigned long f3, unsigned long *pf0,
     unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
 {
-	struct tg_drive_conn *c;
+	struct tg_drive *d;
 	unsigned long steps = SMFIP_NOUNKNOWN;
 	unsigned needs;
 
-	(void)f2;
-	(void)f3;
-	if ((c = milter_conn_new(ctx)) == NULL)
+	if ((d = milter_conn_new(ctx)) == NULL)
 		return SMFIS_ALL_OPTS;
 	/* Never SMFIP_NODATA: an inet socket then stalls ~40 ms per message
 	 * in Postfix (MTA-NOTES). Headers and body only when a rule of the
 	 * pinned policy reads them. */
-	needs = tg_drive_needs(c->policy);
+	needs = tg_drive_needs(d->policy);
 	if (!(needs & TG_DRIVE_NEED_HDRS))
 		steps |= SMFIP_NOHDRS | SMFIP_NOEOH;
 	if (!(needs & TG_DRIVE_NEED_BODY))
 		steps |= SMFIP_NOBODY;
+	/* Header values as received, leading white space included, when
+	 * DKIM will see them: its simple header canonicalisation needs it
+	 * (the session strips it; the values we add then carry their own). */
+	if (tg_dkim_wanted(d->policy))
+		steps |= SMFIP_HDR_LEADSPC;
 	*pf0 = (MILTER_ACTIONS | SMFIF_SETSYMLIST) & f0;
 	*pf1 = steps & f1;
+	d->leadspc = (*pf1 & SMFIP_HDR_LEADSPC) != 0;
 	*pf2 = *pf3 = 0;
-	c->neg = TG_DRIVE_NEED_HELO | TG_DRIVE_NEED_DATA;
+	/* Answers at HELO and DATA are always given. */
+	d->neg = TG_DRIVE_NEED_HELO | TG_DRIVE_NEED_DATA;
 	if ((*pf1 & SMFIP_NOHDRS) == 0)
-		c->neg |= TG_DRIVE_NEED_HDRS;
+		d->neg |= TG_DRIVE_NEED_HDRS;
 	if ((*pf1 & SMFIP_NOBODY) == 0)
-		c->neg |= TG_DRIVE_NEED_BODY;
-	if (!(f0 & SMFIF_SETSYMLIST))
-		return SMFIS_CONTINUE;
-	/* A failure is logged and the MTA's own lists stand. Nothing to
-	 * ask for at a step not negotiated. */
-	for (int i = 0; i < TG_DRIVE_M_COUNT; i++)
-		if ((i != TG_DRIVE_M_EOH || (*pf1 & SMFIP_NOEOH) == 0) &&
-		    smfi_setsymlist(ctx, milter_mstages[i],
-		    (char *)tg_drive_symlist(i)) != MI_SUCCESS)
-			tg_log_warnx("%s: smfi_setsymlist failed",
-			    c->sess.id);
+		d->neg |= TG_DRIVE_NEED_BODY;
+	if (f0 & SMFIF_SETSYMLIST)
+		milter_setsymlists(ctx, d, *pf1);
 	return SMFIS_CONTINUE;
 }
 
 static sfsistat
 milter_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
 {
-	struct tg_drive_conn *c;
-	struct tg_drive_reply rep;
+	struct tg_drive *d;
+	struct tg_verdict v;
 
-	if ((c = milter_conn_get(ctx)) == NULL &&
-	    (c = milter_conn_new(ctx)) == NULL) {
+	if ((d = milter_conn_get(ctx)) == NULL &&
+	    (d = milter_conn_new(ctx)) == NULL) {
 		tg_log_err("connect: no connection state; tempfail");
 		return SMFIS_TEMPFAIL;
 	}
-	rep.code[0] = '\0';	/* no reply text is possible at connect */
-	return milter_answer(ctx, c, tg_drive_connect(c, host, sa), &rep);
+	/* No reply text is possible at connect: a refusal is kept and
+	 * answered from HELO on; TEMPFAIL only without a policy. */
+	return tg_drive_connect_sa(d, host, sa, &v) == TG_ANS_CONTINUE ?
+	    SMFIS_CONTINUE : SMFIS_TEMPFAIL;
 }
 
 static sfsistat
 milter_helo(SMFICTX *ctx, char *helo)
 {
-	struct tg_drive_conn *c;
-	struct tg_drive_reply rep;
+	struct tg_drive *d;
+	struct tg_verdict v;
 
-	if ((c = milter_conn_get(ctx)) == NULL)
+	if ((d = milter_conn_get(ctx)) == NULL)
 		return milter_nostate(ctx, TG_STAGE_HELO);
-	return milter_answer(ctx, c, tg_drive_helo(c, helo, &rep), &rep);
+	return milter_answer(ctx, d, tg_drive_helo(d, helo, &v), &v);
 }
 
 static sfsistat
 milter_envfrom(SMFICTX *ctx, char **argv)
 {
-	struct tg_drive_conn *c;
-	struct tg_drive_reply rep;
+	struct tg_drive *d;
+	struct tg_verdict v;
 
-	if ((c = milter_conn_get(ctx)) == NULL)
+	if ((d = milter_conn_get(ctx)) == NULL)
 		return milter_nostate(ctx, TG_STAGE_MAIL);
-	return milter_answer(ctx, c, tg_drive_mail(c, argv, &rep), &rep);
+	/* A reload published since the last message applies from here. */
+	(void)tg_drive_repin(d, tg_policy_current());
+	return milter_answer(ctx, d, tg_drive_mail(d, argv, &v), &v);
 }
 
 static sfsistat
 milter_envrcpt(SMFICTX *ctx, char **argv)
 {
-	struct tg_drive_conn *c;
-	struct tg_drive_reply rep;
+	struct tg_drive *d;
+	struct tg_verdict v;
 
-	if ((c = milter_conn_get(ctx)) == NULL)
+	if ((d = milter_conn_get(ctx)) == NULL)
 		return milter_nostate(ctx, TG_STAGE_RCPT);
-	return milter_answer(ctx, c, tg_drive_rcpt(c, argv, &rep), &rep);
+	return milter_answer(ctx, d, tg_drive_rcpt(d, argv, &v), &v);
 }
 
 static sfsistat
 milter_data(SMFICTX *ctx)
 {
-	struct tg_drive_conn *c;
-	struct tg_drive_reply rep;
+	struct tg_drive *d;
+	struct tg_verdict v;
 
-	if ((c = milter_conn_get(ctx)) == NULL)
+	if ((d = milter_conn_get(ctx)) == NULL)
 		return milter_nostate(ctx, TG_STAGE_DATA);
-	return milter_answer(ctx, c, tg_drive_data(c, &rep), &rep);
+	return milter_answer(ctx, d, tg_drive_data(d, &v), &v);
 }
 
 static sfsistat
 milter_header(SMFICTX *ctx, char *name, char *value)
 {
-	struct tg_drive_conn *c;
+	struct tg_drive *d;
 
-	if ((c = milter_conn_get(ctx)) == NULL)
+	if ((d = milter_conn_get(ctx)) == NULL)
 		return milter_nostate(ctx, TG_STAGE_DATA);
-	tg_drive_header(c, name, value);
+	tg_drive_header(d, name, value != NULL ? value : "");
 	return SMFIS_CONTINUE;
 }
 
 static sfsistat
 milter_eoh(SMFICTX *ctx)
 {
-	if (milter_conn_get(ctx) == NULL)
+	struct tg_drive *d;
+
+	if ((d = milter_conn_get(ctx)) == NULL)
 		return milter_nostate(ctx, TG_STAGE_DATA);
+	tg_drive_eoh(d);
 	return SMFIS_CONTINUE;
 }
 
 static sfsistat
 milter_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 {
-	struct tg_drive_conn *c;
+	struct tg_drive *d;
 
-	if ((c = milter_conn_get(ctx)) == NULL)
+	if ((d = milter_conn_get(ctx)) == NULL)
 		return milter_nostate(ctx, TG_STAGE_DATA);
-	tg_drive_body(c, (const char *)chunk, len);
+	tg_drive_body(d, chunk, len);
 	return SMFIS_CONTINUE;
 }
+
+/* milter_hdr_put - smfi_addheader or smfi_insheader (at the top) with
+ * the value as the MTA expects it: with SMFIP_HDR_LEADSPC negotiated,
+ * the MTA writes "Name:" and the value as given, so the space after the
+ * colon is ours to put. */
+static int
+milter_hdr_put(SMFICTX *ctx, int ins, const char *name, const char *value)
+{
+	struct tg_drive *d = milter_conn_get(ctx);
+	char *v = d != NULL && d->leadspc ? tg_xasprintf(" %s", value) :
+	    (char *)value;
+	int rc = ins ? smfi_insheader(ctx, 0, (char *)name, v) :
+	    smfi_addheader(ctx, (char *)name, v);
+
+	if (v != value)
+		free(v);
+	return rc == MI_SUCCESS ? 0 : -1;
+}
+
+/* The effects of the end of a message, through libmilter. */
+static int
+milter_fx_add(void *ctx, const char *name, const char *value)
+{
+	return milter_hdr_put(ctx, 0, name, value);
+}
+
+static int
+milter_fx_quarantine(void *ctx, const char *reason)
+{
+	return smfi_quarantine(ctx, (char *)reason) == MI_SUCCESS ? 0 : -1;
+}
+
+static int
+milter_fx_remove(void *ctx, const char *name, unsigned index)
+{
+	return smfi_chgheader(ctx, (char *)name, (int)index, NULL) ==
+	    MI_SUCCESS ? 0 : -1;
+}
+
+static int
+milter_fx_insert(void *ctx, const char *name, const char *value)
+{
+	return milter_hdr_put(ctx, 1, name, value);
+}
+
+static const struct tg_drive_effects milter_fx = {
+	milter_fx_add, milter_fx_quarantine, milter_fx_remove,
+	milter_fx_insert,
+};
 
 static sfsistat
 milter_eom(SMFICTX *ctx)
 {
-	struct tg_drive_conn *c;
-	struct tg_drive_reply rep;
+	struct tg_drive *d;
+	struct tg_verdict v;
 
-	if ((c = milter_conn_get(ctx)) == NULL)
+	if ((d = milter_conn_get(ctx)) == NULL)
 		return milter_nostate(ctx, TG_STAGE_EOM);
-	return milter_answer(ctx, c, tg_drive_eom(c, &rep), &rep);
+	return milter_answer(ctx, d, tg_drive_eom(d, &milter_fx, ctx, &v),
+	    &v);
 }
 
 static sfsistat
 milter_abort(SMFICTX *ctx)
 {
-	struct tg_drive_conn *c;
+	struct tg_drive *d;
 
-	if ((c = milter_conn_get(ctx)) != NULL)
-		tg_drive_abort(c);
+	if ((d = milter_conn_get(ctx)) != NULL)
+		tg_drive_abort(d);
 	return SMFIS_CONTINUE;
 }
 
 static sfsistat
 milter_close(SMFICTX *ctx)
 {
-	struct tg_drive_conn *c;
+	struct tg_drive *d;
 
-	if ((c = milter_conn_get(ctx)) == NULL)
+	if ((d = milter_conn_get(ctx)) == NULL)
 		return SMFIS_CONTINUE;
 	(void)smfi_setpriv(ctx, NULL);
-	tg_drive_close(c);
+	tg_drive_close(d);
 	return SMFIS_CONTINUE;
 }
 
@@ -295,7 +345,7 @@ tg_milter_register(void)
 {
 	struct smfiDesc desc;
 
-	tg_drive_init();
+	tg_drive_ids_init();
 	memset(&desc, 0, sizeof desc);
 	desc.xxfi_name = "tollgate";
 	desc.xxfi_version = SMFI_VERSION;

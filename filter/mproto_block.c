@@ -2,16 +2,19 @@
  * under the pinned policy, so that the native engine runs them on a
  * worker (mproto_work.c) rather than on an event loop, which must never
  * wait: a rule at that stage reads a DNS check (client.ptr, client.rdns,
- * client.fcrdns, helo.resolves, dnslist, dnslist.score, spf) or the SASL
- * database (sasl.account), or a reply template names ${spf...}; or a
- * limit kept in Redis is read or counted at that stage, or holds are
- * given back to it (end of a message or of the connection). Everything
+ * client.fcrdns, helo.resolves, dnslist, dnslist.score, spf, dkim and
+ * dmarc) or the SASL database (sasl.account), or a reply template names
+ * ${spf...}; or a limit or a greylist kept in Redis is read or counted at
+ * that stage, or holds are given back to it (end of a message or of the
+ * connection); or DKIM verifies (key lookups) at end of message. Everything
  * else (tables, the memory store, MIME, regular expressions) is memory
  * and CPU only. Owns: nothing. Threads: pure; policies are read-only. */
 #include "config.h"
 
 #include <string.h>
 
+#include "tg_dkim.h"
+#include "tg_grey.h"
 #include "tg_policy.h"
 #include "tg_rate.h"
 #include "tg_store.h"
@@ -32,16 +35,22 @@ block_attr(enum tg_attr a)
 	case TG_A_SASL_ACCOUNT:
 		return 1;
 	default:
-		return 0;
+		return tg_dkim_attr(a);
 	}
+}
+
+/* block_ext_store - a store that is not the in-process one */
+static int
+block_ext_store(const struct tg_store *st)
+{
+	return st != NULL && strcmp(st->ops->name, "memory") != 0;
 }
 
 /* block_store - a limit's store is not the in-process one */
 static int
 block_store(const struct tg_limit *l)
 {
-	return l != NULL && l->store != NULL &&
-	    strcmp(l->store->ops->name, "memory") != 0;
+	return l != NULL && block_ext_store(l->store);
 }
 
 static int
@@ -66,16 +75,20 @@ block_expr(const struct tg_expr *e)
 	}
 }
 
-/* block_rule - a rule's condition, or a template of its actions that
- * asks for the SPF result (tg_check_var() evaluates it then) */
+/* block_rule - a rule's condition, a template of its actions that asks
+ * for the SPF result (tg_check_var() evaluates it then), or a greylist
+ * kept outside the process */
 static int
 block_rule(const struct tg_rule *r)
 {
 	if (block_expr(r->cond))
 		return 1;
 	for (size_t i = 0; i < r->nactions; i++)
-		if (r->actions[i].text != NULL &&
-		    strstr(r->actions[i].text, "${spf") != NULL)
+		if ((r->actions[i].text != NULL &&
+		    strstr(r->actions[i].text, "${spf") != NULL) ||
+		    (r->actions[i].type == TG_ACT_GREYLIST &&
+		    r->actions[i].grey != NULL &&
+		    block_ext_store(r->actions[i].grey->store)))
 			return 1;
 	return 0;
 }
@@ -93,6 +106,10 @@ mp_block_mask(const struct tg_policy *p)
 				m |= 1u << st;
 				break;
 			}
+	/* DKIM verification and DMARC look keys and records up at the end
+	 * of the message, whatever the rules read (Authentication-Results). */
+	if (tg_dkim_wanted(p))
+		m |= 1u << TG_STAGE_EOM;
 	/* MAIL without HELO runs the helo rules first (engine.c). */
 	if (m & 1u << TG_STAGE_HELO)
 		m |= 1u << TG_STAGE_MAIL;

@@ -75,7 +75,7 @@ struct mp_sess {
 	uint32_t		 pflags;	/* negotiated SMFIP_* */
 	uint32_t		 mta_pflags;	/* what the MTA offered */
 	int			 unixsock;	/* no Nagle: no-reply steps */
-	struct tg_drive_conn	*conn;		/* NULL before OPTNEG and after
+	struct tg_drive		*conn;		/* NULL before OPTNEG and after
 						 * QUIT_NC until CONNECT */
 	struct tg_policy	*negpol;	/* the policy negotiated for */
 	unsigned		 block;		/* mproto_block.c, for conn */

@@ -632,7 +632,7 @@ tg_mproto_start(int nloops, int maxworkers)
 		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
 			tg_log_warn("native engine: RLIMIT_NOFILE");
 	}
-	tg_drive_init();
+	tg_drive_ids_init();
 	if (mp_work_start(maxworkers, loop_done) != 0)
 		return -1;
 	pthread_mutex_lock(&loop.mu);

@@ -2,7 +2,8 @@
  * protocol's state machine (versions 2 to 6 as Postfix and Sendmail speak
  * them), option negotiation from what the pinned policy needs, macros per
  * stage, each command handed to the shared driver (tg_drive.h) and its
- * answer encoded, header changes and quarantine at end of message, and
+ * answer encoded (the reply through tg_drive_reply(), as the libmilter
+ * glue gives it), header changes and quarantine at end of message, and
  * SMFIC_QUIT_NC. It reads no socket: mproto_loop.c feeds it bytes and
  * writes what it queues in out; a command that may wait on the network
  * (mproto_block.c) is handed back to the loop, which runs it on a worker.
@@ -21,6 +22,7 @@
 #include <string.h>
 
 #include "tg.h"
+#include "tg_dkim.h"
 #include "tg_drive.h"
 #include "tg_log.h"
 #include "tg_policy.h"
@@ -51,41 +53,55 @@ mp_getmacro(void *fe, const char *name)
 	return mp_macros_get(((struct mp_sess *)fe)->mac, name);
 }
 
-/* The header changes: only at end of message (the driver calls them from
- * tg_drive_eom() only) and only the actions the MTA agreed to. */
+/* mp_hdr_put - SMFIR_ADDHEADER, or SMFIR_INSHEADER at the top, with the
+ * value as the MTA expects it: with SMFIP_HDR_LEADSPC negotiated, the MTA
+ * writes "Name:" and the value as given, so the space after the colon is
+ * ours to put (as milter.c does). */
 static int
-mp_addheader(void *fe, const char *name, const char *value)
+mp_hdr_put(struct mp_sess *s, char cmd, const char *name, const char *value)
 {
-	struct mp_sess *s = fe;
+	char *v;
+	int rc;
 
 	if (!(s->actions & MP_ACT_ADDHDRS) || *name == '\0')
 		return -1;
-	return mp_put_strs(&s->out, SMFIR_ADDHEADER, -1, name, value);
+	v = s->conn != NULL && s->conn->leadspc ?
+	    tg_xasprintf(" %s", value) : (char *)value;
+	rc = mp_put_strs(&s->out, cmd, cmd == SMFIR_INSHEADER ? 0 : -1, name,
+	    v);
+	if (v != value)
+		free(v);
+	return rc;
 }
 
+/* The end of message's changes: called from tg_drive_eom() only, and only
+ * the actions the MTA agreed to. */
 static int
-mp_insheader(void *fe, int idx, const char *name, const char *value)
+mp_fx_add(void *fe, const char *name, const char *value)
 {
-	struct mp_sess *s = fe;
-
-	if (!(s->actions & MP_ACT_ADDHDRS) || *name == '\0' || idx < 0)
-		return -1;
-	return mp_put_strs(&s->out, SMFIR_INSHEADER, idx, name, value);
+	return mp_hdr_put(fe, SMFIR_ADDHEADER, name, value);
 }
 
 static int
-mp_delheader(void *fe, const char *name, int idx)
+mp_fx_insert(void *fe, const char *name, const char *value)
+{
+	return mp_hdr_put(fe, SMFIR_INSHEADER, name, value);
+}
+
+static int
+mp_fx_remove(void *fe, const char *name, unsigned idx)
 {
 	struct mp_sess *s = fe;
 
 	/* An empty value removes the field. */
-	if (!(s->actions & MP_ACT_CHGHDRS) || *name == '\0' || idx < 0)
+	if (!(s->actions & MP_ACT_CHGHDRS) || *name == '\0' ||
+	    idx > INT32_MAX)
 		return -1;
-	return mp_put_strs(&s->out, SMFIR_CHGHEADER, idx, name, "");
+	return mp_put_strs(&s->out, SMFIR_CHGHEADER, (int)idx, name, "");
 }
 
 static int
-mp_quarantine(void *fe, const char *reason)
+mp_fx_quarantine(void *fe, const char *reason)
 {
 	struct mp_sess *s = fe;
 
@@ -94,13 +110,41 @@ mp_quarantine(void *fe, const char *reason)
 	return mp_put_strs(&s->out, SMFIR_QUARANTINE, -1, reason, NULL);
 }
 
-static const struct tg_drive_mta mp_mta = {
-	mp_getmacro, mp_addheader, mp_insheader, mp_delheader, mp_quarantine,
+static const struct tg_drive_effects mp_fx = {
+	mp_fx_add, mp_fx_quarantine, mp_fx_remove, mp_fx_insert,
 };
 
 /* ---- Sessions ---------------------------------------------------------- */
 
 static unsigned mp_mask(struct mp_sess *, const struct tg_policy *);
+
+/* mp_neg - the TG_DRIVE_NEED_* the negotiated steps allow: what the
+ * connection may need of a policy it moves to */
+static unsigned
+mp_neg(const struct mp_sess *s)
+{
+	unsigned neg = TG_DRIVE_NEED_ALL;
+
+	if (s->pflags & SMFIP_NOHDRS)
+		neg &= ~TG_DRIVE_NEED_HDRS;
+	if (s->pflags & SMFIP_NOBODY)
+		neg &= ~TG_DRIVE_NEED_BODY;
+	if (s->pflags & SMFIP_NR_HELO)
+		neg &= ~TG_DRIVE_NEED_HELO;
+	if (s->pflags & (SMFIP_NODATA | SMFIP_NR_DATA))
+		neg &= ~TG_DRIVE_NEED_DATA;
+	return neg;
+}
+
+/* mp_open - the driver's connection, pinning pin (NULL: the published
+ * policy), within the steps negotiated */
+static void
+mp_open(struct mp_sess *s, struct tg_policy *pin)
+{
+	s->conn = tg_drive_open(pin, mp_getmacro, s);
+	s->conn->neg = mp_neg(s);
+	s->conn->leadspc = (s->pflags & SMFIP_HDR_LEADSPC) != 0;
+}
 
 struct mp_sess *
 mp_sess_new(int fd, int unixsock)
@@ -356,35 +400,36 @@ mp_nr_flag(enum mp_state st)
  * its state, unless that step was negotiated as one without answers; a
  * refusal ends the message (except at RCPT, which refuses a recipient) */
 static void
-mp_answer(struct mp_sess *s, enum tg_drive_answer a,
-    const struct tg_drive_reply *rep)
+mp_answer(struct mp_sess *s, enum tg_answer a, const struct tg_verdict *v)
 {
 	uint32_t nr = mp_nr_flag(s->state);
-	char buf[sizeof rep->code + sizeof rep->xcode + sizeof rep->text + 4];
+	struct tg_drive_reply rep;
+	char buf[sizeof rep.code + sizeof rep.xcode + sizeof rep.text + 4];
 	size_t len;
 
-	if (a != TG_DRIVE_CONTINUE && s->state != MP_ST_RCPT)
+	if (a != TG_ANS_CONTINUE && s->state != MP_ST_RCPT)
 		s->state = MP_ST_HELO;
 	if (nr != 0 && (s->pflags & nr) != 0) {
-		if (a != TG_DRIVE_CONTINUE)
+		if (a != TG_ANS_CONTINUE)
 			tg_log_err("%s: an answer at a step negotiated "
 			    "without answers was dropped", s->conn != NULL ?
 			    s->conn->sess.id : "-");
 		return;
 	}
 	switch (a) {
-	case TG_DRIVE_REJECT:
-	case TG_DRIVE_TEMPFAIL:
-		if (rep == NULL || rep->code[0] == '\0') {
-			mp_put(&s->out, a == TG_DRIVE_REJECT ? SMFIR_REJECT :
+	case TG_ANS_REJECT:
+	case TG_ANS_TEMPFAIL:
+		if (v == NULL || v->code[0] == '\0') {
+			mp_put(&s->out, a == TG_ANS_REJECT ? SMFIR_REJECT :
 			    SMFIR_TEMPFAIL, NULL, 0);
 			break;
 		}
-		len = (size_t)snprintf(buf, sizeof buf, "%s %s %s", rep->code,
-		    rep->xcode, rep->text);
+		tg_drive_reply(v, &rep);
+		len = (size_t)snprintf(buf, sizeof buf, "%s %s %s", rep.code,
+		    rep.xcode, rep.text);
 		mp_put(&s->out, SMFIR_REPLYCODE, buf, len + 1);
 		break;
-	case TG_DRIVE_DISCARD:
+	case TG_ANS_DISCARD:
 		mp_put(&s->out, SMFIR_DISCARD, NULL, 0);
 		break;
 	default:
@@ -416,7 +461,8 @@ static enum mp_feed
 mp_optneg(struct mp_sess *s, const char *data, size_t len)
 {
 	uint32_t ver, act, proto, want = SMFIP_NOUNKNOWN;
-	unsigned needs, neg;
+	struct tg_policy *p;
+	unsigned needs;
 	unsigned char buf[12];
 
 	if (len < 12)
@@ -437,8 +483,8 @@ mp_optneg(struct mp_sess *s, const char *data, size_t len)
 		tg_policy_unref(s->negpol);
 		s->negpol = NULL;
 	}
-	s->conn = tg_drive_open(&mp_mta, s, NULL);
-	needs = tg_drive_needs(s->conn->policy);
+	p = tg_policy_current();
+	needs = tg_drive_needs(p);
 	if (!(needs & TG_DRIVE_NEED_HDRS))
 		want |= SMFIP_NOHDRS | SMFIP_NOEOH;
 	if (!(needs & TG_DRIVE_NEED_BODY))
@@ -454,21 +500,18 @@ mp_optneg(struct mp_sess *s, const char *data, size_t len)
 		if (needs & TG_DRIVE_NEED_BODY)
 			want |= SMFIP_NR_BODY;
 	}
+	/* Header values as received, leading white space included, when
+	 * DKIM will see them: its simple header canonicalisation needs it
+	 * (the driver strips it for the rest; the values we add then carry
+	 * their own). */
+	if (tg_dkim_wanted(p))
+		want |= SMFIP_HDR_LEADSPC;
 	s->mta_pflags = proto;
 	s->version = ver < SMFI_PROT_VERSION ? ver : SMFI_PROT_VERSION;
 	s->actions = (MP_ACTIONS | MP_ACT_SETSYMLIST) & act;
 	s->pflags = want & proto;
 	/* What the connection may need of a policy it moves to at MAIL. */
-	neg = 0;
-	if (!(s->pflags & SMFIP_NOHDRS))
-		neg |= TG_DRIVE_NEED_HDRS;
-	if (!(s->pflags & SMFIP_NOBODY))
-		neg |= TG_DRIVE_NEED_BODY;
-	if (!(s->pflags & SMFIP_NR_HELO))
-		neg |= TG_DRIVE_NEED_HELO;
-	if (!(s->pflags & (SMFIP_NODATA | SMFIP_NR_DATA)))
-		neg |= TG_DRIVE_NEED_DATA;
-	s->conn->neg = neg;
+	mp_open(s, p);
 	mp_set32(buf, s->version);
 	mp_set32(buf + 4, s->actions);
 	mp_set32(buf + 8, s->pflags);
@@ -504,24 +547,13 @@ static void
 mp_reopen(struct mp_sess *s)
 {
 	struct tg_policy *p = tg_policy_current();
-	unsigned neg = TG_DRIVE_NEED_HDRS | TG_DRIVE_NEED_BODY |
-	    TG_DRIVE_NEED_HELO | TG_DRIVE_NEED_DATA;
 
-	if (s->pflags & SMFIP_NOHDRS)
-		neg &= ~TG_DRIVE_NEED_HDRS;
-	if (s->pflags & SMFIP_NOBODY)
-		neg &= ~TG_DRIVE_NEED_BODY;
-	if (s->pflags & SMFIP_NR_HELO)
-		neg &= ~TG_DRIVE_NEED_HELO;
-	if (s->pflags & (SMFIP_NODATA | SMFIP_NR_DATA))
-		neg &= ~TG_DRIVE_NEED_DATA;
-	if ((tg_drive_needs(p) & ~neg) != 0 && s->negpol != NULL) {
+	if ((tg_drive_needs(p) & ~mp_neg(s)) != 0 && s->negpol != NULL) {
 		if (p != NULL)
 			tg_policy_unref(p);
 		p = tg_policy_ref(s->negpol);
 	}
-	s->conn = tg_drive_open(&mp_mta, s, p);
-	s->conn->neg = neg;
+	mp_open(s, p);
 }
 
 /* ---- Commands ---------------------------------------------------------- */
@@ -541,7 +573,7 @@ mp_stopped(struct mp_sess *s, char cmd)
 	case SMFIC_ABORT:
 		return MP_FEED_MORE;
 	default:
-		mp_answer(s, TG_DRIVE_TEMPFAIL, NULL);
+		mp_answer(s, TG_ANS_TEMPFAIL, NULL);
 		return MP_FEED_MORE;
 	}
 }
@@ -558,11 +590,11 @@ mp_args(const char *data, size_t len, char **argv)
 static enum mp_feed
 mp_exec(struct mp_sess *s, char cmd, const char *data, size_t len)
 {
-	struct tg_drive_reply rep;
+	struct tg_verdict v;
 	struct sockaddr_storage ss;
 	char *argv[MP_ARGS_MAX];
 	const char *host, *hv;
-	enum tg_drive_answer a;
+	enum tg_answer a;
 	int to, abort_first, known;
 
 	if ((to = mp_plan(s, cmd, &abort_first)) == MP_PLAN_IGNORE)
@@ -592,16 +624,18 @@ mp_exec(struct mp_sess *s, char cmd, const char *data, size_t len)
 		mp_macros_clear(s->mac, TG_DRIVE_M_CONNECT + 1);
 		if (s->conn == NULL)
 			mp_reopen(s);
-		a = tg_drive_connect(s->conn, host,
-		    known ? (const struct sockaddr *)&ss : NULL);
-		rep.code[0] = '\0';
-		mp_answer(s, a, &rep);
+		/* No reply text is possible at connect: a refusal is kept
+		 * and answered from HELO on; TEMPFAIL (the MTA's own 4xx)
+		 * only without a policy. */
+		a = tg_drive_connect_sa(s->conn, host,
+		    known ? (const struct sockaddr *)&ss : NULL, &v);
+		mp_answer(s, a, NULL);
 		return MP_FEED_MORE;
 	case SMFIC_HELO:
 		if (len == 0 || data[len - 1] != '\0')
 			return mp_bad(s, cmd, "HELO argument not terminated");
 		mp_macros_clear(s->mac, TG_DRIVE_M_HELO + 1);
-		mp_answer(s, tg_drive_helo(s->conn, data, &rep), &rep);
+		mp_answer(s, tg_drive_helo(s->conn, data, &v), &v);
 		return MP_FEED_MORE;
 	case SMFIC_MAIL:
 	case SMFIC_RCPT:
@@ -609,12 +643,16 @@ mp_exec(struct mp_sess *s, char cmd, const char *data, size_t len)
 			return mp_bad(s, cmd, "no address");
 		mp_macros_clear(s->mac, cmd == SMFIC_MAIL ?
 		    TG_DRIVE_M_MAIL + 1 : TG_DRIVE_M_RCPT + 1);
-		a = cmd == SMFIC_MAIL ? tg_drive_mail(s->conn, argv, &rep) :
-		    tg_drive_rcpt(s->conn, argv, &rep);
-		mp_answer(s, a, &rep);
+		/* A reload published since the last message applies from
+		 * MAIL on. */
+		if (cmd == SMFIC_MAIL)
+			(void)tg_drive_repin(s->conn, tg_policy_current());
+		a = cmd == SMFIC_MAIL ? tg_drive_mail(s->conn, argv, &v) :
+		    tg_drive_rcpt(s->conn, argv, &v);
+		mp_answer(s, a, &v);
 		return MP_FEED_MORE;
 	case SMFIC_DATA:
-		mp_answer(s, tg_drive_data(s->conn, &rep), &rep);
+		mp_answer(s, tg_drive_data(s->conn, &v), &v);
 		return MP_FEED_MORE;
 	case SMFIC_HEADER:
 		/* name NUL value NUL, the name not empty */
@@ -622,26 +660,27 @@ mp_exec(struct mp_sess *s, char cmd, const char *data, size_t len)
 		    (hv = memchr(data, '\0', len)) == data + len - 1)
 			return mp_bad(s, cmd, "malformed header");
 		tg_drive_header(s->conn, data, hv + 1);
-		mp_answer(s, TG_DRIVE_CONTINUE, NULL);
+		mp_answer(s, TG_ANS_CONTINUE, NULL);
 		return MP_FEED_MORE;
 	case SMFIC_EOH:
-		mp_answer(s, TG_DRIVE_CONTINUE, NULL);
+		tg_drive_eoh(s->conn);
+		mp_answer(s, TG_ANS_CONTINUE, NULL);
 		return MP_FEED_MORE;
 	case SMFIC_BODY:
 		tg_drive_body(s->conn, data, len);
-		mp_answer(s, TG_DRIVE_CONTINUE, NULL);
+		mp_answer(s, TG_ANS_CONTINUE, NULL);
 		return MP_FEED_MORE;
 	case SMFIC_BODYEOB:
 		/* A last piece of body may come with it. */
 		if (len > 0)
 			tg_drive_body(s->conn, data, len);
-		mp_answer(s, tg_drive_eom(s->conn, &rep), &rep);
+		mp_answer(s, tg_drive_eom(s->conn, &mp_fx, s, &v), &v);
 		return MP_FEED_MORE;
 	case SMFIC_ABORT:
 		tg_drive_abort(s->conn);
 		return MP_FEED_MORE;
 	case SMFIC_UNKNOWN:
-		mp_answer(s, TG_DRIVE_CONTINUE, NULL);
+		mp_answer(s, TG_ANS_CONTINUE, NULL);
 		return MP_FEED_MORE;
 	case SMFIC_QUIT_NC:
 		mp_sess_end(s, 1);

@@ -12,7 +12,9 @@
 
 #include "tg.h"
 #include "tg_auth.h"
+#include "tg_dkim.h"
 #include "tg_check.h"
+#include "tg_grey.h"
 #include "tg_ops.h"
 #include "tg_policy.h"
 #include "tg_rate.h"
@@ -76,10 +78,14 @@ policy_free(struct tg_policy *p)
 	for (size_t i = 0; i < p->nlimits; i++)
 		tg_limit_free(p->limits[i]);
 	free(p->limits);
+	for (size_t i = 0; i < p->ngreylists; i++)
+		tg_greylist_free(p->greylists[i]);
+	free(p->greylists);
 	for (size_t i = 0; i < p->nfiles; i++)
 		free(p->files[i]);
 	free(p->files);
 	tg_dns_conf_free(p->dns);
+	tg_dkim_conf_free(p->dkim);
 	free(p->path);
 	tg_auth_conf_free(p->auth);
 	free(p->mem_snapshot);
@@ -138,14 +144,17 @@ tg_policy_publish(struct tg_policy *p)
 {
 	struct tg_policy *old;
 
+	/* Numbered first: the metrics keep the generation in force. */
+	pthread_mutex_lock(&policy_lock);
+	if (p != NULL)
+		p->generation = ++policy_generation;
+	pthread_mutex_unlock(&policy_lock);
 	/* Settings that are process-wide take effect here, never at
 	 * load: log level, metrics, the memory store's cap. */
 	tg_ops_publish(p);
 	if (p != NULL)
 		tg_rate_publish(p);
 	pthread_mutex_lock(&policy_lock);
-	if (p != NULL)
-		p->generation = ++policy_generation;
 	old = policy_published;
 	policy_published = p;
 	pthread_mutex_unlock(&policy_lock);

@@ -83,7 +83,17 @@ tg_rate_count_stage(enum tg_rate_count c)
 void
 tg_rate_publish(const struct tg_policy *p)
 {
+	struct tg_store *grey;
+
 	tg_store_mem_set_max_keys(tg_store_memory(), p->mem_max_keys);
+	/* The greylist records' cap, when a greylist uses the store (or
+	 * did): a policy without greylisting creates none. */
+	if (p->ngreylists > 0 || p->grey_max_keys != 0)
+		grey = tg_store_memory_grey();
+	else
+		grey = tg_store_memory_grey_found();
+	if (grey != NULL)
+		tg_store_mem_set_max_keys(grey, p->grey_max_keys);
 }
 
 void
@@ -113,11 +123,11 @@ tg_limit_set_prefix(struct tg_limit *l)
 	l->prefixlen = strlen(l->prefix);
 }
 
-/* rate_ip_part - ip masked to its prefix, as "net/len", into buf (at
+/* tg_rate_key_ip - ip masked to its prefix, as "net/len", into buf (at
  * least 64 bytes). By hand: snprintf here was a fifth of a message's
  * instructions with per-network limits. */
-static void
-rate_ip_part(const struct tg_ip *ip, const struct tg_limit_key *k,
+void
+tg_rate_key_ip(const struct tg_ip *ip, const struct tg_limit_key *k,
     char *buf, size_t bufsz)
 {
 	struct tg_ip net = *ip;
@@ -170,7 +180,7 @@ rate_key_hash(const char *part, size_t n, char *out)
 	return TG_OK;
 }
 
-/* rate_key_add - append '|' and part to the key at *o. Lower case (keys
+/* tg_rate_key_part - append '|' and part to the key at *o. Lower case (keys
  * are case-insensitive, as rules are), with '\' and '|' escaped by a
  * '\', so that two tuples of parts never make the same key: "a|b" + "c"
  * is "a\|b|c", "a" + "b|c" is "a|b\|c". A part that would take more
@@ -178,8 +188,8 @@ rate_key_hash(const char *part, size_t n, char *out)
  * instead (rate_key_hash), which no written-out part can look like (its
  * '\' are doubled): a long value still counts, and every key fits.
  * TG_OK, or TG_ERR_TOOLONG when key (keysz bytes) has no room. */
-static int
-rate_key_add(char *key, size_t keysz, size_t *o, const char *part)
+int
+tg_rate_key_part(char *key, size_t keysz, size_t *o, const char *part)
 {
 	char hashed[RATE_KEY_HASHLEN + 1];
 	size_t n = strlen(part), len = n;
@@ -232,12 +242,12 @@ tg_rate_key(const struct tg_limit *l, const struct tg_session *s, char *key,
 				ip = s->client_ip;
 			else if (v == NULL || tg_ip_parse(v, &ip) != 0)
 				return 1;
-			rate_ip_part(&ip, k, part, sizeof part);
+			tg_rate_key_ip(&ip, k, part, sizeof part);
 			v = part;
 		}
 		if (v == NULL || *v == '\0')
 			return 1;
-		if (rate_key_add(key, keysz, &o, v) < 0)
+		if (tg_rate_key_part(key, keysz, &o, v) < 0)
 			return TG_ERR_TOOLONG;
 	}
 	return TG_OK;
@@ -443,10 +453,11 @@ tg_rate_stage_begin(struct tg_session *s)
 }
 
 /* rate_count_auto - count the event for the limits of this stage that no
- * rule reserved; returns a limit whose store failed closed, or NULL */
+ * rule reserved (refused: not those that do not count refused events;
+ * greylisted: none); returns a limit whose store failed closed, or NULL */
 static const struct tg_limit *
 rate_count_auto(const struct tg_policy *p, struct tg_session *s,
-    enum tg_stage stage, int refused)
+    enum tg_stage stage, int refused, int greylisted)
 {
 	struct tg_rate_state *st = rate_state(s);
 	const struct tg_limit *failed = NULL;
@@ -458,7 +469,8 @@ rate_count_auto(const struct tg_policy *p, struct tg_session *s,
 	for (size_t i = 0; i < p->nlimits; i++) {
 		const struct tg_limit *l = p->limits[i];
 
-		if (l->stage != stage || (refused && !l->count_refused))
+		if (l->stage != stage || greylisted ||
+		    (refused && !l->count_refused))
 			continue;
 		if ((m = rate_mark_find(st, l)) != NULL &&
 		    m->state != MARK_DENIED)
@@ -486,11 +498,15 @@ tg_rate_stage_end(const struct tg_policy *p, struct tg_session *s,
 	const struct tg_limit *failed = NULL;
 	int refused = v->action == TG_ACT_REJECT ||
 	    v->action == TG_ACT_TEMPFAIL;
+	/* A greylist deferral is the first half of a delivery that the
+	 * retry completes: charging it would count every legitimate first
+	 * message twice, so nothing is, count-refused limits included. */
+	int all = refused && v->greylisted;
 
 	if (p == NULL || (p->nlimits == 0 && s->rate == NULL))
 		return;
 	if (p->nlimits > 0)
-		failed = rate_count_auto(p, s, stage, refused);
+		failed = rate_count_auto(p, s, stage, refused, all);
 	if (failed != NULL && !refused) {
 		tg_reply_internal(v, "Rate limit store unavailable, try "
 		    "again later");
@@ -501,12 +517,12 @@ tg_rate_stage_end(const struct tg_policy *p, struct tg_session *s,
 	if (stage == TG_STAGE_EOM)
 		/* The message is decided: its recipients count when it was
 		 * accepted, or when asked to anyway. */
-		rate_drop_all(st, &st->txn, refused ? -1 : 0);
+		rate_drop_all(st, &st->txn, all ? 1 : refused ? -1 : 0);
 	for (size_t i = 0; i < st->stage.n; i++) {
 		struct rate_hold *h = &st->stage.v[i];
 
 		st->visits++;
-		if (refused && !h->count_refused) {
+		if (all || (refused && !h->count_refused)) {
 			rate_give_back(h);
 			free(h->key);
 		} else if (h->count == TG_RATE_RECIPIENTS)

@@ -14,6 +14,22 @@
 
 static pthread_mutex_t store_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct tg_store *store_list;
+/* tollgate-test: every store a policy names is the process's memory
+ * store, so that a test neither reads nor changes shared counters. */
+static int store_private;
+static unsigned store_substituted;
+
+void
+tg_store_set_private(int on)
+{
+	store_private = on;
+}
+
+unsigned
+tg_store_private_count(void)
+{
+	return store_substituted;
+}
 
 /* store_find - a registered store by spec; store_lock held */
 static struct tg_store *
@@ -41,11 +57,41 @@ tg_store_memory(void)
 }
 
 struct tg_store *
+tg_store_memory_grey(void)
+{
+	struct tg_store *s;
+
+	pthread_mutex_lock(&store_lock);
+	if ((s = store_find("memory-greylist")) == NULL) {
+		s = tg_store_mem_new_grey();
+		s->next = store_list;
+		store_list = s;
+	}
+	pthread_mutex_unlock(&store_lock);
+	return s;
+}
+
+struct tg_store *
+tg_store_memory_grey_found(void)
+{
+	struct tg_store *s;
+
+	pthread_mutex_lock(&store_lock);
+	s = store_find("memory-greylist");
+	pthread_mutex_unlock(&store_lock);
+	return s;
+}
+
+struct tg_store *
 tg_store_redis(const struct tg_redis_conf *c, const char **why)
 {
 	struct tg_store *s;
 	char *spec;
 
+	if (store_private) {
+		store_substituted++;
+		return tg_store_memory();
+	}
 	if (!tg_store_redis_available()) {
 		*why = "tollgate was built without hiredis "
 		    "(configure --with-redis)";

@@ -4,7 +4,11 @@
  * so a client cannot pick keys that all land in one shard. The store
  * holds at most max-keys counters in all; when full, a new key takes the
  * place of one that counts nothing, else of a little-used one (mem_evict):
- * never a refusal. Owns: every entry. Threads: all functions thread-safe;
+ * never a refusal. The same code keeps greylisting's records in a store of
+ * their own (tg_store_mem_new_grey(), store_mem_grey.c): a record expires
+ * at a time, and when full the one that expires first among the least
+ * recently used goes. Owns: every entry. Threads: all functions
+ * thread-safe;
  * the clock is set before the store is shared; the cap and the number of
  * keys are atomic, as a published policy sets the cap while sessions
  * count. */
@@ -31,14 +35,16 @@
 #define MEM_EVICT_LOOK		16	/* entries looked at to evict one */
 #define MEM_SWEEP_EVERY_MS	1000	/* whole-shard sweeps when full */
 #define MEM_LOG_EVERY_MS	60000	/* eviction log lines */
+#define MEM_REC			(-1)	/* window_ms of a record */
 
 struct mem_entry {
 	struct mem_entry *next;		/* in its bucket */
 	struct mem_entry *newer, *older; /* in its shard's order of use */
 	uint64_t	  hash;
-	int64_t		  window_ms;	/* 0: gauge */
-	int64_t		  newest;	/* newest slot */
-	int64_t		  n[MEM_RING];	/* slots; gauge: n[0] */
+	int64_t		  window_ms;	/* 0: gauge; MEM_REC: a record */
+	int64_t		  newest;	/* newest slot; record: expires */
+	int64_t		  n[MEM_RING];	/* slots; gauge: n[0]; record:
+					 * state, since, n */
 	char		  key[];
 };
 
@@ -63,6 +69,7 @@ struct mem_store {
 	atomic_int_least64_t logged_ms;	/* last eviction log line */
 	tg_clock_fn	  clock;
 	void		 *clock_arg;
+	int		  grey;		/* holds greylisting records */
 };
 
 int64_t
@@ -98,7 +105,7 @@ mem_slot_ms(int64_t window_ms)
 static void
 mem_roll(struct mem_entry *e, int64_t cur)
 {
-	if (e->window_ms == 0 || cur <= e->newest)
+	if (e->window_ms <= 0 || cur <= e->newest)
 		return;
 	if (cur - e->newest >= MEM_RING)
 		memset(e->n, 0, sizeof e->n);
@@ -119,13 +126,15 @@ mem_sum(const struct mem_entry *e)
 }
 
 /* mem_idle - nothing of e counts at now: a window whose slots have all
- * left it or been given back, a gauge at 0. Such an entry can go at any
- * time without changing a single answer. */
+ * left it or been given back, a gauge at 0, a record past its expiry.
+ * Such an entry can go at any time without changing a single answer. */
 static int
 mem_idle(struct mem_entry *e, int64_t now)
 {
 	int64_t cur;
 
+	if (e->window_ms == MEM_REC)
+		return e->newest <= now;
 	if (e->window_ms == 0)
 		return mem_sum(e) <= 0;
 	cur = now / mem_slot_ms(e->window_ms);
@@ -230,8 +239,11 @@ mem_grow(struct mem_shard *sh)
  * with the smallest count among those least recently used (the older of
  * equals). Small counts go first: an evicted key counts again from zero,
  * which matters for a key near its limit, not for one of the single
- * events a flood of new keys brings. Returns 1 when a counter that still
- * counted was evicted, 0 when only idle ones went, -1 when none could. */
+ * events a flood of new keys brings. For records the smallest is the one
+ * that expires first: a first attempt (kept for the retry window) before
+ * a triplet that passed (kept for weeks), the oldest first attempt first.
+ * Returns 1 when a counter that still counted was evicted, 0 when only
+ * idle ones went, -1 when none could. */
 static int
 mem_evict(struct mem_store *m, struct mem_shard *sh, int64_t now, int live)
 {
@@ -244,7 +256,7 @@ mem_evict(struct mem_store *m, struct mem_shard *sh, int64_t now, int live)
 			mem_drop(m, sh, e);
 			return 0;
 		}
-		v = mem_sum(e);
+		v = e->window_ms == MEM_REC ? e->newest : mem_sum(e);
 		if (victim == NULL || v < least) {
 			victim = e;
 			least = v;
@@ -315,7 +327,7 @@ mem_find(struct mem_store *m, struct mem_shard *sh, const char *key,
 	memcpy(e->key, key, len + 1);
 	e->hash = h;
 	e->window_ms = window_ms;
-	e->newest = window_ms != 0 ? now / mem_slot_ms(window_ms) : 0;
+	e->newest = window_ms > 0 ? now / mem_slot_ms(window_ms) : 0;
 	e->next = sh->b[h & (sh->nb - 1)];
 	sh->b[h & (sh->nb - 1)] = e;
 	mem_use(sh, e);
@@ -340,17 +352,27 @@ mem_evicted(struct mem_store *m, int64_t now)
 	int64_t last = atomic_load(&m->logged_ms);
 	uint64_t n;
 
-	tg_metrics_error(TG_M_STORE_EVICTION);
+	tg_metrics_error(m->grey ? TG_M_GREY_EVICTION : TG_M_STORE_EVICTION);
 	atomic_fetch_add(&m->evicted, 1);
 	if (now - last < MEM_LOG_EVERY_MS ||
 	    !atomic_compare_exchange_strong(&m->logged_ms, &last, now))
 		return;
 	n = atomic_exchange(&m->evicted, 0);
-	tg_log_err("memory store full (max-keys %llu): %llu counter(s) still "
-	    "counting evicted to make room for new keys since the last "
-	    "report; those keys count again from zero; raise store memory "
-	    "{ max-keys }", (unsigned long long)atomic_load(&m->max_keys),
-	    (unsigned long long)n);
+	if (m->grey)
+		tg_log_err("greylist memory store full (greylist-max-keys "
+		    "%llu): %llu record(s) not yet expired evicted to make "
+		    "room for new ones since the last report (first attempts "
+		    "first); their mail is greylisted again; raise store "
+		    "memory { greylist-max-keys }",
+		    (unsigned long long)atomic_load(&m->max_keys),
+		    (unsigned long long)n);
+	else
+		tg_log_err("memory store full (max-keys %llu): %llu counter(s) "
+		    "still counting evicted to make room for new keys since "
+		    "the last report; those keys count again from zero; "
+		    "raise store memory { max-keys }",
+		    (unsigned long long)atomic_load(&m->max_keys),
+		    (unsigned long long)n);
 }
 
 static int
@@ -570,7 +592,7 @@ mem_copy_shard(struct mem_shard *sh, int64_t now,
 			struct tg_store_mem_dump *x = &(*d)[n];
 			int64_t ms = mem_slot_ms(e->window_ms);
 
-			if (e->window_ms == 0 || mem_idle(e, now))
+			if (e->window_ms <= 0 || mem_idle(e, now))
 				continue;
 			x->key = tg_xstrdup(e->key);
 			x->window_ms = e->window_ms;
@@ -650,6 +672,113 @@ tg_store_mem_restore(struct tg_store *st, const char *key, int64_t window_ms,
 static const struct tg_store_ops mem_ops = {
 	"memory", mem_add, mem_get, mem_release, mem_reset, mem_free,
 };
+
+/* mem_rec_get - a record entry's fields */
+static void
+mem_rec_get(const struct mem_entry *e, struct tg_store_rec *r)
+{
+	r->expires = e->newest;
+	r->state = e->n[0];
+	r->since = e->n[1];
+	r->n = e->n[2];
+}
+
+int
+tg_store_mem_rec(struct tg_store *st, const char *key, int create,
+    int (*fn)(struct tg_store_rec *, int64_t now, void *), void *arg)
+{
+	struct mem_store *m = (struct mem_store *)st;
+	uint64_t h = mem_hash(m, key);
+	struct mem_shard *sh = mem_shard(m, h);
+	int64_t now = m->clock(m->clock_arg);
+	struct tg_store_rec r;
+	struct mem_entry *e;
+	int evicted = 0, rc;
+
+	pthread_mutex_lock(&sh->lock);
+	if ((e = mem_find(m, sh, key, h, MEM_REC, now, create == 2 ?
+	    MEM_CREATE_IDLE : create ? MEM_CREATE : MEM_LOOKUP,
+	    &evicted)) == NULL) {
+		pthread_mutex_unlock(&sh->lock);
+		return create ? TG_ERR_FULL : 0;
+	}
+	if (e->window_ms != MEM_REC || mem_idle(e, now)) {
+		/* New, past its expiry, or a counter's key: a new record. */
+		if (!create) {
+			pthread_mutex_unlock(&sh->lock);
+			return 0;
+		}
+		memset(e->n, 0, sizeof e->n);
+		e->window_ms = MEM_REC;
+		e->newest = 0;
+	}
+	mem_rec_get(e, &r);
+	if ((rc = fn(&r, now, arg)) > 0) {
+		e->newest = r.expires;
+		e->n[0] = r.state;
+		e->n[1] = r.since;
+		e->n[2] = r.n;
+	} else
+		mem_remove(m, sh, key, h);
+	pthread_mutex_unlock(&sh->lock);
+	if (evicted)
+		mem_evicted(m, now);
+	return rc;
+}
+
+int
+tg_store_mem_each_rec(struct tg_store *st, const char *prefix,
+    int (*fn)(const struct tg_store_mem_rec_dump *, void *), void *arg)
+{
+	struct mem_store *m = (struct mem_store *)st;
+	struct tg_store_mem_rec_dump *d;
+	size_t plen = prefix != NULL ? strlen(prefix) : 0, n;
+	struct mem_entry *e;
+	int rc = TG_OK;
+	int64_t now;
+
+	for (int s = 0; s < MEM_SHARDS && rc == TG_OK; s++) {
+		struct mem_shard *sh = &m->shard[s];
+
+		/* Copied under the lock, fn called without it (it may log,
+		 * write a file or call the store). */
+		pthread_mutex_lock(&sh->lock);
+		now = m->clock(m->clock_arg);
+		d = sh->nkeys > 0 ? tg_xcalloc(sh->nkeys, sizeof *d) : NULL;
+		n = 0;
+		for (size_t i = 0; i < sh->nb; i++)
+			for (e = sh->b[i]; e != NULL; e = e->next) {
+				if (e->window_ms != MEM_REC ||
+				    mem_idle(e, now) || (plen > 0 &&
+				    strncmp(e->key, prefix, plen) != 0))
+					continue;
+				d[n].key = tg_xstrdup(e->key);
+				mem_rec_get(e, &d[n].rec);
+				n++;
+			}
+		pthread_mutex_unlock(&sh->lock);
+		for (size_t i = 0; i < n; i++) {
+			if (rc == TG_OK)
+				rc = fn(&d[i], arg) < 0 ? -1 : TG_OK;
+			free((char *)d[i].key);
+		}
+		free(d);
+	}
+	return rc;
+}
+
+struct tg_store *
+tg_store_mem_new_grey(void)
+{
+	struct tg_store *st = tg_store_mem_new();
+	struct mem_store *m = (struct mem_store *)st;
+
+	m->grey = 1;
+	m->base.grey = &tg_store_mem_grey_ops;
+	free(m->base.spec);
+	m->base.spec = tg_xstrdup("memory-greylist");
+	return st;
+}
 
 struct tg_store *
 tg_store_mem_new(void)

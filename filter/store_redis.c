@@ -1,9 +1,11 @@
 /* store_redis.c - counters in Redis, shared by every MTA that points at
  * the same server. Each operation is one EVALSHA of a Lua script, atomic
  * in the server; the server's clock places events in slots, so MTAs with
- * skewed clocks still agree. Owns: a bounded pool of connections.
- * Threads: the pool is guarded by a mutex; a call uses its connection
- * alone and never waits longer than the configured timeout. */
+ * skewed clocks still agree. The connection pool and the script calls
+ * serve greylisting too (store_redis_grey.c, store_redis_impl.h). Owns: a
+ * bounded pool of connections. Threads: the pool is guarded by a mutex; a
+ * call uses its connection alone and never waits longer than the
+ * configured timeout. */
 #include "config.h"
 
 #include <pthread.h>
@@ -17,7 +19,9 @@
 
 #include "tg.h"
 #include "tg_log.h"
+#include "tg_metrics.h"
 #include "tg_store.h"
+#include "store_redis_impl.h"
 
 #define REDIS_BACKOFF_MIN_MS	100
 #define REDIS_BACKOFF_MAX_MS	5000
@@ -59,20 +63,10 @@ static const char redis_script[] =
 "redis.call('PEXPIRE', k, ttl)\n"
 "return {v + d, cur, 1}\n";
 
-struct redis_store {
-	struct tg_store	 base;		/* first member */
-	struct tg_redis_conf conf;	/* own copies */
-	char		 host[256];
-	int		 port;
-	const char	*unixpath;	/* into conf.address, or NULL */
-	pthread_mutex_t	 lock;
-	pthread_cond_t	 cv;
-	redisContext	**idle;
-	int		 nidle, nopen;
-	int64_t		 down_until;	/* ms: fail fast till then */
-	int64_t		 backoff_ms;
-	int		 down;		/* logged as down */
-	char		 sha[64];	/* of redis_script, once loaded */
+/* The scripts, loaded on every new connection. */
+static const char *const redis_scripts[REDIS_NSCRIPTS] = {
+	[REDIS_SCRIPT_COUNTER] = redis_script,
+	[REDIS_SCRIPT_GREY] = tg_redis_grey_script,
 };
 
 int
@@ -158,17 +152,19 @@ redis_connect(struct redis_store *r, char *err, size_t errsz)
 		if (!ok)
 			goto fail;
 	}
-	rep = redisCommand(c, "SCRIPT LOAD %s", redis_script);
-	ok = redis_ok_reply(rep, "SCRIPT LOAD", err, errsz) &&
-	    rep->type == REDIS_REPLY_STRING;
-	if (ok) {
-		pthread_mutex_lock(&r->lock);
-		tg_strlcpy(r->sha, rep->str, sizeof r->sha);
-		pthread_mutex_unlock(&r->lock);
+	for (int i = 0; i < REDIS_NSCRIPTS; i++) {
+		rep = redisCommand(c, "SCRIPT LOAD %s", redis_scripts[i]);
+		ok = redis_ok_reply(rep, "SCRIPT LOAD", err, errsz) &&
+		    rep->type == REDIS_REPLY_STRING;
+		if (ok) {
+			pthread_mutex_lock(&r->lock);
+			tg_strlcpy(r->sha[i], rep->str, sizeof r->sha[i]);
+			pthread_mutex_unlock(&r->lock);
+		}
+		freeReplyObject(rep);
+		if (!ok)
+			goto fail;
 	}
-	freeReplyObject(rep);
-	if (!ok)
-		goto fail;
 	return c;
 fail:
 	if (c != NULL)
@@ -176,10 +172,10 @@ fail:
 	return NULL;
 }
 
-/* redis_get_conn - a connection from the pool, a new one, or NULL after at
- * most the timeout (Redis down or every connection busy). */
-static redisContext *
-redis_get_conn(struct redis_store *r, int *reused)
+/* tg_redis_get_conn - a connection from the pool, a new one, or NULL
+ * after at most the timeout (Redis down or every connection busy). */
+redisContext *
+tg_redis_get_conn(struct redis_store *r, int *reused)
 {
 	struct timespec until;
 	redisContext *c;
@@ -224,9 +220,9 @@ redis_get_conn(struct redis_store *r, int *reused)
 	return c;
 }
 
-/* redis_put_conn - back to the pool when it worked, else closed */
-static void
-redis_put_conn(struct redis_store *r, redisContext *c, const char *err)
+/* tg_redis_put_conn - back to the pool when it worked, else closed */
+void
+tg_redis_put_conn(struct redis_store *r, redisContext *c, const char *err)
 {
 	pthread_mutex_lock(&r->lock);
 	if (err == NULL) {
@@ -255,45 +251,75 @@ redis_stale(const redisContext *c, int reused)
 	    strstr(c->errstr, "temporarily") == NULL));
 }
 
-/* redis_eval - run the script once; out gets {value, slot, added}. */
-static int
-redis_eval(struct redis_store *r, const char *key, int64_t window_ms,
-    const char *op, int64_t delta, int64_t max, int64_t slot, int64_t out[3])
+/* redis_drop_idle - c, from the pool, was closed by the server: so were
+ * the other idle ones (it restarted), which a retry must not take.
+ * Closing a socket is quick enough to do under the lock. */
+static void
+redis_drop_idle(struct redis_store *r, redisContext *c)
 {
+	pthread_mutex_lock(&r->lock);
+	r->nopen--;
+	while (r->nidle > 0) {
+		redisFree(r->idle[--r->nidle]);
+		r->nopen--;
+	}
+	pthread_mutex_unlock(&r->lock);
+	redisFree(c);
+}
+
+int
+tg_redis_eval(struct redis_store *r, int script, size_t nkeys,
+    const char *const *keys, size_t nargs, const char *const *args,
+    redisReply **out)
+{
+	size_t argc = 3 + nkeys + nargs, plen = strlen(r->conf.prefix);
+	const char **argv = tg_xcalloc(argc, sizeof *argv);
+	size_t *argvlen = tg_xcalloc(argc, sizeof *argvlen);
+	char sha[64], n[24], err[256], **pk = tg_xcalloc(nkeys + 1,
+	    sizeof *pk);
 	redisContext *c;
 	redisReply *rep;
-	char sha[64], err[256];
 	int rc = TG_ERR_RETRY, reused, tries = 0;
+	uint64_t t0 = tg_metrics_now();
 
+	*out = NULL;
+	snprintf(n, sizeof n, "%zu", nkeys);
+	argv[2] = n;
+	for (size_t i = 0; i < nkeys; i++) {
+		size_t kl = strlen(keys[i]);
+
+		pk[i] = tg_xmalloc(plen + kl + 1);
+		memcpy(pk[i], r->conf.prefix, plen);
+		memcpy(pk[i] + plen, keys[i], kl + 1);
+		argv[3 + i] = pk[i];
+	}
+	for (size_t i = 0; i < nargs; i++)
+		argv[3 + nkeys + i] = args[i];
+	for (size_t i = 2; i < argc; i++)
+		argvlen[i] = strlen(argv[i]);
 again:
-	if ((c = redis_get_conn(r, &reused)) == NULL)
-		return TG_ERR_RETRY;
+	if ((c = tg_redis_get_conn(r, &reused)) == NULL)
+		goto done;
 	pthread_mutex_lock(&r->lock);
-	tg_strlcpy(sha, r->sha, sizeof sha);
+	tg_strlcpy(sha, r->sha[script], sizeof sha);
 	pthread_mutex_unlock(&r->lock);
-	rep = redisCommand(c, "EVALSHA %s 1 %s%s %lld %s %lld %lld %lld", sha,
-	    r->conf.prefix, key, (long long)window_ms, op, (long long)delta,
-	    (long long)max, (long long)slot);
+	argv[0] = "EVALSHA";
+	argv[1] = sha;
+	argvlen[0] = 7;
+	argvlen[1] = strlen(sha);
+	rep = redisCommandArgv(c, (int)argc, argv, argvlen);
 	if (rep != NULL && rep->type == REDIS_REPLY_ERROR &&
 	    strncmp(rep->str, "NOSCRIPT", 8) == 0) {
 		/* The server lost its scripts (SCRIPT FLUSH): send it. */
 		freeReplyObject(rep);
-		rep = redisCommand(c, "EVAL %s 1 %s%s %lld %s %lld %lld %lld",
-		    redis_script, r->conf.prefix, key, (long long)window_ms,
-		    op, (long long)delta, (long long)max, (long long)slot);
+		argv[0] = "EVAL";
+		argv[1] = redis_scripts[script];
+		argvlen[0] = 4;
+		argvlen[1] = strlen(argv[1]);
+		rep = redisCommandArgv(c, (int)argc, argv, argvlen);
 	}
 	if (rep == NULL && redis_stale(c, reused) && tries++ == 0) {
-		pthread_mutex_lock(&r->lock);
-		r->nopen--;
-		/* The server closed this one, so it closed the other idle
-		 * ones too (it restarted): the retry must not take one of
-		 * them. Closing a socket is quick enough to do here. */
-		while (r->nidle > 0) {
-			redisFree(r->idle[--r->nidle]);
-			r->nopen--;
-		}
-		pthread_mutex_unlock(&r->lock);
-		redisFree(c);
+		redis_drop_idle(r, c);
 		goto again;
 	}
 	if (rep == NULL)
@@ -301,18 +327,52 @@ again:
 		    "no reply");
 	else if (rep->type == REDIS_REPLY_ERROR)
 		snprintf(err, sizeof err, "%s", rep->str);
-	else if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 3)
-		snprintf(err, sizeof err, "unexpected reply to EVALSHA");
-	else {
+	else
+		rc = TG_OK;
+	/* An error reply leaves the connection usable, but a script error
+	 * means the server is not what we expect: treat all alike. */
+	tg_redis_put_conn(r, c, rc == TG_OK ? NULL : err);
+	if (rc == TG_OK)
+		*out = rep;
+	else
+		freeReplyObject(rep);
+done:
+	tg_metrics_latency(TG_M_LAT_REDIS, t0);
+	for (size_t i = 0; i < nkeys; i++)
+		free(pk[i]);
+	free(pk);
+	free(argv);
+	free(argvlen);
+	return rc;
+}
+
+/* redis_eval - run the counter script once; out gets {value, slot,
+ * added}. */
+static int
+redis_eval(struct redis_store *r, const char *key, int64_t window_ms,
+    const char *op, int64_t delta, int64_t max, int64_t slot, int64_t out[3])
+{
+	char a[4][24];
+	const char *args[5] = { a[0], op, a[1], a[2], a[3] };
+	redisReply *rep;
+	int rc;
+
+	snprintf(a[0], sizeof a[0], "%lld", (long long)window_ms);
+	snprintf(a[1], sizeof a[1], "%lld", (long long)delta);
+	snprintf(a[2], sizeof a[2], "%lld", (long long)max);
+	snprintf(a[3], sizeof a[3], "%lld", (long long)slot);
+	if ((rc = tg_redis_eval(r, REDIS_SCRIPT_COUNTER, 1, &key, 5, args,
+	    &rep)) != TG_OK)
+		return rc;
+	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 3) {
+		tg_log_err("redis %s: unexpected reply to the counter script",
+		    r->conf.address);
+		rc = TG_ERR_RETRY;
+	} else
 		for (int i = 0; i < 3; i++)
 			out[i] = rep->element[i]->type == REDIS_REPLY_INTEGER ?
 			    rep->element[i]->integer : 0;
-		rc = TG_OK;
-	}
 	freeReplyObject(rep);
-	/* An error reply leaves the connection usable, but a script error
-	 * means the server is not what we expect: treat all alike. */
-	redis_put_conn(r, c, rc == TG_OK ? NULL : err);
 	return rc;
 }
 
@@ -364,12 +424,12 @@ redis_reset(struct tg_store *st, const char *key)
 	char err[256];
 	int ok, reused;
 
-	if ((c = redis_get_conn(r, &reused)) == NULL)
+	if ((c = tg_redis_get_conn(r, &reused)) == NULL)
 		return TG_ERR_RETRY;
 	rep = redisCommand(c, "DEL %s%s", r->conf.prefix, key);
 	ok = redis_ok_reply(rep, "DEL", err, sizeof err);
 	freeReplyObject(rep);
-	redis_put_conn(r, c, ok ? NULL : err);
+	tg_redis_put_conn(r, c, ok ? NULL : err);
 	return ok ? TG_OK : TG_ERR_RETRY;
 }
 
@@ -427,6 +487,7 @@ tg_store_redis_new(const struct tg_redis_conf *c)
 	struct redis_store *r = tg_xcalloc(1, sizeof *r);
 
 	r->base.ops = &redis_ops;
+	r->base.grey = &tg_redis_grey_ops;
 	r->base.spec = tg_xstrdup("redis");
 	r->conf.address = tg_xstrdup(c->address != NULL ? c->address :
 	    "127.0.0.1:6379");

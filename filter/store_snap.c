@@ -2,6 +2,7 @@
  * reset every quota: a file written atomically at shutdown (and every
  * snapshot-interval), read back at start. Times in the file are wall-clock
  * times, since the store's clock is monotonic and restarts with the host.
+ * The greylisting records of the memory store go in the same file.
  * Owns: the saver thread. Threads: save and load may run while sessions
  * count; the saver thread is started and stopped by main.c. */
 #include "config.h"
@@ -30,9 +31,14 @@
  *   header  "TGSNAP\r\n" u32 version, u32 slots, i64 wall ms at save
  *   record  u32 key length (> 0), key, i64 window ms, i64 age ms of the
  *           newest slot's start at save, slots x i64 counts, newest first
- *   end     u32 0, u64 records, u64 FNV-1a 64 of all bytes before it */
+ *   greylisting record (version 2)
+ *           u32 key length | SNAP_REC, key, i64 state, i64 age ms of the
+ *           first attempt at save, i64 ms left until it expires, i64 n
+ *   end     u32 0, u64 records, u64 FNV-1a 64 of all bytes before it
+ * Version 1 (before greylisting) is read too: it has counters only. */
 #define SNAP_MAGIC	"TGSNAP\r\n"
-#define SNAP_VERSION	1
+#define SNAP_VERSION	2
+#define SNAP_REC	0x80000000u	/* flag: a greylisting record */
 #define SNAP_SLOTS	(TG_STORE_SLOTS + 1)
 #define SNAP_KEY_MAX	4096
 #define SNAP_WINDOW_MAX	(32LL * 86400 * 1000)
@@ -42,6 +48,7 @@ struct snap_out {
 	uint64_t	 sum;
 	uint64_t	 records;
 	int64_t		 now;		/* store clock at save */
+	uint64_t	 grey;		/* greylisting records of them */
 };
 
 struct snap_in {
@@ -100,6 +107,27 @@ snap_record(const struct tg_store_mem_dump *d, void *arg)
 	for (int i = 0; i < SNAP_SLOTS; i++)
 		snap_put64(o, (uint64_t)d->n[i]);
 	o->records++;
+	return ferror(o->fp) ? -1 : 0;
+}
+
+/* snap_grey_record - one greylisting record, for tg_store_mem_each_rec;
+ * its times as ages at save, so a restart keeps its place in time */
+static int
+snap_grey_record(const struct tg_store_mem_rec_dump *d, void *arg)
+{
+	struct snap_out *o = arg;
+	size_t len = strlen(d->key);
+
+	if (len == 0 || len > SNAP_KEY_MAX)
+		return 0;
+	snap_put32(o, (uint32_t)len | SNAP_REC);
+	snap_put(o, d->key, len);
+	snap_put64(o, (uint64_t)d->rec.state);
+	snap_put64(o, (uint64_t)(o->now - d->rec.since));
+	snap_put64(o, (uint64_t)(d->rec.expires - o->now));
+	snap_put64(o, (uint64_t)d->rec.n);
+	o->records++;
+	o->grey++;
 	return ferror(o->fp) ? -1 : 0;
 }
 
@@ -180,7 +208,8 @@ snap_sync_dir(const char *path)
 int
 tg_store_snap_save(struct tg_store *st, const char *path, int64_t wall_ms)
 {
-	struct snap_out o = { NULL, 14695981039346656037ULL, 0, 0 };
+	struct snap_out o = { NULL, 14695981039346656037ULL, 0, 0, 0 };
+	struct tg_store *grey = tg_store_memory_grey_found();
 	char tmp[4096], why[4200];
 	const char *what = "write", *unsafe;
 	int fd, rc = TG_ERR_IO, saved;
@@ -217,6 +246,12 @@ tg_store_snap_save(struct tg_store *st, const char *path, int64_t wall_ms)
 	snap_put64(&o, (uint64_t)wall_ms);
 	if (tg_store_mem_each(st, snap_record, &o) < 0)
 		goto fail;
+	if (grey != NULL) {
+		o.now = tg_store_mem_now(grey);
+		if (tg_store_mem_each_rec(grey, NULL, snap_grey_record,
+		    &o) < 0)
+			goto fail;
+	}
 	snap_put32(&o, 0);
 	snap_put64(&o, o.records);
 	sum = o.sum;
@@ -239,8 +274,9 @@ tg_store_snap_save(struct tg_store *st, const char *path, int64_t wall_ms)
 		goto fail;
 	}
 	snap_sync_dir(path);
-	tg_log_info("counter snapshot %s: %llu counters saved", path,
-	    (unsigned long long)o.records);
+	tg_log_info("counter snapshot %s: %llu counters saved, and %llu "
+	    "greylist records", path, (unsigned long long)(o.records - o.grey),
+	    (unsigned long long)o.grey);
 	return TG_OK;
 fail:
 	saved = errno;
@@ -316,32 +352,112 @@ snap_restore(struct tg_store *st, const char *key, int64_t window_ms,
 	return live;
 }
 
+/* What a load restored, and what it could not (a store full). */
+struct snap_counts {
+	uint64_t	ok, full, grey, grey_full;
+};
+
+struct snap_grey_in {
+	struct tg_store_rec	rec;	/* times as ages at save */
+	int64_t			elapsed;
+	int			live;
+};
+
+/* snap_grey_put - a greylisting record back, its times moved by the time
+ * the daemon was down */
+static int
+snap_grey_put(struct tg_store_rec *r, int64_t now, void *arg)
+{
+	struct snap_grey_in *g = arg;
+
+	r->state = g->rec.state;
+	r->n = g->rec.n;
+	r->since = now - g->elapsed - g->rec.since;
+	r->expires = now - g->elapsed + g->rec.expires;
+	/* A first attempt older than the store's clock (it starts 40
+	 * days up): old enough for any delay and window that matter. */
+	if (r->since < 0)
+		r->since = 0;
+	g->live = r->expires > now;
+	return g->live;
+}
+
+/* snap_grey - read one greylisting record's fields (its key read) and
+ * restore it; -1 when truncated or impossible */
+static int
+snap_grey(struct snap_in *in, const char *key, int64_t elapsed,
+    struct snap_counts *c, const char **why)
+{
+	struct snap_grey_in g;
+	uint64_t v[4];
+	int rc;
+
+	for (int i = 0; i < 4; i++)
+		if (snap_get64(in, &v[i]) < 0) {
+			*why = "truncated";
+			return -1;
+		}
+	g.rec.state = (int64_t)v[0];
+	g.rec.since = (int64_t)v[1];
+	g.rec.expires = (int64_t)v[2];
+	g.rec.n = (int64_t)v[3];
+	if (g.rec.state < TG_GREY_PENDING || g.rec.state > TG_GREY_ALLOWED ||
+	    g.rec.since < 0 || g.rec.n < 0 || (int64_t)v[2] > 400LL *
+	    86400 * 1000) {
+		*why = "a greylist record with impossible values (corrupt)";
+		return -1;
+	}
+	g.elapsed = elapsed;
+	g.live = 0;
+	if (g.rec.expires - elapsed <= 0)
+		return 0;		/* expired while we were down */
+	rc = tg_store_mem_rec(tg_store_memory_grey(), key, 2, snap_grey_put,
+	    &g);
+	if (rc == TG_ERR_FULL)
+		c->grey_full++;
+	else if (g.live)
+		c->grey++;
+	return 0;
+}
+
 /* snap_records - read the records and the end mark; why says what was
- * wrong. Counts restored and not restored (store full) go to *ok and
- * *full. */
+ * wrong. What was restored and what was not (store full) goes to c. */
 static int
 snap_records(struct snap_in *in, struct tg_store *st, int64_t elapsed,
-    uint64_t *ok, uint64_t *full, const char **why)
+    uint32_t version, struct snap_counts *c, const char **why)
 {
 	uint64_t win, age, cnt, records = 0, sum;
 	int64_t n[SNAP_SLOTS];
 	char key[SNAP_KEY_MAX + 1];
 	uint32_t len;
-	int bad;
+	int bad, grey;
 
 	for (;;) {
 		if (snap_get32(in, &len) < 0)
 			goto truncated;
 		if (len == 0)
 			break;
-		if (len > SNAP_KEY_MAX) {
+		grey = version >= 2 && (len & SNAP_REC) != 0;
+		len &= grey ? ~SNAP_REC : ~0u;
+		if (len == 0 || len > SNAP_KEY_MAX) {
 			*why = "a key longer than allowed (corrupt)";
 			return -1;
 		}
-		if (snap_get(in, key, len) < 0 || snap_get64(in, &win) < 0 ||
-		    snap_get64(in, &age) < 0)
+		if (snap_get(in, key, len) < 0)
 			goto truncated;
 		key[len] = '\0';
+		if (grey) {
+			if (memchr(key, '\0', len) != NULL) {
+				*why = "a key with a NUL byte (corrupt)";
+				return -1;
+			}
+			if (snap_grey(in, key, elapsed, c, why) < 0)
+				return -1;
+			records++;
+			continue;
+		}
+		if (snap_get64(in, &win) < 0 || snap_get64(in, &age) < 0)
+			goto truncated;
 		bad = memchr(key, '\0', len) != NULL || (int64_t)win <= 0 ||
 		    (int64_t)win > SNAP_WINDOW_MAX || (int64_t)age < 0;
 		for (int i = 0; i < SNAP_SLOTS; i++) {
@@ -358,10 +474,10 @@ snap_records(struct snap_in *in, struct tg_store *st, int64_t elapsed,
 		switch (snap_restore(st, key, (int64_t)win, (int64_t)age, n,
 		    elapsed)) {
 		case TG_ERR_FULL:
-			(*full)++;
+			c->full++;
 			break;
 		case 1:
-			(*ok)++;
+			c->ok++;
 			break;
 		}
 	}
@@ -384,7 +500,9 @@ int
 tg_store_snap_load(struct tg_store *st, const char *path, int64_t wall_ms)
 {
 	struct snap_in in = { NULL, 14695981039346656037ULL, 0 };
-	uint64_t saved, ok = 0, full = 0;
+	struct snap_counts c = { 0, 0, 0, 0 };
+	struct tg_store *grey = tg_store_memory_grey_found();
+	uint64_t saved;
 	uint32_t version, slots;
 	const char *why = NULL;
 	char magic[8], buf[4200];
@@ -393,6 +511,8 @@ tg_store_snap_load(struct tg_store *st, const char *path, int64_t wall_ms)
 	int fd;
 
 	tg_store_mem_clear(st);
+	if (grey != NULL)
+		tg_store_mem_clear(grey);
 	if ((why = snap_dir_unsafe(path, buf, sizeof buf)) != NULL) {
 		tg_log_err("counter snapshot %s: %s; not read, starting with "
 		    "empty counters", path, why);
@@ -426,7 +546,8 @@ tg_store_snap_load(struct tg_store *st, const char *path, int64_t wall_ms)
 		    "truncated";
 	else if (memcmp(magic, SNAP_MAGIC, 8) != 0)
 		why = "not a tollgate counter snapshot";
-	else if (version != SNAP_VERSION || slots != SNAP_SLOTS)
+	else if ((version != SNAP_VERSION && version != 1) ||
+	    slots != SNAP_SLOTS)
 		why = "written by another version of tollgate";
 	if (why == NULL) {
 		/* A clock set back since the save: count no time as gone
@@ -434,8 +555,11 @@ tg_store_snap_load(struct tg_store *st, const char *path, int64_t wall_ms)
 		elapsed = wall_ms - (int64_t)saved;
 		if (elapsed < 0)
 			elapsed = 0;
-		if (snap_records(&in, st, elapsed, &ok, &full, &why) < 0)
+		if (snap_records(&in, st, elapsed, version, &c, &why) < 0) {
 			tg_store_mem_clear(st);
+			if ((grey = tg_store_memory_grey_found()) != NULL)
+				tg_store_mem_clear(grey);
+		}
 	}
 	fclose(in.fp);
 	if (why != NULL) {
@@ -443,12 +567,17 @@ tg_store_snap_load(struct tg_store *st, const char *path, int64_t wall_ms)
 		    "counters", path, why);
 		return TG_ERR_IO;
 	}
-	if (full > 0)
+	if (c.full > 0)
 		tg_log_err("counter snapshot %s: store full, %llu counters "
-		    "not restored", path, (unsigned long long)full);
-	tg_log_info("counter snapshot %s: %llu counters restored", path,
-	    (unsigned long long)ok);
-	return ok < (uint64_t)INT_MAX ? (int)ok : INT_MAX;
+		    "not restored", path, (unsigned long long)c.full);
+	if (c.grey_full > 0)
+		tg_log_err("counter snapshot %s: greylist store full, %llu "
+		    "records not restored", path,
+		    (unsigned long long)c.grey_full);
+	tg_log_info("counter snapshot %s: %llu counters restored, and %llu "
+	    "greylist records", path, (unsigned long long)c.ok,
+	    (unsigned long long)c.grey);
+	return c.ok < (uint64_t)INT_MAX ? (int)c.ok : INT_MAX;
 }
 
 int64_t

@@ -20,7 +20,13 @@ ctl_usage(void)
 	fprintf(stderr, "usage: tollgatectl -s socket metrics\n"
 	    "       tollgatectl -s socket limits\n"
 	    "       tollgatectl -s socket show LIMIT VALUE...\n"
-	    "       tollgatectl -s socket reset LIMIT VALUE...\n");
+	    "       tollgatectl -s socket reset LIMIT VALUE...\n"
+	    "       tollgatectl -s socket greylists\n"
+	    "       tollgatectl -s socket greylist NAME list [COUNT]\n"
+	    "       tollgatectl -s socket greylist NAME show|delete|allow "
+	    "VALUE...\n"
+	    "       tollgatectl -s socket greylist NAME show|delete|allow "
+	    "client ADDRESS\n");
 	exit(2);
 }
 

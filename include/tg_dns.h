@@ -36,6 +36,7 @@ struct tg_dns_query {
 };
 
 struct tg_dns;
+struct tg_diag;
 
 /* A resolver. server is "address" or "address@port" of a forwarder, or
  * NULL for the system's (/etc/resolv.conf); timeout_ms bounds each call
@@ -51,6 +52,9 @@ int		 tg_dns_timeout(const struct tg_dns *);
  * could not be set up (every query is then TG_DNS_FAIL). */
 int		 tg_dns_resolve(struct tg_dns *, struct tg_dns_query *q,
 		    size_t n);
+/* For tests without a DNS server: keep q's answer (status, records,
+ * TTL > 0) as if the server had just given it. */
+void		 tg_dns_seed(struct tg_dns *, const struct tg_dns_query *q);
 /* Another way to answer lookups than the network: tollgate-test -z
  * answers from a file of records (dns_local.c). The backend is called with
  * the queries of a round that neither the cache nor an earlier round
@@ -71,7 +75,6 @@ void		 tg_dns_answer(struct tg_dns_query *q, int rcode,
  * records), then answer every lookup from them through the backend hook:
  * libunbound's local data, in process, nothing sent. Returns 0, or -1
  * with the errors (file:line:column) in diag. */
-struct tg_diag;
 int		 tg_dns_local_load(const char *path, struct tg_diag *diag);
 int		 tg_dns_local_active(void);
 void		 tg_dns_local_clear(void);
@@ -90,6 +93,7 @@ struct tg_dns_cache *tg_dns_cache_new(void);
 void	tg_dns_cache_free(struct tg_dns_cache *);
 int	tg_dns_cache_get(struct tg_dns_cache *, struct tg_dns_query *q);
 void	tg_dns_cache_put(struct tg_dns_cache *, const struct tg_dns_query *q);
+void	tg_dns_cache_seed(struct tg_dns_cache *, const struct tg_dns_query *q);
 /* Answers held and the bytes they take (for tests and the docs). */
 void	tg_dns_cache_usage(struct tg_dns_cache *, size_t *count,
 	    size_t *bytes);

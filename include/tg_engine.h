@@ -23,6 +23,9 @@ struct tg_verdict {
 	int		internal;	/* not a policy verdict (a lookup or store
 					 * error, bad syntax): always enforced,
 					 * even in a global dry run */
+	int		greylisted;	/* a greylist deferral: no rate limit
+					 * is charged for it, count-refused
+					 * ones included */
 };
 
 struct tg_session;

@@ -23,7 +23,20 @@ enum tg_metric_error {
 	TG_M_INTERNAL_ERROR,	/* a 451 4.3.0 of our own */
 	TG_M_STORE_EVICTION,	/* a full memory store evicted a counter
 				 * that still counted */
+	TG_M_GREY_EVICTION,	/* the full greylist store evicted a record
+				 * not yet expired */
 	TG_M_ERROR_COUNT
+};
+
+/* Greylisting checks, by what they found (tg_grey.h). */
+enum tg_metric_grey {
+	TG_M_GREY_DEFERRED,	/* a first attempt: deferred */
+	TG_M_GREY_EARLY,	/* retried before the delay: deferred */
+	TG_M_GREY_PASSED,	/* retried after the delay: passed */
+	TG_M_GREY_KNOWN,	/* a triplet that passed before */
+	TG_M_GREY_ALLOWED,	/* the client's auto-allow entry */
+	TG_M_GREY_FAILED,	/* the store failed */
+	TG_M_GREY_COUNT
 };
 
 /* Give every rule of p its counters (found by stage and name, created when
@@ -46,6 +59,25 @@ void	tg_metrics_stage(enum tg_stage, uint64_t start, enum tg_action,
 
 void	tg_metrics_session(int delta);	/* +1 open, -1 closed */
 void	tg_metrics_error(enum tg_metric_error);
+void	tg_metrics_grey(enum tg_metric_grey);
+
+/* Operations (metrics_ops.c). The daemon serves from now on: */
+void	tg_metrics_started(void);
+/* A reload (SIGHUP) ended: ok 1 when the new policy was published, 0
+ * when it had errors and the old one stays. */
+void	tg_metrics_reload(int ok);
+/* One DNS round (cache misses) or one Redis request took the time since
+ * start (tg_metrics_now()). */
+enum tg_metric_latency {
+	TG_M_LAT_DNS,
+	TG_M_LAT_REDIS,
+	TG_M_LAT_COUNT
+};
+void	tg_metrics_latency(enum tg_metric_latency, uint64_t start);
+/* A rule of p refused mail (a = reject or tempfail; others are ignored)
+ * because the rate limit named limit was exceeded. */
+void	tg_metrics_limit(const struct tg_policy *p, const char *limit,
+	    enum tg_action a);
 
 /* Everything in the Prometheus text exposition format (version 0.0.4).
  * The caller frees the result; *len is its length. */

@@ -53,6 +53,8 @@ struct tg_limit {
 	int			 count_refused;	/* refused count */
 	const char		*file;		/* in policy->files */
 	int			 line;
+	struct tg_limit_stats	*stats;		/* refusals (metrics_ops.c),
+						 * set when published */
 };
 
 void	tg_limit_free(struct tg_limit *);
@@ -107,6 +109,18 @@ void	tg_rate_stats(const struct tg_session *, size_t *holds,
  * that as a store failure: never a cut key, never a silent skip). */
 int	tg_rate_key(const struct tg_limit *l, const struct tg_session *s,
 	    char *key, size_t keysz);
+/* The pieces of tg_rate_key(), shared with greylisting (tg_grey.h) so
+ * that both kinds of key write a value the same way and one escaping
+ * keeps different values apart. tg_rate_key_part() appends '|' and part
+ * at key + *o (lower case, '\' and '|' escaped, longer than
+ * TG_LIMIT_PART_MAX: "\#" and its SHA-256); TG_OK, or TG_ERR_TOOLONG
+ * when keysz has no room. tg_rate_key_ip() writes ip masked to k's prefix
+ * lengths as "net/len" into buf (at least 64 bytes). */
+struct tg_ip;
+int	tg_rate_key_part(char *key, size_t keysz, size_t *o,
+	    const char *part);
+void	tg_rate_key_ip(const struct tg_ip *ip, const struct tg_limit_key *k,
+	    char *buf, size_t bufsz);
 
 /* Operator commands on the counters of policy p:
  *   show LIMIT VALUE [VALUE...]    reset LIMIT VALUE [VALUE...]
@@ -116,5 +130,9 @@ int	tg_rate_key(const struct tg_limit *l, const struct tg_session *s,
  * reason in out. */
 int	tg_rate_ctl(const struct tg_policy *p, const char *line, char *out,
 	    size_t outsz);
+/* For the trace: the key limit l has for session s and its count now,
+ * as one line of text (the counter is only read). */
+void	tg_rate_describe(const struct tg_session *s, const struct tg_limit *l,
+	    enum tg_stage st, char *out, size_t outsz);
 
 #endif

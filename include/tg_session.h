@@ -16,6 +16,9 @@
 #define TG_HEADER_MAX_BYTES	(256 * 1024)	/* header text kept */
 
 struct tg_rate_state;
+struct tg_dkim_msg;
+struct tg_trace;
+struct tg_grey_state;
 
 struct tg_header {
 	char	*name;
@@ -100,7 +103,14 @@ struct tg_session {
 					 * to remember, or a name written
 					 * with white space before the colon */
 	struct tg_rate_state *rate;	/* rate.c: counts to take back */
+	struct tg_grey_state *grey;	/* grey.c: the message's recipients
+					 * for greylisting at data or eom */
 	struct tg_check_state *chk;	/* DNS and SPF results (tg_check.h) */
+	struct tg_dkim_msg *dkim;	/* DKIM and DMARC of the message
+					 * (tg_dkim.h) */
+	struct tg_trace	*trace;		/* tg_trace.h: record each rule and
+					 * condition (tollgate-test -v);
+					 * NULL, the daemon's case: off */
 };
 
 void	tg_session_init(struct tg_session *, const char *id);

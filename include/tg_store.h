@@ -38,8 +38,73 @@ struct tg_store_ops {
 	void	(*free)(struct tg_store *);
 };
 
+/* Greylisting records, kept by the memory store (a store of their own,
+ * tg_store_memory_grey(), so that a flood of new triplets never evicts a
+ * rate-limit counter) or by Redis beside the counters. The times are on
+ * the store's clock (Redis: the server's). */
+enum tg_grey_rec_state {
+	TG_GREY_NONE,		/* no such record */
+	TG_GREY_PENDING,	/* a first attempt, waiting for its retry */
+	TG_GREY_PASSED,		/* retried in its window: passes */
+	TG_GREY_COUNTING,	/* auto-allow: passes counted (n) */
+	TG_GREY_ALLOWED,	/* auto-allow: the client passes */
+};
+
+struct tg_store_rec {
+	int64_t	 state;		/* enum tg_grey_rec_state */
+	int64_t	 since;		/* ms: the first attempt */
+	int64_t	 expires;	/* ms: forgotten from then on */
+	int64_t	 n;		/* passes (COUNTING) */
+};
+
+/* What a check found for one triplet. */
+enum tg_grey_res {
+	TG_GREY_NEW,		/* recorded now: deferred for the delay */
+	TG_GREY_EARLY,		/* retried before the delay: deferred */
+	TG_GREY_RETRIED,	/* retried in its window: passes from now */
+	TG_GREY_KNOWN,		/* passed before: passes, expiry renewed */
+};
+
+/* One greylisting check: the client's auto-allow entry (allow_key NULL:
+ * none), then each triplet, then the passes counted for the client; one
+ * round trip for Redis. Times in ms. */
+struct tg_grey_req {
+	const char	*allow_key;
+	const char	*const *keys;
+	size_t		 nkeys;
+	int64_t		 delay_ms, window_ms, expire_ms;
+	int64_t		 allow_n, allow_ms;
+};
+
+struct tg_grey_out {
+	enum tg_grey_res res;
+	int64_t		 wait_ms;	/* NEW, EARLY: left until it passes */
+};
+
+struct tg_grey_ops {
+	/* *allowed 1 when the client passed on its auto-allow entry (the
+	 * triplets are then not looked at); else out[i] per key. TG_OK or
+	 * TG_ERR_RETRY. */
+	int	(*check)(struct tg_store *, const struct tg_grey_req *,
+		    int *allowed, struct tg_grey_out *out);
+	/* key's record (state TG_GREY_NONE when there is none) and the
+	 * store's time now. TG_OK or TG_ERR_RETRY. */
+	int	(*get)(struct tg_store *, const char *key,
+		    struct tg_store_rec *, int64_t *now);
+	/* Make key's record state (PASSED, ALLOWED) for ttl_ms from now;
+	 * its first attempt is now when it is new. */
+	int	(*set)(struct tg_store *, const char *key, int64_t state,
+		    int64_t ttl_ms);
+	/* fn for the records whose key starts with prefix, at most max;
+	 * stops when fn returns < 0. TG_OK or TG_ERR_RETRY. */
+	int	(*list)(struct tg_store *, const char *prefix, size_t max,
+		    int (*fn)(const char *key, const struct tg_store_rec *,
+		    int64_t now, void *), void *arg);
+};
+
 struct tg_store {
 	const struct tg_store_ops *ops;
+	const struct tg_grey_ops *grey;	/* NULL: keeps no greylisting */
 	char		*spec;		/* registry key */
 	struct tg_store	*next;		/* registry list */
 };
@@ -64,12 +129,22 @@ struct tg_redis_conf {
  * first use (it connects lazily). Never freed before tg_store_shutdown().
  * NULL with *why set when the build has no Redis support. */
 struct tg_store	*tg_store_memory(void);
+/* The memory store of greylisting records (created on first use), and
+ * the same without creating it (NULL when no greylist ever used it). */
+struct tg_store	*tg_store_memory_grey(void);
+struct tg_store	*tg_store_memory_grey_found(void);
 struct tg_store	*tg_store_redis(const struct tg_redis_conf *,
 		    const char **why);
 void		 tg_store_shutdown(void);
+/* On (tollgate-test, before loading a policy): tg_store_redis() returns
+ * the memory store instead, so that nothing shared is read or counted;
+ * private_count says how many times it did. */
+void		 tg_store_set_private(int on);
+unsigned	 tg_store_private_count(void);
 int		 tg_store_redis_available(void);
 
-/* Memory store: cap on keys (0: default) and the clock (NULL: real). */
+/* Memory store: cap on keys (0: default) and the clock (NULL: real).
+ * The cap of the records store counts records. */
 void	tg_store_mem_set_max_keys(struct tg_store *, uint64_t max);
 void	tg_store_mem_set_clock(struct tg_store *, tg_clock_fn, void *arg);
 /* Keys held now, expired ones not yet reclaimed included. */
@@ -133,8 +208,33 @@ void	tg_store_snap_stop(void);
 /* The published policy's snapshot path (caller frees), or NULL. */
 char	*tg_store_snap_path(void);
 
-/* Constructors, for store.c. */
+/* A record of the memory store as a snapshot sees it: times as on the
+ * store's clock. */
+struct tg_store_mem_rec_dump {
+	const char		*key;
+	struct tg_store_rec	 rec;
+};
+/* Call fn for every live record, as tg_store_mem_each() does for
+ * counters; prefix (NULL: all) limits it to the keys that start so. */
+int	tg_store_mem_each_rec(struct tg_store *, const char *prefix,
+	    int (*fn)(const struct tg_store_mem_rec_dump *, void *),
+	    void *arg);
+/* Update key's record under its shard's lock: fn gets the record (state
+ * TG_GREY_NONE when new) and the store's time, and returns 1 to keep it
+ * as it left it, 0 to forget it. create 0: fn is not called when there is
+ * no record; 2: a new record only takes the place of expired ones (a
+ * snapshot being read never evicts). Returns what fn returned, 0 when it was not called, or
+ * TG_ERR_FULL when the store could make no room. A record is forgotten
+ * by itself once its expiry has passed; when the store is full, the one
+ * that expires first among the least recently used goes. */
+int	tg_store_mem_rec(struct tg_store *, const char *key, int create,
+	    int (*fn)(struct tg_store_rec *, int64_t now, void *), void *arg);
+
+/* Constructors, for store.c. grey: the store of greylisting records
+ * (its log lines, cap setting and metrics say so). */
 struct tg_store	*tg_store_mem_new(void);
+struct tg_store	*tg_store_mem_new_grey(void);
+extern const struct tg_grey_ops tg_store_mem_grey_ops;	/* store_mem_grey.c */
 struct tg_store	*tg_store_redis_new(const struct tg_redis_conf *);
 
 #endif

@@ -327,9 +327,9 @@ START_TEST(corrupt_and_version)
 	bad(buf, n, "corrupt");
 	buf[27] = 0;
 	/* Another format version, and another number of slots. */
-	buf[8] = 2;
+	buf[8] = 3;
 	bad(buf, n, "another version");
-	buf[8] = 1;
+	buf[8] = 2;
 	buf[12] = 5;
 	bad(buf, n, "another version");
 	buf[12] = TG_STORE_SLOTS + 1;

@@ -1,5 +1,5 @@
-/* rate_fixture.c - the memory store under a fake clock with the log
- * captured, and the policy and engine helpers of the rate-limit and store
+/* rate_fixture.c - the memory stores (counters, greylisting records)
+ * under a fake clock with the log captured, and the policy and engine helpers of the rate-limit and store
  * tests (rate_fixture.h). Owns: the fake clock and the captured log.
  * Threads: one test at a time (Check may fork per test). */
 #include "config.h"
@@ -45,6 +45,10 @@ rate_setup(void)
 	tg_store_mem_set_clock(mem(), fake_clock, NULL);
 	tg_store_mem_set_max_keys(mem(), 0);
 	tg_store_mem_clear(mem());
+	/* Greylisting's records, in a memory store of their own. */
+	tg_store_mem_set_clock(tg_store_memory_grey(), fake_clock, NULL);
+	tg_store_mem_set_max_keys(tg_store_memory_grey(), 0);
+	tg_store_mem_clear(tg_store_memory_grey());
 	rate_logged[0] = '\0';
 	tg_log_set_sink(rate_sink);
 }

@@ -1,7 +1,7 @@
-/* rate_fixture.h - what the rate-limit and store tests (check_rate.c,
- * check_ratekey.c, check_store.c) share: the memory store under a fake
- * clock with the log captured, and short helpers that load a policy and
- * drive a session through the engine. Each failed step fails the test.
+/* rate_fixture.h - what the rate-limit, store and greylisting tests
+ * (check_rate.c, check_ratekey.c, check_store.c, check_grey*.c) share:
+ * the memory stores under a fake clock with the log captured, and short
+ * helpers that load a policy and drive a session through the engine. Each failed step fails the test.
  * Threads: one test at a time (Check may fork per test). */
 #ifndef RATE_FIXTURE_H
 #define RATE_FIXTURE_H
@@ -18,8 +18,9 @@ extern int64_t	fake_now;
 /* Every line logged since rate_setup(), one after another. */
 extern char	rate_logged[8192];
 
-/* The Check fixture: a clear memory store without a key limit, on the
- * fake clock, and the log captured into rate_logged. */
+/* The Check fixture: clear memory stores (counters and greylisting
+ * records) without a key limit, on the fake clock, and the log captured
+ * into rate_logged. */
 void	rate_setup(void);
 void	rate_teardown(void);
 

@@ -20,9 +20,9 @@ fi
 make -C "$build" -j2 -s >/dev/null
 make -C "$build/tests" -j2 -s fuzz/fuzz_policy fuzz/fuzz_table \
     fuzz/fuzz_addr fuzz/fuzz_engine fuzz/fuzz_mime fuzz/fuzz_hdr \
-    fuzz/fuzz_txn fuzz/fuzz_mproto >/dev/null
+    fuzz/fuzz_txn fuzz/fuzz_session fuzz/fuzz_mproto >/dev/null
 
-targets=${*:-policy table addr engine mime hdr txn mproto}
+targets=${*:-policy table addr engine mime hdr txn session mproto}
 mkdir -p "$build/crashes"
 failed=0
 for t in $targets; do

@@ -6,7 +6,11 @@
 # DNS, a resolving HELO name and SPF, are accepted with every check run;
 # one address that opens more connections in a minute than the policy's
 # limit client-connections allows gets 421 4.7.0 at the next one, also
-# when milterload -k 1 makes every connection come from one address.
+# when milterload -k 1 makes every connection come from one address. The
+# policy's greylisting is taken out for that (lib.sh, bench_policy: the
+# load's senders are all new); a second daemon keeps it as shipped, and
+# a stranger's first message there gets 451 4.7.1 at RCPT while the
+# postmaster is exempt.
 # Environment (from tests/Makefile.am): TOLLGATE, MILTERLOAD, top_srcdir,
 # UNBOUND_SERVER.
 
@@ -93,6 +97,36 @@ if ! grep -q "^RESULT msgs=$max ok=$((max - 2)) refused=2 " "$dir/out5"; then
 	echo "FAIL: -k 1, $max connections from 198.18.0.0: want the last" \
 	    "two refused:"
 	cat "$dir/out5"
+	failed=1
+fi
+
+# 4. The shipped greylisting: a stranger's first message is deferred at
+# RCPT with the seconds left; postmaster@ (tables/greylist_recipients.list)
+# is not greylisted.
+BENCH_GREYLIST=memory bench_policy "$src/policies/isp-antispam.conf" \
+    "$dir/grey.conf" || { failed=1; exit 1; }
+tg_start grey -c "$dir/grey.conf" || exit 1
+cat >"$dir/grey.scn" <<'SCN'
+client mta7.example.net 198.18.0.7
+helo mail.example.net
+mail <sender@example.net>
+rcpt <user@example.org>
+expect 451 4.7.1 Greylisted, please try again in 300 seconds
+rcpt <postmaster@example.org>
+expect continue
+header From: <sender@example.net>
+header Date: Wed, 25 Nov 2026 12:00:00 +0000
+header Subject: greylisting
+header Message-ID: <1.grey@example.net>
+body 100
+eom
+expect continue
+SCN
+if ! mload -v -s "unix:$dir/grey/sock" -f "$dir/grey.scn" >"$dir/out6" \
+    2>&1; then
+	echo "FAIL: the shipped greylisting: want 451 4.7.1 for user@," \
+	    "postmaster@ accepted:"
+	cat "$dir/out6"
 	failed=1
 fi
 

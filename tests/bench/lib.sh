@@ -128,17 +128,37 @@ bench_dns_start() {
 # (Postfix's clients come from 127.0.0.1, which the shipped one trusts)
 # and the per-client limits (limit client-...) get a max of a million:
 # every connection comes from that one address, so they still count but
-# never refuse
+# never refuse. Greylisting (isp-antispam.conf) would defer every message
+# of a load whose senders are new: the rule that greylists is taken out
+# unless BENCH_GREYLIST says "memory" (kept as shipped) or "redis:PORT"
+# (kept, its records in a Redis on 127.0.0.1:PORT; tests/bench/grey.sh).
 bench_policy() {
 	_d=$(cd "$(dirname "$1")" && pwd)
+	case ${BENCH_GREYLIST:-off} in
+	off)	_g='/^ *rule greylisting *:/,/=> *greylist /d' ;;
+	memory)	_g='' ;;
+	redis:*) _g="s|^greylist \([^ ]*\) {|store redis { address \"127.0.0.1:${BENCH_GREYLIST#redis:}\" prefix \"tgbench:\" } greylist \1 {|; s|^\( *\)# *store redis *\$|\1store redis|" ;;
+	esac
 	sed -e "s|^# *set resolver \"[^\"]*\"|set resolver \"127.0.0.1@$unbound_port\"|" \
 	    -e "s|^\(table [^ ]* [a-z]* \"\)\([^/\"]\)|\1$_d/\2|" \
 	    -e "s|^\(include \"\)\([^/\"]\)|\1$_d/\2|" \
 	    ${3:+-e "s|^\(table trusted_networks [a-z]* \"\)[^\"]*|\1$3|"} \
 	    ${3:+-e "/^limit client-/,/^}/s|^\( *max\) [0-9][0-9]*|\1 1000000|"} \
+	    ${_g:+-e "$_g"} \
 	    "$1" >"$2"
 	grep -q "^set resolver \"127.0.0.1@$unbound_port\"" "$2" || {
 		echo "bench: $1 has no \"# set resolver\" line to change" >&2
 		return 1
 	}
+	case ${BENCH_GREYLIST:-off} in
+	off)	! grep -q "=> *greylist " "$2" || {
+		echo "bench: $1: a greylist rule is left in the copy" >&2
+		return 1
+	} ;;
+	redis:*) ! grep -q "^greylist " "$2" ||
+	    grep -q "^ *store redis$" "$2" || {
+		echo "bench: $1: no \"# store redis\" line in its greylist" >&2
+		return 1
+	} ;;
+	esac
 }

@@ -1,7 +1,8 @@
 /* fuzz_engine.c - libFuzzer target: random sequences of what the milter
  * glue does (macros and arguments set, stages evaluated out of order,
  * RSET, abort, headers, body) through the engine against one policy that
- * uses every kind of condition and action. */
+ * uses every kind of condition and action (greylisting at rcpt and eom
+ * included: a deferral is always 451 4.7.1). */
 #include "config.h"
 
 #include <stdint.h>
@@ -16,6 +17,10 @@
 #include "tg_session.h"
 
 static const char fuzz_text[] =
+    "store memory { greylist-max-keys 10000 }\n"
+    "greylist g1 { delay 1s retry-window 1m }\n"
+    "greylist g2 { key client.address/16, sender.domain, rcpt.domain, helo\n"
+    "  delay 2s auto-allow 2 for 1h detail-delimiter \"-\" }\n"
     "stage connect {\n"
     " rule c1: client.address in { 10.0.0.0/8, ::1 } and "
     "  not client.name matches \"^mail\\.\" => tempfail 421 4.7.0 "
@@ -39,12 +44,15 @@ static const char fuzz_text[] =
     " rule r1: rcpt.count > 3 => tempfail 452 4.5.3 \"Too many ${rcpt}\"\n"
     " rule r2: rcpt.local == \"nobody\" or rcpt.domain matches \"\\.invalid$\""
     "  => reject 550 5.1.1 \"no ${rcpt}\"\n"
+    " rule r3: rcpt.local matches \"^g\" => greylist g1\n"
     "}\n"
     "stage data { rule d1: tls.version == \"TLSv1\" => continue }\n"
     "stage eom {\n"
     " rule e1: size > 1k and not header \"Date\" => reject 554 5.6.0 \"x\"\n"
     " rule e2: header \"Subject\" matches \"(a|b)+c\" => add-header "
     "  X-Rule \"${rule} ${queue_id} ${listener}\"\n"
+    " rule e3: sender.local matches \"^g\" => greylist g2 \"wait "
+    "  ${greylist_wait} ${sender}\"\n"
     "}\n";
 
 static struct tg_policy *fuzz_policy;
@@ -112,6 +120,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if ((v.action == TG_ACT_REJECT && v.code[0] != '5') ||
 			    (v.action == TG_ACT_TEMPFAIL && v.code[0] != '4') ||
 			    strpbrk(v.text, "\r\n") != NULL)
+				abort();
+			/* A greylist deferral is 451 4.7.1, never more. */
+			if (v.greylisted && (v.action != TG_ACT_TEMPFAIL ||
+			    strcmp(v.code, "451") != 0 ||
+			    strcmp(v.xcode, "4.7.1") != 0))
 				abort();
 			break;
 		case 2:

@@ -1,0 +1,53 @@
+/* store_redis_impl.h - what the Redis store (store_redis.c) shares with
+ * its greylisting half (store_redis_grey.c): the store, its connection
+ * pool and the script calls; internal to filter/. Threads: as
+ * store_redis.c (the pool is guarded by the store's mutex). */
+#ifndef STORE_REDIS_IMPL_H
+#define STORE_REDIS_IMPL_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <hiredis/hiredis.h>
+
+#include "tg_store.h"
+
+/* The Lua scripts every connection loads: counters (store_redis.c) and
+ * greylisting (store_redis_grey.c). */
+enum { REDIS_SCRIPT_COUNTER, REDIS_SCRIPT_GREY, REDIS_NSCRIPTS };
+
+struct redis_store {
+	struct tg_store	 base;		/* first member */
+	struct tg_redis_conf conf;	/* own copies */
+	char		 host[256];
+	int		 port;
+	const char	*unixpath;	/* into conf.address, or NULL */
+	pthread_mutex_t	 lock;
+	pthread_cond_t	 cv;
+	redisContext	**idle;
+	int		 nidle, nopen;
+	int64_t		 down_until;	/* ms: fail fast till then */
+	int64_t		 backoff_ms;
+	int		 down;		/* logged as down */
+	char		 sha[REDIS_NSCRIPTS][64]; /* once loaded */
+};
+
+extern const char tg_redis_grey_script[];
+extern const struct tg_grey_ops tg_redis_grey_ops;
+
+/* One round trip: EVALSHA of script with nkeys keys (the store's prefix
+ * is put before each) and nargs arguments, EVAL when the server lost the
+ * script, once more on a new connection when a pooled one was closed by
+ * the server. *rep is the reply (the caller frees it) when it is not an
+ * error. TG_OK or TG_ERR_RETRY (logged, and the store backs off). */
+int	tg_redis_eval(struct redis_store *, int script, size_t nkeys,
+	    const char *const *keys, size_t nargs, const char *const *args,
+	    redisReply **rep);
+/* A connection of the pool (NULL after at most the timeout), and back:
+ * err NULL when it worked, else it is closed and the store backs off. */
+redisContext *tg_redis_get_conn(struct redis_store *, int *reused);
+void	tg_redis_put_conn(struct redis_store *, redisContext *,
+	    const char *err);
+
+#endif
