@@ -9,6 +9,7 @@ PACKAGES="clang libclang-rt-14-dev
 build-essential autoconf automake libtool pkg-config
 libmilter-dev libsasl2-dev libspf2-dev libssl-dev libpcre2-dev
 libhiredis-dev check miltertest sasl2-bin valgrind redis-server
+redis-sentinel
 libunbound-dev unbound
 libmicrohttpd-dev mandoc curl
 postfix swaks libwrap0 libsasl2-modules m4 iproute2
