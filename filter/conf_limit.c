@@ -107,6 +107,7 @@ lim_sentinels(struct lim *c, struct tg_redis_conf *rc)
 	char host[TG_REDIS_HOST_MAX], pr[48];
 	int port, bad = 0;
 
+	/* Errors are reported here, at their token; the block goes on. */
 	if (rc->nsentinels > 0) {
 		conf_tok_err(c->lx, c->tok, "sentinels given twice");
 		bad = 1;
@@ -130,7 +131,8 @@ lim_sentinels(struct lim *c, struct tg_redis_conf *rc)
 			rc->sentinels[rc->nsentinels++] = tg_xstrdup(
 			    c->tok->text);
 	}
-	return bad ? -1 : 0;
+	/* -2: reported, and already on the next setting. */
+	return bad ? -2 : 0;
 }
 
 static int
@@ -224,10 +226,14 @@ lim_store_redis(struct lim *c, int line, int col)
 {
 	struct tg_redis_conf rc;
 	const char *why = NULL;
+	int bad = 0, rv;
 
 	memset(&rc, 0, sizeof rc);
 	while (c->tok->type != CONF_T_RBRACE && c->tok->type != CONF_T_EOF)
-		if (lim_redis_setting(c, &rc) < 0) {
+		if ((rv = lim_redis_setting(c, &rc)) == -2)
+			bad = 1;
+		else if (rv < 0) {
+			bad = 1;
 			if (c->tok->type != CONF_T_RBRACE)
 				lim_next(c);
 			lim_skip(c, lim_redis_words);
@@ -236,22 +242,29 @@ lim_store_redis(struct lim *c, int line, int col)
 		lim_next(c);
 	else
 		conf_tok_expected(c->lx, c->tok, "'}'");
+	/* After an error in the block, what is missing may be what was
+	 * wrong: reported once is enough. */
 	if (c->pol->redis != NULL)
 		tg_diag_error(c->lx->diag, c->lx->file, line, col, "store "
 		    "redis is already declared");
 	else if (rc.address != NULL && rc.nsentinels > 0)
 		tg_diag_error(c->lx->diag, c->lx->file, line, col, "store "
 		    "redis: give an address or sentinels, not both");
-	else if (rc.nsentinels > 0 && rc.master_name == NULL)
-		tg_diag_error(c->lx->diag, c->lx->file, line, col, "store "
-		    "redis: sentinels need a master-name");
-	else if (rc.nsentinels == 0 && (rc.master_name != NULL ||
-	    rc.sentinel_password != NULL))
-		tg_diag_error(c->lx->diag, c->lx->file, line, col, "store "
-		    "redis: master-name and sentinel-password need sentinels");
-	else if (rc.address == NULL && rc.nsentinels == 0)
-		tg_diag_error(c->lx->diag, c->lx->file, line, col, "store "
-		    "redis needs an address or sentinels");
+	else if (rc.nsentinels > 0 && rc.master_name == NULL) {
+		if (!bad)
+			tg_diag_error(c->lx->diag, c->lx->file, line, col,
+			    "store redis: sentinels need a master-name");
+	} else if (rc.nsentinels == 0 && (rc.master_name != NULL ||
+	    rc.sentinel_password != NULL)) {
+		if (!bad)
+			tg_diag_error(c->lx->diag, c->lx->file, line, col,
+			    "store redis: master-name and sentinel-password "
+			    "need sentinels");
+	} else if (rc.address == NULL && rc.nsentinels == 0) {
+		if (!bad)
+			tg_diag_error(c->lx->diag, c->lx->file, line, col,
+			    "store redis needs an address or sentinels");
+	}
 	else if ((c->pol->redis = tg_store_redis(&rc, &why)) == NULL)
 		tg_diag_error(c->lx->diag, c->lx->file, line, col, "store "
 		    "redis: %s", why);
