@@ -36,10 +36,10 @@ rs_tv(int ms)
 	return tv;
 }
 
-/* rs_connect - a connection to Sentinel idx, authenticated; NULL with
- * err set. */
+/* rs_connect - a connection to Sentinel idx, authenticated, with a
+ * timeout of ms; NULL with err set. */
 static redisContext *
-rs_connect(struct redis_store *r, int idx, char *err, size_t errsz)
+rs_connect(struct redis_store *r, int idx, int ms, char *err, size_t errsz)
 {
 	const char *a = r->conf.sentinels[idx];
 	char host[TG_REDIS_HOST_MAX];
@@ -51,13 +51,13 @@ rs_connect(struct redis_store *r, int idx, char *err, size_t errsz)
 		snprintf(err, errsz, "sentinel %s: not host:port", a);
 		return NULL;
 	}
-	c = redisConnectWithTimeout(host, port, rs_tv(r->conf.timeout_ms));
+	c = redisConnectWithTimeout(host, port, rs_tv(ms));
 	if (c == NULL || c->err) {
 		snprintf(err, errsz, "sentinel %s: %s", a, c != NULL ?
 		    c->errstr : "out of memory");
 		goto fail;
 	}
-	if (redisSetTimeout(c, rs_tv(r->conf.timeout_ms)) != REDIS_OK) {
+	if (redisSetTimeout(c, rs_tv(ms)) != REDIS_OK) {
 		snprintf(err, errsz, "sentinel %s: cannot set the timeout", a);
 		goto fail;
 	}
@@ -89,10 +89,10 @@ rs_str(const redisReply *e, size_t sz)
 	return e->str;
 }
 
-/* rs_ask - Sentinel idx's master: 0 and the answer applied, or -1 with
+/* rs_ask - Sentinel idx's master, within ms: 0 and the answer applied, or -1 with
  * err set (down, does not know the name, or answered garbage). */
 static int
-rs_ask(struct redis_store *r, int idx, char *err, size_t errsz)
+rs_ask(struct redis_store *r, int idx, int ms, char *err, size_t errsz)
 {
 	const char *a = r->conf.sentinels[idx], *h, *p;
 	redisContext *c;
@@ -100,7 +100,7 @@ rs_ask(struct redis_store *r, int idx, char *err, size_t errsz)
 	char how[300];
 	int rc = -1, sw;
 
-	if ((c = rs_connect(r, idx, err, errsz)) == NULL)
+	if ((c = rs_connect(r, idx, ms, err, errsz)) == NULL)
 		return -1;
 	rep = redisCommand(c, "SENTINEL get-master-addr-by-name %s",
 	    r->conf.master_name);
@@ -226,7 +226,8 @@ rs_watch(void *arg)
 		pthread_mutex_lock(&r->lock);
 		idx = tg_sentinel_order(&r->sn, i++);
 		pthread_mutex_unlock(&r->lock);
-		if ((c = rs_connect(r, idx, err, sizeof err)) != NULL) {
+		if ((c = rs_connect(r, idx, r->conf.timeout_ms, err,
+		    sizeof err)) != NULL) {
 			logged = 0;
 			rs_listen(r, idx, c);
 			redisFree(c);
@@ -249,6 +250,9 @@ int
 tg_redis_master(struct redis_store *r, char *host, int *port, char *err,
     size_t errsz)
 {
+	int64_t deadline;
+	int i;
+
 	pthread_mutex_lock(&r->lock);
 	if (!r->watching && !r->stop) {
 		if (pthread_create(&r->watcher, NULL, rs_watch, r) == 0)
@@ -258,20 +262,26 @@ tg_redis_master(struct redis_store *r, char *host, int *port, char *err,
 			    "+switch-master listener; failovers are followed "
 			    "when the master fails", r->conf.master_name);
 	}
-	for (int i = 0; i < r->conf.nsentinels; i++) {
+	/* A round: the Sentinels in turn, each given the store's timeout
+	 * but all together at most twice it, so that a mail thread waits
+	 * boundedly however many hang; the next round starts with the ones
+	 * this one did not reach. */
+	deadline = tg_clock_now_ms(NULL) + 2 * (int64_t)r->conf.timeout_ms;
+	snprintf(err, errsz, "no Sentinel reached");
+	for (i = 0; i < r->conf.nsentinels && !r->sn.known; i++) {
+		int64_t left = deadline - tg_clock_now_ms(NULL);
 		int idx;
 
-		if (r->sn.known) {
-			tg_strlcpy(host, r->sn.host, TG_REDIS_HOST_MAX);
-			*port = r->sn.port;
-			pthread_mutex_unlock(&r->lock);
-			return 0;
-		}
+		if (left <= 0)
+			break;
 		idx = tg_sentinel_order(&r->sn, i);
 		pthread_mutex_unlock(&r->lock);
-		(void)rs_ask(r, idx, err, errsz);
+		(void)rs_ask(r, idx, left < r->conf.timeout_ms ? (int)left :
+		    r->conf.timeout_ms, err, errsz);
 		pthread_mutex_lock(&r->lock);
 	}
+	if (!r->sn.known)
+		tg_sentinel_skip(&r->sn, i);
 	if (r->sn.known) {
 		tg_strlcpy(host, r->sn.host, TG_REDIS_HOST_MAX);
 		*port = r->sn.port;

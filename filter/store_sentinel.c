@@ -82,6 +82,13 @@ tg_sentinel_order(const struct tg_sentinel_state *s, int i)
 	return s->nsentinels > 0 ? (s->first + i) % s->nsentinels : 0;
 }
 
+void
+tg_sentinel_skip(struct tg_sentinel_state *s, int ntried)
+{
+	if (s->nsentinels > 0 && ntried > 0)
+		s->first = (s->first + ntried) % s->nsentinels;
+}
+
 /* sn_use - host:port is the master from now on; 1 when it differs from
  * the last one used (a switch), 0 when it is the same or the first. */
 static int

@@ -36,6 +36,10 @@ int	tg_redis_addr_parse(const char *a, char *host, size_t hostsz,
 void	tg_sentinel_init(struct tg_sentinel_state *, int nsentinels);
 /* The index of the i-th Sentinel to ask this round (0 <= i < n). */
 int	tg_sentinel_order(const struct tg_sentinel_state *, int i);
+/* A round ended without an answer after asking the first ntried: the
+ * next round starts with the ones not asked (a Sentinel that hangs
+ * must not use every round's time). */
+void	tg_sentinel_skip(struct tg_sentinel_state *, int ntried);
 /* Sentinel idx answered host and port (strings, as in the reply): -1
  * when they are not an address (the caller asks the next one), 0 when
  * it is the master used before, 1 when it is another one: a switch,

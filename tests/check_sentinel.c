@@ -62,6 +62,14 @@ START_TEST(test_order)
 	/* A garbage answer does not move the order. */
 	ck_assert_int_lt(tg_sentinel_answer(&s, 2, "x y", "6379"), 0);
 	ck_assert_int_eq(tg_sentinel_order(&s, 0), 1);
+	/* A round that ran out of time after 2: the next starts with the
+	 * one not reached. */
+	tg_sentinel_skip(&s, 2);
+	ck_assert_int_eq(tg_sentinel_order(&s, 0), 0);
+	tg_sentinel_skip(&s, 3);
+	ck_assert_int_eq(tg_sentinel_order(&s, 0), 0);
+	tg_sentinel_skip(&s, 0);
+	ck_assert_int_eq(tg_sentinel_order(&s, 0), 0);
 }
 END_TEST
 
