@@ -183,8 +183,13 @@ redis_connect(struct redis_store *r, char *err, size_t errsz)
 		if (!ok)
 			goto fail;
 	}
-	if (r->conf.nsentinels > 0 && redis_role(c, err, errsz) < 0)
-		goto fail;
+	if (r->conf.nsentinels > 0) {
+		if (redis_role(c, err, errsz) < 0)
+			goto fail;
+		pthread_mutex_lock(&r->lock);
+		tg_redis_master_confirm(r, host, port);
+		pthread_mutex_unlock(&r->lock);
+	}
 	for (int i = 0; i < REDIS_NSCRIPTS; i++) {
 		rep = redisCommand(c, "SCRIPT LOAD %s", redis_scripts[i]);
 		ok = redis_ok_reply(rep, "SCRIPT LOAD", err, errsz) &&

@@ -36,6 +36,7 @@ struct redis_store {
 	 * named (sn.host, sn.port), and the thread that listens for
 	 * +switch-master (store_redis_sentinel.c). */
 	struct tg_sentinel_state sn;
+	char		 how[300];	/* who named sn.host, for the log */
 	pthread_t	 watcher;
 	int		 watching, stop;
 };
@@ -66,10 +67,14 @@ int	tg_redis_master(struct redis_store *, char *host, int *port,
 /* The master failed (connection lost, not a master, READONLY): ask again
  * next time. Lock held. */
 void	tg_redis_master_lost(struct redis_store *, const char *why);
-/* The master is now host:port (a Sentinel said so, how says which):
- * idle connections to another server are closed, the backoff is reset,
- * and a switch is logged and counted. Lock held. */
-void	tg_redis_master_set(struct redis_store *, int sw, const char *how);
+/* sn.host:port is the one to connect to (how: who said so): idle
+ * connections to another server are closed; moved (a +switch-master to
+ * another server) also ends the backoff. Lock held. */
+void	tg_redis_master_set(struct redis_store *, int moved, const char *how);
+/* A connection to host:port found a master (ROLE): a switch is logged
+ * and counted. Lock held. */
+void	tg_redis_master_confirm(struct redis_store *, const char *host,
+	    int port);
 void	tg_redis_watch_stop(struct redis_store *);
 
 #endif

@@ -1,11 +1,11 @@
 /* store_redis_sentinel.c - the Redis store follows a failover: it asks
  * the Sentinels in turn which server is the master of its name
  * (SENTINEL get-master-addr-by-name), and a thread of its own listens
- * to one Sentinel for +switch-master, so that a switch moves every MTA
+ * to every Sentinel for +switch-master, so that a switch moves every MTA
  * at once rather than when each notices its master gone. The decisions
  * (answers checked, switch or not) are store_sentinel.c's. Owns: the
  * watcher thread (started on first use, stopped by tg_redis_watch_stop)
- * and its connection. Threads: the mail threads call tg_redis_master()
+ * and its connections, one a Sentinel. Threads: the mail threads call tg_redis_master()
  * without the store's lock and block at most one timeout per Sentinel;
  * the state is guarded by the store's mutex. */
 #include "config.h"
@@ -98,7 +98,7 @@ rs_ask(struct redis_store *r, int idx, int ms, char *err, size_t errsz)
 	redisContext *c;
 	redisReply *rep;
 	char how[300];
-	int rc = -1, sw;
+	int rc = -1;
 
 	if ((c = rs_connect(r, idx, ms, err, errsz)) == NULL)
 		return -1;
@@ -118,12 +118,12 @@ rs_ask(struct redis_store *r, int idx, int ms, char *err, size_t errsz)
 		    "address", a);
 	else {
 		pthread_mutex_lock(&r->lock);
-		if ((sw = tg_sentinel_answer(&r->sn, idx, h, p)) < 0)
+		if (tg_sentinel_answer(&r->sn, idx, h, p) < 0)
 			snprintf(err, errsz, "sentinel %s: the answer is not "
 			    "an address", a);
 		else {
 			snprintf(how, sizeof how, "sentinel %s", a);
-			tg_redis_master_set(r, sw, how);
+			tg_redis_master_set(r, 0, how);
 			rc = 0;
 		}
 		pthread_mutex_unlock(&r->lock);
@@ -131,15 +131,6 @@ rs_ask(struct redis_store *r, int idx, int ms, char *err, size_t errsz)
 	freeReplyObject(rep);
 	redisFree(c);
 	return rc;
-}
-
-static void
-rs_sleep(int ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
 }
 
 static int
@@ -177,72 +168,117 @@ rs_message(struct redis_store *r, int idx, const redisReply *m)
 	pthread_mutex_unlock(&r->lock);
 }
 
-/* rs_listen - subscribed to Sentinel idx until it fails or the store
- * stops. */
-static void
-rs_listen(struct redis_store *r, int idx, redisContext *c)
+/* rs_subscribe - a connection to Sentinel idx subscribed to
+ * +switch-master, or NULL with err set. The confirmation must be exactly
+ * Redis's: a peer that answers anything else is not listened to. */
+static redisContext *
+rs_subscribe(struct redis_store *r, int idx, char *err, size_t errsz)
 {
+	redisContext *c;
 	redisReply *rep;
-	void *v;
+	int ok;
 
+	if ((c = rs_connect(r, idx, r->conf.timeout_ms, err, errsz)) == NULL)
+		return NULL;
 	rep = redisCommand(c, "SUBSCRIBE +switch-master");
-	if (rep == NULL || rep->type != REDIS_REPLY_ARRAY) {
-		freeReplyObject(rep);
-		return;
+	ok = rep != NULL && rep->type == REDIS_REPLY_ARRAY &&
+	    rep->elements == 3 && rs_str(rep->element[0], 16) != NULL &&
+	    strcmp(rep->element[0]->str, "subscribe") == 0 &&
+	    rs_str(rep->element[1], 32) != NULL &&
+	    strcmp(rep->element[1]->str, "+switch-master") == 0 &&
+	    rep->element[2]->type == REDIS_REPLY_INTEGER;
+	if (!ok) {
+		snprintf(err, errsz, "sentinel %s: SUBSCRIBE: %s",
+		    r->conf.sentinels[idx], rep == NULL ? c->errstr :
+		    rep->type == REDIS_REPLY_ERROR ? rep->str :
+		    "unexpected reply");
+		redisFree(c);
+		c = NULL;
 	}
 	freeReplyObject(rep);
-	while (!rs_stopped(r)) {
-		struct pollfd pfd = { c->fd, POLLIN, 0 };
-		int n = poll(&pfd, 1, WATCH_POLL_MS);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return;
-		if (n == 0)
-			continue;
-		/* Readable: one reply (hiredis reads until it is whole, at
-		 * most the timeout), then those already buffered. */
-		if (redisGetReply(c, &v) != REDIS_OK || v == NULL)
-			return;
-		do {
-			rs_message(r, idx, v);
-			freeReplyObject(v);
-			v = NULL;
-		} while (redisReaderGetReply(c->reader, &v) == REDIS_OK &&
-		    v != NULL);
-	}
+	return c;
 }
 
+/* rs_read - c is readable: its messages, 0; -1 when it failed (closed,
+ * a protocol error, a reply cut short past the timeout). */
+static int
+rs_read(struct redis_store *r, int idx, redisContext *c)
+{
+	void *v = NULL;
+
+	/* One reply (hiredis reads until it is whole, at most the
+	 * timeout), then those already buffered. */
+	if (redisGetReply(c, &v) != REDIS_OK || v == NULL)
+		return -1;
+	do {
+		rs_message(r, idx, v);
+		freeReplyObject(v);
+		v = NULL;
+	} while (redisReaderGetReply(c->reader, &v) == REDIS_OK && v != NULL);
+	return 0;
+}
+
+/* rs_watch - the watcher: subscribed to every Sentinel at once, so that
+ * one that is down, silent or lying cannot hide a switch that the others
+ * announce; a failed connection is tried again every WATCH_RETRY_MS, its
+ * failure logged once per run of failures. */
 static void *
 rs_watch(void *arg)
 {
 	struct redis_store *r = arg;
-	redisContext *c;
+	int n = r->conf.nsentinels;
+	redisContext *c[TG_REDIS_SENTINELS_MAX] = { NULL };
+	int64_t retry[TG_REDIS_SENTINELS_MAX] = { 0 };
+	int logged[TG_REDIS_SENTINELS_MAX] = { 0 };
+	struct pollfd pfd[TG_REDIS_SENTINELS_MAX];
+	int map[TG_REDIS_SENTINELS_MAX];
 	char err[300];
-	int idx, i = 0, logged = 0;
 
 	while (!rs_stopped(r)) {
-		pthread_mutex_lock(&r->lock);
-		idx = tg_sentinel_order(&r->sn, i++);
-		pthread_mutex_unlock(&r->lock);
-		if ((c = rs_connect(r, idx, r->conf.timeout_ms, err,
-		    sizeof err)) != NULL) {
-			logged = 0;
-			rs_listen(r, idx, c);
-			redisFree(c);
-		} else if (!logged) {
-			/* Once per run of failures: a dead Sentinel must not
-			 * flood the log. */
-			tg_log_warnx("redis sentinel:%s: cannot listen for "
-			    "+switch-master: %s; trying the next Sentinel",
-			    r->conf.master_name, err);
-			logged = 1;
+		int64_t now = tg_clock_now_ms(NULL);
+		int np = 0, k;
+
+		for (int i = 0; i < n; i++) {
+			if (c[i] == NULL && now >= retry[i]) {
+				if ((c[i] = rs_subscribe(r, i, err,
+				    sizeof err)) != NULL)
+					logged[i] = 0;
+				else {
+					retry[i] = now + WATCH_RETRY_MS;
+					if (!logged[i])
+						tg_log_warnx("redis sentinel:"
+						    "%s: cannot listen for "
+						    "+switch-master: %s",
+						    r->conf.master_name, err);
+					logged[i] = 1;
+				}
+			}
+			if (c[i] != NULL) {
+				pfd[np].fd = c[i]->fd;
+				pfd[np].events = POLLIN;
+				pfd[np].revents = 0;
+				map[np++] = i;
+			}
 		}
-		for (int w = 0; w < WATCH_RETRY_MS && !rs_stopped(r);
-		    w += WATCH_POLL_MS)
-			rs_sleep(WATCH_POLL_MS);
+		k = poll(pfd, (nfds_t)np, WATCH_POLL_MS);
+		if (k <= 0)
+			continue;
+		for (int j = 0; j < np; j++) {
+			int i = map[j];
+
+			if (pfd[j].revents == 0)
+				continue;
+			if (rs_read(r, i, c[i]) < 0) {
+				redisFree(c[i]);
+				c[i] = NULL;
+				retry[i] = tg_clock_now_ms(NULL) +
+				    WATCH_RETRY_MS;
+			}
+		}
 	}
+	for (int i = 0; i < n; i++)
+		if (c[i] != NULL)
+			redisFree(c[i]);
 	return NULL;
 }
 
@@ -304,10 +340,11 @@ tg_redis_master_lost(struct redis_store *r, const char *why)
 }
 
 void
-tg_redis_master_set(struct redis_store *r, int sw, const char *how)
+tg_redis_master_set(struct redis_store *r, int moved, const char *how)
 {
 	int keep = 0;
 
+	tg_strlcpy(r->how, how, sizeof r->how);
 	/* Idle connections to any other server go: they would write to a
 	 * replica (READONLY) or to a master no one else uses. */
 	for (int i = 0; i < r->nidle; i++) {
@@ -322,18 +359,28 @@ tg_redis_master_set(struct redis_store *r, int sw, const char *how)
 		}
 	}
 	r->nidle = keep;
-	if (sw) {
-		tg_log_err("redis sentinel:%s: master switched from %s:%d to "
-		    "%s:%d (%s)", r->conf.master_name, r->sn.prev_host,
-		    r->sn.prev_port, r->sn.host, r->sn.port, how);
-		tg_metrics_error(TG_M_STORE_MASTER_SWITCH);
-		/* The new master is there now: no reason to wait. */
+	if (moved) {
+		/* Named by +switch-master: it is there now, no reason to
+		 * wait out the backoff. */
 		r->backoff_ms = 0;
 		r->down_until = 0;
-	} else if (!r->down)
-		tg_log_info("redis sentinel:%s: master is %s:%d (%s)",
-		    r->conf.master_name, r->sn.host, r->sn.port, how);
+	}
 	pthread_cond_broadcast(&r->cv);
+}
+
+void
+tg_redis_master_confirm(struct redis_store *r, const char *host, int port)
+{
+	int first = r->sn.last_host[0] == '\0';
+
+	if (tg_sentinel_confirm(&r->sn, host, port)) {
+		tg_log_err("redis sentinel:%s: master switched from %s:%d to "
+		    "%s:%d (%s)", r->conf.master_name, r->sn.prev_host,
+		    r->sn.prev_port, host, port, r->how);
+		tg_metrics_error(TG_M_STORE_MASTER_SWITCH);
+	} else if (first)
+		tg_log_info("redis sentinel:%s: master is %s:%d (%s)",
+		    r->conf.master_name, host, port, r->how);
 }
 
 void

@@ -89,26 +89,15 @@ tg_sentinel_skip(struct tg_sentinel_state *s, int ntried)
 		s->first = (s->first + ntried) % s->nsentinels;
 }
 
-/* sn_use - host:port is the master from now on; 1 when it differs from
- * the last one used (a switch), 0 when it is the same or the first. */
+/* sn_use - host:port is the one to connect to from now on; 1 when it is
+ * not the last master found. */
 static int
 sn_use(struct tg_sentinel_state *s, const char *host, int port)
 {
-	int sw = s->last_host[0] != '\0' && (s->last_port != port ||
-	    strcmp(s->last_host, host) != 0);
-
-	if (sw) {
-		tg_strlcpy(s->prev_host, s->last_host, sizeof s->prev_host);
-		s->prev_port = s->last_port;
-	}
 	tg_strlcpy(s->host, host, sizeof s->host);
 	s->port = port;
-	tg_strlcpy(s->last_host, host, sizeof s->last_host);
-	s->last_port = port;
 	s->known = 1;
-	if (sw)
-		s->switches++;
-	return sw;
+	return s->last_port != port || strcmp(s->last_host, host) != 0;
 }
 
 int
@@ -126,12 +115,31 @@ tg_sentinel_answer(struct tg_sentinel_state *s, int idx, const char *host,
 		return -1;
 	if (idx >= 0 && idx < s->nsentinels)
 		s->first = idx;
-	return sn_use(s, h, p);
+	(void)sn_use(s, h, p);
+	return 0;
+}
+
+int
+tg_sentinel_confirm(struct tg_sentinel_state *s, const char *host, int port)
+{
+	int sw = s->last_host[0] != '\0' && (s->last_port != port ||
+	    strcmp(s->last_host, host) != 0);
+
+	if (sw) {
+		tg_strlcpy(s->prev_host, s->last_host, sizeof s->prev_host);
+		s->prev_port = s->last_port;
+		s->switches++;
+	}
+	tg_strlcpy(s->last_host, host, sizeof s->last_host);
+	s->last_port = port;
+	return sw;
 }
 
 void
 tg_sentinel_lost(struct tg_sentinel_state *s)
 {
+	if (s->known)
+		tg_sentinel_skip(s, 1);
 	s->known = 0;
 }
 

@@ -17,11 +17,11 @@ struct tg_sentinel_state {
 	int	 nsentinels;
 	int	 first;		/* the one asked first next time: the last
 				 * one that answered */
-	int	 known;		/* host:port is the master now */
+	int	 known;		/* host:port is the one to connect to */
 	char	 host[TG_REDIS_HOST_MAX];
 	int	 port;
-	char	 last_host[TG_REDIS_HOST_MAX];	/* the last master used, */
-	int	 last_port;			/* even after a failure */
+	char	 last_host[TG_REDIS_HOST_MAX];	/* the last master found */
+	int	 last_port;			/* by ROLE, even after a failure */
 	char	 prev_host[TG_REDIS_HOST_MAX];	/* before the last switch */
 	int	 prev_port;
 	uint64_t switches;
@@ -41,18 +41,24 @@ int	tg_sentinel_order(const struct tg_sentinel_state *, int i);
  * must not use every round's time). */
 void	tg_sentinel_skip(struct tg_sentinel_state *, int ntried);
 /* Sentinel idx answered host and port (strings, as in the reply): -1
- * when they are not an address (the caller asks the next one), 0 when
- * it is the master used before, 1 when it is another one: a switch,
- * counted (the first master ever known is not a switch). */
+ * when they are not an address (the caller asks the next one), else 0
+ * and host:port is the one to connect to (known). */
 int	tg_sentinel_answer(struct tg_sentinel_state *, int idx,
 	    const char *host, const char *port);
+/* A connection to host:port found a master (ROLE): 1 when it is not the
+ * master used before, a switch (counted, the old one in prev_*), 0 when
+ * it is the same or the first. A switch counts only here, so that a
+ * Sentinel naming a replica moves nothing. */
+int	tg_sentinel_confirm(struct tg_sentinel_state *, const char *host,
+	    int port);
 /* The master failed (connection lost, not a master, READONLY): ask the
- * Sentinels again before the next connection. */
+ * Sentinels again before the next connection, starting with the one
+ * after the Sentinel that named it (it may be the one that is wrong). */
 void	tg_sentinel_lost(struct tg_sentinel_state *);
 /* A +switch-master message: "<name> <old ip> <old port> <new ip> <new
  * port>". When it names master name with a valid new address, that is
- * the master from now on: 2 when it differs from the last one (a switch,
- * counted), 1 when not; else 0 (ignored). */
+ * the one to connect to: 2 when it is not the master used last, 1 when
+ * it is; else 0 (ignored). */
 int	tg_sentinel_switch_msg(struct tg_sentinel_state *, const char *name,
 	    const char *msg);
 /* An error reply that means the server is no longer the master: READONLY

@@ -73,9 +73,10 @@ START_TEST(test_order)
 }
 END_TEST
 
-/* The state machine: first master (no switch), a failure, the same
+/* The state machine: a first master (no switch), a failure, the same
  * master again (a reconnection, no switch), another one (a switch,
- * counted, the old one remembered for the log), garbage ignored. */
+ * counted only once a connection found a master there, the old one
+ * remembered for the log), garbage ignored. */
 START_TEST(test_switches)
 {
 	struct tg_sentinel_state s;
@@ -86,17 +87,29 @@ START_TEST(test_switches)
 	ck_assert_int_eq(s.known, 1);
 	ck_assert_str_eq(s.host, "10.0.0.1");
 	ck_assert_int_eq(s.port, 6379);
+	ck_assert_int_eq(tg_sentinel_confirm(&s, "10.0.0.1", 6379), 0);
 	ck_assert_uint_eq(s.switches, 0);
 	tg_sentinel_lost(&s);
 	ck_assert_int_eq(s.known, 0);
 	ck_assert_int_eq(tg_sentinel_answer(&s, 1, "10.0.0.1", "6379"), 0);
+	ck_assert_int_eq(tg_sentinel_confirm(&s, "10.0.0.1", 6379), 0);
 	ck_assert_uint_eq(s.switches, 0);
-	ck_assert_int_eq(tg_sentinel_answer(&s, 1, "10.0.0.2", "6379"), 1);
+	/* A Sentinel names a replica: ROLE refuses it, nothing counted,
+	 * and the next round starts with the other Sentinel. */
+	tg_sentinel_lost(&s);
+	ck_assert_int_eq(tg_sentinel_answer(&s, 1, "10.0.0.3", "6379"), 0);
+	ck_assert_int_eq(tg_sentinel_order(&s, 0), 1);
+	tg_sentinel_lost(&s);
+	ck_assert_int_eq(tg_sentinel_order(&s, 0), 0);
+	ck_assert_uint_eq(s.switches, 0);
+	/* The real new master. */
+	ck_assert_int_eq(tg_sentinel_answer(&s, 0, "10.0.0.2", "6379"), 0);
+	ck_assert_int_eq(tg_sentinel_confirm(&s, "10.0.0.2", 6379), 1);
 	ck_assert_uint_eq(s.switches, 1);
 	ck_assert_str_eq(s.prev_host, "10.0.0.1");
-	ck_assert_str_eq(s.host, "10.0.0.2");
+	ck_assert_str_eq(s.last_host, "10.0.0.2");
 	/* Another port of the same host is another server. */
-	ck_assert_int_eq(tg_sentinel_answer(&s, 1, "10.0.0.2", "6380"), 1);
+	ck_assert_int_eq(tg_sentinel_confirm(&s, "10.0.0.2", 6380), 1);
 	ck_assert_uint_eq(s.switches, 2);
 	ck_assert_int_eq(s.prev_port, 6379);
 	/* Garbage leaves everything as it was, known or not. */
@@ -144,13 +157,17 @@ START_TEST(test_switch_msg)
 
 	tg_sentinel_init(&s, 3);
 	ck_assert_int_eq(tg_sentinel_answer(&s, 0, "10.0.0.1", "6379"), 0);
+	ck_assert_int_eq(tg_sentinel_confirm(&s, "10.0.0.1", 6379), 0);
 	ck_assert_int_eq(tg_sentinel_switch_msg(&s, "tg",
 	    "tg 10.0.0.1 6379 10.0.0.2 6380"), 2);
 	ck_assert_str_eq(s.host, "10.0.0.2");
 	ck_assert_int_eq(s.port, 6380);
 	ck_assert_int_eq(s.known, 1);
-	ck_assert_uint_eq(s.switches, 1);
-	/* Told twice (every Sentinel publishes it): one switch. */
+	/* Told twice (every Sentinel publishes it): still a move until a
+	 * connection confirms it, then one switch. */
+	ck_assert_int_eq(tg_sentinel_switch_msg(&s, "tg",
+	    "tg 10.0.0.1 6379 10.0.0.2 6380"), 2);
+	ck_assert_int_eq(tg_sentinel_confirm(&s, "10.0.0.2", 6380), 1);
 	ck_assert_int_eq(tg_sentinel_switch_msg(&s, "tg",
 	    "tg 10.0.0.1 6379 10.0.0.2 6380"), 1);
 	ck_assert_uint_eq(s.switches, 1);

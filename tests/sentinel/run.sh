@@ -128,6 +128,26 @@ for s in s1 s2 s3; do
 done
 next_port || { fail "no free port left"; exit 1; }
 port_down=$p
+# fake NAME MODE ARGS...: a hostile Sentinel (fakesentinel.py) on the
+# next free port
+fake() {
+	_n=$1
+	shift
+	while next_port; do
+		mkdir -p "$dir/$_n"
+		: >"$dir/$_n/log"
+		tg_spawn "$_n" python3 "$src/fakesentinel.py" $p "$@"
+		if tg_wait "$_n" tg_logged "$_n" "^ready"; then
+			eval "port_$_n=$p"
+			return 0
+		fi
+		tg_stop "$_n"
+	done
+	return 1
+}
+fake garbage garbage || { fail "cannot start the garbage Sentinel"; exit 1; }
+fake liar liar 127.0.0.1 "$port_r" ||
+    { fail "cannot start the lying Sentinel"; exit 1; }
 i=0
 until rcli "$port_r" INFO replication | grep -q master_link_status:up; do
 	i=$((i + 1))
@@ -135,10 +155,12 @@ until rcli "$port_r" INFO replication | grep -q master_link_status:up; do
 	sleep 0.1
 done
 ok "master :$port_m, replica :$port_r, Sentinels :$port_s1 :$port_s2" \
-    ":$port_s3 (nothing on :$port_down)"
+    ":$port_s3 (nothing on :$port_down; garbage :$port_garbage, a liar" \
+    "naming the replica :$port_liar)"
 
 sed -e "s/@S1@/$port_s1/" -e "s/@S2@/$port_s2/" -e "s/@S3@/$port_s3/" \
     -e "s/@DOWN@/$port_down/" -e "s/@REPLICA@/$port_r/" -e "s/@N@/$N/" \
+    -e "s/@GARBAGE@/$port_garbage/" -e "s/@LIAR@/$port_liar/" \
     "$src/shared.conf.in" >"$dir/shared.conf"
 if ! "$TOLLGATE" -n -c "$dir/shared.conf" >"$dir/check.out" 2>&1; then
 	if grep -q "built without hiredis" "$dir/check.out"; then
@@ -187,7 +209,23 @@ counter() {
 	done | awk '{ s += $1 } END { print s + 0 }'
 }
 
-# 1. Both daemons count on the master.
+# 1. Both daemons find the master past the hostile Sentinels (a first
+# message may meet the backoff after the liar's replica), then count on
+# it.
+scn prime prime@prime.example ""
+for d in a b; do
+	i=0
+	until mload $d prime 1 | grep -q "RESULT msgs=1 ok=1"; do
+		i=$((i + 1))
+		[ $i -lt 50 ] || { fail "$d never reached the master"; exit 1; }
+		sleep 0.1
+	done
+done
+ok "both daemons found the master past the down, garbage and lying" \
+    "Sentinels"
+grep -q "is not a master (ROLE: slave)" "$dir/a/log" &&
+    ok "the replica the liar named was refused (ROLE)" ||
+    fail "a did not check ROLE against the liar's replica"
 mload a load 5 >"$dir/warm.a"
 mload b load 5 >"$dir/warm.b"
 v=$(counter load "$port_m")
@@ -285,9 +323,10 @@ for d in a b; do
 	else
 		fail "$d: refusals other than 451 4.3.0 (or none): $bad"
 	fi
-	grep -q "redis sentinel:tgmaster: master switched from 127.0.0.1:$port_m to 127.0.0.1:$port_r" \
-	    "$dir/$d/log" && ok "$d logged the switch" ||
-	    fail "$d did not log the switch"
+	n=$(grep -c "redis sentinel:tgmaster: master switched from 127.0.0.1:$port_m to 127.0.0.1:$port_r" \
+	    "$dir/$d/log")
+	[ "$n" = 1 ] && ok "$d logged the switch once" ||
+	    fail "$d logged the switch $n times"
 	m=$("$CTL" -s "$dir/$d/ctl" metrics |
 	    sed -n 's/^tollgate_store_master_switches_total //p')
 	[ "$m" = 1 ] && ok "$d: tollgate_store_master_switches_total 1" ||
