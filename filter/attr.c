@@ -81,6 +81,14 @@ const struct tg_attr_info tg_attrs[TG_A_COUNT] = {
 				    E, E, 0 },
 	[TG_A_ATT_NAME_SPOOFED]	= { "attachment.name_spoofed", TG_T_BOOL,
 				    E, E, 0 },
+	[TG_A_DKIM]		= { "dkim",		TG_T_STR,  E, E, 0 },
+	[TG_A_DKIM_RESULT]	= { "dkim.result",	TG_T_STR,  E, E, 1 },
+	[TG_A_DKIM_DOMAINS]	= { "dkim.domains",	TG_T_STR,  E, E, 0 },
+	[TG_A_DKIM_ALIGNED]	= { "dkim.aligned",	TG_T_BOOL, E, E, 0 },
+	[TG_A_DMARC]		= { "dmarc",		TG_T_STR,  E, E, 0 },
+	[TG_A_DMARC_POLICY]	= { "dmarc.policy",	TG_T_STR,  E, E, 0 },
+	[TG_A_DMARC_DOMAIN]	= { "dmarc.domain",	TG_T_STR,  E, E, 0 },
+	[TG_A_DMARC_ORG]	= { "dmarc.org_domain",	TG_T_STR,  E, E, 0 },
 };
 
 static const char *const attr_stage_names[TG_STAGE_COUNT] = {
@@ -92,7 +100,8 @@ static const char *const attr_template_vars[] = {
 	"client_address", "client_name", "helo", "sender", "rcpt", "login",
 	"rule", "queue_id", "listener",
 	"mta_name", "spf", "spf_auth", "spf_received", "dnslist",
-	"dnslist_reason", "greylist_wait",
+	"dnslist_reason", "dkim_auth", "dmarc_auth", "dmarc_domain",
+	"greylist_wait",
 };
 
 int

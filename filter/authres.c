@@ -76,14 +76,6 @@ tg_authres_note(const struct tg_policy *p, struct tg_session *s,
 	s->authres_forged[s->nforged++] = s->authres_seen;
 }
 
-/* authres_tchar - an RFC 2045 token character (no tspecial, no space,
- * no control, ASCII) */
-static int
-authres_tchar(int c)
-{
-	return c > 0x20 && c < 0x7f && strchr("()<>@,;:\\\"/[]?=", c) == NULL;
-}
-
 /* authres_dot_atom - RFC 5322 dot-atom-text over the n bytes of v: atoms
  * of atext joined by single dots. With tokens_only, atext is narrowed to
  * token characters ("/", "=", "?" are atext but RFC 2045 tspecials). */
@@ -105,7 +97,7 @@ authres_dot_atom(const char *v, size_t n, int tokens_only)
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
 		    (c >= '0' && c <= '9') || strchr(atext_extra, c) != NULL))
 			return 0;
-		if (tokens_only && !authres_tchar(c))
+		if (tokens_only && !tg_str_token_char(c))
 			return 0;
 	}
 	return 1;
@@ -129,7 +121,7 @@ authres_plain(const char *v, enum tg_authres_quote how)
 	/* RFC 8601 pvalue: a token, or [local-part] "@" domain-name. */
 	if ((at = strchr(v, '@')) == NULL) {
 		for (size_t i = 0; i < n; i++)
-			if (!authres_tchar((unsigned char)v[i]))
+			if (!tg_str_token_char((unsigned char)v[i]))
 				return 0;
 		return n > 0;
 	}

@@ -6,11 +6,13 @@
 #include "config.h"
 
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "tg.h"
 #include "tg_check.h"
+#include "tg_dkim.h"
 #include "tg_log.h"
 #include "check.h"
 
@@ -62,7 +64,9 @@ tg_dns_conf_finish(struct tg_policy *p, struct tg_diag *diag)
 		    c->resolver, why);
 		return -1;
 	}
-	if (tg_policy_uses(p, TG_A_SPF) &&
+	/* DMARC needs SPF's result too. */
+	if ((tg_policy_uses(p, TG_A_SPF) || (p->dkim != NULL &&
+	    p->dkim->dmarc)) &&
 	    (c->spf = check_spf_server_new(c->dns)) == NULL) {
 		tg_diag_error(diag, p->path, 0, 0, "cannot set up libspf2");
 		return -1;
@@ -109,7 +113,7 @@ tg_check_computed(enum tg_attr a)
 	case TG_A_SPF:
 		return 1;
 	default:
-		return 0;
+		return tg_dkim_attr(a);
 	}
 }
 
@@ -172,6 +176,16 @@ tg_check_eval(const struct tg_policy *p, struct tg_session *s,
 	case TG_A_SPF:
 		rc = check_spf(p->dns, s, st, &val, why);
 		break;
+	case TG_A_DKIM:
+	case TG_A_DKIM_RESULT:
+	case TG_A_DKIM_DOMAINS:
+	case TG_A_DKIM_ALIGNED:
+	case TG_A_DMARC:
+	case TG_A_DMARC_POLICY:
+	case TG_A_DMARC_DOMAIN:
+	case TG_A_DMARC_ORG:
+		rc = tg_dkim_eval(p, s, a, param, &val, why);
+		break;
 	default:
 		rc = check_helo(p->dns, s, st, a, &val, why);
 		break;
@@ -205,6 +219,8 @@ tg_check_var(const struct tg_policy *p, struct tg_session *s,
 	}
 	if (IS("dnslist"))
 		return st != NULL ? st->last_list : NULL;
+	if (IS("dkim_auth") || IS("dmarc_auth") || IS("dmarc_domain"))
+		return tg_dkim_var(p, s, name, len);
 	if (IS("dnslist_reason"))
 		return st != NULL ? st->last_reason : NULL;
 #undef IS
@@ -231,4 +247,83 @@ tg_check_state_free(struct tg_check_state *st)
 	free(st->spf_received);
 	free(st);
 	return NULL;
+}
+
+/* check_state_text - a CHECK_* or 0/1 result in words */
+static const char *
+check_state_text(int v, const char *yes, const char *no)
+{
+	return v == CHECK_UNASKED ? "not looked up" : v == CHECK_FAILED ?
+	    "lookup failed" : v ? yes : no;
+}
+
+/* tg_check_describe - the DNS answers behind a computed attribute, for the
+ * trace (tollgate-test -v); reads the session's results, asks nothing */
+void
+tg_check_describe(const struct tg_policy *p, const struct tg_session *s,
+    enum tg_attr a, const char *param, char *out, size_t outsz)
+{
+	const struct tg_check_state *st = s->chk;
+	char v1[300], v2[300];
+	size_t o = 0;
+
+	out[0] = '\0';
+	if (st == NULL || p->dns == NULL || st->conf != p->dns->serial) {
+		snprintf(out, outsz, "nothing looked up");
+		return;
+	}
+	switch (a) {
+	case TG_A_DNSLIST:
+	case TG_A_DNSLIST_SCORE:
+		for (size_t i = 0; i < st->nlists && o < outsz; i++) {
+			const struct check_list_res *r = &st->lists[i];
+			int n;
+
+			if (param != NULL &&
+			    strcmp(p->dns->lists[i].name, param) != 0)
+				continue;
+			if (param == NULL && r->listed == CHECK_UNASKED)
+				continue;
+			n = snprintf(out + o, outsz - o, "%s%s %s%s%s%s",
+			    o > 0 ? "; " : "", p->dns->lists[i].name,
+			    r->key != NULL ? "asked " : "",
+			    r->key != NULL ? tg_str_printable(v1, sizeof v1,
+			    r->key) : "", r->key != NULL ? ": " : "",
+			    check_state_text(r->listed, "listed", "not listed"));
+			o = n > 0 ? o + (size_t)n : o;
+			if (r->listed == 1 && r->reason != NULL && o < outsz) {
+				n = snprintf(out + o, outsz - o, " \"%s\"",
+				    tg_str_printable(v2, sizeof v2, r->reason));
+				o = n > 0 ? o + (size_t)n : o;
+			}
+		}
+		if (a == TG_A_DNSLIST_SCORE && o < outsz)
+			snprintf(out + o, outsz - o, "%sscore %s", o > 0 ?
+			    "; " : "", st->score[0] != '\0' ? st->score : "-");
+		break;
+	case TG_A_CLIENT_PTR:
+	case TG_A_CLIENT_RDNS:
+	case TG_A_CLIENT_FCRDNS:
+		snprintf(out, outsz, "PTR %s, %s", st->ptr == 1 &&
+		    st->ptr_name != NULL ? tg_str_printable(v1, sizeof v1,
+		    st->ptr_name) : check_state_text(st->ptr, "", "none"),
+		    check_state_text(st->fcrdns, "forward-confirmed",
+		    "not forward-confirmed"));
+		break;
+	case TG_A_HELO_RESOLVES:
+		snprintf(out, outsz, "%s", check_state_text(st->helo_resolves,
+		    "has an A, AAAA or MX record", "no A, AAAA or MX record"));
+		break;
+	case TG_A_SPF:
+		if (st->spf[0] == '\0')
+			snprintf(out, outsz, "not evaluated");
+		else
+			snprintf(out, outsz, "%s%s%s", st->spf,
+			    st->spf_received != NULL ? ": " : "",
+			    st->spf_received != NULL ? tg_str_printable(v1,
+			    sizeof v1, st->spf_received) : "");
+		break;
+	default:
+		break;
+	}
 }

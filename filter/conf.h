@@ -111,6 +111,10 @@ struct tg_policy;
  * current token. Return 0 with the token after the statement current, or
  * -1 (reported) when the caller must skip to the next statement. */
 int	conf_dns_set(struct conf_lex *, struct conf_tok *, struct tg_policy *);
+/* conf_dkim.c: set public-suffix-list "PATH" (the name is current), and
+ * the dkim-sign { } block (the keyword is current). */
+int	conf_dkim_psl(struct conf_lex *, struct conf_tok *, struct tg_policy *);
+void	conf_dkim_sign(struct conf_parser *);
 int	conf_dns_list(struct conf_lex *, struct conf_tok *, struct tg_policy *);
 /* A use of dnslist "name" at stage (-1: unknown): 0, or -1 with msg. */
 int	conf_dns_list_use(const struct tg_policy *, const char *name,

@@ -61,6 +61,8 @@ conf_dns_set(struct conf_lex *lx, struct conf_tok *tok, struct tg_policy *pol)
 	tg_strlcpy(name, tok->text, sizeof name);
 	if (conf_ops_known(name))	/* log-level, dry-run */
 		return conf_ops_set(lx, tok, pol, name);
+	if (strcmp(name, "public-suffix-list") == 0)	/* DMARC */
+		return conf_dkim_psl(lx, tok, pol);
 	if (strcmp(name, "resolver") != 0 && strcmp(name, "dns-timeout") != 0) {
 		conf_tok_err(lx, tok, "unknown setting \"%s\" (use resolver, "
 		    "dns-timeout, log-level or dry-run)",

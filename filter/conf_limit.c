@@ -463,6 +463,12 @@ lim_count(struct lim *c, struct tg_limit *l, int *have)
 		    (enum tg_rate_count)i)) == 0) {
 			l->count = (enum tg_rate_count)i;
 			l->stage = tg_rate_count_stage(l->count);
+			/* Bytes are the message's size: the glue must ask
+			 * the MTA for headers and body (tg_drive_needs), or
+			 * every message would count 0 (tollgate-test found
+			 * it: isp-outbound's bytes quota never tripped). */
+			if (l->count == TG_RATE_BYTES)
+				tg_policy_use(c->pol, TG_A_SIZE);
 			*have = 1;
 			lim_next(c);
 			return 0;

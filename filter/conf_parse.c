@@ -21,6 +21,7 @@
 #include "tg_diag.h"
 #include "tg_ip.h"
 #include "tg_content.h"
+#include "tg_dkim.h"
 #include "tg_policy.h"
 #include "tg_reply.h"
 #include "tg_table.h"
@@ -89,6 +90,7 @@ static const struct conf_action_kw {
 	{ "add-header", TG_ACT_ADD_HEADER, CONF_ARG_HEADER, 0, 1,
 	    "header value" },
 	{ "warn", TG_ACT_WARN, CONF_ARG_TEXT, 0, 0, "text" },
+	{ "dkim-sign", TG_ACT_DKIM_SIGN, CONF_ARG_NONE, 0, 1, NULL },
 	/* Terminal only when it defers: last in its rule (below). */
 	{ "greylist", TG_ACT_GREYLIST, CONF_ARG_GREYLIST, 0, 1, NULL },
 };
@@ -255,7 +257,8 @@ conf_is_statement(const struct conf_tok *t)
 	return conf_tok_is(t, "stage") || conf_tok_is(t, "table") ||
 	    conf_tok_is(t, "include") || conf_tok_is(t, "sasl") ||
 	    conf_tok_is(t, "authentication-results") || conf_tok_is(t, "set") ||
-	    conf_tok_is(t, "dnslist") || conf_tok_is(t, "mime");
+	    conf_tok_is(t, "dnslist") || conf_tok_is(t, "mime") ||
+	    conf_tok_is(t, "dkim-sign");
 }
 
 /* Skip to the next rule, the '}' closing the stage, or a statement.
@@ -623,6 +626,8 @@ conf_statement(struct conf_parser *p)
 	}
 	else if (conf_tok_is(&p->tok, "mime"))
 		conf_mime(p);
+	else if (conf_tok_is(&p->tok, "dkim-sign"))
+		conf_dkim_sign(p);
 	else if (p->tok.type == CONF_T_RBRACE) {
 		conf_err(p, p->tok.line, p->tok.col, "unbalanced '}'");
 		do	/* one error for "}}}" */
@@ -746,6 +751,8 @@ conf_finish(struct conf_parser *p)
 	for (size_t i = 0; i < p->ndecl; i++)
 		free(p->decl[i].name);
 	free(p->decl);
+	if (p->diag->errors == p->errors)
+		(void)tg_dkim_conf_finish(p->pol, p->diag);
 	if (p->diag->errors == p->errors)
 		(void)tg_dns_conf_finish(p->pol, p->diag);
 	if (p->diag->errors > p->errors) {

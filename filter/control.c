@@ -235,7 +235,7 @@ tg_control_stop(void)
 {
 	if (control_path == NULL)
 		return;
-	(void)write(control_pipe[1], "x", 1);
+	tg_pipe_wake(control_pipe[1], 'x');
 	(void)pthread_join(control_thread, NULL);
 	close(control_fd);
 	(void)unlink(control_path);

@@ -142,6 +142,12 @@ tg_dns_free(struct tg_dns *d)
 	free(d);
 }
 
+void
+tg_dns_seed(struct tg_dns *d, const struct tg_dns_query *q)
+{
+	tg_dns_cache_seed(d->cache, q);
+}
+
 int
 tg_dns_timeout(const struct tg_dns *d)
 {
@@ -170,7 +176,10 @@ dns_ctx(struct tg_dns *d)
 	/* A thread, not the default forked process: a daemon that forks
 	 * behind libmilter's back is hard to stop cleanly. */
 	if ((rc = ub_ctx_async(ctx, 1)) == 0) {
-		if (d->server != NULL) {
+		if (tg_dns_local_active())
+			/* tollgate-test -z: records of a file, no server. */
+			rc = tg_dns_local_setup(ctx);
+		else if (d->server != NULL) {
 			/* A forwarder on loopback is what we were told to
 			 * use; unbound avoids localhost by default. */
 			rc = ub_ctx_set_option(ctx, "do-not-query-localhost:",
@@ -445,6 +454,7 @@ tg_dns_resolve(struct tg_dns *d, struct tg_dns_query *q, size_t n)
 	long long deadline = dns_now_ms() + d->timeout_ms;
 	struct dns_batch *b;
 	size_t pending = 0;
+	uint64_t t0;
 	char *asked;
 
 	if (ctx == NULL) {
@@ -467,8 +477,10 @@ tg_dns_resolve(struct tg_dns *d, struct tg_dns_query *q, size_t n)
 		free(asked);
 		return TG_OK;
 	}
+	t0 = tg_metrics_now();
 	b = dns_start(ctx, q, n);
 	pending = dns_wait(d, ctx, b, deadline);
+	tg_metrics_latency(TG_M_LAT_DNS, t0);
 	pthread_mutex_lock(&b->mu);
 	b->abandoned = 1;
 	for (size_t i = 0; i < n; i++) {

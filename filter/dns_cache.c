@@ -30,7 +30,8 @@
 #define DNS_CACHE_SHARDS	16	/* locks */
 #define DNS_CACHE_SETS		512	/* sets per shard */
 #define DNS_CACHE_WAYS		2	/* answers per set */
-#define DNS_CACHE_ENTRY_MAX	512	/* largest answer kept, bytes */
+#define DNS_CACHE_ENTRY_MAX	1024	/* largest answer kept, bytes: a DKIM
+					 * key record of RSA 4096 fits */
 #define DNS_CACHE_NEG_TTL	60	/* longest kept NXDOMAIN/NODATA, s */
 
 /* One answer in one allocation: the name with its NUL, then n addresses
@@ -162,7 +163,7 @@ tg_dns_cache_get(struct tg_dns_cache *c, struct tg_dns_query *q)
 /* dns_centry_new - q's answer in one allocation, or NULL when it would
  * take more than DNS_CACHE_ENTRY_MAX bytes. */
 static struct dns_centry *
-dns_centry_new(const struct tg_dns_query *q, unsigned ttl)
+dns_centry_new(const struct tg_dns_query *q, unsigned ttl, size_t max)
 {
 	int ips = q->type == TG_DNS_A || q->type == TG_DNS_AAAA;
 	size_t len = strlen(q->name) + 1, size = sizeof(struct dns_centry);
@@ -172,7 +173,7 @@ dns_centry_new(const struct tg_dns_query *q, unsigned ttl)
 	size += len;
 	for (size_t i = 0; i < q->n; i++)
 		size += ips ? sizeof q->ip[0] : strlen(q->str[i]) + 1;
-	if (size > DNS_CACHE_ENTRY_MAX)
+	if (size > max)
 		return NULL;
 	e = tg_xmalloc(size);
 	e->expires = dns_cache_now() + (time_t)ttl;
@@ -193,8 +194,25 @@ dns_centry_new(const struct tg_dns_query *q, unsigned ttl)
 	return e;
 }
 
+static void	dns_cache_put(struct tg_dns_cache *, const struct tg_dns_query *,
+		    size_t max);
+
 void
 tg_dns_cache_put(struct tg_dns_cache *c, const struct tg_dns_query *q)
+{
+	dns_cache_put(c, q, DNS_CACHE_ENTRY_MAX);
+}
+
+/* For tests (tg_dns_seed): any size. */
+void
+tg_dns_cache_seed(struct tg_dns_cache *c, const struct tg_dns_query *q)
+{
+	dns_cache_put(c, q, (size_t)-1);
+}
+
+static void
+dns_cache_put(struct tg_dns_cache *c, const struct tg_dns_query *q,
+    size_t max)
 {
 	struct dns_centry **set, *e, *old;
 	struct dns_shard *s;
@@ -208,7 +226,7 @@ tg_dns_cache_put(struct tg_dns_cache *c, const struct tg_dns_query *q)
 	if (q->status != TG_DNS_OK && ttl > DNS_CACHE_NEG_TTL)
 		ttl = DNS_CACHE_NEG_TTL;
 	/* Copied outside the lock. */
-	if (ttl == 0 || (e = dns_centry_new(q, ttl)) == NULL)
+	if (ttl == 0 || (e = dns_centry_new(q, ttl, max)) == NULL)
 		return;
 	now = dns_cache_now();
 	s = dns_cache_set(c, q->name, q->type, &set);

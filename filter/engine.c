@@ -16,6 +16,7 @@
 #include "tg_auth.h"
 #include "tg_check.h"
 #include "tg_content.h"
+#include "tg_dkim.h"
 #include "tg_engine.h"
 #include "tg_grey.h"
 #include "tg_log.h"
@@ -25,133 +26,26 @@
 #include "tg_lookup.h"
 #include "tg_reply.h"
 #include "tg_session.h"
+#include "tg_trace.h"
+#include "engine_impl.h"
 
-#define ENGINE_TEXT_MAX	1024	/* an expanded template */
+#define ENGINE_TEXT_MAX	2048	/* an expanded template: room for an
+				 * Authentication-Results with 8 DKIM results */
 
-static const char *const engine_action_names[] = {
+static const char *const engine_action_names[TG_ACT_COUNT] = {
 	[TG_ACT_CONTINUE] = "continue",	[TG_ACT_ACCEPT] = "accept",
 	[TG_ACT_REJECT] = "reject",	[TG_ACT_TEMPFAIL] = "tempfail",
 	[TG_ACT_DISCARD] = "discard",	[TG_ACT_QUARANTINE] = "quarantine",
 	[TG_ACT_ADD_HEADER] = "add-header", [TG_ACT_WARN] = "warn",
+	[TG_ACT_DKIM_SIGN] = "dkim-sign",
 	[TG_ACT_GREYLIST] = "greylist",
 };
 
 const char *
 tg_action_name(enum tg_action a)
 {
-	return a <= TG_ACT_GREYLIST ? engine_action_names[a] : "?";
-}
-
-/* What one evaluation needs besides the condition. */
-struct engine_ctx {
-	const struct tg_policy	*p;
-	const struct tg_session	*s;
-	enum tg_stage		 stage;
-	long long		 rcpt_count;	/* this recipient included */
-	struct tg_session	*rw;		/* the same session, for the
-						 * counters limits keep in it */
-	int			*dns_failed;	/* set when a DNS lookup failed */
-	struct tg_content_cur	 cur;		/* attachment being tested */
-};
-
-static const char *
-engine_str(const struct engine_ctx *c, const struct tg_expr *e)
-{
-	if (e->attr == TG_A_HEADER)
-		return tg_session_header(c->s, e->param);
-	if (e->attr == TG_A_HEADER_FROM)
-		return tg_session_header(c->s, "From");
-	if (e->attr == TG_A_HEADER_SENDER)
-		return tg_session_header(c->s, "Sender");
-	if (tg_content_attr(e->attr))
-		return tg_content_str(c->s, &c->cur, e);
-	return c->s->val[e->attr];
-}
-
-/* engine_num - the attribute's number; 0 if known, -1 if unknown. */
-static int
-engine_num(const struct engine_ctx *c, enum tg_attr a, long long *n)
-{
-	const struct tg_session *s = c->s;
-
-	switch (a) {
-	case TG_A_LISTENER_PORT:
-		*n = s->listener_port;
-		return *n >= 0 ? 0 : -1;
-	case TG_A_TLS_BITS:
-		*n = s->tls_bits;
-		return *n >= 0 ? 0 : -1;
-	case TG_A_SIZE_DECLARED:
-		*n = s->size_declared;
-		return 0;
-	case TG_A_SIZE:
-		*n = s->size;
-		return 0;
-	case TG_A_RCPT_COUNT:
-		*n = c->rcpt_count;
-		return 0;
-	case TG_A_DNSLIST_SCORE:	/* set by tg_check_eval() */
-		if (s->val[a] == NULL)
-			return -1;
-		*n = strtoll(s->val[a], NULL, 10);
-		return 0;
-	case TG_A_HEADER_COUNT:
-		*n = s->hdr_count;
-		return 0;
-	case TG_A_HEADER_BYTES:
-		*n = s->hdr_total;
-		return 0;
-	case TG_A_HEADER_LONGEST:
-		*n = s->hdr_longest;
-		return 0;
-	default:
-		return -1;
-	}
-}
-
-/* engine_ip - the attribute as an address; 0 if known, -1 if not. */
-static int
-engine_ip(const struct engine_ctx *c, enum tg_attr a, struct tg_ip *ip)
-{
-	if (a == TG_A_CLIENT_ADDRESS) {
-		if (!c->s->client_ip_ok)
-			return -1;
-		*ip = c->s->client_ip;
-		return 0;
-	}
-	if (c->s->val[a] == NULL)
-		return -1;
-	return tg_ip_parse(c->s->val[a], ip);
-}
-
-static int
-engine_bool(const struct engine_ctx *c, const struct tg_expr *e)
-{
-	const char *v;
-	long long n;
-
-	if (tg_content_attr(e->attr))
-		return tg_content_bool(c->s, &c->cur, e);
-	switch (e->attr) {
-	case TG_A_AUTHENTICATED:
-		v = c->s->val[TG_A_SASL_LOGIN];
-		return v != NULL && *v != '\0';
-	case TG_A_TLS:
-		v = c->s->val[TG_A_TLS_VERSION];
-		return v != NULL && *v != '\0';
-	case TG_A_SASL_ACCOUNT:
-		v = c->s->val[TG_A_SASL_CANONICAL];
-		if (v == NULL || *v == '\0')
-			return 0;
-		return tg_sasl_account(c->p->auth, v);
-	case TG_A_RCPT_ROUTED:
-		return c->s->rcpt_routed;
-	default:
-		if (tg_attrs[e->attr].type == TG_T_NUM)
-			return engine_num(c, e->attr, &n) == 0 && n != 0;
-		v = engine_str(c, e);
-		return v != NULL && *v != '\0';
-	}
+	return (unsigned)a < TG_ACT_COUNT && engine_action_names[a] != NULL ?
+	    engine_action_names[a] : "?";
 }
 
 static int
@@ -309,20 +203,46 @@ engine_computed(const struct engine_ctx *c, const struct tg_expr *e)
 	return -1;
 }
 
+/* engine_leaf - a condition on an attribute or a limit: 1 true, 0 false,
+ * -1 cannot decide. */
+static inline int
+engine_leaf(const struct engine_ctx *c, const struct tg_expr *e)
+{
+	/* Facts of a part lost to malformed MIME: assume the worst. */
+	if (tg_content_suspicious(&c->cur, e))
+		return 1;
+	/* A header past the session's caps that could change the answer. */
+	if (tg_content_header_lost(c->rw, e))
+		return -1;
+	if (engine_computed(c, e) < 0)
+		return -1;
+
+	switch (e->op) {
+	case TG_E_BOOL:
+		return engine_bool(c, e);
+	case TG_E_CMP:
+		return engine_cmp(c, e);
+	case TG_E_IN_TABLE:
+		return engine_in_table(c, e);
+	case TG_E_IN_SET:
+		return engine_in_set(c, e);
+	case TG_E_MATCH:
+		return engine_match(c, e);
+	case TG_E_OWNED_BY:
+		return tg_auth_owned(c->p, c->s, e);
+	case TG_E_LIMIT:
+		return e->limit != NULL ? tg_rate_check(c->rw, e->limit,
+		    c->stage) : -1;
+	default:
+		return -1;
+	}
+}
+
 /* engine_expr - evaluate e: 1 true, 0 false, -1 cannot decide. */
 static int
 engine_expr(const struct engine_ctx *c, const struct tg_expr *e)
 {
 	int l, r;
-
-	/* Facts of a part lost to malformed MIME: assume the worst. */
-	if (e->op >= TG_E_BOOL && tg_content_suspicious(&c->cur, e))
-		return 1;
-	/* A header past the session's caps that could change the answer. */
-	if (e->op >= TG_E_BOOL && tg_content_header_lost(c->rw, e))
-		return -1;
-	if (engine_computed(c, e) < 0)
-		return -1;
 
 	switch (e->op) {
 	case TG_E_TRUE:
@@ -344,23 +264,13 @@ engine_expr(const struct engine_ctx *c, const struct tg_expr *e)
 	case TG_E_NOT:
 		l = engine_expr(c, e->left);
 		return l < 0 ? -1 : !l;
-	case TG_E_BOOL:
-		return engine_bool(c, e);
-	case TG_E_CMP:
-		return engine_cmp(c, e);
-	case TG_E_IN_TABLE:
-		return engine_in_table(c, e);
-	case TG_E_IN_SET:
-		return engine_in_set(c, e);
-	case TG_E_MATCH:
-		return engine_match(c, e);
-	case TG_E_OWNED_BY:
-		return tg_auth_owned(c->p, c->s, e);
-	case TG_E_LIMIT:
-		return e->limit != NULL ? tg_rate_check(c->rw, e->limit,
-		    c->stage) : -1;
+	default:
+		r = engine_leaf(c, e);
+		/* Tracing (tollgate-test -v) costs the daemon this test. */
+		if (c->s->trace != NULL)
+			tg_trace_leaf(c->s->trace, c, e, r);
+		return r;
 	}
-	return -1;
 }
 
 /* engine_var - value of a template variable, or NULL if unknown. */
@@ -548,6 +458,10 @@ engine_apply(const struct tg_policy *p, struct tg_session *s,
 		case TG_ACT_WARN:
 			engine_log_rule(s, r, "warn:", text);
 			continue;
+		case TG_ACT_DKIM_SIGN:
+			/* Signed by the glue after every header change. */
+			tg_dkim_sign_request(s);
+			continue;
 		case TG_ACT_GREYLIST:	/* above */
 			continue;
 		case TG_ACT_ADD_HEADER:
@@ -699,7 +613,11 @@ engine_stage(const struct tg_policy *p, struct tg_session *s,
 
 			tg_rate_clear_tripped(s);
 			dns_failed = 0;
+			if (s->trace != NULL)
+				tg_trace_rule(s->trace, r, -2);
 			m = engine_rule(&c, r);
+			if (s->trace != NULL)
+				tg_trace_rule(s->trace, r, m);
 			/* The verdict line names the limit that tripped. */
 			if (m != 0 && (lim = tg_rate_tripped(s)) != NULL)
 				tg_strlcpy(v->limit, lim, sizeof v->limit);
@@ -722,12 +640,21 @@ engine_stage(const struct tg_policy *p, struct tg_session *s,
 				    "tempfail 451 4.3.0");
 				break;
 			}
-			if (m == 1 && engine_apply(p, s, r, stage, v))
+			if (m == 1 && engine_apply(p, s, r, stage, v)) {
+				if (v->limit[0] != '\0' && !tg_ops_dry_run(p))
+					tg_metrics_limit(p, v->limit,
+					    v->action);
 				break;
+			}
 			if (m == 1 && !r->dry_run)	/* warn, add-header */
 				v->limit[0] = '\0';
 		}
-	}
+	} else if (s->trace != NULL && p != NULL)
+		tg_trace_note(s->trace, s->conn_accepted ? "accepted at "
+		    "connect: no rule runs for this connection" :
+		    stage >= TG_STAGE_HELO && s->helo_accepted ? "accepted "
+		    "at helo: no rule runs until the next HELO/EHLO" :
+		    "message accepted: no rule runs until its end");
 	/* Count what this stage accepted; a failed store may turn the
 	 * verdict into a tempfail. */
 	tg_rate_stage_end(p, s, stage, v);
@@ -756,6 +683,9 @@ tg_engine_eval(const struct tg_policy *p, struct tg_session *s,
 	 * changes its address. */
 	if (s->conn_verdict != NULL && stage > TG_STAGE_CONNECT) {
 		*v = *s->conn_verdict;
+		if (s->trace != NULL)
+			tg_trace_note(s->trace, "the connect refusal (rule %s) "
+			    "holds for the whole connection", v->rule);
 		return v->action;
 	}
 	if (stage == TG_STAGE_HELO) {
@@ -771,6 +701,9 @@ tg_engine_eval(const struct tg_policy *p, struct tg_session *s,
 		 * helo.valid" holds), and a refusal answers MAIL. */
 		tg_log_debug("%s: MAIL without HELO/EHLO: helo rules run "
 		    "with helo unknown", s->id);
+		if (s->trace != NULL)
+			tg_trace_note(s->trace, "MAIL without HELO/EHLO: the "
+			    "helo rules run first, with helo unknown");
 		s->helo_seen = 1;
 		(void)engine_stage(p, s, TG_STAGE_HELO, v);
 		if (v->action == TG_ACT_REJECT || v->action == TG_ACT_TEMPFAIL)
@@ -779,6 +712,9 @@ tg_engine_eval(const struct tg_policy *p, struct tg_session *s,
 	/* A HELO refusal holds until the next HELO/EHLO. */
 	if (s->helo_verdict != NULL && stage > TG_STAGE_HELO) {
 		*v = *s->helo_verdict;
+		if (s->trace != NULL)
+			tg_trace_note(s->trace, "the helo refusal (rule %s) "
+			    "holds until the next HELO/EHLO", v->rule);
 		return v->action;
 	}
 	return engine_stage(p, s, stage, v);

@@ -6,12 +6,12 @@
  * nothing. Threads: reads the policy; the stores are thread-safe. */
 #include "config.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "tg.h"
+#include "ctl_cmd.h"
 #include "tg_addr.h"
 #include "tg_grey.h"
 #include "tg_session.h"
@@ -20,35 +20,6 @@
 #define GCTL_WORDS	(TG_LIMIT_KEYS_MAX + 4)
 #define GCTL_LIST_DEFAULT	100
 #define GCTL_LIST_MAX		500
-
-static int
-gctl_say(char *out, size_t outsz, int rc, const char *fmt, ...)
-    TG_PRINTFLIKE(4, 5);
-
-static int
-gctl_say(char *out, size_t outsz, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(out, outsz, fmt, ap);
-	va_end(ap);
-	return rc;
-}
-
-static int
-gctl_split(char *line, char **w, int max)
-{
-	int n = 0;
-
-	for (char *t = strtok(line, " \t\r\n"); t != NULL;
-	    t = strtok(NULL, " \t\r\n")) {
-		if (n == max)
-			return -1;
-		w[n++] = t;
-	}
-	return n;
-}
 
 static const struct tg_greylist *
 gctl_find(const struct tg_policy *p, const char *name)
@@ -129,7 +100,7 @@ gctl_greylists(const struct tg_policy *p, char *out, size_t outsz)
 		o = n > 0 ? o + (size_t)n : o;
 	}
 	if (o == 0)
-		return gctl_say(out, outsz, 0, "no greylists\n");
+		return tg_ctl_say(out, outsz, 0, "no greylists\n");
 	return 0;
 }
 
@@ -175,14 +146,14 @@ gctl_list(const struct tg_greylist *g, const char *count, char *out,
 	if (count != NULL) {
 		n = strtoll(count, &end, 10);
 		if (*end != '\0' || n < 1 || n > GCTL_LIST_MAX)
-			return gctl_say(out, outsz, -1, "error: COUNT is 1 to "
-			    "%d\n", GCTL_LIST_MAX);
+			return tg_ctl_say(out, outsz, -1,
+			    "error: COUNT is 1 to %d\n", GCTL_LIST_MAX);
 		l.want = (size_t)n;
 	}
 	out[0] = '\0';
 	if (g->store->grey->list(g->store, g->prefix, l.want + 1,
 	    gctl_list_one, &l) < 0)
-		return gctl_say(out, outsz, -1, "error: %s store "
+		return tg_ctl_say(out, outsz, -1, "error: %s store "
 		    "unavailable\n", g->store->ops->name);
 	snprintf(out + l.o, outsz - l.o, "%zu record(s) shown%s\n", l.shown,
 	    l.more ? "; more not listed" : "");
@@ -200,11 +171,12 @@ gctl_key(const struct tg_greylist *g, int client, char **v, int nv,
 	int rc = 0;
 
 	if (client ? nv != 1 : (size_t)nv != g->nkeys)
-		return gctl_say(out, outsz, -1, client ? "error: client takes "
-		    "one address\n" : "error: greylist %s is keyed on %zu "
-		    "value(s), got %d\n", g->name, g->nkeys, nv);
+		return tg_ctl_say(out, outsz, -1, client ?
+		    "error: client takes one address\n" :
+		    "error: greylist %s is keyed on %zu value(s), got %d\n",
+		    g->name, g->nkeys, nv);
 	if (client && g->client_key < 0)
-		return gctl_say(out, outsz, -1, "error: greylist %s has no "
+		return tg_ctl_say(out, outsz, -1, "error: greylist %s has no "
 		    "client.address in its key, so no auto-allow entries\n",
 		    g->name);
 	tg_session_init(&s, "ctl");
@@ -225,7 +197,7 @@ gctl_key(const struct tg_greylist *g, int client, char **v, int nv,
 		    tg_grey_key(g, &s, NULL, NULL, key, keysz);
 	tg_session_free(&s);
 	if (rc != 0)
-		return gctl_say(out, outsz, -1, "error: invalid value for "
+		return tg_ctl_say(out, outsz, -1, "error: invalid value for "
 		    "greylist %s\n", g->name);
 	return 0;
 }
@@ -256,7 +228,7 @@ gctl_record(const struct tg_greylist *g, const char *verb, char **v, int nv,
 	if (rc == TG_OK)
 		rc = st->grey->get(st, key, &r, &now);
 	if (rc < 0)
-		return gctl_say(out, outsz, -1, "error: %s store "
+		return tg_ctl_say(out, outsz, -1, "error: %s store "
 		    "unavailable\n", st->ops->name);
 	gctl_describe(g, key, &r, now, out, outsz);
 	return 0;
@@ -271,26 +243,26 @@ tg_grey_ctl(const struct tg_policy *p, const char *line, char *out,
 	int n;
 
 	if (tg_strlcpy(buf, line, sizeof buf) >= sizeof buf ||
-	    (n = gctl_split(buf, w, GCTL_WORDS)) < 0)
-		return gctl_say(out, outsz, -1, "error: command too long\n");
+	    (n = tg_ctl_split(buf, w, GCTL_WORDS)) < 0)
+		return tg_ctl_say(out, outsz, -1, "error: command too long\n");
 	if (n == 1 && strcmp(w[0], "greylists") == 0)
 		return gctl_greylists(p, out, outsz);
 	if (n < 3 || strcmp(w[0], "greylist") != 0)
-		return gctl_say(out, outsz, -1, "error: usage: greylists | "
+		return tg_ctl_say(out, outsz, -1, "error: usage: greylists | "
 		    "greylist NAME list [COUNT] | greylist NAME "
 		    "show|delete|allow VALUE... | greylist NAME "
 		    "show|delete|allow client ADDRESS\n");
 	if ((g = gctl_find(p, w[1])) == NULL)
-		return gctl_say(out, outsz, -1, "error: no greylist "
+		return tg_ctl_say(out, outsz, -1, "error: no greylist "
 		    "\"%.64s\"\n", w[1]);
 	if (g->store == NULL || g->store->grey == NULL)
-		return gctl_say(out, outsz, -1, "error: greylist %s has no "
+		return tg_ctl_say(out, outsz, -1, "error: greylist %s has no "
 		    "store\n", g->name);
 	if (strcmp(w[2], "list") == 0 && n <= 4)
 		return gctl_list(g, n == 4 ? w[3] : NULL, out, outsz);
 	if (strcmp(w[2], "show") == 0 || strcmp(w[2], "delete") == 0 ||
 	    strcmp(w[2], "allow") == 0)
 		return gctl_record(g, w[2], w + 3, n - 3, out, outsz);
-	return gctl_say(out, outsz, -1, "error: greylist %s: unknown command "
+	return tg_ctl_say(out, outsz, -1, "error: greylist %s: unknown command "
 	    "\"%.32s\" (list, show, delete, allow)\n", g->name, w[2]);
 }

@@ -457,6 +457,7 @@ main_run(struct main_opts *o, const char *spec, struct main_started *st)
 	st->metrics = o->metrics != NULL;
 	tg_log_info("tollgate %s starting on %s%s", PACKAGE_VERSION, spec,
 	    o->dry_run ? " (dry run: no verdict is enforced)" : "");
+	tg_metrics_started();
 	tg_daemon_ready();
 	st->served = 1;
 	rc = smfi_main();

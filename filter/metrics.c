@@ -17,8 +17,9 @@
 #include "tg_engine.h"
 #include "tg_log.h"
 #include "tg_metrics.h"
+#include "metrics_impl.h"
 
-#define METRICS_NACT	(TG_ACT_GREYLIST + 1)	/* a rule's actions */
+#define METRICS_NACT	TG_ACT_COUNT	/* a rule's actions */
 #define METRICS_NVERDICT (TG_ACT_WARN + 1)	/* a stage's verdict: never
 						 * greylist (a deferral is a
 						 * tempfail) */
@@ -99,6 +100,7 @@ tg_metrics_bind(struct tg_policy *p)
 			p->rules[s][i].stats = metrics_rule_find(
 			    (enum tg_stage)s, p->rules[s][i].name);
 	pthread_mutex_unlock(&metrics_lock);
+	metrics_ops_bind(p);
 }
 
 static int
@@ -185,13 +187,7 @@ tg_metrics_grey(enum tg_metric_grey g)
 		INC(metrics_grey[g]);
 }
 
-/* A growing output buffer. */
-struct metrics_buf {
-	char	*s;
-	size_t	 len, cap;
-};
-
-static void TG_PRINTFLIKE(2, 3)
+void
 metrics_put(struct metrics_buf *b, const char *fmt, ...)
 {
 	va_list ap;
@@ -210,7 +206,7 @@ metrics_put(struct metrics_buf *b, const char *fmt, ...)
 	}
 }
 
-static void
+void
 metrics_help(struct metrics_buf *b, const char *name, const char *type,
     const char *help)
 {
@@ -218,7 +214,7 @@ metrics_help(struct metrics_buf *b, const char *name, const char *type,
 }
 
 /* metrics_label - a label value escaped as the format wants (\\ \" \n) */
-static const char *
+const char *
 metrics_label(char *dst, size_t dstsz, const char *v)
 {
 	size_t o = 0;
@@ -378,6 +374,7 @@ tg_metrics_format(size_t *len)
 	metrics_fmt_grey(&b);
 	metrics_fmt_stages(&b);
 	metrics_fmt_rules(&b);
+	metrics_fmt_ops(&b);
 	*len = b.len;
 	return b.s;
 }
@@ -396,4 +393,5 @@ tg_metrics_shutdown(void)
 	metrics_rules = NULL;
 	metrics_nrules = 0;
 	pthread_mutex_unlock(&metrics_lock);
+	metrics_ops_shutdown();
 }

@@ -1,66 +1,85 @@
-/* milter.c - the libmilter glue, which with milter_macros.c (the MTA's
- * macros) and milter_guard.c is the only code that includes mfapi.h.
- * Callbacks copy what the MTA tells (arguments, macros) into a struct
- * tg_session, ask the engine for a verdict at each stage and turn it into
- * an SMFIS_* answer with smfi_setreply(). Owns: one struct milter_conn per
- * connection (milter_impl.h; created at negotiate or connect, freed only
- * in close), which pins one policy generation. Threads: callbacks of one
- * connection never overlap; nothing here is shared between connections
- * but the id counter. */
+/* milter.c - the libmilter glue, which with milter_guard.c is the only
+ * code that includes mfapi.h. Each callback hands what the MTA tells to
+ * the connection's struct tg_drive (drive.c: session, macros, engine,
+ * log lines), then turns the answer into an SMFIS_* code with
+ * smfi_setreply(), and the end-of-message effects into smfi_* calls.
+ * Owns: one struct tg_drive per connection (created at negotiate or
+ * connect, freed only in close), which pins one policy generation.
+ * Threads: callbacks of one connection never overlap; nothing here is
+ * shared between connections but the id counter. */
 #include "config.h"
 
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
-#include <errno.h>
-#include <limits.h>
 #include <stdatomic.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #include <libmilter/mfapi.h>
 
 #include "tg.h"
-#include "tg_auth.h"
-#include "tg_content.h"
+#include "tg_dkim.h"
+#include "tg_drive.h"
 #include "tg_engine.h"
 #include "tg_log.h"
 #include "tg_metrics.h"
-#include "tg_ops.h"
 #include "tg_policy.h"
 #include "tg_reply.h"
-#include "tg_session.h"
 #include "milter.h"
 #include "milter_guard.h"
-#include "milter_impl.h"
 
 #define MILTER_ACTIONS	(SMFIF_ADDHDRS | SMFIF_QUARANTINE | SMFIF_CHGHDRS)
 
 static atomic_ullong milter_seq;
 
-/* milter_needs - protocol steps a policy's rules need beyond the envelope:
- * headers (a header condition, or size, which counts header bytes) and
- * the body (size). */
-static void
-milter_needs(const struct tg_policy *p, int *hdrs, int *body)
-{
-	int size;
+/* Macros asked for with smfi_setsymlist(). In Postfix the list replaces
+ * the stage's default, so each list names everything read at that stage.
+ * The lists do not depend on the policy: a reload may publish one that
+ * reads macros the pinned one did not, and the connection moves to it
+ * at the next MAIL. Nothing reads "_", {client_ptr} (client.ptr is a DNS
+ * lookup), {mail_addr} or {rcpt_addr} (the callbacks' arguments), so
+ * they are not asked for. */
+static const struct {
+	int		 stage;
+	const char	*list;
+} milter_symlists[] = {
+	{ SMFIM_CONNECT, "j {daemon_name} {daemon_addr} {daemon_port} "
+	    "{client_addr} {client_name}" },
+	{ SMFIM_HELO, "{tls_version} {cipher} {cipher_bits} {cert_subject} "
+	    "{cert_issuer} {verify}" },
+	{ SMFIM_ENVFROM, "i {auth_type} {auth_authen} {auth_author}" },
+	{ SMFIM_ENVRCPT, "i" },
+	{ SMFIM_DATA, "i" },
+	{ SMFIM_EOH, "i" },
+	{ SMFIM_EOM, "i" },
+};
 
-	if (p == NULL) {
-		*hdrs = *body = 1;
-		return;
-	}
-	size = tg_policy_uses(p, TG_A_SIZE);
-	*hdrs = p->header_used || size || tg_policy_uses(p, TG_A_HEADER) ||
-	    tg_policy_uses(p, TG_A_HEADER_COUNT) ||
-	    tg_policy_uses(p, TG_A_HEADER_BYTES) ||
-	    tg_policy_uses(p, TG_A_HEADER_LONGEST);
-	*body = size || tg_mime_wanted(p);
+/* milter_setsymlists - ask for milter_symlists[], at negotiate, of an MTA
+ * that offered SMFIF_SETSYMLIST; a failure is logged and the MTA's own
+ * lists stand */
+static void
+milter_setsymlists(SMFICTX *ctx, const struct tg_drive *d,
+    unsigned long steps)
+{
+	for (size_t i = 0; i < sizeof milter_symlists /
+	    sizeof milter_symlists[0]; i++)
+		/* Nothing to ask for at a step not negotiated. */
+		if ((milter_symlists[i].stage != SMFIM_EOH ||
+		    (steps & SMFIP_NOEOH) == 0) &&
+		    smfi_setsymlist(ctx, milter_symlists[i].stage,
+		    (char *)milter_symlists[i].list) != MI_SUCCESS)
+			tg_log_warnx("%s: smfi_setsymlist failed", d->sess.id);
+}
+
+/* milter_symval - the drive's macro source: libmilter's value */
+static const char *
+milter_symval(void *ctx, const char *name)
+{
+	return smfi_getsymval(ctx, (char *)name);
 }
 
 /* milter_hex - n in upper-case hex ("%llX" without snprintf, which cost
@@ -80,183 +99,76 @@ milter_hex(char *buf, size_t sz, unsigned long long n)
 }
 
 /* milter_conn_new - per-connection state, attached to ctx */
-static struct milter_conn *
+static struct tg_drive *
 milter_conn_new(SMFICTX *ctx)
 {
-	struct milter_conn *c;
+	struct tg_drive *d;
 	char id[24];
 
-	/* Not calloc: tg_session_init() clears the session, the bulk of it. */
-	c = tg_xmalloc(sizeof *c);
-	c->policy = tg_policy_current();
-	c->neg_hdrs = c->neg_body = 1;
-	c->warned = 0;
-	c->warned_auth = 0;
-	milter_want(c);
+	/* Not calloc: tg_drive_init() clears the session, the bulk of it. */
+	d = tg_xmalloc(sizeof *d);
 	milter_hex(id, sizeof id, atomic_fetch_add(&milter_seq, 1));
-	tg_session_init(&c->sess, id);
-	if (smfi_setpriv(ctx, c) != MI_SUCCESS) {
+	tg_drive_init(d, tg_policy_current(), id, milter_symval, ctx);
+	if (smfi_setpriv(ctx, d) != MI_SUCCESS) {
 		tg_log_warnx("%s: smfi_setpriv failed", id);
-		tg_session_free(&c->sess);
-		if (c->policy != NULL)
-			tg_policy_unref(c->policy);
-		free(c);
+		tg_drive_free(d);
+		free(d);
 		return NULL;
 	}
 	tg_metrics_session(1);
-	return c;
+	return d;
 }
 
-static struct milter_conn *
+static struct tg_drive *
 milter_conn_get(SMFICTX *ctx)
 {
 	return smfi_getpriv(ctx);
 }
 
-/* milter_field - " key=<value>" for a log line, "" when value is unset */
-static void
-milter_field(char *dst, size_t dstsz, const char *key, const char *value)
-{
-	char buf[300];
-
-	if (value == NULL) {
-		dst[0] = '\0';
-		return;
-	}
-	snprintf(dst, dstsz, " %s=<%s>", key,
-	    tg_str_printable(buf, sizeof buf, value));
-}
-
-/* milter_log - one line per verdict that is not CONTINUE or whenever a
- * rule matched. Client-supplied values go through tg_str_printable(). */
-static void
-milter_log(const struct milter_conn *c, enum tg_stage st,
-    const struct tg_verdict *v)
-{
-	const struct tg_session *s = &c->sess;
-	char client[64], sender[300], rcpt[300], reply[TG_REPLY_TEXT_MAX + 20];
-	char rule[TG_RULE_NAME_MAX + 8], text[TG_REPLY_TEXT_MAX];
-	char limit[TG_RULE_NAME_MAX + 8];
-
-	if (v->action == TG_ACT_CONTINUE && v->rule[0] == '\0' && !v->dry_run)
-		return;
-	tg_str_printable(client, sizeof client,
-	    s->val[TG_A_CLIENT_ADDRESS] != NULL ?
-	    s->val[TG_A_CLIENT_ADDRESS] : "unknown");
-	sender[0] = rcpt[0] = reply[0] = '\0';
-	if (st >= TG_STAGE_MAIL)
-		milter_field(sender, sizeof sender, "sender",
-		    s->val[TG_A_SENDER]);
-	if (st == TG_STAGE_RCPT)
-		milter_field(rcpt, sizeof rcpt, "rcpt", s->val[TG_A_RCPT]);
-	if (v->action == TG_ACT_REJECT || v->action == TG_ACT_TEMPFAIL)
-		snprintf(reply, sizeof reply, " reply=\"%s %s %s\"", v->code,
-		    v->xcode, tg_str_printable(text, sizeof text, v->text));
-	tg_str_printable(rule, sizeof rule, v->rule[0] != '\0' ? v->rule : "-");
-	limit[0] = '\0';
-	if (v->limit[0] != '\0')
-		snprintf(limit, sizeof limit, " limit=%s", v->limit);
-	tg_log_info("%s: %s: stage=%s rule=%s%s action=%s%s client=%s%s%s%s",
-	    s->id, s->queue_id != NULL ? s->queue_id : "NOQUEUE",
-	    tg_stage_name(st), rule, limit, tg_action_name(v->action),
-	    v->dry_run ? " dry-run=yes" : "", client, sender, rcpt, reply);
-}
-
 /* milter_setreply - hand a REJECT/TEMPFAIL reply to libmilter. A failure
  * is logged; the verdict stands (the MTA then uses its generic text). */
 static void
-milter_setreply(SMFICTX *ctx, const struct milter_conn *c,
-    const struct tg_verdict *v)
+milter_setreply(SMFICTX *ctx, const char *id, const struct tg_verdict *v)
 {
 	char text[2 * TG_REPLY_TEXT_MAX + 1];
 
 	tg_reply_milter_escape(text, sizeof text, v->text);
 	if (smfi_setreply(ctx, (char *)v->code, (char *)v->xcode, text) !=
 	    MI_SUCCESS)
-		tg_log_warnx("%s: smfi_setreply(%s %s) failed",
-		    c != NULL ? c->sess.id : "-", v->code, v->xcode);
+		tg_log_warnx("%s: smfi_setreply(%s %s) failed", id, v->code,
+		    v->xcode);
 }
 
-/* milter_dry - a global dry run (set dry-run yes, -D) turns v into a log
- * line only; never a tempfail for an error of ours or a syntax reply */
-static int
-milter_dry(const struct milter_conn *c, const struct tg_verdict *v)
-{
-	return v->action != TG_ACT_CONTINUE && v->action != TG_ACT_ACCEPT &&
-	    !v->internal && tg_ops_dry_run(c->policy);
-}
-
-/* milter_deliver - log a verdict and map it to an SMFIS_* answer */
+/* milter_answer - the drive's answer as an SMFIS_* code */
 static sfsistat
-milter_deliver(SMFICTX *ctx, struct milter_conn *c, enum tg_stage st,
+milter_answer(SMFICTX *ctx, const struct tg_drive *d, enum tg_answer a,
     const struct tg_verdict *v)
 {
-	if (milter_dry(c, v)) {
-		struct tg_verdict dv = *v;
-
-		dv.dry_run = 1;
-		milter_log(c, st, &dv);
-		return SMFIS_CONTINUE;
-	}
-	milter_log(c, st, v);
-	switch (v->action) {
-	case TG_ACT_REJECT:
-		milter_setreply(ctx, c, v);
+	switch (a) {
+	case TG_ANS_REJECT:
+		milter_setreply(ctx, d->sess.id, v);
 		return SMFIS_REJECT;
-	case TG_ACT_TEMPFAIL:
-		milter_setreply(ctx, c, v);
+	case TG_ANS_TEMPFAIL:
+		milter_setreply(ctx, d->sess.id, v);
 		return SMFIS_TEMPFAIL;
-	case TG_ACT_DISCARD:
-		return st >= TG_STAGE_MAIL ? SMFIS_DISCARD : SMFIS_CONTINUE;
+	case TG_ANS_DISCARD:
+		return SMFIS_DISCARD;
 	default:
 		return SMFIS_CONTINUE;
 	}
 }
 
-/* milter_internal - something on our side broke: 451 4.3.0, never accept */
+/* milter_nostate - a callback without connection state (it could not be
+ * made): 451 4.3.0, never accept */
 static sfsistat
-milter_internal(SMFICTX *ctx, struct milter_conn *c, enum tg_stage st,
-    const char *why)
+milter_nostate(SMFICTX *ctx, enum tg_stage st)
 {
 	struct tg_verdict v;
 
-	tg_log_err("%s: stage=%s internal error: %s",
-	    c != NULL ? c->sess.id : "-", tg_stage_name(st), why);
+	tg_log_err("-: stage=%s internal error: no state", tg_stage_name(st));
 	tg_reply_internal(&v, "Internal error, try again later");
-	if (c == NULL) {
-		milter_setreply(ctx, NULL, &v);
-		return SMFIS_TEMPFAIL;
-	}
-	return milter_deliver(ctx, c, st, &v);
-}
-
-/* milter_eval - evaluate a stage and answer */
-static sfsistat
-milter_eval(SMFICTX *ctx, struct milter_conn *c, enum tg_stage st)
-{
-	struct tg_verdict v;
-	uint64_t t0 = tg_metrics_now();
-	sfsistat rc;
-
-	if (c->policy == NULL)
-		return milter_internal(ctx, c, st, "no policy loaded");
-	tg_engine_eval(c->policy, &c->sess, st, &v);
-	rc = milter_deliver(ctx, c, st, &v);
-	tg_metrics_stage(st, t0, v.action, !milter_dry(c, &v));
-	return rc;
-}
-
-/* milter_reject - a syntax reply of our own (bad address, bad SIZE=) */
-static sfsistat
-milter_reject(SMFICTX *ctx, struct milter_conn *c, enum tg_stage st,
-    const char *code, const char *xcode, const char *text)
-{
-	struct tg_verdict v;
-
-	memset(&v, 0, sizeof v);
-	tg_reply_set(&v, TG_ACT_REJECT, code, xcode, text);
-	v.internal = 1;		/* not a policy verdict: no dry run */
-	return milter_deliver(ctx, c, st, &v);
+	milter_setreply(ctx, "-", &v);
+	return SMFIS_TEMPFAIL;
 }
 
 static sfsistat
@@ -264,367 +176,227 @@ milter_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
     unsigned long f2, unsigned long f3, unsigned long *pf0,
     unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
 {
-	struct milter_conn *c;
+	struct tg_drive *d;
 	unsigned long steps = SMFIP_NOUNKNOWN;
 	int hdrs, body;
 
-	if ((c = milter_conn_new(ctx)) == NULL)
+	if ((d = milter_conn_new(ctx)) == NULL)
 		return SMFIS_ALL_OPTS;
 	/* Never SMFIP_NODATA: an inet socket then stalls ~40 ms per message
 	 * in Postfix (MTA-NOTES). Headers and body only when a rule of the
 	 * pinned policy reads them. */
-	milter_needs(c->policy, &hdrs, &body);
+	tg_drive_needs(d->policy, &hdrs, &body);
 	if (!hdrs)
 		steps |= SMFIP_NOHDRS | SMFIP_NOEOH;
 	if (!body)
 		steps |= SMFIP_NOBODY;
+	/* Header values as received, leading white space included, when
+	 * DKIM will see them: its simple header canonicalisation needs it
+	 * (the session strips it; the values we add then carry their own). */
+	if (tg_dkim_wanted(d->policy))
+		steps |= SMFIP_HDR_LEADSPC;
 	*pf0 = (MILTER_ACTIONS | SMFIF_SETSYMLIST) & f0;
 	*pf1 = steps & f1;
+	d->leadspc = (*pf1 & SMFIP_HDR_LEADSPC) != 0;
 	*pf2 = *pf3 = 0;
-	c->neg_hdrs = (*pf1 & SMFIP_NOHDRS) == 0;
-	c->neg_body = (*pf1 & SMFIP_NOBODY) == 0;
+	d->neg_hdrs = (*pf1 & SMFIP_NOHDRS) == 0;
+	d->neg_body = (*pf1 & SMFIP_NOBODY) == 0;
 	if (f0 & SMFIF_SETSYMLIST)
-		milter_setsymlists(ctx, c, *pf1);
+		milter_setsymlists(ctx, d, *pf1);
 	return SMFIS_CONTINUE;
-}
-
-/* milter_client - client.address and client.name */
-static void
-milter_client(SMFICTX *ctx, struct milter_conn *c, const char *host,
-    const struct sockaddr *sa)
-{
-	char buf[INET6_ADDRSTRLEN];
-	const char *addr = NULL, *name;
-	struct tg_ip ip;
-
-	if (sa != NULL && sa->sa_family == AF_INET) {
-		/* Already binary: no text to format and parse back. */
-		memset(&ip, 0, sizeof ip);
-		ip.family = 4;
-		memcpy(ip.b, &((const struct sockaddr_in *)(const void *)
-		    sa)->sin_addr, 4);
-		tg_session_set_client_ip(&c->sess, &ip);
-	} else if (sa != NULL && sa->sa_family == AF_INET6)
-		/* As text, which keeps "::ffff:a.b.c.d" as the MTA saw it. */
-		addr = inet_ntop(AF_INET6,
-		    &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
-		    buf, sizeof buf);
-	if (!c->sess.client_ip_ok && (addr == NULL ||
-	    tg_session_set(&c->sess, TG_A_CLIENT_ADDRESS, addr) != TG_OK))
-		milter_macro(ctx, c, M_CLIENT_ADDR);
-	/* An unverified client is named by its address in brackets. */
-	name = smfi_getsymval(ctx, "{client_name}");
-	if (name == NULL && host != NULL && host[0] != '[')
-		name = host;
-	if (name != NULL && *name != '\0')
-		(void)tg_session_set(&c->sess, TG_A_CLIENT_NAME, name);
 }
 
 static sfsistat
 milter_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
 {
-	struct milter_conn *c;
+	struct tg_drive *d;
 	struct tg_verdict v;
-	uint64_t t0 = tg_metrics_now();
+	char buf[INET6_ADDRSTRLEN];
+	const char *addr = NULL;
+	struct tg_ip ip, *ipp = NULL;
 
-	if ((c = milter_conn_get(ctx)) == NULL &&
-	    (c = milter_conn_new(ctx)) == NULL) {
+	if ((d = milter_conn_get(ctx)) == NULL &&
+	    (d = milter_conn_new(ctx)) == NULL) {
 		tg_log_err("connect: no connection state; tempfail");
 		return SMFIS_TEMPFAIL;
 	}
-	milter_client(ctx, c, host, sa);
-	milter_listener(ctx, c);
-	milter_queue_id(ctx, c);
-	if (c->policy == NULL) {
-		tg_log_err("%s: no policy loaded; tempfail", c->sess.id);
-		return SMFIS_TEMPFAIL;
-	}
-	/* No reply text is possible here: the engine keeps a reject or
-	 * tempfail in sess.conn_verdict and returns it at the next stages. */
-	tg_engine_eval(c->policy, &c->sess, TG_STAGE_CONNECT, &v);
-	if (milter_dry(c, &v))
-		v.dry_run = 1;
-	milter_log(c, TG_STAGE_CONNECT, &v);
-	tg_metrics_stage(TG_STAGE_CONNECT, t0, v.action, !v.dry_run ||
-	    v.action == TG_ACT_CONTINUE);
-	return SMFIS_CONTINUE;
+	if (sa != NULL && sa->sa_family == AF_INET) {
+		memset(&ip, 0, sizeof ip);
+		ip.family = 4;
+		memcpy(ip.b, &((const struct sockaddr_in *)(const void *)
+		    sa)->sin_addr, 4);
+		ipp = &ip;
+	} else if (sa != NULL && sa->sa_family == AF_INET6)
+		addr = inet_ntop(AF_INET6,
+		    &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
+		    buf, sizeof buf);
+	/* No reply text is possible at connect: a refusal is kept and
+	 * answered from HELO on; TEMPFAIL only without a policy. */
+	return tg_drive_connect(d, ipp, addr, host, &v) == TG_ANS_CONTINUE ?
+	    SMFIS_CONTINUE : SMFIS_TEMPFAIL;
 }
 
-/* milter_helo - a connect-stage refusal is answered here (the MTA then
- * keeps it for the connection). The helo rules run now, but a refusal of
- * theirs is only logged: the engine keeps it and it is answered at MAIL.
- * Both MTAs take a milter's HELO reject for one of the whole connection
- * (Postfix's milter8 stops asking the milter, Sendmail too), so a new
- * HELO/EHLO, which starts the session over (RFC 5321 4.1.4), could never
- * be judged; and both answer EHLO 250 anyway, the reject at MAIL. */
 static sfsistat
 milter_helo(SMFICTX *ctx, char *helo)
 {
-	struct milter_conn *c;
+	struct tg_drive *d;
 	struct tg_verdict v;
-	uint64_t t0 = tg_metrics_now();
 
-	if ((c = milter_conn_get(ctx)) == NULL)
-		return milter_internal(ctx, c, TG_STAGE_HELO, "no state");
-	if (tg_session_set(&c->sess, TG_A_HELO, helo) != TG_OK)
-		tg_log_debug("%s: HELO argument not kept", c->sess.id);
-	milter_tls(ctx, c);
-	if (c->policy == NULL || c->sess.conn_verdict != NULL)
-		return milter_eval(ctx, c, TG_STAGE_HELO);
-	tg_engine_eval(c->policy, &c->sess, TG_STAGE_HELO, &v);
-	if (milter_dry(c, &v))
-		v.dry_run = 1;
-	milter_log(c, TG_STAGE_HELO, &v);
-	tg_metrics_stage(TG_STAGE_HELO, t0, v.action, !v.dry_run ||
-	    v.action == TG_ACT_CONTINUE);
-	return SMFIS_CONTINUE;
-}
-
-/* milter_repin - at MAIL, move to a newer published policy, unless it
- * needs protocol steps this connection did not negotiate; then keep the
- * old one until the connection ends. Never within a message. Returns 1
- * when the connection moved. */
-static int
-milter_repin(struct milter_conn *c)
-{
-	struct tg_policy *p;
-	int hdrs, body;
-
-	if ((p = tg_policy_current()) == NULL)
-		return 0;
-	if (c->policy != NULL && p->generation == c->policy->generation) {
-		tg_policy_unref(p);
-		return 0;
-	}
-	milter_needs(p, &hdrs, &body);
-	if ((hdrs && !c->neg_hdrs) || (body && !c->neg_body)) {
-		tg_log_debug("%s: keeping policy generation %u: generation "
-		    "%u needs message content not negotiated", c->sess.id,
-		    c->policy != NULL ? c->policy->generation : 0,
-		    p->generation);
-		tg_policy_unref(p);
-		return 0;
-	}
-	if (c->policy != NULL)
-		tg_policy_unref(c->policy);
-	c->policy = p;
-	c->warned = 0;
-	milter_want(c);
-	return 1;
-}
-
-/* milter_size - ESMTP SIZE= among the MAIL parameters; 0 or -1 */
-static int
-milter_size(struct milter_conn *c, char **argv)
-{
-	const char *s;
-	char *end;
-	long long n;
-	int i;
-
-	for (i = 1; argv[i] != NULL; i++) {
-		if (strncasecmp(argv[i], "SIZE=", 5) != 0)
-			continue;
-		s = argv[i] + 5;
-		if (*s < '0' || *s > '9')
-			return -1;
-		errno = 0;
-		n = strtoll(s, &end, 10);
-		if (errno != 0 || *end != '\0' || n < 0)
-			return -1;
-		if (tg_session_set(&c->sess, TG_A_SIZE_DECLARED, s) != TG_OK)
-			return -1;
-		c->sess.size_declared = n;
-	}
-	return 0;
+	if ((d = milter_conn_get(ctx)) == NULL)
+		return milter_nostate(ctx, TG_STAGE_HELO);
+	return milter_answer(ctx, d, tg_drive_helo(d, helo, &v), &v);
 }
 
 static sfsistat
 milter_envfrom(SMFICTX *ctx, char **argv)
 {
-	struct milter_conn *c;
+	struct tg_drive *d;
+	struct tg_verdict v;
 
-	if ((c = milter_conn_get(ctx)) == NULL)
-		return milter_internal(ctx, c, TG_STAGE_MAIL, "no state");
-	tg_session_reset_message(&c->sess);
-	if (milter_repin(c))
-		milter_listener(ctx, c);
-	milter_queue_id(ctx, c);
-	milter_tls(ctx, c);
-	milter_macro(ctx, c, M_AUTH_AUTHEN);
-	milter_macro(ctx, c, M_AUTH_TYPE);
-	milter_macro(ctx, c, M_AUTH_AUTHOR);
-	milter_auth_check(ctx, c);
-	c->sess.in_message = 1;
-	if (argv[0] == NULL ||
-	    tg_session_set(&c->sess, TG_A_SENDER, argv[0]) != TG_OK)
-		return milter_reject(ctx, c, TG_STAGE_MAIL, "501", "5.1.7",
-		    "Bad sender address syntax");
-	if (milter_size(c, argv) != 0)
-		return milter_reject(ctx, c, TG_STAGE_MAIL, "501", "5.5.4",
-		    "Invalid SIZE parameter");
-	return milter_eval(ctx, c, TG_STAGE_MAIL);
+	if ((d = milter_conn_get(ctx)) == NULL)
+		return milter_nostate(ctx, TG_STAGE_MAIL);
+	/* A reload published since the last message applies from here. */
+	(void)tg_drive_repin(d, tg_policy_current());
+	return milter_answer(ctx, d, tg_drive_mail(d, argv, &v), &v);
 }
 
 static sfsistat
 milter_envrcpt(SMFICTX *ctx, char **argv)
 {
-	struct milter_conn *c;
+	struct tg_drive *d;
+	struct tg_verdict v;
 
-	if ((c = milter_conn_get(ctx)) == NULL)
-		return milter_internal(ctx, c, TG_STAGE_RCPT, "no state");
-	milter_queue_id(ctx, c);
-	if (argv[0] == NULL ||
-	    tg_session_set(&c->sess, TG_A_RCPT, argv[0]) != TG_OK)
-		return milter_reject(ctx, c, TG_STAGE_RCPT, "501", "5.1.3",
-		    "Bad recipient address syntax");
-	return milter_eval(ctx, c, TG_STAGE_RCPT);
+	if ((d = milter_conn_get(ctx)) == NULL)
+		return milter_nostate(ctx, TG_STAGE_RCPT);
+	return milter_answer(ctx, d, tg_drive_rcpt(d, argv, &v), &v);
 }
 
 static sfsistat
 milter_data(SMFICTX *ctx)
 {
-	struct milter_conn *c;
+	struct tg_drive *d;
+	struct tg_verdict v;
 
-	if ((c = milter_conn_get(ctx)) == NULL)
-		return milter_internal(ctx, c, TG_STAGE_DATA, "no state");
-	milter_queue_id(ctx, c);
-	return milter_eval(ctx, c, TG_STAGE_DATA);
+	if ((d = milter_conn_get(ctx)) == NULL)
+		return milter_nostate(ctx, TG_STAGE_DATA);
+	return milter_answer(ctx, d, tg_drive_data(d, &v), &v);
 }
 
 static sfsistat
 milter_header(SMFICTX *ctx, char *name, char *value)
 {
-	struct milter_conn *c;
+	struct tg_drive *d;
 
-	if ((c = milter_conn_get(ctx)) == NULL)
-		return milter_internal(ctx, c, TG_STAGE_DATA, "no state");
-	tg_session_add_header(&c->sess, c->policy, name,
-	    value != NULL ? value : "");
-	tg_authres_note(c->policy, &c->sess, name, value != NULL ? value : "");
+	if ((d = milter_conn_get(ctx)) == NULL)
+		return milter_nostate(ctx, TG_STAGE_DATA);
+	tg_drive_header(d, name, value != NULL ? value : "");
 	return SMFIS_CONTINUE;
 }
 
 static sfsistat
 milter_eoh(SMFICTX *ctx)
 {
-	if (milter_conn_get(ctx) == NULL)
-		return milter_internal(ctx, NULL, TG_STAGE_DATA, "no state");
+	struct tg_drive *d;
+
+	if ((d = milter_conn_get(ctx)) == NULL)
+		return milter_nostate(ctx, TG_STAGE_DATA);
+	tg_drive_eoh(d);
 	return SMFIS_CONTINUE;
 }
 
 static sfsistat
 milter_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 {
-	struct milter_conn *c;
+	struct tg_drive *d;
 
-	if ((c = milter_conn_get(ctx)) == NULL)
-		return milter_internal(ctx, c, TG_STAGE_DATA, "no state");
-	tg_session_add_body_data(&c->sess, c->policy, (const char *)chunk,
-	    len);
+	if ((d = milter_conn_get(ctx)) == NULL)
+		return milter_nostate(ctx, TG_STAGE_DATA);
+	tg_drive_body(d, chunk, len);
 	return SMFIS_CONTINUE;
 }
 
-/* milter_apply - the effects recorded for the end of the message */
-static sfsistat
-milter_apply(SMFICTX *ctx, struct milter_conn *c)
+/* milter_hdr_put - smfi_addheader or smfi_insheader (at the top) with
+ * the value as the MTA expects it: with SMFIP_HDR_LEADSPC negotiated,
+ * the MTA writes "Name:" and the value as given, so the space after the
+ * colon is ours to put. */
+static int
+milter_hdr_put(SMFICTX *ctx, int ins, const char *name, const char *value)
 {
-	struct tg_session *s = &c->sess;
-	size_t i;
+	struct tg_drive *d = milter_conn_get(ctx);
+	char *v = d != NULL && d->leadspc ? tg_xasprintf(" %s", value) :
+	    (char *)value;
+	int rc = ins ? smfi_insheader(ctx, 0, (char *)name, v) :
+	    smfi_addheader(ctx, (char *)name, v);
 
-	if (tg_ops_dry_run(c->policy) && (s->nadd > 0 ||
-	    s->quarantine != NULL || s->discard)) {
-		tg_log_info("%s: %s: dry-run=yes: not applied:%s%s%s", s->id,
-		    s->queue_id != NULL ? s->queue_id : "NOQUEUE",
-		    s->nadd > 0 ? " add-header" : "",
-		    s->quarantine != NULL ? " quarantine" : "",
-		    s->discard ? " discard" : "");
-		return SMFIS_CONTINUE;
-	}
-	for (i = 0; i < s->nadd; i++)
-		if (smfi_addheader(ctx, s->add_hdrs[i].name,
-		    s->add_hdrs[i].value) != MI_SUCCESS)
-			tg_log_warnx("%s: smfi_addheader(%s) failed", s->id,
-			    s->add_hdrs[i].name);
-	if (s->quarantine != NULL &&
-	    smfi_quarantine(ctx, s->quarantine) != MI_SUCCESS)
-		tg_log_warnx("%s: smfi_quarantine failed", s->id);
-	return s->discard ? SMFIS_DISCARD : SMFIS_CONTINUE;
+	if (v != value)
+		free(v);
+	return rc == MI_SUCCESS ? 0 : -1;
 }
 
-/* milter_authres - remove received Authentication-Results that claim our
- * authserv-id, then add ours on top for authenticated mail. Highest index
- * first, so that whether the MTA renumbers after a removal or not, the
- * remaining indexes still name the same headers. */
-static sfsistat
-milter_authres(SMFICTX *ctx, struct milter_conn *c)
+/* The effects of the end of a message, through libmilter. */
+static int
+milter_fx_add(void *ctx, const char *name, const char *value)
 {
-	struct tg_session *s = &c->sess;
-	char value[TG_AUTHRES_ID_MAX + 2 * TG_LOGIN_MAX + 64];
-
-	if (s->forged_overflow)
-		return milter_internal(ctx, c, TG_STAGE_EOM, "forged "
-		    "Authentication-Results headers that cannot be removed "
-		    "(too many, or a name with white space before the colon)");
-	for (size_t i = s->nforged; i-- > 0;) {
-		if (smfi_chgheader(ctx, "Authentication-Results",
-		    (int)s->authres_forged[i], NULL) != MI_SUCCESS)
-			return milter_internal(ctx, c, TG_STAGE_EOM,
-			    "smfi_chgheader failed on a forged "
-			    "Authentication-Results");
-		tg_log_info("%s: %s: removed forged Authentication-Results "
-		    "#%u", s->id, s->queue_id != NULL ? s->queue_id :
-		    "NOQUEUE", s->authres_forged[i]);
-	}
-	if (tg_authres_value(c->policy, s, value, sizeof value) == 0 &&
-	    smfi_insheader(ctx, 0, "Authentication-Results", value) !=
-	    MI_SUCCESS)
-		tg_log_warnx("%s: smfi_insheader(Authentication-Results) "
-		    "failed", s->id);
-	return SMFIS_CONTINUE;
+	return milter_hdr_put(ctx, 0, name, value);
 }
+
+static int
+milter_fx_quarantine(void *ctx, const char *reason)
+{
+	return smfi_quarantine(ctx, (char *)reason) == MI_SUCCESS ? 0 : -1;
+}
+
+static int
+milter_fx_remove(void *ctx, const char *name, unsigned index)
+{
+	return smfi_chgheader(ctx, (char *)name, (int)index, NULL) ==
+	    MI_SUCCESS ? 0 : -1;
+}
+
+static int
+milter_fx_insert(void *ctx, const char *name, const char *value)
+{
+	return milter_hdr_put(ctx, 1, name, value);
+}
+
+static const struct tg_drive_effects milter_fx = {
+	milter_fx_add, milter_fx_quarantine, milter_fx_remove,
+	milter_fx_insert,
+};
 
 static sfsistat
 milter_eom(SMFICTX *ctx)
 {
-	struct milter_conn *c;
-	sfsistat rc;
+	struct tg_drive *d;
+	struct tg_verdict v;
 
-	if ((c = milter_conn_get(ctx)) == NULL)
-		return milter_internal(ctx, c, TG_STAGE_EOM, "no state");
-	milter_queue_id(ctx, c);
-	rc = milter_eval(ctx, c, TG_STAGE_EOM);
-	if (rc == SMFIS_CONTINUE)
-		rc = milter_apply(ctx, c);
-	if (rc == SMFIS_CONTINUE)
-		rc = milter_authres(ctx, c);
-	tg_session_reset_message(&c->sess);
-	return rc;
+	if ((d = milter_conn_get(ctx)) == NULL)
+		return milter_nostate(ctx, TG_STAGE_EOM);
+	return milter_answer(ctx, d, tg_drive_eom(d, &milter_fx, ctx, &v),
+	    &v);
 }
 
 static sfsistat
 milter_abort(SMFICTX *ctx)
 {
-	struct milter_conn *c;
+	struct tg_drive *d;
 
-	if ((c = milter_conn_get(ctx)) != NULL)
-		tg_session_reset_message(&c->sess);
+	if ((d = milter_conn_get(ctx)) != NULL)
+		tg_drive_abort(d);
 	return SMFIS_CONTINUE;
 }
 
 static sfsistat
 milter_close(SMFICTX *ctx)
 {
-	struct milter_conn *c;
+	struct tg_drive *d;
 
-	if ((c = milter_conn_get(ctx)) == NULL)
+	if ((d = milter_conn_get(ctx)) == NULL)
 		return SMFIS_CONTINUE;
 	(void)smfi_setpriv(ctx, NULL);
 	tg_metrics_session(-1);
-	tg_session_free(&c->sess);
-	if (c->policy != NULL)
-		tg_policy_unref(c->policy);
-	free(c);
+	tg_drive_free(d);
+	free(d);
 	return SMFIS_CONTINUE;
 }
 

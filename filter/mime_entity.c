@@ -143,8 +143,7 @@ mime_entity_token(const char *s)
 {
 	size_t n = 0;
 
-	while (s[n] > ' ' && (unsigned char)s[n] < 0x7f &&
-	    strchr("()<>@,;:\\\"/[]?=", s[n]) == NULL)
+	while (tg_str_token_char((unsigned char)s[n]))
 		n++;
 	return n;
 }

@@ -341,12 +341,48 @@ hdr_value(const char *p, char **out, int *bad)
 	return p;
 }
 
-/* hdr_pname - split "filename*2*" into base name, section and ext. */
+/* hdr_attr_char - an RFC 2231 attribute-char: a token character but
+ * '*', '\'' and '%' */
+static int
+hdr_attr_char(int c)
+{
+	return tg_str_token_char(c) && strchr("*'%", c) == NULL;
+}
+
+/* hdr_pname_ok - an attribute (RFC 2045 token without '*', '\'' and '%'),
+ * then at most an RFC 2231 "*N" section and a "*": anything else in a
+ * parameter name ("filename*1\.") is read by some readers as that
+ * section and dropped by others */
+static int
+hdr_pname_ok(const char *s, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n && hdr_attr_char((unsigned char)s[i]))
+		i++;
+	if (i == 0)
+		return 0;
+	if (i < n && s[i] == '*' && i + 1 < n &&
+	    isdigit((unsigned char)s[i + 1])) {
+		for (i++; i < n && isdigit((unsigned char)s[i]); i++)
+			;
+	}
+	if (i < n && s[i] == '*')
+		i++;
+	return i == n;
+}
+
+/* hdr_pname - split "filename*2*" into base name, section and ext; a
+ * name hdr_pname_ok() refuses is malformed but read as far as it goes
+ * (the worst case: "filename*1\." as section 1). */
 static void
-hdr_pname(const char *s, size_t n, struct hdr_param *pp)
+hdr_pname(const char *s, size_t n, struct hdr_param *pp, int *bad)
 {
 	const char *star = memchr(s, '*', n);
 	size_t blen = star != NULL ? (size_t)(star - s) : n;
+
+	if (!hdr_pname_ok(s, n))
+		*bad |= TG_MIME_BAD;
 
 	if (blen >= sizeof pp->name)
 		blen = sizeof pp->name - 1;
@@ -411,12 +447,15 @@ hdr_parse(const char *v, char **type, struct hdr_param *pp, int *bad)
 
 	/* The type without white space and comments around its parts; one
 	 * inside a part ("x-msdos- program") stays as a space, which makes
-	 * the type invalid. */
+	 * the type invalid; one next to the '/' ("multipart /mixed") is read
+	 * away, but some readers take such a type for an unknown leaf, so it
+	 * is malformed. */
 	while (*p != '\0' && *p != ';') {
 		hdr_put(&t, p, 1);
 		q = hdr_cfws(p + 1, bad);
-		if (q != p + 1 && *p != '/' && *q != '/' && *q != '\0' &&
-		    *q != ';')
+		if (q != p + 1 && (*p == '/' || *q == '/'))
+			*bad |= TG_MIME_BAD;
+		else if (q != p + 1 && *q != '\0' && *q != ';')
 			hdr_put(&t, " ", 1);
 		p = q;
 	}
@@ -443,7 +482,7 @@ hdr_parse(const char *v, char **type, struct hdr_param *pp, int *bad)
 			p = hdr_skip_param(p);
 			continue;
 		}
-		hdr_pname(name, (size_t)(nend - name), &pp[n]);
+		hdr_pname(name, (size_t)(nend - name), &pp[n], bad);
 		p = hdr_cfws(p + 1, bad);
 		/* An unquoted plain value with two "'" (x''a.exe): Python's
 		 * email reads it as RFC 2231 charset'language'value. */
@@ -479,8 +518,7 @@ hdr_pct(struct hdr_buf *b, const char *s, int *bad)
 			c = (char)(hdr_hex((unsigned char)s[1]) * 16 +
 			    hdr_hex((unsigned char)s[2]));
 			s += 2;
-		} else if ((unsigned char)c <= ' ' || (unsigned char)c >= 0x7f ||
-		    strchr("*'%()<>@,;:\\\"/[]?=", c) != NULL)
+		} else if (!hdr_attr_char((unsigned char)c))
 			*bad |= TG_MIME_BAD;
 		hdr_put(b, &c, 1);
 	}

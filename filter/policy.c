@@ -12,6 +12,7 @@
 
 #include "tg.h"
 #include "tg_auth.h"
+#include "tg_dkim.h"
 #include "tg_check.h"
 #include "tg_grey.h"
 #include "tg_ops.h"
@@ -84,6 +85,7 @@ policy_free(struct tg_policy *p)
 		free(p->files[i]);
 	free(p->files);
 	tg_dns_conf_free(p->dns);
+	tg_dkim_conf_free(p->dkim);
 	free(p->path);
 	tg_auth_conf_free(p->auth);
 	free(p->mem_snapshot);

@@ -35,6 +35,7 @@
 #include "tg.h"
 #include "tg_diag.h"
 #include "tg_log.h"
+#include "tg_metrics.h"
 #include "tg_policy.h"
 #include "reload.h"
 
@@ -130,11 +131,13 @@ reload_policy(void)
 			tg_policy_unref(p);
 		tg_log_err("reload failed, keeping generation %u",
 		    reload_generation(NULL));
+		tg_metrics_reload(0);
 	} else {
 		tg_policy_publish(p);
 		gen = reload_generation(&nrules);
 		tg_log_info("policy reloaded (generation %u, %zu rules)",
 		    gen, nrules);
+		tg_metrics_reload(1);
 	}
 	tg_diag_free(&diag);
 }
@@ -148,7 +151,7 @@ reload_handler(int sig)
 	int saved = errno;
 	unsigned char b = (unsigned char)sig;
 
-	(void)write(reload_pipe[1], &b, 1);
+	tg_pipe_wake(reload_pipe[1], b);
 	errno = saved;
 }
 
@@ -280,7 +283,7 @@ tg_reload_stop(void)
 	/* smfi_main can return without a signal (socket error): tell the
 	 * threads to end. Harmless if they have already left. A reload in
 	 * progress is finished first. */
-	(void)write(reload_pipe[1], &b, 1);
+	tg_pipe_wake(reload_pipe[1], b);
 	(void)pthread_join(reload_sigthread, NULL);
 	(void)pthread_join(reload_worker, NULL);
 	reload_running = 0;

@@ -13,6 +13,7 @@
 #include "tg_addr.h"
 #include "tg_auth.h"
 #include "tg_content.h"
+#include "tg_dkim.h"
 #include "tg_mime.h"
 #include "tg_grey.h"
 #include "tg_rate.h"
@@ -107,6 +108,7 @@ tg_session_reset_message(struct tg_session *s)
 	s->authres_forged = tg_free(s->authres_forged);
 	s->nforged = 0;
 	s->forged_overflow = 0;
+	s->dkim = tg_dkim_msg_free(s->dkim);
 	/* Recipients held for a message that was not accepted. */
 	tg_rate_txn_end(s);
 	tg_grey_txn_end(s);
@@ -430,6 +432,7 @@ tg_session_add_body_data(struct tg_session *s, const struct tg_policy *p,
     const char *buf, size_t len)
 {
 	tg_session_add_body(s, len);
+	tg_dkim_body(s, p, buf, len);
 	if (session_mime_start(s, p) != NULL)
 		tg_mime_feed(s->mime, buf, len);
 }

@@ -19,6 +19,7 @@
 
 #include "tg.h"
 #include "tg_log.h"
+#include "tg_metrics.h"
 #include "tg_store.h"
 #include "store_redis_impl.h"
 
@@ -342,6 +343,7 @@ tg_redis_eval(struct redis_store *r, int script, size_t nkeys,
 	redisContext *c;
 	redisReply *rep;
 	int rc = TG_ERR_RETRY, reused, tries = 0;
+	uint64_t t0 = tg_metrics_now();
 
 	*out = NULL;
 	snprintf(n, sizeof n, "%zu", nkeys);
@@ -398,6 +400,7 @@ again:
 	else
 		freeReplyObject(rep);
 done:
+	tg_metrics_latency(TG_M_LAT_REDIS, t0);
 	for (size_t i = 0; i < nkeys; i++)
 		free(pk[i]);
 	free(pk);

@@ -35,6 +35,12 @@ tg_str_iequal(const char *a, const char *b)
 	return strcasecmp(a, b) == 0;
 }
 
+int
+tg_str_token_char(int c)
+{
+	return c > 0x20 && c < 0x7f && strchr("()<>@,;:\\\"/[]?=", c) == NULL;
+}
+
 char *
 tg_str_printable(char *dst, size_t dstsz, const char *src)
 {

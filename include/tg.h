@@ -3,8 +3,10 @@
 #ifndef TG_H
 #define TG_H
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdarg.h>
+#include <unistd.h>
 
 #define TG_PRINTFLIKE(f, a)	__attribute__((format(printf, f, a)))
 
@@ -36,9 +38,23 @@ void	 tg_str_lower(char *);
  * truncated with "..." when too long. Returns dst. */
 char	*tg_str_printable(char *dst, size_t dstsz, const char *src);
 int	 tg_str_iequal(const char *, const char *);
+/* An RFC 2045 token character: ASCII, no space, control or tspecial. c is
+ * an unsigned char's value (or EOF). */
+int	 tg_str_token_char(int c);
 /* The well-formed UTF-8 sequence at s (len bytes available): returns its
  * length and sets *cp, or returns 0 when s does not start one (a stray
  * byte, truncated, overlong, a surrogate or past U+10FFFF). */
 size_t	 tg_utf8_decode(const char *s, size_t len, unsigned long *cp);
+
+/* tg_pipe_wake - write one byte to a self-pipe (non-blocking) to wake the
+ * thread reading it. Async-signal-safe; the caller of a signal handler
+ * keeps errno. A full pipe (EAGAIN) already holds a wake-up: nothing is
+ * lost, so that is not an error. */
+static inline void
+tg_pipe_wake(int fd, unsigned char b)
+{
+	while (write(fd, &b, 1) < 0 && errno == EINTR)
+		;
+}
 
 #endif

@@ -71,5 +71,10 @@ int	 tg_check_eval(const struct tg_policy *, struct tg_session *,
 const char *tg_check_var(const struct tg_policy *, struct tg_session *,
 	    const char *name, size_t len);
 struct tg_check_state *tg_check_state_free(struct tg_check_state *);
+/* For the trace: the DNS answers behind attribute a (param: a list's
+ * name) as one line of text, from what the session looked up. */
+void	 tg_check_describe(const struct tg_policy *,
+	    const struct tg_session *, enum tg_attr a, const char *param,
+	    char *out, size_t outsz);
 
 #endif

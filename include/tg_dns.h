@@ -36,6 +36,8 @@ struct tg_dns_query {
 };
 
 struct tg_dns;
+struct tg_diag;
+struct ub_ctx;
 
 /* A resolver. server is "address" or "address@port" of a forwarder, or
  * NULL for the system's (/etc/resolv.conf); timeout_ms bounds each call
@@ -51,6 +53,20 @@ int		 tg_dns_timeout(const struct tg_dns *);
  * could not be set up (every query is then TG_DNS_FAIL). */
 int		 tg_dns_resolve(struct tg_dns *, struct tg_dns_query *q,
 		    size_t n);
+/* For tests without a DNS server: keep q's answer (status, records,
+ * TTL > 0) as if the server had just given it. */
+void		 tg_dns_seed(struct tg_dns *, const struct tg_dns_query *q);
+/* dns_local.c: answer every lookup of every resolver from the records of
+ * the file path (lines of unbound.conf's local-zone: and local-data:, or
+ * bare records) instead of any server; nothing is sent. Call before the
+ * first lookup. Returns 0, or -1 with the errors (file:line:column) in
+ * diag. */
+int		 tg_dns_local_load(const char *path, struct tg_diag *diag);
+int		 tg_dns_local_active(void);
+void		 tg_dns_local_clear(void);
+/* For dns.c: set up a new resolver context from the records; an unbound
+ * error code. */
+int		 tg_dns_local_setup(struct ub_ctx *ctx);
 /* Prepare q for name and type (TG_ERR_TOOLONG if the name does not fit);
  * clear frees an answer's strings. */
 int		 tg_dns_query_init(struct tg_dns_query *q, const char *name,
@@ -66,6 +82,7 @@ struct tg_dns_cache *tg_dns_cache_new(void);
 void	tg_dns_cache_free(struct tg_dns_cache *);
 int	tg_dns_cache_get(struct tg_dns_cache *, struct tg_dns_query *q);
 void	tg_dns_cache_put(struct tg_dns_cache *, const struct tg_dns_query *q);
+void	tg_dns_cache_seed(struct tg_dns_cache *, const struct tg_dns_query *q);
 /* Answers held and the bytes they take (for tests and the docs). */
 void	tg_dns_cache_usage(struct tg_dns_cache *, size_t *count,
 	    size_t *bytes);

@@ -62,6 +62,24 @@ void	tg_metrics_session(int delta);	/* +1 open, -1 closed */
 void	tg_metrics_error(enum tg_metric_error);
 void	tg_metrics_grey(enum tg_metric_grey);
 
+/* Operations (metrics_ops.c). The daemon serves from now on: */
+void	tg_metrics_started(void);
+/* A reload (SIGHUP) ended: ok 1 when the new policy was published, 0
+ * when it had errors and the old one stays. */
+void	tg_metrics_reload(int ok);
+/* One DNS round (cache misses) or one Redis request took the time since
+ * start (tg_metrics_now()). */
+enum tg_metric_latency {
+	TG_M_LAT_DNS,
+	TG_M_LAT_REDIS,
+	TG_M_LAT_COUNT
+};
+void	tg_metrics_latency(enum tg_metric_latency, uint64_t start);
+/* A rule of p refused mail (a = reject or tempfail; others are ignored)
+ * because the rate limit named limit was exceeded. */
+void	tg_metrics_limit(const struct tg_policy *p, const char *limit,
+	    enum tg_action a);
+
 /* Everything in the Prometheus text exposition format (version 0.0.4).
  * The caller frees the result; *len is its length. */
 char	*tg_metrics_format(size_t *len);

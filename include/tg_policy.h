@@ -16,6 +16,7 @@ struct tg_limit;
 struct tg_greylist;
 struct tg_store;
 struct tg_dns_conf;
+struct tg_dkim_conf;
 struct tg_rule_stats;
 
 enum tg_stage {
@@ -103,6 +104,15 @@ enum tg_attr {
 	TG_A_ATT_ARCHIVE,	/* attachment.archive bool  by name or type */
 	TG_A_ATT_MALFORMED,	/* attachment.malformed bool */
 	TG_A_ATT_NAME_SPOOFED,	/* attachment.name_spoofed bool (mime_name.c) */
+	/* DKIM and DMARC, computed at end of message (tg_dkim.h). */
+	TG_A_DKIM,		/* dkim             str     pass fail ... none */
+	TG_A_DKIM_RESULT,	/* dkim.result "D"  str     that domain's result */
+	TG_A_DKIM_DOMAINS,	/* dkim.domains     str     d= that passed */
+	TG_A_DKIM_ALIGNED,	/* dkim.aligned     bool    one aligns with From */
+	TG_A_DMARC,		/* dmarc            str     pass fail none ... */
+	TG_A_DMARC_POLICY,	/* dmarc.policy     str     none quarantine reject */
+	TG_A_DMARC_DOMAIN,	/* dmarc.domain     str     the From domain */
+	TG_A_DMARC_ORG,		/* dmarc.org_domain str     its organisational one */
 	TG_A_COUNT
 };
 
@@ -185,10 +195,14 @@ enum tg_action {
 	TG_ACT_QUARANTINE,	/* hold in the MTA's queue, with a reason */
 	TG_ACT_ADD_HEADER,	/* add NAME: value at end of message */
 	TG_ACT_WARN,		/* log a line, go on */
+	TG_ACT_DKIM_SIGN,	/* sign at end of message (tg_dkim.h), go on */
 	TG_ACT_GREYLIST,	/* a first attempt: 451 4.7.1; a retry in
 				 * its window, a known triplet or an
 				 * allow-listed client: go on (tg_grey.h) */
 };
+/* How many actions there are: arrays indexed by an action (the metrics'
+ * counters, the names) are this long. The last action above + 1. */
+#define TG_ACT_COUNT	(TG_ACT_GREYLIST + 1)
 
 struct tg_action_spec {
 	enum tg_action	 type;
@@ -241,6 +255,7 @@ struct tg_policy {
 	uint64_t	  mem_max_keys;	/* store memory { max-keys }, 0;
 					 * applied when published */
 	struct tg_dns_conf *dns;	/* set and dnslist statements; DNS */
+	struct tg_dkim_conf *dkim;	/* DKIM and DMARC (tg_dkim.h) */
 	struct tg_set	 *mime_hash_types;	/* `mime hash-types {...}`, or
 						 * NULL: hash every part */
 	int		  dry_run;	/* set dry-run yes: log, never enforce */

@@ -53,6 +53,8 @@ struct tg_limit {
 	int			 count_refused;	/* refused count */
 	const char		*file;		/* in policy->files */
 	int			 line;
+	struct tg_limit_stats	*stats;		/* refusals (metrics_ops.c),
+						 * set when published */
 };
 
 void	tg_limit_free(struct tg_limit *);
@@ -128,5 +130,9 @@ void	tg_rate_key_ip(const struct tg_ip *ip, const struct tg_limit_key *k,
  * reason in out. */
 int	tg_rate_ctl(const struct tg_policy *p, const char *line, char *out,
 	    size_t outsz);
+/* For the trace: the key limit l has for session s and its count now,
+ * as one line of text (the counter is only read). */
+void	tg_rate_describe(const struct tg_session *s, const struct tg_limit *l,
+	    enum tg_stage st, char *out, size_t outsz);
 
 #endif

@@ -16,6 +16,8 @@
 #define TG_HEADER_MAX_BYTES	(256 * 1024)	/* header text kept */
 
 struct tg_rate_state;
+struct tg_dkim_msg;
+struct tg_trace;
 struct tg_grey_state;
 
 struct tg_header {
@@ -104,6 +106,11 @@ struct tg_session {
 	struct tg_grey_state *grey;	/* grey.c: the message's recipients
 					 * for greylisting at data or eom */
 	struct tg_check_state *chk;	/* DNS and SPF results (tg_check.h) */
+	struct tg_dkim_msg *dkim;	/* DKIM and DMARC of the message
+					 * (tg_dkim.h) */
+	struct tg_trace	*trace;		/* tg_trace.h: record each rule and
+					 * condition (tollgate-test -v);
+					 * NULL, the daemon's case: off */
 };
 
 void	tg_session_init(struct tg_session *, const char *id);

@@ -144,6 +144,11 @@ struct tg_store	*tg_store_memory_grey_found(void);
 struct tg_store	*tg_store_redis(const struct tg_redis_conf *,
 		    const char **why);
 void		 tg_store_shutdown(void);
+/* On (tollgate-test, before loading a policy): tg_store_redis() returns
+ * the memory store instead, so that nothing shared is read or counted;
+ * private_count says how many times it did. */
+void		 tg_store_set_private(int on);
+unsigned	 tg_store_private_count(void);
 int		 tg_store_redis_available(void);
 
 /* Memory store: cap on keys (0: default) and the clock (NULL: real).

@@ -529,11 +529,11 @@ START_TEST(test_engine_long_header_not_cut)
 {
 	struct tg_policy *p = engine_policy(
 	    "stage mail { rule tag: true => "
-	    "add-header X-Helo \"${helo} ${helo}\", "
+	    "add-header X-Helo \"${helo} ${helo} ${helo}\", "
 	    "add-header X-Short \"${sender}\" }\n");
 	struct tg_session s;
 	struct tg_verdict v;
-	char helo[600];
+	char helo[1000];
 
 	memset(helo, 'h', sizeof helo - 1);
 	helo[sizeof helo - 1] = '\0';

@@ -13,6 +13,7 @@
 
 #include "tg.h"
 #include "tg_diag.h"
+#include "tg_drive.h"
 #include "tg_engine.h"
 #include "tg_log.h"
 #include "tg_policy.h"
@@ -379,6 +380,29 @@ START_TEST(test_limit_bytes_and_ip_prefix)
 }
 END_TEST
 
+/* A bytes limit counts the message's size, so the glue must ask the MTA
+ * for headers and body even when no rule reads them: before, it did not,
+ * and every message counted 0 bytes (found by tollgate-test on
+ * isp-outbound.conf). A message limit needs neither. */
+START_TEST(test_limit_bytes_asks_for_the_body)
+{
+	struct tg_policy *p = policy(
+	    "limit b { key sasl.login count bytes max 1m per 1d }\n");
+	struct tg_policy *q = policy(
+	    "limit m { key sasl.login count messages max 10 per 1d }\n");
+	int hdrs, body;
+
+	tg_drive_needs(p, &hdrs, &body);
+	ck_assert_int_eq(hdrs, 1);
+	ck_assert_int_eq(body, 1);
+	tg_drive_needs(q, &hdrs, &body);
+	ck_assert_int_eq(hdrs, 0);
+	ck_assert_int_eq(body, 0);
+	tg_policy_unref(p);
+	tg_policy_unref(q);
+}
+END_TEST
+
 START_TEST(test_limit_sessions_concurrency)
 {
 	struct tg_policy *p = policy(
@@ -619,6 +643,7 @@ rate_suite(void)
 	tcase_add_test(tc, test_limit_merged_holds_given_back);
 	tcase_add_test(tc, test_limit_messages_peek_at_mail);
 	tcase_add_test(tc, test_limit_bytes_and_ip_prefix);
+	tcase_add_test(tc, test_limit_bytes_asks_for_the_body);
 	tcase_add_test(tc, test_limit_sessions_concurrency);
 	tcase_add_test(tc, test_limit_counts_without_rule_and_survives_reload);
 	tcase_add_test(tc, test_limit_unknown_key_part_does_not_apply);

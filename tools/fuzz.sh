@@ -20,9 +20,9 @@ fi
 make -C "$build" -j2 -s >/dev/null
 make -C "$build/tests" -j2 -s fuzz/fuzz_policy fuzz/fuzz_table \
     fuzz/fuzz_addr fuzz/fuzz_engine fuzz/fuzz_mime fuzz/fuzz_hdr \
-    fuzz/fuzz_txn >/dev/null
+    fuzz/fuzz_txn fuzz/fuzz_session >/dev/null
 
-targets=${*:-policy table addr engine mime hdr txn}
+targets=${*:-policy table addr engine mime hdr txn session}
 mkdir -p "$build/crashes"
 failed=0
 for t in $targets; do

@@ -100,7 +100,7 @@ if ! mload -A -q -c 4 -n 200 -m 5 -s "unix:$dir/sock" \
 	fail=1
 fi
 
-# 5. Macros of attributes no rule reads are not copied (milter_macros.c
+# 5. Macros of attributes no rule reads are not copied (drive_macros.c
 # fetches only what the pinned policy uses): default.conf does not read
 # tls.cipher_bits, so its malformed value passes unnoticed; a policy that
 # reads it says the value is bad.

@@ -79,10 +79,14 @@ static struct fuzz_policy {
 
 /* Attributes answered from DNS: a rule reading one cannot run offline. */
 static const char *const fuzz_dns_words[] = { "dnslist", "dnslist.score",
-    "spf", "client.ptr", "client.rdns", "client.fcrdns", "helo.resolves" };
+    "spf", "client.ptr", "client.rdns", "client.fcrdns", "helo.resolves",
+    "dkim", "dkim.result", "dkim.domains", "dkim.aligned", "dmarc",
+    "dmarc.policy", "dmarc.domain", "dmarc.org_domain" };
 static const enum tg_attr fuzz_dns_attrs[] = { TG_A_DNSLIST,
     TG_A_DNSLIST_SCORE, TG_A_SPF, TG_A_CLIENT_PTR, TG_A_CLIENT_RDNS,
-    TG_A_CLIENT_FCRDNS, TG_A_HELO_RESOLVES };
+    TG_A_CLIENT_FCRDNS, TG_A_HELO_RESOLVES, TG_A_DKIM, TG_A_DKIM_RESULT,
+    TG_A_DKIM_DOMAINS, TG_A_DKIM_ALIGNED, TG_A_DMARC, TG_A_DMARC_POLICY,
+    TG_A_DMARC_DOMAIN, TG_A_DMARC_ORG };
 
 static const char *fuzz_cur_policy;
 static int fuzz_show;		/* FUZZ_TXN_SHOW set: print transcripts */
@@ -136,8 +140,11 @@ fuzz_offline(const char *src)
 				i++;
 		} else if (c == '"') {
 			for (i++; i < n && src[i] != '"'; i++) {
-				/* ${spf_auth} in a text runs the SPF check */
-				if (strncmp(src + i, "${spf", 5) == 0 &&
+				/* ${spf_auth} in a text runs the SPF check,
+				 * ${dkim_auth} and ${dmarc_...} DKIM and DMARC */
+				if ((strncmp(src + i, "${spf", 5) == 0 ||
+				    strncmp(src + i, "${dkim", 6) == 0 ||
+				    strncmp(src + i, "${dmarc", 7) == 0) &&
 				    rule_at != (size_t)-1)
 					dns = 1;
 				if (src[i] == '\\' && i + 1 < n)

@@ -37,33 +37,12 @@ esac
 tg_dir grey
 CTL=$(dirname "$TOLLGATE")/tollgatectl
 
-# redis_start PORT: our own server (process "redis"); 0 when it answers
-# on PORT, else 1 with the server stopped
-redis_start() {
-	tg_spawn redis "$REDIS_SERVER" --port "$1" --bind 127.0.0.1 \
-	    --dir "$dir/redis" --pidfile "$dir/redis/pid" --daemonize no \
-	    --save "" --appendonly no --protected-mode yes
-	tg_wait redis tg_logged redis "Ready to accept connections" && return 0
-	tg_stop redis
-	return 1
-}
-
-redis_stop() {
-	tg_stop redis
-	: >"$dir/redis/log"
-}
-
+. "$src/../redis.sh"
 rcli() {
 	"$REDIS_CLI" -h 127.0.0.1 -p "$port" "$@"
 }
 
-port=""
-for p in $(seq 29200 29299); do
-	if redis_start "$p"; then
-		port=$p
-		break
-	fi
-done
+redis_pick 29200 29299
 if [ -z "$port" ]; then
 	fail "could not start redis-server on 29200-29299"
 	exit 1

@@ -23,6 +23,7 @@ cur_fail=0	# failures in the running scenario
 pid_smtpsink="" pid_tg=""
 . "$mta_src/../unbound.sh"
 . "$mta_src/clientnet.sh"
+. "$mta_src/replies.sh"
 
 # The MTA script defines this once it has an MTA to look at.
 mta_queue_empty() { :; }
@@ -164,10 +165,21 @@ sink_start() {
 # unbound.zones: the DNS lists and SPF records of the policy
 dns_start() {
 	mkdir -p "$dir/dns"
-	if ! unbound_start "$dir/dns" "$mta_src/unbound.zones" "$DNS_PORT"; then
+	dkim_setup
+	if ! unbound_start "$dir/dns" "$dir/unbound.zones" "$DNS_PORT"; then
 		diag <"$dir/dns/unbound.log"
 		bail "unbound did not start on $DNS_PORT"
 	fi
+}
+
+# dkim_setup - DKIM keys of example.org for the submission listener to
+# sign with (made for the run: a key kept in the tree could not keep mode
+# 0600, which tollgate demands), their records added to a copy of
+# unbound.zones, and the key and signing tables policy.conf.in names
+dkim_setup() {
+	sh "$mta_src/dkimkeys.sh" "$dir/dkim" "$dir/policy" \
+	    "$mta_src/unbound.zones" "$dir/unbound.zones" || bail "dkimkeys.sh"
+	chown "$TG_USER" "$dir/dkim/rsa.pem" "$dir/dkim/ed.pem"
 }
 
 # policy_install - the test policy (pointed at our unbound), in a directory
@@ -185,15 +197,24 @@ policy_install() {
 }
 
 # tollgate_start - run tollgate in the foreground (process tg, PID
-# $pid_tg) on unix:$dir/tg/tollgate.sock as $TG_USER; wait for the
-# socket. tg_stop tg stops it.
+# $pid_tg) on unix:$dir/tg/tollgate.sock as $TG_USER; wait until it
+# serves (tollgate_up). tg_stop tg stops it.
 tollgate_start() {
+	# Up at its start-up line, which follows the listen: a restart finds
+	# the old socket still there (a clean stop leaves it), and a session
+	# sent while the new daemon replaces it would be refused.
+	tg_starts=$(grep -c "starting on" "$dir/tg/log" 2>/dev/null)
 	tg_spawn tg "$TOLLGATE" -f -d -c "$policy" \
 	    -p "unix:$dir/tg/tollgate.sock" -u "$TG_USER"
-	if ! tg_wait tg test -S "$dir/tg/tollgate.sock"; then
+	if ! tg_wait tg tollgate_up; then
 		tail -n 20 "$dir/tg/log" | diag
 		bail "tollgate did not start"
 	fi
+}
+
+tollgate_up() {
+	[ -S "$dir/tg/tollgate.sock" ] &&
+	    [ "$(grep -c "starting on" "$dir/tg/log")" -gt "${tg_starts:-0}" ]
 }
 
 # tg_reload - SIGHUP; wait until the log says the reload is over
@@ -421,6 +442,35 @@ header_match() {
 	fi
 }
 
+# held - message $id was accepted into the MTA's quarantine (Postfix: the
+# hold queue; Sendmail: a quarantined queue file), not delivered; it is
+# then removed from the queue, so that the final check sees it drain
+held() {
+	n=0
+	until mta_held "$id"; do
+		n=$((n + 1))
+		if [ $n -gt 100 ]; then
+			fail "message $id: not in the MTA's quarantine"
+			return 1
+		fi
+		sleep 0.1
+	done
+	mta_held_drop "$id"
+}
+
+# resend LISTENER FILE [swaks options] - send a message file as it is (its
+# own headers, no Subject of ours), marked X-Test-Id: $id (a new id)
+resend() {
+	new_id
+	port=$(listener_port "$1")
+	tr -d '\r' <"$2" | grep -v '^X-Rcpt-Args:' | grep -v '^X-Test-Id:' \
+	    >"$out.eml"
+	shift 2
+	swaks --server "127.0.0.1:$port" --timeout 60 --suppress-data \
+	    --helo client.example.net --data "$out.eml" \
+	    --add-header "X-Test-Id: $id" "$@" >"$out" 2>&1
+}
+
 # no_header Name - the delivered message $id has no such header
 no_header() {
 	f=$(sink_files | head -n 1)
@@ -451,6 +501,68 @@ readme_check() {
 	fi
 }
 
+# ---- the replies, for tollgate-test --------------------------------------------
+
+# replies_record - the replies the client got in the running scenario's
+# sessions, in the order they ran, into $dir/replies (replies.sh), if
+# tests/mta/scenarios.session has the scenario
+replies_record() {
+	grep -q "^session $cur\( [0-9]*\)\{0,1\}\$" \
+	    "$mta_src/scenarios.session" || return 0
+	ls "$dir/out" | grep -E "^$mta-[0-9]+-$cur\$" | sort -t- -k2,2n |
+	    while read -r f; do
+		replies_transcript "$cur" "$dir/out/$f"
+	done >>"$dir/replies"
+}
+
+# replies_point - a test point: tollgate-test, given the sessions of
+# scenarios.session, answers each command as the MTA did (the scenarios
+# not run, skipped ones, are not compared). With TG_RECORD_REPLIES=FILE
+# the MTA's replies are also copied to FILE (tests/mta/postfix-replies.txt
+# is made so).
+replies_point() {
+	cur=replay
+	cur_fail=0
+	tool=$(dirname "$TOLLGATE")/tollgate-test
+	touch "$dir/replies"
+	if [ ! -x "$tool" ]; then
+		fail "$tool not built"
+		tool=false
+	fi
+	"$tool" -z "$dir/unbound.zones" -c "$policy" \
+	    "$mta_src/scenarios.session" >"$dir/replay.out" 2>&1
+	case $? in
+	0)	;;
+	1)	fail "expectations of scenarios.session failed:"
+		grep -A2 'expectation failed' "$dir/replay.out" | diag ;;
+	*)	fail "tollgate-test did not run:"
+		diag <"$dir/replay.out" ;;
+	esac
+	if [ -s "$dir/replay.out" ]; then
+		replies_tool <"$dir/replay.out" >"$dir/replay.replies"
+		replies_compare "$dir/replies" "$dir/replay.replies" \
+		    >"$dir/replay.diff" || { fail "replies differ:"; \
+		    diag <"$dir/replay.diff"; }
+	fi
+	if [ -n "${TG_RECORD_REPLIES:-}" ]; then
+		{
+			echo "# $mta $(postconf -d -h mail_version 2>/dev/null):" \
+			    "what the client got in each scenario of scenarios.sh"
+			echo "# that scenarios.session replays (replies.sh);" \
+			    "recorded by"
+			echo "#   TG_RECORD_REPLIES=\$PWD/postfix-replies.txt" \
+			    "make check TESTS=mta/postfix.tap"
+			cat "$dir/replies"
+		} >"$TG_RECORD_REPLIES"
+	fi
+	n=$(awk '{ print $1 }' "$dir/replies" | uniq | wc -l | tr -d ' ')
+	if [ "$cur_fail" -eq 0 ]; then
+		point OK replay "tollgate-test gives the $mta replies of $n scenarios"
+	else
+		point FAIL replay "tollgate-test gives the $mta replies of $n scenarios"
+	fi
+}
+
 # ---- running ------------------------------------------------------------------
 
 scenarios=""
@@ -470,6 +582,7 @@ run_scenarios() {
 		f=sc_$(echo "$cur" | tr - _)
 		eval "d=\$desc_$(echo "$cur" | tr - _)"
 		$f
+		[ -n "$skip_why" ] || replies_record
 		if [ -n "$skip_why" ]; then
 			point SKIP "$cur" "$d"
 		elif [ "$cur_fail" -eq 0 ]; then
@@ -478,6 +591,7 @@ run_scenarios() {
 			point FAIL "$cur" "$d"
 		fi
 	done
+	[ -n "${replies_compare:-}" ] && replies_point
 	cur=final
 	cur_fail=0
 	final_check

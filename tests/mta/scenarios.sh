@@ -237,7 +237,8 @@ sc_spf_pass() {
 	expect eom 250
 	delivered bob@example.org
 	header "Authentication-Results: mx.tollgate.test; spf=pass\
- smtp.mailfrom=pat@spf-pass.test"
+ smtp.mailfrom=pat@spf-pass.test; dkim=none; dmarc=none\
+ header.from=spf-pass.test"
 	header_match "^Received-SPF: pass .*client-ip=198\.51\.100\.7;"
 }
 
@@ -358,3 +359,48 @@ sc_tollgate_down() {
 	expect eom 250
 	delivered bob@example.org
 }
+
+# DKIM and DMARC (issue 17). The submission listener signs alice's mail
+# (rsa-sha256 and ed25519-sha256, keys made by lib.sh); the message as the
+# sink got it is sent again to the MX, which verifies both signatures
+# and DMARC (example.org: p=reject) and says so in Authentication-Results.
+scenario dkim-sign-verify "submission signs (RSA and Ed25519); the MX verifies: dkim=pass, dmarc=pass"
+sc_dkim_sign_verify() {
+	[ -n "$no_auth" ] && { skip_why=$no_auth; return; }
+	smtp submission --auth PLAIN --auth-user alice@example.org \
+	    --auth-password alice-pw --from alice@example.org \
+	    --to bob@example.org
+	expect eom 250
+	delivered bob@example.org
+	header_match "^DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; d=example\.org; s=tg1;"
+	header_match "^DKIM-Signature: v=1; a=ed25519-sha256; c=relaxed/relaxed; d=example\.org;"
+	signed=$(sink_files | head -n 1)
+	[ -n "$signed" ] || return
+	cp "$signed" "$dir/signed.eml"
+	resend mx "$dir/signed.eml" --from alice@example.org \
+	    --to bob@example.org
+	expect eom 250
+	delivered bob@example.org
+	header_match "^Authentication-Results: mx\.tollgate\.test; spf=none .*; dkim=pass header\.d=example\.org header\.s=tg[12] header\.b=[^;]*; dkim=pass header\.d=example\.org header\.s=tg[12] header\.b=[^;]*; dmarc=pass \(p=reject sp=reject pct=100\) header\.from=example\.org$"
+}
+
+scenario dmarc-reject "a tampered message from a p=reject domain: 550 5.7.1 at end of data"
+sc_dmarc_reject() {
+	[ -f "$dir/signed.eml" ] || { skip_why="no signed message (dkim-sign-verify)"; return; }
+	sed 's/^This is a test mailing/This is a tampered mailing/' \
+	    "$dir/signed.eml" >"$dir/tampered.eml"
+	cmp -s "$dir/signed.eml" "$dir/tampered.eml" &&
+	    { fail "the body was not changed"; return; }
+	resend mx "$dir/tampered.eml" --from alice@example.org \
+	    --to bob@example.org
+	expect eom 550 5.7.1 \
+	    "Message rejected: it fails the DMARC policy of example.org"
+}
+
+scenario dmarc-quarantine "unsigned mail from a p=quarantine domain lands in the MTA's quarantine"
+sc_dmarc_quarantine() {
+	smtp mx --from q@quarantine.test --to bob@example.org
+	expect eom 250
+	held
+}
+

@@ -28,30 +28,8 @@ done
 tg_dir rate
 CTL=$(dirname "$TOLLGATE")/tollgatectl
 
-# redis_start PORT: our own server (process "redis"); 0 when it answers
-# on PORT, else 1 with the server stopped
-redis_start() {
-	tg_spawn redis "$REDIS_SERVER" --port "$1" --bind 127.0.0.1 \
-	    --dir "$dir/redis" --pidfile "$dir/redis/pid" --daemonize no \
-	    --save "" --appendonly no --protected-mode yes
-	tg_wait redis tg_logged redis "Ready to accept connections" && return 0
-	tg_stop redis
-	return 1
-}
-
-# redis_stop: and a fresh log, so that a restart's readiness is its own
-redis_stop() {
-	tg_stop redis
-	: >"$dir/redis/log"
-}
-
-port=""
-for p in $(seq 29000 29099); do
-	if redis_start "$p"; then
-		port=$p
-		break
-	fi
-done
+. "$src/../redis.sh"
+redis_pick 29000 29099
 if [ -z "$port" ]; then
 	echo "rate/run.sh: could not start redis-server on 29000-29099"
 	failed=1

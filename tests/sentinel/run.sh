@@ -47,6 +47,7 @@ case $MILTERLOAD in
 esac
 
 . "$src/../daemon.sh"
+. "$src/../redis.sh"
 tg_dir sentinel
 CTL=$(dirname "$TOLLGATE")/tollgatectl
 
@@ -74,17 +75,10 @@ redis() {
 	_n=$1
 	shift
 	while next_port; do
-		mkdir -p "$dir/$_n"
-		: >"$dir/$_n/log"
-		tg_spawn "$_n" "$REDIS_SERVER" --port $p --bind 127.0.0.1 \
-		    --dir "$dir/$_n" --daemonize no --save "" \
-		    --appendonly no "$@"
-		if tg_wait "$_n" tg_logged "$_n" "Ready to accept connections"
-		then
+		if redis_spawn "$_n" $p "$@"; then
 			eval "port_$_n=$p"
 			return 0
 		fi
-		tg_stop "$_n"
 	done
 	return 1
 }
@@ -384,9 +378,7 @@ mload b g2 1 >"$dir/g2.out" && grep -q "expect_fail=0" "$dir/g2.out" &&
 
 # 3. The old master comes back: the Sentinels make it a replica, and
 # nothing writes to it.
-mkdir -p "$dir/m2"
-tg_spawn m2 "$REDIS_SERVER" --port "$port_m" --bind 127.0.0.1 \
-    --dir "$dir/m2" --daemonize no --save "" --appendonly no
+redis_spawn m2 "$port_m" || fail "the old master did not restart on $port_m"
 i=0
 until rcli "$port_m" INFO replication | grep -q master_link_status:up; do
 	i=$((i + 1))
