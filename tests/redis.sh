@@ -45,3 +45,19 @@ redis_pick() {
 	done
 	return 1
 }
+
+# redis_policy_check SCRIPT CONF: tollgate -n on CONF, a policy with a
+# store redis; exits 77 (skipped) when tollgate was built without
+# hiredis, 1 when the policy does not load
+redis_policy_check() {
+	if "$TOLLGATE" -n -c "$2" >"$dir/check.out" 2>&1; then
+		return 0
+	fi
+	if grep -q "built without hiredis" "$dir/check.out"; then
+		echo "$1: tollgate built without hiredis; skipped"
+		exit 77
+	fi
+	cat "$dir/check.out"
+	fail "$(basename "$2") does not load"
+	exit 1
+}

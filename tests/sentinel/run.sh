@@ -156,15 +156,7 @@ sed -e "s/@S1@/$port_s1/" -e "s/@S2@/$port_s2/" -e "s/@S3@/$port_s3/" \
     -e "s/@DOWN@/$port_down/" -e "s/@REPLICA@/$port_r/" -e "s/@N@/$N/" \
     -e "s/@GARBAGE@/$port_garbage/" -e "s/@LIAR@/$port_liar/" \
     "$src/shared.conf.in" >"$dir/shared.conf"
-if ! "$TOLLGATE" -n -c "$dir/shared.conf" >"$dir/check.out" 2>&1; then
-	if grep -q "built without hiredis" "$dir/check.out"; then
-		echo "sentinel/run.sh: tollgate built without hiredis; skipped"
-		exit 77
-	fi
-	cat "$dir/check.out"
-	fail "shared.conf does not load"
-	exit 1
-fi
+redis_policy_check sentinel/run.sh "$dir/shared.conf"
 
 tg_up() {
 	[ -S "$dir/$1/sock" ] && [ -S "$dir/$1/ctl" ]
