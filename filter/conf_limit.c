@@ -17,6 +17,7 @@
 #include "tg_store.h"
 #include "conf.h"
 #include "conf_limit.h"
+#include "store_sentinel.h"
 
 #define LIM_WINDOW_MAX_MS	(31LL * 86400 * 1000)	/* a month */
 
@@ -82,6 +83,58 @@ lim_string(struct lim *c, const char *what, char **v)
 	return 0;
 }
 
+/* A master name goes into Sentinel commands and is matched against the
+ * words of +switch-master messages: one word of safe characters. */
+static int
+lim_master_name_ok(const char *n)
+{
+	size_t len = strlen(n);
+
+	if (len == 0 || len > 128)
+		return 0;
+	for (size_t i = 0; i < len; i++)
+		if (!((n[i] >= 'a' && n[i] <= 'z') || (n[i] >= 'A' &&
+		    n[i] <= 'Z') || (n[i] >= '0' && n[i] <= '9') ||
+		    n[i] == '.' || n[i] == '-' || n[i] == '_'))
+			return 0;
+	return 1;
+}
+
+/* sentinels "host:port" ... : one or more quoted addresses */
+static int
+lim_sentinels(struct lim *c, struct tg_redis_conf *rc)
+{
+	char host[TG_REDIS_HOST_MAX], pr[48];
+	int port, bad = 0;
+
+	/* Errors are reported here, at their token; the block goes on. */
+	if (rc->nsentinels > 0) {
+		conf_tok_err(c->lx, c->tok, "sentinels given twice");
+		bad = 1;
+	}
+	if (c->tok->type != CONF_T_STRING)
+		return conf_tok_expected(c->lx, c->tok, "quoted Sentinel "
+		    "addresses (\"host:port\" ...)");
+	for (; c->tok->type == CONF_T_STRING; lim_next(c)) {
+		if (tg_redis_addr_parse(c->tok->text, host, sizeof host,
+		    &port) < 0) {
+			conf_tok_err(c->lx, c->tok, "invalid Sentinel address "
+			    "\"%s\" (\"host:port\" or \"[v6]:port\")",
+			    lim_pr(pr, sizeof pr, c->tok->text));
+			bad = 1;
+		} else if (rc->nsentinels >= TG_REDIS_SENTINELS_MAX) {
+			if (!bad)
+				conf_tok_err(c->lx, c->tok, "more than %d "
+				    "Sentinels", TG_REDIS_SENTINELS_MAX);
+			bad = 1;
+		} else if (!bad)
+			rc->sentinels[rc->nsentinels++] = tg_xstrdup(
+			    c->tok->text);
+	}
+	/* -2: reported, and already on the next setting. */
+	return bad ? -2 : 0;
+}
+
 static int
 lim_redis_setting(struct lim *c, struct tg_redis_conf *rc)
 {
@@ -104,6 +157,28 @@ lim_redis_setting(struct lim *c, struct tg_redis_conf *rc)
 	if (conf_tok_is(c->tok, "prefix")) {
 		lim_next(c);
 		return lim_string(c, "a quoted key prefix", &rc->prefix);
+	}
+	if (conf_tok_is(c->tok, "sentinels")) {
+		lim_next(c);
+		return lim_sentinels(c, rc);
+	}
+	if (conf_tok_is(c->tok, "master-name")) {
+		lim_next(c);
+		if (c->tok->type == CONF_T_STRING && !lim_master_name_ok(
+		    c->tok->text)) {
+			conf_tok_err(c->lx, c->tok, "invalid master name "
+			    "\"%s\" (1 to 128 letters, digits, '.', '-' or "
+			    "'_')", lim_pr(pr, sizeof pr, c->tok->text));
+			lim_next(c);
+			return -1;
+		}
+		return lim_string(c, "a quoted master name",
+		    &rc->master_name);
+	}
+	if (conf_tok_is(c->tok, "sentinel-password")) {
+		lim_next(c);
+		return lim_string(c, "a quoted password",
+		    &rc->sentinel_password);
 	}
 	if (conf_tok_is(c->tok, "database")) {
 		lim_next(c);
@@ -136,22 +211,29 @@ lim_redis_setting(struct lim *c, struct tg_redis_conf *rc)
 		lim_next(c);
 		return 0;
 	}
-	return conf_tok_expected(c->lx, c->tok, "address, user, password, "
-	    "database, prefix, timeout, connections or '}'");
+	return conf_tok_expected(c->lx, c->tok, "address, sentinels, "
+	    "master-name, user, password, sentinel-password, database, "
+	    "prefix, timeout, connections or '}'");
 }
 
 static const char *const lim_redis_words[] = { "address", "user",
-	"password", "database", "prefix", "timeout", "connections", NULL };
+	"password", "database", "prefix", "timeout", "connections",
+	"sentinels", "master-name", "sentinel-password", NULL };
 
 /* store redis { ... } */
 static void
 lim_store_redis(struct lim *c, int line, int col)
 {
-	struct tg_redis_conf rc = { NULL, NULL, NULL, 0, NULL, 0, 0 };
+	struct tg_redis_conf rc;
 	const char *why = NULL;
+	int bad = 0, rv;
 
+	memset(&rc, 0, sizeof rc);
 	while (c->tok->type != CONF_T_RBRACE && c->tok->type != CONF_T_EOF)
-		if (lim_redis_setting(c, &rc) < 0) {
+		if ((rv = lim_redis_setting(c, &rc)) == -2)
+			bad = 1;
+		else if (rv < 0) {
+			bad = 1;
 			if (c->tok->type != CONF_T_RBRACE)
 				lim_next(c);
 			lim_skip(c, lim_redis_words);
@@ -160,16 +242,37 @@ lim_store_redis(struct lim *c, int line, int col)
 		lim_next(c);
 	else
 		conf_tok_expected(c->lx, c->tok, "'}'");
+	/* After an error in the block, what is missing may be what was
+	 * wrong: reported once is enough. */
 	if (c->pol->redis != NULL)
 		tg_diag_error(c->lx->diag, c->lx->file, line, col, "store "
 		    "redis is already declared");
-	else if (rc.address == NULL)
+	else if (rc.address != NULL && rc.nsentinels > 0)
 		tg_diag_error(c->lx->diag, c->lx->file, line, col, "store "
-		    "redis needs an address");
+		    "redis: give an address or sentinels, not both");
+	else if (rc.nsentinels > 0 && rc.master_name == NULL) {
+		if (!bad)
+			tg_diag_error(c->lx->diag, c->lx->file, line, col,
+			    "store redis: sentinels need a master-name");
+	} else if (rc.nsentinels == 0 && (rc.master_name != NULL ||
+	    rc.sentinel_password != NULL)) {
+		if (!bad)
+			tg_diag_error(c->lx->diag, c->lx->file, line, col,
+			    "store redis: master-name and sentinel-password "
+			    "need sentinels");
+	} else if (rc.address == NULL && rc.nsentinels == 0) {
+		if (!bad)
+			tg_diag_error(c->lx->diag, c->lx->file, line, col,
+			    "store redis needs an address or sentinels");
+	}
 	else if ((c->pol->redis = tg_store_redis(&rc, &why)) == NULL)
 		tg_diag_error(c->lx->diag, c->lx->file, line, col, "store "
 		    "redis: %s", why);
 	free(rc.address);
+	for (int i = 0; i < rc.nsentinels; i++)
+		free(rc.sentinels[i]);
+	free(rc.master_name);
+	free(rc.sentinel_password);
 	free(rc.user);
 	free(rc.password);
 	free(rc.prefix);

@@ -358,6 +358,11 @@ tg_metrics_format(size_t *len)
 	    "to make room for new keys (their keys count again from zero).");
 	metrics_put(&b, "tollgate_store_evictions_total %llu\n",
 	    GET(metrics_errors[TG_M_STORE_EVICTION]));
+	metrics_help(&b, "tollgate_store_master_switches_total", "counter",
+	    "Times the Redis store (store redis with sentinels) moved to "
+	    "another master named by the Sentinels.");
+	metrics_put(&b, "tollgate_store_master_switches_total %llu\n",
+	    GET(metrics_errors[TG_M_STORE_MASTER_SWITCH]));
 	metrics_help(&b, "tollgate_dns_errors_total", "counter",
 	    "DNS lookups that failed or timed out.");
 	metrics_put(&b, "tollgate_dns_errors_total %llu\n",

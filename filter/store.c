@@ -99,10 +99,18 @@ tg_store_redis(const struct tg_redis_conf *c, const char **why)
 	}
 	/* Every setting is in the spec: a changed setting is a new store
 	 * (the old one stays registered, idle, until exit). */
-	spec = tg_xasprintf("redis:%s|%s|%s|%d|%s|%d|%d", c->address,
-	    c->user != NULL ? c->user : "", c->password != NULL ?
-	    c->password : "", c->database, c->prefix != NULL ? c->prefix : "",
-	    c->timeout_ms, c->connections);
+	spec = tg_xasprintf("redis:%s|%s|%s|%d|%s|%d|%d|%s|%s", c->address
+	    != NULL ? c->address : "", c->user != NULL ? c->user : "",
+	    c->password != NULL ? c->password : "", c->database, c->prefix !=
+	    NULL ? c->prefix : "", c->timeout_ms, c->connections,
+	    c->master_name != NULL ? c->master_name : "",
+	    c->sentinel_password != NULL ? c->sentinel_password : "");
+	for (int i = 0; i < c->nsentinels; i++) {
+		char *t = tg_xasprintf("%s|%s", spec, c->sentinels[i]);
+
+		free(spec);
+		spec = t;
+	}
 	pthread_mutex_lock(&store_lock);
 	if ((s = store_find(spec)) == NULL) {
 		s = tg_store_redis_new(c);

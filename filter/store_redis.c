@@ -115,6 +115,29 @@ redis_ok_reply(redisReply *rep, const char *what, char *err, size_t errsz)
 	return 0;
 }
 
+/* redis_role - the server of c says it is a master (ROLE): a Sentinel
+ * may be behind, or answer for a server that has just been demoted. */
+static int
+redis_role(redisContext *c, char *err, size_t errsz)
+{
+	redisReply *rep = redisCommand(c, "ROLE");
+	int ok;
+
+	ok = rep != NULL && rep->type == REDIS_REPLY_ARRAY &&
+	    rep->elements > 0 && rep->element[0]->type == REDIS_REPLY_STRING &&
+	    strcmp(rep->element[0]->str, "master") == 0;
+	if (!ok)
+		snprintf(err, errsz, "%s:%d is not a master (ROLE: %s)",
+		    c->tcp.host != NULL ? c->tcp.host : "?", c->tcp.port,
+		    rep == NULL ? c->errstr : rep->type == REDIS_REPLY_ERROR ?
+		    rep->str : rep->type == REDIS_REPLY_ARRAY &&
+		    rep->elements > 0 && rep->element[0]->type ==
+		    REDIS_REPLY_STRING ? rep->element[0]->str :
+		    "unexpected reply");
+	freeReplyObject(rep);
+	return ok ? 0 : -1;
+}
+
 /* redis_connect - a new ready connection (authenticated, database
  * selected, script loaded), or NULL with err set. No lock held. */
 static redisContext *
@@ -125,8 +148,17 @@ redis_connect(struct redis_store *r, char *err, size_t errsz)
 	redisReply *rep;
 	int ok;
 
-	c = r->unixpath != NULL ? redisConnectUnixWithTimeout(r->unixpath,
-	    tv) : redisConnectWithTimeout(r->host, r->port, tv);
+	char host[TG_REDIS_HOST_MAX];
+	int port = r->port;
+
+	if (r->conf.nsentinels > 0) {
+		if (tg_redis_master(r, host, &port, err, errsz) < 0)
+			return NULL;
+		c = redisConnectWithTimeout(host, port, tv);
+	} else
+		c = r->unixpath != NULL ? redisConnectUnixWithTimeout(
+		    r->unixpath, tv) : redisConnectWithTimeout(r->host,
+		    r->port, tv);
 	if (c == NULL || c->err) {
 		snprintf(err, errsz, "connect: %s", c != NULL ? c->errstr :
 		    "out of memory");
@@ -152,6 +184,13 @@ redis_connect(struct redis_store *r, char *err, size_t errsz)
 		if (!ok)
 			goto fail;
 	}
+	if (r->conf.nsentinels > 0) {
+		if (redis_role(c, err, errsz) < 0)
+			goto fail;
+		pthread_mutex_lock(&r->lock);
+		tg_redis_master_confirm(r, host, port);
+		pthread_mutex_unlock(&r->lock);
+	}
 	for (int i = 0; i < REDIS_NSCRIPTS; i++) {
 		rep = redisCommand(c, "SCRIPT LOAD %s", redis_scripts[i]);
 		ok = redis_ok_reply(rep, "SCRIPT LOAD", err, errsz) &&
@@ -167,6 +206,11 @@ redis_connect(struct redis_store *r, char *err, size_t errsz)
 	}
 	return c;
 fail:
+	if (r->conf.nsentinels > 0) {
+		pthread_mutex_lock(&r->lock);
+		tg_redis_master_lost(r, err);
+		pthread_mutex_unlock(&r->lock);
+	}
 	if (c != NULL)
 		redisFree(c);
 	return NULL;
@@ -220,11 +264,30 @@ tg_redis_get_conn(struct redis_store *r, int *reused)
 	return c;
 }
 
+/* redis_current - c is connected to the master the Sentinels name now;
+ * lock held. */
+static int
+redis_current(const struct redis_store *r, const redisContext *c)
+{
+	return r->sn.known && c->tcp.host != NULL && c->tcp.port ==
+	    r->sn.port && strcmp(c->tcp.host, r->sn.host) == 0;
+}
+
 /* tg_redis_put_conn - back to the pool when it worked, else closed */
 void
 tg_redis_put_conn(struct redis_store *r, redisContext *c, const char *err)
 {
 	pthread_mutex_lock(&r->lock);
+	if (err == NULL && r->conf.nsentinels > 0 && !redis_current(r, c)) {
+		/* It worked, on the master of before a switch: closed. */
+		r->nopen--;
+		pthread_cond_signal(&r->cv);
+		pthread_mutex_unlock(&r->lock);
+		redisFree(c);
+		return;
+	}
+	if (err != NULL && r->conf.nsentinels > 0)
+		tg_redis_master_lost(r, err);
 	if (err == NULL) {
 		r->idle[r->nidle++] = c;
 		r->backoff_ms = 0;
@@ -438,9 +501,14 @@ redis_free(struct tg_store *st)
 {
 	struct redis_store *r = (struct redis_store *)st;
 
+	tg_redis_watch_stop(r);
 	for (int i = 0; i < r->nidle; i++)
 		redisFree(r->idle[i]);
 	free(r->idle);
+	for (int i = 0; i < r->conf.nsentinels; i++)
+		free(r->conf.sentinels[i]);
+	free(r->conf.master_name);
+	free(r->conf.sentinel_password);
 	pthread_mutex_destroy(&r->lock);
 	pthread_cond_destroy(&r->cv);
 	free(r->conf.address);
@@ -489,8 +557,19 @@ tg_store_redis_new(const struct tg_redis_conf *c)
 	r->base.ops = &redis_ops;
 	r->base.grey = &tg_redis_grey_ops;
 	r->base.spec = tg_xstrdup("redis");
-	r->conf.address = tg_xstrdup(c->address != NULL ? c->address :
-	    "127.0.0.1:6379");
+	if (c->nsentinels > 0 && c->master_name != NULL) {
+		/* Named in log lines as the master, wherever it is. */
+		r->conf.address = tg_xasprintf("sentinel:%s", c->master_name);
+		r->conf.nsentinels = c->nsentinels;
+		for (int i = 0; i < c->nsentinels; i++)
+			r->conf.sentinels[i] = tg_xstrdup(c->sentinels[i]);
+		r->conf.master_name = tg_xstrdup(c->master_name);
+		r->conf.sentinel_password = c->sentinel_password != NULL ?
+		    tg_xstrdup(c->sentinel_password) : NULL;
+		tg_sentinel_init(&r->sn, c->nsentinels);
+	} else
+		r->conf.address = tg_xstrdup(c->address != NULL ?
+		    c->address : "127.0.0.1:6379");
 	r->conf.user = c->user != NULL ? tg_xstrdup(c->user) : NULL;
 	r->conf.password = c->password != NULL ? tg_xstrdup(c->password) :
 	    NULL;
@@ -499,7 +578,8 @@ tg_store_redis_new(const struct tg_redis_conf *c)
 	r->conf.timeout_ms = c->timeout_ms > 0 ? c->timeout_ms : 250;
 	r->conf.connections = c->connections > 0 ? c->connections : 8;
 	r->idle = tg_xcalloc((size_t)r->conf.connections, sizeof *r->idle);
-	redis_address(r);
+	if (r->conf.nsentinels == 0)
+		redis_address(r);
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_cond_init(&r->cv, NULL);
 	return &r->base;

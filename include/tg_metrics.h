@@ -25,6 +25,7 @@ enum tg_metric_error {
 				 * that still counted */
 	TG_M_GREY_EVICTION,	/* the full greylist store evicted a record
 				 * not yet expired */
+	TG_M_STORE_MASTER_SWITCH, /* Sentinel named another Redis master */
 	TG_M_ERROR_COUNT
 };
 

@@ -113,6 +113,8 @@ struct tg_store {
 typedef int64_t (*tg_clock_fn)(void *arg);
 int64_t	tg_clock_now_ms(void *arg);	/* CLOCK_MONOTONIC */
 
+#define TG_REDIS_SENTINELS_MAX	16
+
 /* Redis settings, as written in a store redis { } statement. */
 struct tg_redis_conf {
 	char	*address;	/* host:port, [v6]:port, unix:/path */
@@ -122,6 +124,12 @@ struct tg_redis_conf {
 	char	*prefix;	/* key prefix */
 	int	 timeout_ms;	/* per call */
 	int	 connections;	/* pool size */
+	/* Sentinel mode (address NULL): the master is the one the
+	 * Sentinels name master_name; sentinel_password for AUTH to them. */
+	char	*sentinels[TG_REDIS_SENTINELS_MAX];	/* host:port */
+	int	 nsentinels;
+	char	*master_name;
+	char	*sentinel_password;
 };
 
 /* The process-wide stores. tg_store_memory() is created on first use;

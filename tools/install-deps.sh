@@ -11,6 +11,7 @@ PACKAGES="clang libclang-rt-14-dev
 build-essential autoconf automake libtool pkg-config
 libmilter-dev libsasl2-dev libspf2-dev libssl-dev libpcre2-dev
 libhiredis-dev check miltertest sasl2-bin valgrind redis-server
+redis-sentinel
 libc-ares-dev libunbound-dev unbound
 libmicrohttpd-dev mandoc curl
 libopendkim-dev libopendmarc-dev libpsl-dev publicsuffix openssl

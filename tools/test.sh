@@ -83,7 +83,7 @@ fi
 step=tsan
 tsan=$top/_build-tsan
 mkdir -p "$tsan"
-say "configure --enable-tsan (in $tsan), thread, engine, rate, milter tests"
+say "configure --enable-tsan (in $tsan), thread, engine, rate, milter, sentinel tests"
 if [ ! -f "$tsan/config.status" ]; then
 	(cd "$tsan" && "$top/configure" -q --enable-tsan) ||
 	    fail "configure --enable-tsan"
@@ -92,7 +92,8 @@ make -C "$tsan" -j"$jobs" >/dev/null || fail "ThreadSanitizer build"
 if ! TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1 \
     suppressions=$top/tests/tsan.supp" make -C "$tsan/tests" -j"$jobs" check \
     TESTS="check_threads check_engine check_rate check_ratekey milter/run.sh \
-    rate/run.sh fault/run.sh proto/run.sh check_greystore grey/run.sh"
+    rate/run.sh fault/run.sh proto/run.sh check_greystore grey/run.sh \
+    sentinel/run.sh"
 then
 	find "$tsan/tests" -name '*.log' -newer "$tsan/config.status" \
 	    -exec cat {} +

@@ -52,15 +52,7 @@ ok "redis-server on 127.0.0.1:$port (pid $pid_redis)"
 for c in shared open; do
 	sed "s/@PORT@/$port/" "$src/$c.conf.in" >"$dir/$c.conf"
 done
-if ! "$TOLLGATE" -n -c "$dir/shared.conf" >"$dir/check.out" 2>&1; then
-	if grep -q "built without hiredis" "$dir/check.out"; then
-		echo "grey/run.sh: tollgate built without hiredis; skipped"
-		exit 77
-	fi
-	cat "$dir/check.out"
-	fail "shared.conf does not load"
-	exit 1
-fi
+redis_policy_check grey/run.sh "$dir/shared.conf"
 
 tg_up() {
 	[ -S "$dir/$1/sock" ] && [ -S "$dir/$1/ctl" ]

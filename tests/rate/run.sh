@@ -40,15 +40,7 @@ echo "ok - redis-server on 127.0.0.1:$port (pid $pid_redis)"
 for c in shared open; do
 	sed "s/@PORT@/$port/" "$src/$c.conf.in" >"$dir/$c.conf"
 done
-if ! "$TOLLGATE" -n -c "$dir/shared.conf" >"$dir/check.out" 2>&1; then
-	if grep -q "built without hiredis" "$dir/check.out"; then
-		echo "rate/run.sh: tollgate built without hiredis; skipped"
-		exit 77
-	fi
-	cat "$dir/check.out"
-	fail "shared.conf does not load"
-	exit 1
-fi
+redis_policy_check rate/run.sh "$dir/shared.conf"
 
 # start NAME CONF: a daemon in $dir/NAME with a control socket; up once
 # both sockets are there
