@@ -177,6 +177,12 @@ tg_start() {
 	exit 1
 }
 
+# tg_threads NAME: the threads of process NAME
+tg_threads() {
+	eval "_p=\$pid_$1"
+	awk '/^Threads:/ { print $2 }' "/proc/$_p/status" 2>/dev/null
+}
+
 # tg_rss NAME, tg_fds NAME: resident size (kB) and open descriptors of
 # process NAME
 tg_rss() {
