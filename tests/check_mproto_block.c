@@ -1,20 +1,22 @@
 /* check_mproto_block.c - which commands the native engine hands to a
  * worker (filter/mproto_block.c, mp_block_mask()): for policies loaded
  * from text, the stages whose rules may wait on the network (DNS checks,
- * SPF and its templates, DKIM and DMARC, limits and greylists kept in
- * Redis, with what a Redis limit implies at MAIL, end of message and the
- * end of a transaction) and the ones that must stay on the event loop
- * (tables, regular expressions, the memory store). A stage wrongly left
- * on the loop would stall every session of that loop on a slow resolver or
- * Redis (tests/proto/t_handoff.py, t_redis_stall.py show it from outside);
- * one wrongly sent to a worker costs a thread switch per command. Policies
- * with a Redis store are skipped where tollgate is built without hiredis.
+ * SPF and its templates, DKIM and DMARC, sasl.account, limits and
+ * greylists kept in Redis, with what a Redis limit implies at MAIL, end of
+ * message and the end of a transaction) and the ones that must stay on the
+ * event loop (tables, regular expressions, the memory store). A stage
+ * wrongly left on the loop would stall every session of that loop on a
+ * slow resolver or Redis (tests/proto/t_handoff*.py and t_redis_stall.py
+ * show it from outside); one wrongly sent to a worker costs a thread
+ * switch per command. Policies with a Redis store are skipped where
+ * tollgate is built without hiredis.
  * Threads: none (Check may fork per test). */
 #include "config.h"
 
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "tg.h"
 #include "tg_policy.h"
@@ -117,6 +119,35 @@ START_TEST(test_mask)
 }
 END_TEST
 
+/* sasl.account asks the SASL database (sasldb here; LDAP or SQL where
+ * the operator's SERVICE.conf says so): a worker's job. */
+START_TEST(test_sasl_account)
+{
+	char dir[] = "/tmp/tg-mpblock.XXXXXX", path[64], text[512];
+	struct tg_policy *p;
+	FILE *f;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof path, "%s/tgtest.conf", dir);
+	ck_assert_ptr_nonnull(f = fopen(path, "w"));
+	fprintf(f, "pwcheck_method: auxprop\nauxprop_plugin: sasldb\n"
+	    "sasldb_path: %s/sasldb2\nmech_list: PLAIN\n", dir);
+	fclose(f);
+	snprintf(text, sizeof text, "sasl { service \"tgtest\" "
+	    "config-path \"%s\" }\n"
+	    "stage mail { rule gone : authenticated and not sasl.account "
+	    "=> reject 535 5.7.8 \"Gone\" }\n", dir);
+	p = load(text);
+	if (p == NULL)
+		dump();
+	ck_assert_msg(p != NULL, "sasl.account: does not load");
+	ck_assert_uint_eq(mp_block_mask(p), B_M);
+	tg_policy_unref(p);
+	unlink(path);
+	rmdir(dir);
+}
+END_TEST
+
 START_TEST(test_null)
 {
 	ck_assert_uint_eq(mp_block_mask(NULL), 0);
@@ -133,6 +164,7 @@ main(void)
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_loop_test(tc, test_mask, 0, sizeof cases / sizeof cases[0]);
+	tcase_add_test(tc, test_sasl_account);
 	tcase_add_test(tc, test_null);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
