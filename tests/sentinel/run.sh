@@ -284,7 +284,8 @@ tg_cleanup_hook
 # Each daemon: the first batch that counted after the kill started
 # within the failover time plus one backoff step (5 s at most: the
 # +switch-master message resets it); every refusal in the gap is 451
-# 4.3.0; no milterload error (timeout, broken session).
+# 4.3.0 (a batch of four may carry more than one text with that code: one
+# run saw two); no milterload error (timeout, broken session).
 for d in a b; do
 	first=$(awk -v t="$t_kill" '$1 == "load" && $2 > t && $4 > 0 {
 	    print $3; exit }' "$dir/loop.$d")
@@ -302,7 +303,7 @@ for d in a b; do
 	[ -z "$bad" ] && ok "$d: no milterload error or timeout" ||
 	    fail "$d: errors: $bad"
 	bad=$(awk '$1 == "load" && $5 > 0 &&
-	    $0 !~ / \|451 4\.3\.0 [^|]*\|$/' "$dir/loop.$d")
+	    $0 !~ / (\|451 4\.3\.0 [^|]*)+\|$/' "$dir/loop.$d")
 	gap=$(awk '$1 == "load" && $5 > 0' "$dir/loop.$d" | wc -l)
 	if [ -z "$bad" ] && [ "$gap" -gt 0 ]; then
 		ok "$d: every refusal in the gap ($gap batches) is 451 4.3.0"
@@ -341,7 +342,7 @@ ok "the failover lost $lost of $((admitted + capped)) counts ($last" \
 [ $lost -le "$last" ] || fail "more lost than the last second's counts"
 bad=$(cat "$dir/loop.a" "$dir/loop.b" | awk '$1 == "cap" && $5 > 0 &&
     $0 !~ / \|550 5\.7\.1 cap reached\|$/ &&
-    $0 !~ / \|451 4\.3\.0 [^|]*\|$/')
+    $0 !~ / (\|451 4\.3\.0 [^|]*)+\|$/')
 [ -z "$bad" ] || fail "cap: unexpected replies: $bad"
 if [ "$vc" -le $N ] && [ "$capped" -le $((N + capped - vc)) ]; then
 	ok "limit of $N: $capped admitted (bound $N + $((capped - vc))" \
