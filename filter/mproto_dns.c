@@ -69,6 +69,11 @@
 
 #define DNS_ROUNDS	8	/* the checks need 2; a bound, not a plan */
 #define DNS_EXTRA	8	/* PTR names, HELO types, beside the lists */
+/* Sessions parked per loop, at most: each holds its questions and answers
+ * (tens of KiB) while it waits, so a flood of connections on a slow
+ * resolver must not grow memory without end. Past it, commands go to the
+ * workers, whose queue holds a session and nothing more. */
+#define DNS_PARKED_MAX	512
 #define MP_ARGS_MAX	64	/* RCPT arguments looked at (as mproto_sess.c) */
 
 struct mp_dns_wait {
@@ -94,6 +99,7 @@ enum { WAIT_ASKING, WAIT_DUE, WAIT_READY };
 
 struct mp_dns {
 	int			 epfd;
+	int			 nwait;		/* parked sessions */
 	struct tg_dns_async	*a;
 	struct mp_dns_wait	*head;
 };
@@ -146,6 +152,7 @@ wait_free(struct mp_dns_wait *w)
 		w->next->prev = w->prev;
 	if (w->s != NULL)
 		w->s->dwait = NULL;
+	md->nwait--;
 	tg_dns_book_free(w->bk);
 	free(w->helo);
 	free(w->q);
@@ -321,7 +328,8 @@ mp_dns_park(struct mp_dns *md, struct mp_sess *s, int64_t now)
 	struct mp_dns_wait *w;
 	int st = dns_stage(pkt[4]);
 
-	if (st < 0 || p == NULL || p->dns == NULL || p->dns->dns == NULL)
+	if (st < 0 || p == NULL || p->dns == NULL || p->dns->dns == NULL ||
+	    md->nwait >= DNS_PARKED_MAX)
 		return -1;
 	w = tg_xcalloc(1, sizeof *w);
 	if (pkt[4] == SMFIC_CONNECT) {
@@ -356,13 +364,16 @@ mp_dns_park(struct mp_dns *md, struct mp_sess *s, int64_t now)
 	w->needs = tg_engine_prefetch_needs(p, &s->conn->sess,
 	    (enum tg_stage)st, st >= TG_STAGE_RCPT);
 	w->bk = tg_dns_book_new();
-	w->max = p->dns->nlists * 2 + DNS_EXTRA;
+	/* A round asks at most one question per list, and a few more; one
+	 * that does not fit is asked in the next round. */
+	w->max = p->dns->nlists + DNS_EXTRA;
 	w->q = tg_xcalloc(w->max, sizeof *w->q);
 	w->ask = tg_xcalloc(w->max, sizeof *w->ask);
 	w->next = md->head;
 	if (md->head != NULL)
 		md->head->prev = w;
 	md->head = w;
+	md->nwait++;
 	s->dwait = w;
 	wait_round(w, now);
 	return 0;
