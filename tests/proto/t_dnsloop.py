@@ -14,7 +14,7 @@ that of the loop); each gets the DNS-failure tempfail of its list after
 dns-timeout; a late answer within dns-timeout, TTL 0 answers, the TXT
 reason and the two rounds of FCrDNS give the verdicts the synchronous
 checks give; and no lookup was missed by the prefetch (no "was not
-prefetched" line). With libmilter (run-libmilter.sh) the verdicts are
+prefetched" line), also across a reload while sessions wait. With libmilter (run-libmilter.sh) the verdicts are
 checked, not the threads.
 """
 import socket
@@ -156,6 +156,27 @@ if NATIVE:
              "no worker thread started for them: parked on the loop "
              "(%s threads before, %s while they waited)" % (threads0, peak),
              (threads0, peak))
+# A reload while sessions wait: the new policy's resolver (another
+# dns-timeout: another resolver object) gets a channel of its own on the
+# loop; the waiting sessions keep theirs until answered or timed out.
+out = []
+slow = [threading.Thread(target=verdict, args=(3, out)) for _ in range(5)]
+for th in slow:
+    th.start()
+time.sleep(0.3)
+d.reload(POLICY.replace("dns-timeout 2s", "dns-timeout 1s"))
+time.sleep(0.5)
+verdict(1, out)
+verdict(21, out)
+for th in slow:
+    th.join()
+byo = {}
+for o, r, _ in out:
+    byo.setdefault(o, []).append(r.code)
+t.expect(byo.get(1) == ["554"] and byo.get(21) == ["550"] and
+         byo.get(3) == ["451"] * 5,
+         "a reload while sessions wait: those waiting get their tempfail, "
+         "new ones their verdicts through the new resolver", byo)
 t.expect(not d.logged("was not prefetched"),
          "every lookup was prefetched (no lookup made on the loop thread)")
 t.expect(d.alive(), "the daemon lives")
