@@ -13,8 +13,12 @@
  * struct tg_dns and ended with the thread. Answers are read here, from
  * the reply: the records of the type asked for in the answer section, and
  * the TTL (c-ares gives none for TXT, PTR and MX; a negative answer's is
- * its SOA's, RFC 2308). Owns: the per-thread channels. Threads: any number
- * at once, each with its own channel; the cache is shared (locked). */
+ * its SOA's, RFC 2308). On the native engine's event loops the lookups
+ * are made ahead, without waiting (dns_async.c), and tg_dns_resolve()
+ * then answers from the thread's book of them (dns_book.c) before the
+ * cache; one not in the book there is counted as a loop miss. Owns: the
+ * per-thread channels. Threads: any number at once, each with its own
+ * channel; the cache is shared (locked), the book is the thread's. */
 #include "config.h"
 
 #include <arpa/inet.h>

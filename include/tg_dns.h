@@ -1,8 +1,10 @@
 /* tg_dns.h - DNS resolution (c-ares, dns.c) and the pure helpers of the DNS
  * checks: reversed names for DNS lists, A-record matching, HELO syntax.
  * Owns: a struct tg_dns owns its cache (channels are per thread); a query owns
- * its answer until tg_dns_query_clear(). Threads: tg_dns_resolve() may be
- * called from many threads at once on one struct tg_dns. */
+ * its answer until tg_dns_query_clear(); a book its copies; an async
+ * instance its channels. Threads: tg_dns_resolve() may be called from
+ * many threads at once on one struct tg_dns; a book and an async instance
+ * belong to one thread at a time (an event loop's). */
 #ifndef TG_DNS_H
 #define TG_DNS_H
 
