@@ -720,6 +720,31 @@ tg_engine_eval(const struct tg_policy *p, struct tg_session *s,
 
 /* ---- What the loops look up ahead ------------------------------------ */
 
+/* engine_mime_attr - an attribute of the MIME structure: at end of
+ * message its value changes when the body is ended (engine_stage():
+ * tg_session_mime() finishes the last part, an unclosed multipart is
+ * malformed then), after the probe has run. */
+static int
+engine_mime_attr(enum tg_attr a)
+{
+	switch (a) {
+	case TG_A_MIME_MALFORMED:
+	case TG_A_MIME_PARTS:
+	case TG_A_ATT_NAME:
+	case TG_A_ATT_EXT:
+	case TG_A_ATT_INNER_EXT:
+	case TG_A_ATT_TYPE:
+	case TG_A_ATT_SHA256:
+	case TG_A_ATT_SIZE:
+	case TG_A_ATT_ARCHIVE:
+	case TG_A_ATT_MALFORMED:
+	case TG_A_ATT_NAME_SPOOFED:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
 /* engine_probe - e in three values (1, 0, -1: not known before the
  * command runs) without looking anything up or counting anything: the
  * DNS checks it would reach under the engine's short-circuits go into
@@ -762,14 +787,20 @@ engine_probe(const struct engine_ctx *c, const struct tg_expr *e,
 	default:
 		break;
 	}
+	/* Both the attribute and the key of its looked-up value, before
+	 * either makes the result unknown: "dnslist.score > t[client.ptr]"
+	 * reads client.ptr too. */
+	*needs |= tg_check_attr_need(e->attr);
+	if (e->vtable != NULL)
+		*needs |= tg_check_attr_need(e->vattr);
 	for (int k = 0; k < 2; k++) {
 		enum tg_attr a = k == 0 ? e->attr : e->vattr;
 
 		if (k == 1 && e->vtable == NULL)
 			break;
-		*needs |= tg_check_attr_need(a);
-		if (tg_check_computed(a) || tg_dkim_attr(a) || (!set &&
-		    (tg_attrs[a].first == c->stage ||
+		if (tg_check_computed(a) || tg_dkim_attr(a) ||
+		    (c->stage == TG_STAGE_EOM && engine_mime_attr(a)) ||
+		    (!set && (tg_attrs[a].first == c->stage ||
 		    tg_attrs[a].last == c->stage)))
 			return -1;
 	}

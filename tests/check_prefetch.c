@@ -308,6 +308,99 @@ START_TEST(test_all_checks)
 }
 END_TEST
 
+/* A comparison whose value is looked up in a table keyed by another DNS
+ * check ("dnslist.score >= t[client.ptr]"): the plan must ask for the
+ * key's lookups too, though the compared attribute alone already makes
+ * the rule unknown before the command runs. */
+START_TEST(test_vattr)
+{
+	static const char text[] =
+	    "table lim map \"lim.map\"\n"
+	    "dnslist a \"a.test\" weight 3\n"
+	    "stage helo {\n"
+	    " rule v : dnslist.score >= lim[client.ptr] default 2 => reject "
+	    "554 5.7.1 \"v\"\n }\n";
+	char dir[] = "/tmp/tg-prefetch.XXXXXX", path[64], cmd[96];
+	struct tg_diag d;
+	struct tg_policy *p;
+	FILE *f;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof path, "%s/lim.map", dir);
+	ck_assert_ptr_nonnull(f = fopen(path, "w"));
+	fputs("fwd0.dsl-pool.example 1\nfwd1.static.example 9\n", f);
+	fclose(f);
+	tg_diag_init(&d);
+	p = tg_policy_load_string("vattr.conf", text, dir, &d);
+	for (size_t i = 0; i < d.n; i++)
+		fprintf(stderr, "  diag: %s\n", d.msgs[i]);
+	tg_diag_free(&d);
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	ck_assert_int_eq(system(cmd), 0);
+	ck_assert_ptr_nonnull(p);
+	ck_assert_uint_eq(tg_engine_prefetch_needs(p, &(struct tg_session){
+	    0 }, TG_STAGE_HELO, 0), TG_CHECK_NEED_CLIENT |
+	    TG_CHECK_NEED_LISTS);
+	for (fake_seed = 0; fake_seed < 300; fake_seed++)
+		connection(p, "table keyed by client.ptr");
+	tg_policy_unref(p);
+}
+END_TEST
+
+/* At end of message the MIME facts change when the body is ended (a
+ * multipart without its final boundary is malformed only then): the
+ * plan, made before, must not take their values as known. */
+START_TEST(test_eom_mime)
+{
+	static const char text[] =
+	    "dnslist a \"a.test\" on-error tempfail\n"
+	    "stage eom {\n"
+	    " rule m : mime.malformed and dnslist \"a\" => reject 554 5.7.1 "
+	    "\"m\"\n }\n";
+	static const char body[] = "--b\r\nContent-Type: text/plain\r\n\r\n"
+	    "hi\r\n";
+	struct tg_diag d;
+	struct tg_policy *p;
+	struct tg_session w, l;
+	struct tg_verdict vw, vl;
+	struct tg_dns_book *bk;
+	unsigned long long before = tg_dns_loop_misses();
+
+	tg_diag_init(&d);
+	p = tg_policy_load_string("eom.conf", text, NULL, &d);
+	tg_diag_free(&d);
+	ck_assert_ptr_nonnull(p);
+	fake_seed = 7;
+	ck_assert_int_eq(tg_ip_parse("198.51.100.7", &fake_client), 0);
+	tg_session_init(&w, "w");
+	tg_session_init(&l, "l");
+	for (int i = 0; i < 2; i++) {
+		struct tg_session *s = i == 0 ? &w : &l;
+
+		tg_session_set_client_ip(s, &fake_client);
+		tg_session_add_header(s, p, "MIME-Version", "1.0");
+		tg_session_add_header(s, p, "Content-Type",
+		    "multipart/mixed; boundary=\"b\"");
+		tg_session_add_body_data(s, p, body, sizeof body - 1);
+	}
+	bk = prefetch(p, &l, TG_STAGE_EOM, NULL, NULL);
+	tg_engine_eval(p, &w, TG_STAGE_EOM, &vw);
+	tg_dns_use_book(bk);
+	tg_dns_on_loop(1);
+	tg_engine_eval(p, &l, TG_STAGE_EOM, &vl);
+	tg_dns_on_loop(0);
+	tg_dns_use_book(NULL);
+	tg_dns_book_free(bk);
+	ck_assert_int_eq(vw.action, vl.action);
+	ck_assert_str_eq(vw.code, vl.code);
+	ck_assert_msg(tg_dns_loop_misses() == before, "end of message: the "
+	    "list was not asked ahead");
+	tg_session_free(&w);
+	tg_session_free(&l);
+	tg_policy_unref(p);
+}
+END_TEST
+
 /* The book is consulted first: a lookup it holds is not asked, one it
  * does not hold, on a loop thread, is counted. */
 START_TEST(test_book_miss)
@@ -356,6 +449,8 @@ main(void)
 	tcase_add_loop_test(tc, test_shipped, 0,
 	    sizeof shipped / sizeof shipped[0]);
 	tcase_add_test(tc, test_all_checks);
+	tcase_add_test(tc, test_vattr);
+	tcase_add_test(tc, test_eom_mime);
 	tcase_add_test(tc, test_book_miss);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
