@@ -328,8 +328,12 @@ mp_dns_park(struct mp_dns *md, struct mp_sess *s, int64_t now)
 	struct mp_dns_wait *w;
 	int st = dns_stage(pkt[4]);
 
+	/* End of message with a last piece of body: the body (size, MIME)
+	 * the rules read is not yet the session's, so the plan could not
+	 * see it: a worker. The MTAs send it empty. */
 	if (st < 0 || p == NULL || p->dns == NULL || p->dns->dns == NULL ||
-	    md->nwait >= DNS_PARKED_MAX)
+	    md->nwait >= DNS_PARKED_MAX ||
+	    (pkt[4] == SMFIC_BODYEOB && len > 0))
 		return -1;
 	w = tg_xcalloc(1, sizeof *w);
 	if (pkt[4] == SMFIC_CONNECT) {

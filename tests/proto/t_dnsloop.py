@@ -100,10 +100,14 @@ POLICY = """
 set resolver "127.0.0.1@%d"
 set dns-timeout 2s
 dnslist bl "bl.test" returns { 127.0.0.2 } on-error tempfail
+dnslist sd "sd.test" returns { 127.0.0.2 } lookup sender.domain
 stage connect {
     rule listed : dnslist "bl" => reject 554 5.7.1 "Listed: ${dnslist_reason}"
     rule nofc : client.address in { 192.0.2.20, 192.0.2.21 }
         and not client.fcrdns => reject 550 5.7.25 "No FCrDNS"
+}
+stage eom {
+    rule big : size > 100 and dnslist "sd" => reject 554 5.7.1 "Big, listed"
 }
 """ % srv.getsockname()[1]
 d = t.tollgate("dnsloop", POLICY, args=["-t", "1"] if NATIVE else [])
@@ -130,6 +134,26 @@ r = verdict(20)
 t.expect(r.action == "continue", "PTR, then A: forward-confirmed", r)
 r = verdict(21)
 t.expect(r.code == "550", "PTR, then A of another address: 550", r)
+
+# The last piece of body in the end-of-message packet (the MTAs send it
+# empty): the size the rule reads is only known once the command runs,
+# so the plan, made before, cannot see it: a worker runs it, and the
+# sender's list is not looked up on the loop unplanned.
+misses0 = d.log().count("was not prefetched")
+c = d.client(timeout=20)
+c.connect(addr="192.0.2.2")
+c.helo("client.example.net")
+c.mail("<a@1.example>")
+c.rcpt("<b@example.net>")
+c.data()
+c.header("Subject", "x")
+c.eoh()
+r = c.eom(b"x" * 200)
+c.close()
+t.expect(r.code == "554" and
+         d.log().count("was not prefetched") == misses0,
+         "body in the end-of-message packet: 554, the list not looked up "
+         "unplanned on the loop", r)
 
 threads0 = d.status("Threads")
 out = []
