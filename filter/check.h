@@ -46,6 +46,14 @@ struct tg_check_state {
 	char			*spf_received;	/* Received-SPF value */
 };
 
+/* check_dnsbl.c: the name list l is asked under for these keys (NULL:
+ * not known); 0, or -1 when there is none to ask. */
+int	check_dnsl_name(const struct tg_dnslist *l, const struct tg_ip *ip,
+	    const char *helo, const char *sender_domain, char *buf,
+	    size_t bufsz);
+/* check_client.c: the PTR names checked forward, at most. */
+#define CHECK_CLIENT_NAMES	4
+
 /* Each returns 0 with *val set (NULL: unknown), or -1 with *why set. */
 int	check_dnslist(const struct tg_dns_conf *, struct tg_session *,
 	    struct tg_check_state *, const char *name, const char **val,

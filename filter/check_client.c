@@ -12,7 +12,7 @@
 #include "tg_log.h"
 #include "check.h"
 
-#define CLIENT_NAMES_MAX	4	/* PTR names checked forward */
+#define CLIENT_NAMES_MAX	CHECK_CLIENT_NAMES
 
 /* client_forward - does one of the names in ptr resolve to the client? */
 static int

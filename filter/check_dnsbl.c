@@ -39,24 +39,22 @@ tg_dnslist_stage(const struct tg_dnslist *l)
 	}
 }
 
-/* dnsl_key - the name to ask list l about, or -1 when its key is not
- * known (yet) or is not a usable name. */
-static int
-dnsl_key(const struct tg_dnslist *l, const struct tg_session *s, char *buf,
-    size_t bufsz)
+int
+check_dnsl_name(const struct tg_dnslist *l, const struct tg_ip *ip,
+    const char *helo, const char *sender_domain, char *buf, size_t bufsz)
 {
 	const char *dom;
 
 	switch (l->key) {
 	case TG_DNSL_CLIENT:
-		if (!s->client_ip_ok)
+		if (ip == NULL)
 			return -1;
-		return tg_dns_reverse_name(&s->client_ip, l->zone, buf, bufsz);
+		return tg_dns_reverse_name(ip, l->zone, buf, bufsz);
 	case TG_DNSL_HELO:
-		dom = s->val[TG_A_HELO];
+		dom = helo;
 		break;
 	default:
-		dom = s->val[TG_A_SENDER_DOMAIN];
+		dom = sender_domain;
 		break;
 	}
 	/* Address literals and bare IPs are not domains. */
@@ -65,6 +63,16 @@ dnsl_key(const struct tg_dnslist *l, const struct tg_session *s, char *buf,
 	    !tg_dns_name_valid(buf))
 		return -1;
 	return 0;
+}
+
+/* dnsl_key - the name to ask list l about, or -1 when its key is not
+ * known (yet) or is not a usable name. */
+static int
+dnsl_key(const struct tg_dnslist *l, const struct tg_session *s, char *buf,
+    size_t bufsz)
+{
+	return check_dnsl_name(l, s->client_ip_ok ? &s->client_ip : NULL,
+	    s->val[TG_A_HELO], s->val[TG_A_SENDER_DOMAIN], buf, bufsz);
 }
 
 /* dnsl_lookup - ask every list whose answer is missing for the current

@@ -13,8 +13,12 @@
  * struct tg_dns and ended with the thread. Answers are read here, from
  * the reply: the records of the type asked for in the answer section, and
  * the TTL (c-ares gives none for TXT, PTR and MX; a negative answer's is
- * its SOA's, RFC 2308). Owns: the per-thread channels. Threads: any number
- * at once, each with its own channel; the cache is shared (locked). */
+ * its SOA's, RFC 2308). On the native engine's event loops the lookups
+ * are made ahead, without waiting (dns_async.c), and tg_dns_resolve()
+ * then answers from the thread's book of them (dns_book.c) before the
+ * cache; one not in the book there is counted as a loop miss. Owns: the
+ * per-thread channels. Threads: any number at once, each with its own
+ * channel; the cache is shared (locked), the book is the thread's. */
 #include "config.h"
 
 #include <arpa/inet.h>
@@ -35,6 +39,7 @@
 #include "tg_dns.h"
 #include "tg_log.h"
 #include "tg_metrics.h"
+#include "dns_impl.h"
 
 #define DNS_EDNS_SIZE	1232	/* the UDP payload that avoids fragments */
 
@@ -160,14 +165,62 @@ tg_dns_timeout(const struct tg_dns *d)
 	return d->timeout_ms;
 }
 
+int
+tg_dns_channel_open(struct tg_dns *d, ares_channel *ch,
+    ares_sock_state_cb cb, void *arg)
+{
+	struct ares_options o;
+	int rc, mask;
+
+	pthread_once(&dns_once, dns_init);
+	if (!dns_lib_ok)
+		return -1;
+	memset(&o, 0, sizeof o);
+	/* Names are absolute: no search list, no HOSTALIASES. Two tries of
+	 * half the round's time each: one lost datagram does not fail it. */
+	o.flags = ARES_FLAG_NOSEARCH | ARES_FLAG_NOALIASES | ARES_FLAG_EDNS;
+	o.ednspsz = DNS_EDNS_SIZE;
+	o.tries = 2;
+	o.timeout = d->timeout_ms / 2 > 0 ? d->timeout_ms / 2 : 1;
+	mask = ARES_OPT_FLAGS | ARES_OPT_EDNSPSZ | ARES_OPT_TRIES |
+	    ARES_OPT_TIMEOUTMS;
+	if (cb != NULL) {
+		o.sock_state_cb = cb;
+		o.sock_state_cb_data = arg;
+		mask |= ARES_OPT_SOCK_STATE_CB;
+	}
+	rc = ares_init_options(ch, &o, mask);
+	if (rc == ARES_SUCCESS && d->servers != NULL &&
+	    (rc = ares_set_servers_ports_csv(*ch, d->servers)) != ARES_SUCCESS)
+		ares_destroy(*ch);
+	if (rc != ARES_SUCCESS) {
+		if (atomic_exchange(&d->warned, 1) == 0)
+			tg_log_err("dns: cannot set up the resolver %s: %s",
+			    d->server != NULL ? d->server :
+			    "of /etc/resolv.conf", ares_strerror(rc));
+		return -1;
+	}
+	return 0;
+}
+
+unsigned long long
+tg_dns_serial(const struct tg_dns *d)
+{
+	return d->serial;
+}
+
+int
+tg_dns_rrtype(enum tg_dns_type t)
+{
+	return dns_rrtype[t];
+}
+
 /* dns_channel - this thread's channel for d, set up on first use; NULL
  * when it cannot be (logged once per struct tg_dns) */
 static ares_channel *
 dns_channel(struct tg_dns *d)
 {
-	struct ares_options o;
 	struct dns_tls *t;
-	int rc;
 
 	pthread_once(&dns_once, dns_init);
 	if (!dns_lib_ok)
@@ -181,24 +234,8 @@ dns_channel(struct tg_dns *d)
 	if (t->ok)
 		ares_destroy(t->ch);
 	t->ok = 0;
-	memset(&o, 0, sizeof o);
-	/* Names are absolute: no search list, no HOSTALIASES. Two tries of
-	 * half the round's time each: one lost datagram does not fail it. */
-	o.flags = ARES_FLAG_NOSEARCH | ARES_FLAG_NOALIASES | ARES_FLAG_EDNS;
-	o.ednspsz = DNS_EDNS_SIZE;
-	o.tries = 2;
-	o.timeout = d->timeout_ms / 2 > 0 ? d->timeout_ms / 2 : 1;
-	rc = ares_init_options(&t->ch, &o, ARES_OPT_FLAGS | ARES_OPT_EDNSPSZ |
-	    ARES_OPT_TRIES | ARES_OPT_TIMEOUTMS);
-	if (rc == ARES_SUCCESS && d->servers != NULL)
-		rc = ares_set_servers_ports_csv(t->ch, d->servers);
-	if (rc != ARES_SUCCESS) {
-		if (atomic_exchange(&d->warned, 1) == 0)
-			tg_log_err("dns: cannot set up the resolver %s: %s",
-			    d->server != NULL ? d->server :
-			    "of /etc/resolv.conf", ares_strerror(rc));
+	if (tg_dns_channel_open(d, &t->ch, NULL, NULL) != 0)
 		return NULL;
-	}
 	t->ok = 1;
 	t->serial = d->serial;
 	return &t->ch;
@@ -405,6 +442,45 @@ tg_dns_answer(struct tg_dns_query *q, int rcode, const unsigned char *pkt,
 	    TG_DNS_NODATA;
 }
 
+/* This thread's answer book (set by an event loop around an evaluation
+ * whose lookups it prefetched), and whether it is an event loop, on
+ * which a lookup the book does not hold would block every session. */
+static _Thread_local struct tg_dns_book *dns_book;
+static _Thread_local int dns_on_loop;
+static atomic_ullong dns_loop_misses;
+
+void
+tg_dns_use_book(struct tg_dns_book *bk)
+{
+	dns_book = bk;
+}
+
+void
+tg_dns_on_loop(int on)
+{
+	dns_on_loop = on;
+}
+
+unsigned long long
+tg_dns_loop_misses(void)
+{
+	return atomic_load(&dns_loop_misses);
+}
+
+/* dns_loop_miss - a lookup not prefetched, on an event loop thread: it
+ * is resolved here all the same (the verdict must not change), but the
+ * loop waits for it: counted and logged, a bug of the prefetch plan. */
+static void
+dns_loop_miss(const struct tg_dns_query *q)
+{
+	static const char *const tn[] = { "A", "AAAA", "TXT", "PTR", "MX" };
+
+	atomic_fetch_add(&dns_loop_misses, 1);
+	tg_metrics_error(TG_M_DNS_LOOP_MISS);
+	tg_log_warnx("dns: %s %s was not prefetched: looked up on the event "
+	    "loop thread, which waits for it", tn[q->type], q->name);
+}
+
 /* What one call of tg_dns_resolve() waits for. */
 struct dns_batch {
 	struct tg_dns_query	*q;
@@ -509,8 +585,13 @@ tg_dns_resolve(struct tg_dns *d, struct tg_dns_query *q, size_t n)
 	 * cache. */
 	asked = tg_xcalloc(n > 0 ? n : 1, 1);
 	for (size_t i = 0; i < n; i++) {
+		/* The session's prefetched answers first: they are what the
+		 * network said for this evaluation, even with TTL 0. */
 		asked[i] = q[i].status == TG_DNS_PENDING &&
+		    (dns_book == NULL || !tg_dns_book_get(dns_book, &q[i])) &&
 		    !tg_dns_cache_get(d->cache, &q[i]);
+		if (asked[i] && dns_on_loop)
+			dns_loop_miss(&q[i]);
 		b.pending += asked[i];
 	}
 	if (b.pending == 0) {
@@ -574,4 +655,19 @@ done:
 			tg_dns_cache_put(d->cache, &q[i]);
 	free(asked);
 	return TG_OK;
+}
+
+int
+tg_dns_cached(struct tg_dns *d, struct tg_dns_query *q)
+{
+	return tg_dns_cache_get(d->cache, q);
+}
+
+void
+tg_dns_settle(struct tg_dns *d, const struct tg_dns_query *q)
+{
+	if (q->status == TG_DNS_FAIL)
+		tg_metrics_error(TG_M_DNS_ERROR);
+	else
+		tg_dns_cache_put(d->cache, q);
 }

@@ -367,6 +367,11 @@ tg_metrics_format(size_t *len)
 	    "DNS lookups that failed or timed out.");
 	metrics_put(&b, "tollgate_dns_errors_total %llu\n",
 	    GET(metrics_errors[TG_M_DNS_ERROR]));
+	metrics_help(&b, "tollgate_dns_loop_misses_total", "counter",
+	    "DNS lookups the native engine had not prefetched, made on an "
+	    "event loop thread, which waited for them (a bug: 0 expected).");
+	metrics_put(&b, "tollgate_dns_loop_misses_total %llu\n",
+	    GET(metrics_errors[TG_M_DNS_LOOP_MISS]));
 	metrics_help(&b, "tollgate_internal_errors_total", "counter",
 	    "Internal errors answered with 451 4.3.0.");
 	metrics_put(&b, "tollgate_internal_errors_total %llu\n",

@@ -8,7 +8,12 @@
  * that stage, or holds are given back to it (end of a message or of the
  * connection); or DKIM verifies (key lookups) at end of message. Everything
  * else (tables, the memory store, MIME, regular expressions) is memory
- * and CPU only. Owns: nothing. Threads: pure; policies are read-only. */
+ * and CPU only. A second mask leaves out the DNS checks the loops look
+ * up ahead without waiting (mproto_dns.c: client.ptr, client.rdns,
+ * client.fcrdns, helo.resolves, dnslist, dnslist.score): a stage that
+ * waits on those only is parked on its loop instead. SPF, DKIM and
+ * DMARC, SASL and Redis stay on workers. Owns: nothing. Threads: pure;
+ * policies are read-only. */
 #include "config.h"
 
 #include <string.h>
@@ -20,9 +25,10 @@
 #include "tg_store.h"
 #include "mproto_impl.h"
 
-/* block_attr - an attribute whose value may need a network round trip */
+/* block_attr - an attribute whose value may need a network round trip
+ * (nodns: one that the loops cannot look up ahead) */
 static int
-block_attr(enum tg_attr a)
+block_attr(enum tg_attr a, int nodns)
 {
 	switch (a) {
 	case TG_A_CLIENT_PTR:
@@ -31,6 +37,11 @@ block_attr(enum tg_attr a)
 	case TG_A_HELO_RESOLVES:
 	case TG_A_DNSLIST:
 	case TG_A_DNSLIST_SCORE:
+		return !nodns;
+	default:
+		break;
+	}
+	switch (a) {
 	case TG_A_SPF:
 	case TG_A_SASL_ACCOUNT:
 		return 1;
@@ -54,7 +65,7 @@ block_store(const struct tg_limit *l)
 }
 
 static int
-block_expr(const struct tg_expr *e)
+block_expr(const struct tg_expr *e, int nodns)
 {
 	if (e == NULL)
 		return 0;
@@ -64,14 +75,15 @@ block_expr(const struct tg_expr *e)
 		return 0;
 	case TG_E_AND:
 	case TG_E_OR:
-		return block_expr(e->left) || block_expr(e->right);
+		return block_expr(e->left, nodns) ||
+		    block_expr(e->right, nodns);
 	case TG_E_NOT:
-		return block_expr(e->left);
+		return block_expr(e->left, nodns);
 	case TG_E_LIMIT:
 		return block_store(e->limit);
 	default:
-		return block_attr(e->attr) ||
-		    (e->vtable != NULL && block_attr(e->vattr));
+		return block_attr(e->attr, nodns) ||
+		    (e->vtable != NULL && block_attr(e->vattr, nodns));
 	}
 }
 
@@ -79,9 +91,9 @@ block_expr(const struct tg_expr *e)
  * for the SPF result (tg_check_var() evaluates it then), or a greylist
  * kept outside the process */
 static int
-block_rule(const struct tg_rule *r)
+block_rule(const struct tg_rule *r, int nodns)
 {
-	if (block_expr(r->cond))
+	if (block_expr(r->cond, nodns))
 		return 1;
 	for (size_t i = 0; i < r->nactions; i++)
 		if ((r->actions[i].text != NULL &&
@@ -93,8 +105,10 @@ block_rule(const struct tg_rule *r)
 	return 0;
 }
 
-unsigned
-mp_block_mask(const struct tg_policy *p)
+/* block_mask - the stages that may wait (nodns: on more than the DNS
+ * checks the loops look up ahead) */
+static unsigned
+block_mask(const struct tg_policy *p, int nodns)
 {
 	unsigned m = 0;
 
@@ -102,7 +116,7 @@ mp_block_mask(const struct tg_policy *p)
 		return 0;
 	for (int st = 0; st < TG_STAGE_COUNT; st++)
 		for (size_t i = 0; i < p->nrules[st]; i++)
-			if (block_rule(&p->rules[st][i])) {
+			if (block_rule(&p->rules[st][i], nodns)) {
 				m |= 1u << st;
 				break;
 			}
@@ -123,4 +137,16 @@ mp_block_mask(const struct tg_policy *p)
 		    1u << TG_STAGE_MAIL | 1u << TG_STAGE_EOM;
 	}
 	return m;
+}
+
+unsigned
+mp_block_mask(const struct tg_policy *p)
+{
+	return block_mask(p, 0);
+}
+
+unsigned
+mp_block_mask_nodns(const struct tg_policy *p)
+{
+	return block_mask(p, 1);
 }

@@ -64,6 +64,7 @@ struct mp_macros {
 };
 
 struct mp_loop;
+struct mp_dns_wait;
 
 /* One MTA connection. */
 struct mp_sess {
@@ -89,6 +90,12 @@ struct mp_sess {
 	char			 job_cmd;
 	uint32_t		 job_len;	/* data bytes */
 	int			 job_closes;	/* the command asked to close */
+	int			 job_park;	/* it waits on DNS checks alone:
+						 * parked on the loop
+						 * (mproto_dns.c), not a
+						 * worker */
+	struct mp_dns_wait	*dwait;		/* while parked */
+	unsigned		 block_nodns;	/* mp_block_mask_nodns() */
 	int			 eom_busy;	/* busy at end of message */
 	int			 out_clean;	/* nothing was waiting to be
 						 * written when it was handed
@@ -154,5 +161,8 @@ void	mp_work_stop(void);		/* join the workers */
  * a message or a connection (rate-limit holds given back to Redis). */
 #define MP_BLOCK_TXN	(1u << TG_STAGE_COUNT)
 unsigned mp_block_mask(const struct tg_policy *);
+/* The same without the DNS checks the loops look up ahead (mproto_dns.c):
+ * a stage in the first mask only waits on those alone. */
+unsigned mp_block_mask_nodns(const struct tg_policy *);
 
 #endif

@@ -6,7 +6,10 @@
  * in it is handled (mproto_sess.c), and the answers go out in one write.
  * A command that may wait on the network goes to a worker
  * (mproto_work.c); the connection's socket is out of the epoll set until
- * the worker gives it back through the loop's eventfd. Timers: one list
+ * the worker gives it back through the loop's eventfd. One that waits on
+ * the DNS checks alone is parked on the loop instead (mproto_dns.c: the
+ * loop's own c-ares channel, its sockets in the same epoll set) and runs
+ * here once its answers are in. Timers: one list
  * per loop ordered by last activity (not yet negotiated, and negotiated
  * sessions, each with its own timeout), looked at when epoll_wait
  * returns; its timeout is the nearest deadline, so an idle daemon sleeps.
@@ -32,8 +35,10 @@
 #include <unistd.h>
 
 #include "tg.h"
+#include "tg_dns.h"
 #include "tg_log.h"
 #include "mproto.h"
+#include "mproto_dns.h"
 #include "mproto_impl.h"
 #include "mproto_listen.h"
 
@@ -69,6 +74,7 @@ struct mp_loop {
 	int		 listening;	/* the listener is in epfd */
 	int64_t		 listen_at;	/* re-add it then (EMFILE), or 0 */
 	char		*rbuf;
+	struct mp_dns	*dns;		/* lookups without waiting */
 };
 
 static struct {
@@ -202,6 +208,7 @@ loop_flush(struct mp_sess *s)
 static void
 loop_free(struct mp_loop *l, struct mp_sess *s)
 {
+	mp_dns_drop(s);
 	loop_unlink(s);
 	if (s->evmask != 0)
 		(void)epoll_ctl(l->epfd, EPOLL_CTL_DEL, s->fd, NULL);
@@ -242,6 +249,9 @@ loop_handoff(struct mp_loop *l, struct mp_sess *s, char cmd)
 	if (s->eom_busy)
 		l->neom++;
 	loop_interest(l, s);
+	if (cmd != 0 && s->job_park &&
+	    mp_dns_park(l->dns, s, s->progress_ms) == 0)
+		return;
 	mp_work_submit(s);
 }
 
@@ -495,8 +505,27 @@ loop_woken(struct mp_loop *l)
 		s->qnext = NULL;
 		loop_resume(l, s);
 	}
-	if (atomic_load(&loop.stop))
+	if (atomic_load(&loop.stop)) {
 		loop_listen(l, 0);
+		mp_dns_stop(l->dns);
+	}
+}
+
+/* loop_parked - run the parked commands whose answers are in (one may
+ * park again); the ms until the DNS wants the loop again (-1: never) */
+static int
+loop_parked(struct mp_loop *l, int64_t now)
+{
+	struct mp_sess *s;
+	int t;
+
+	for (;;) {
+		t = mp_dns_tick(l->dns, now);
+		if ((s = mp_dns_ready(l->dns)) == NULL)
+			return t;
+		mp_dns_run(s);
+		loop_resume(l, s);
+	}
 }
 
 static void
@@ -534,9 +563,10 @@ loop_main(void *arg)
 {
 	struct mp_loop *l = arg;
 	struct epoll_event evs[LOOP_EVENTS];
-	int timeout = -1, n;
+	int timeout = -1, n, t;
 	int64_t now;
 
+	tg_dns_on_loop(1);
 	for (;;) {
 		n = epoll_wait(l->epfd, evs, LOOP_EVENTS, timeout);
 		if (n < 0 && errno != EINTR) {
@@ -552,9 +582,12 @@ loop_main(void *arg)
 					loop_accept(l, now);
 			} else if (p == &loop_tag_wake)
 				loop_woken(l);
+			else if (mp_dns_owns(l->dns, p))
+				mp_dns_event(l->dns, p, evs[i].events);
 			else
 				loop_event(l, p, evs[i].events, now);
 		}
+		t = loop_parked(l, loop_now());
 		if (atomic_load(&loop.quit))
 			break;
 		if (l->listen_at != 0 && now >= l->listen_at) {
@@ -563,6 +596,8 @@ loop_main(void *arg)
 				loop_listen(l, 1);
 		}
 		timeout = loop_expire(l, now);
+		if (t >= 0 && (timeout < 0 || t < timeout))
+			timeout = t;
 	}
 	return NULL;
 }
@@ -582,6 +617,8 @@ loop_end(struct mp_loop *l)
 			s->eom_busy = 0;
 			loop_free(l, s);
 		}
+	mp_dns_free(l->dns);
+	l->dns = NULL;
 	close(l->epfd);
 	close(l->evfd);
 	free(l->rbuf);
@@ -611,6 +648,7 @@ loop_init(struct mp_loop *l)
 		tg_log_warn("native engine: epoll_ctl");
 		return -1;
 	}
+	l->dns = mp_dns_new(l->epfd);
 	loop_listen(l, 1);
 	return 0;
 }

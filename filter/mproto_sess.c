@@ -331,12 +331,17 @@ mp_mask(struct mp_sess *s, const struct tg_policy *p)
 		return 0;
 	if (s->block_gen != p->generation || s->block_gen == 0) {
 		s->block = mp_block_mask(p);
+		s->block_nodns = mp_block_mask_nodns(p);
 		s->block_gen = p->generation;
 	}
 	return s->block;
 }
 
-/* mp_blocks - must the command run on a worker? */
+/* mp_blocks - must the command run on a worker? job_park says whether
+ * it waits on the DNS checks the loops look up ahead, and nothing else:
+ * a command of the pinned policy's (MAIL may re-pin, and CONNECT after
+ * QUIT_NC pins anew: those stay on workers) at a stage with no SPF,
+ * SASL, DKIM or Redis */
 static int
 mp_blocks(struct mp_sess *s, char cmd)
 {
@@ -369,6 +374,9 @@ mp_blocks(struct mp_sess *s, char cmd)
 	if ((cmd == SMFIC_CONNECT && s->conn == NULL) || cmd == SMFIC_MAIL)
 		pub = tg_policy_current();
 	m = mp_mask(s, p);
+	s->job_park = pub == NULL && p != NULL && (s->block_nodns & need) == 0 &&
+	    (cmd == SMFIC_CONNECT || cmd == SMFIC_HELO || cmd == SMFIC_RCPT ||
+	    cmd == SMFIC_DATA || cmd == SMFIC_BODYEOB);
 	if (pub != NULL && (p == NULL || pub->generation != p->generation))
 		m |= mp_block_mask(pub);
 	if (pub != NULL)

@@ -77,4 +77,28 @@ void	 tg_check_describe(const struct tg_policy *,
 	    const struct tg_session *, enum tg_attr a, const char *param,
 	    char *out, size_t outsz);
 
+/* check_prefetch.c: the lookups of these checks, ahead of an evaluation
+ * (the native engine's loops resolve them without waiting, then evaluate
+ * with the answers in a book: tg_dns.h). Which checks the rules of stage
+ * st read (TG_CHECK_NEED_*; 0: none). */
+#define TG_CHECK_NEED_CLIENT	1u	/* client.ptr, .rdns, .fcrdns */
+#define TG_CHECK_NEED_HELO	2u	/* helo.resolves */
+#define TG_CHECK_NEED_LISTS	4u	/* dnslist, dnslist.score */
+unsigned tg_check_dns_needs(const struct tg_policy *, enum tg_stage st);
+/* The one of them attribute a is (0: none). */
+unsigned tg_check_attr_need(enum tg_attr a);
+/* The next round of questions the checks in needs would ask of the
+ * session, given the answers already in bk: at most max into q (each
+ * set up by tg_dns_query_init()); 0 when the book holds all they can ask.
+ * Exactly the names and types check_client.c, check_helo.c and
+ * check_dnsbl.c ask, in as many rounds (PTR, then A/AAAA of its names;
+ * A of a HELO name, then AAAA and MX; A of each list, then TXT of those
+ * that list the key); what the session already knows is not asked
+ * again. ip and helo: the values the command about to run sets (NULL:
+ * the session's). */
+size_t	 tg_check_prefetch(const struct tg_policy *,
+	    const struct tg_session *, unsigned needs, const struct tg_ip *ip,
+	    const char *helo, const struct tg_dns_book *bk,
+	    struct tg_dns_query *q, size_t max);
+
 #endif

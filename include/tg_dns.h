@@ -1,8 +1,10 @@
 /* tg_dns.h - DNS resolution (c-ares, dns.c) and the pure helpers of the DNS
  * checks: reversed names for DNS lists, A-record matching, HELO syntax.
  * Owns: a struct tg_dns owns its cache (channels are per thread); a query owns
- * its answer until tg_dns_query_clear(). Threads: tg_dns_resolve() may be
- * called from many threads at once on one struct tg_dns. */
+ * its answer until tg_dns_query_clear(); a book its copies; an async
+ * instance its channels. Threads: tg_dns_resolve() may be called from
+ * many threads at once on one struct tg_dns; a book and an async instance
+ * belong to one thread at a time (an event loop's). */
 #ifndef TG_DNS_H
 #define TG_DNS_H
 
@@ -83,6 +85,59 @@ void		 tg_dns_local_clear(void);
 int		 tg_dns_query_init(struct tg_dns_query *q, const char *name,
 		    enum tg_dns_type);
 void		 tg_dns_query_clear(struct tg_dns_query *q);
+
+/* For an event loop that resolves without waiting (dns_async.c, the
+ * native milter engine): the answers a session's evaluation will ask for
+ * are looked up ahead and kept in a book (dns_book.c); while the book is
+ * this thread's, tg_dns_resolve() answers from it before the cache, so
+ * the answers count even with TTL 0 and a timeout is the same failure.
+ * On a thread marked as a loop, a lookup neither the book nor the cache
+ * answers is still resolved (synchronously: the verdict is the same) but
+ * counted, metric and log line: the loop waited for it. */
+struct tg_dns_book;
+struct tg_dns_book *tg_dns_book_new(void);
+struct tg_dns_book *tg_dns_book_free(struct tg_dns_book *);
+/* Keep a copy of q's answer (replacing one for the same name and type). */
+void	tg_dns_book_put(struct tg_dns_book *, const struct tg_dns_query *q);
+/* The answer held for name and type, or NULL. */
+const struct tg_dns_query *tg_dns_book_find(const struct tg_dns_book *,
+	    const char *name, enum tg_dns_type);
+/* 1 with q's answer filled in from the book (a copy), else 0. */
+int	tg_dns_book_get(const struct tg_dns_book *, struct tg_dns_query *q);
+void	tg_dns_use_book(struct tg_dns_book *);	/* this thread's; NULL */
+void	tg_dns_on_loop(int);			/* this thread is a loop */
+unsigned long long tg_dns_loop_misses(void);	/* process-wide */
+/* What tg_dns_resolve() does around the network, for answers got
+ * elsewhere: cached answers (1, q filled) and, once answered, the
+ * cache and the DNS error count. */
+int	tg_dns_cached(struct tg_dns *, struct tg_dns_query *q);
+void	tg_dns_settle(struct tg_dns *, const struct tg_dns_query *q);
+unsigned long long tg_dns_serial(const struct tg_dns *);
+
+/* dns_async.c: c-ares channels driven by an event loop (one per loop
+ * thread, used by it only). The loop is told which sockets to watch
+ * through watch(arg, fd, tag, rd, wr) (rd and wr both 0: no longer) and
+ * passes readiness back with tg_dns_async_ready(tag, ...); it calls
+ * tg_dns_async_tick() when tg_dns_async_timeout() ms have passed. */
+struct tg_dns_async;
+struct tg_dns_ask;
+typedef void	(*tg_dns_watch_fn)(void *arg, int fd, void *tag, int rd,
+		    int wr);
+typedef void	(*tg_dns_done_fn)(void *arg, struct tg_dns_query *q);
+struct tg_dns_async *tg_dns_async_new(tg_dns_watch_fn, void *arg);
+/* Every ask not forgotten is answered TG_DNS_FAIL, then all goes. */
+void	tg_dns_async_free(struct tg_dns_async *);
+int	tg_dns_async_owns(const struct tg_dns_async *, const void *tag);
+void	tg_dns_async_ready(struct tg_dns_async *, void *tag, int rd, int wr);
+int	tg_dns_async_timeout(struct tg_dns_async *);	/* ms, -1: none */
+void	tg_dns_async_tick(struct tg_dns_async *);
+/* Send q (status TG_DNS_PENDING) to d's resolver; done(arg, q) is called
+ * once with q answered (TG_DNS_FAIL after c-ares's tries), possibly
+ * before this returns. q must live until then, or until forgotten. */
+struct tg_dns_ask *tg_dns_async_ask(struct tg_dns_async *, struct tg_dns *d,
+	    struct tg_dns_query *q, tg_dns_done_fn done, void *arg);
+/* The asker no longer waits: done is not called, q not touched. */
+void	tg_dns_async_forget(struct tg_dns_ask *);
 
 /* dns_cache.c, used by dns.c: answers by name and type for their TTL
  * (negative ones briefly), shared by threads; bounded. get fills q's

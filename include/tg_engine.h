@@ -41,4 +41,15 @@ enum tg_action tg_engine_eval(const struct tg_policy *, struct tg_session *,
 
 /* tg_action_name(): in tg_policy.h, with the other names of enums. */
 
+/* The DNS checks (TG_CHECK_NEED_* of tg_check.h) the rules of stage may
+ * reach for the session, as far as can be told before the command of
+ * that stage sets its values: a condition that is false on what is
+ * already known (sender, client, HELO at RCPT) cuts off the checks
+ * behind it. set: the session holds what the command sets already (the
+ * recipient at RCPT); 0: the attributes known first or last at stage
+ * are taken as unknown. Looks nothing up, counts nothing (the native
+ * engine's loops look the checks up ahead: mproto_dns.c). */
+unsigned tg_engine_prefetch_needs(const struct tg_policy *,
+	    const struct tg_session *, enum tg_stage, int set);
+
 #endif

@@ -26,6 +26,7 @@ enum tg_metric_error {
 	TG_M_GREY_EVICTION,	/* the full greylist store evicted a record
 				 * not yet expired */
 	TG_M_STORE_MASTER_SWITCH, /* Sentinel named another Redis master */
+	TG_M_DNS_LOOP_MISS,	/* a lookup an event loop had not prefetched */
 	TG_M_ERROR_COUNT
 };
 

@@ -19,6 +19,14 @@ cpu_ticks() {
 	sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'
 }
 
+# ctx_switches PID: voluntary + involuntary context switches of the
+# process's threads alive now (a thread that ended takes its count with
+# it: the native engine's loops and workers stay, libmilter's do not)
+ctx_switches() {
+	cat /proc/"$1"/task/*/status 2>/dev/null | awk '
+	    /^(non)?voluntary_ctxt_switches:/ { s += $2 } END { print s + 0 }'
+}
+
 # rss_kb PID: resident memory in KiB
 rss_kb() {
 	awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"

@@ -171,18 +171,20 @@ while [ $r -le "$ROUNDS" ]; do
 			v=$(echo "$n" | tr -c 'a-z0-9\n' _)
 			eval "p=\$pid_${kind}_$v; s=\$sock_${kind}_$v"
 			c0=$(cpu_ticks "$p")
+			x0=$(ctx_switches "$p")
 			# shellcheck disable=SC2046
 			"$MILTERLOAD" -q -c "$CONNS" -n "$MSGS" -m 1 -s "$s" \
 			    $(scn "$n") \
 			    >"$OUT/run/$n.$kind.$r" 2>&1
 			c1=$(cpu_ticks "$p")
+			x1=$(ctx_switches "$p")
 			awk -v n="$n" -v k="$kind" -v r="$r" -v c=$((c1 - c0)) \
-			    -v hz="$HZ" '/^RESULT/ {
+			    -v x=$((x1 - x0)) -v hz="$HZ" '/^RESULT/ {
 				for (i = 2; i <= NF; i++) {
 					split($i, kv, "="); f[kv[1]] = kv[2] }
-				printf "%s %s %s %s %.1f %s %s\n", k, n, r,
+				printf "%s %s %s %s %.1f %s %s %.2f\n", k, n, r,
 				    f["rate"], c * 1e6 / hz / f["msgs"],
-				    f["refused"], f["errors"] }' \
+				    f["refused"], f["errors"], x / f["msgs"] }' \
 			    "$OUT/run/$n.$kind.$r" >>"$res"
 		done
 	done
@@ -299,8 +301,8 @@ fi
 # negotiates for a policy without header or body rules).
 echo
 echo "== throughput and filter CPU ($ROUNDS rounds, medians)"
-printf "%-6s %-22s %9s %6s %6s %9s %6s %6s %s\n" socket config msgs/s \
-    x/all x/env cpu_us/msg x/all x/env refused
+printf "%-6s %-22s %9s %6s %6s %9s %6s %6s %7s %s\n" socket config msgs/s \
+    x/all x/env cpu_us/msg x/all x/env csw/msg refused
 for kind in unix inet; do
 	ra=$(awk -v k=$kind '$1 == k && $2 == "null-all" { print $4 }' "$res" |
 	    median)
@@ -317,9 +319,12 @@ for kind in unix inet; do
 		    "$res" | median)
 		rf=$(awk -v k=$kind -v n="$n" '$1 == k && $2 == n { s += $6 }
 		    END { print s + 0 }' "$res")
-		printf "%-6s %-22s %9.0f %6s %6s %9s %6s %6s %s\n" $kind "$n" \
-		    "$rt" "$(ratio "$rt" "$ra")" "$(ratio "$rt" "$re")" "$cu" \
-		    "$(ratio "$cu" "$ca")" "$(ratio "$cu" "$ce")" "$rf"
+		cs=$(awk -v k=$kind -v n="$n" '$1 == k && $2 == n { print $8 }' \
+		    "$res" | median)
+		printf "%-6s %-22s %9.0f %6s %6s %9s %6s %6s %7s %s\n" $kind \
+		    "$n" "$rt" "$(ratio "$rt" "$ra")" "$(ratio "$rt" "$re")" \
+		    "$cu" "$(ratio "$cu" "$ca")" "$(ratio "$cu" "$ce")" "$cs" \
+		    "$rf"
 	done
 done
 echo

@@ -92,4 +92,16 @@ run down "$src/dns/down.lua"
 tg_term up down
 stop up
 stop down
+# The native engine runs the connect and HELO checks on its loops with
+# their lookups made ahead; one it did not plan would be made on the loop
+# thread, logged (filter/dns.c). None may be, answers or failures.
+for n in up down; do
+	if tg_logged "$n" "was not prefetched"; then
+		echo "FAIL: $n: a DNS lookup was made on an event loop:"
+		grep "was not prefetched" "$dir/$n/log" | head -5
+		failed=1
+	else
+		echo "ok - $n: every loop lookup was prefetched"
+	fi
+done
 exit $failed
