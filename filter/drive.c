@@ -301,11 +301,11 @@ drive_logged(struct tg_drive *d, enum tg_stage st, uint64_t t0,
 	    v->action == TG_ACT_CONTINUE);
 }
 
-enum tg_answer
-tg_drive_connect(struct tg_drive *d, const struct tg_ip *ip,
-    const char *addr, const char *host, struct tg_verdict *v)
+/* drive_connect_facts - the client, the listener and the queue id */
+static void
+drive_connect_facts(struct tg_drive *d, const struct tg_ip *ip,
+    const char *addr, const char *host)
 {
-	uint64_t t0 = tg_metrics_now();
 	const char *name;
 
 	if (ip != NULL)
@@ -324,6 +324,15 @@ tg_drive_connect(struct tg_drive *d, const struct tg_ip *ip,
 		(void)tg_session_set(&d->sess, TG_A_CLIENT_NAME, name);
 	tg_drive_listener(d);
 	tg_drive_queue_id(d);
+}
+
+enum tg_answer
+tg_drive_connect(struct tg_drive *d, const struct tg_ip *ip,
+    const char *addr, const char *host, struct tg_verdict *v)
+{
+	uint64_t t0 = tg_metrics_now();
+
+	drive_connect_facts(d, ip, addr, host);
 	if (d->policy == NULL) {
 		tg_log_err("%s: no policy loaded; tempfail", d->sess.id);
 		tg_reply_internal(v, "Internal error, try again later");
@@ -335,25 +344,57 @@ tg_drive_connect(struct tg_drive *d, const struct tg_ip *ip,
 	return TG_ANS_CONTINUE;
 }
 
+/* drive_sa_ip - the client address of sa as tg_drive_connect() takes
+ * it: IPv4 binary (returned, in *ip), IPv6 as text (in *addr, from buf) */
+static const struct tg_ip *
+drive_sa_ip(const struct sockaddr *sa, struct tg_ip *ip, char *buf,
+    size_t n, const char **addr)
+{
+	*addr = NULL;
+	if (sa != NULL && sa->sa_family == AF_INET) {
+		memset(ip, 0, sizeof *ip);
+		ip->family = 4;
+		memcpy(ip->b, &((const struct sockaddr_in *)(const void *)
+		    sa)->sin_addr, 4);
+		return ip;
+	}
+	if (sa != NULL && sa->sa_family == AF_INET6)
+		*addr = inet_ntop(AF_INET6,
+		    &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
+		    buf, (socklen_t)n);
+	return NULL;
+}
+
 enum tg_answer
 tg_drive_connect_sa(struct tg_drive *d, const char *host,
     const struct sockaddr *sa, struct tg_verdict *v)
 {
 	char buf[INET6_ADDRSTRLEN];
-	const char *addr = NULL;
-	struct tg_ip ip, *ipp = NULL;
+	const char *addr;
+	struct tg_ip ip;
+	const struct tg_ip *ipp = drive_sa_ip(sa, &ip, buf, sizeof buf, &addr);
 
-	if (sa != NULL && sa->sa_family == AF_INET) {
-		memset(&ip, 0, sizeof ip);
-		ip.family = 4;
-		memcpy(ip.b, &((const struct sockaddr_in *)(const void *)
-		    sa)->sin_addr, 4);
-		ipp = &ip;
-	} else if (sa != NULL && sa->sa_family == AF_INET6)
-		addr = inet_ntop(AF_INET6,
-		    &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
-		    buf, sizeof buf);
 	return tg_drive_connect(d, ipp, addr, host, v);
+}
+
+void
+tg_drive_connect_facts_sa(struct tg_drive *d, const char *host,
+    const struct sockaddr *sa)
+{
+	char buf[INET6_ADDRSTRLEN];
+	const char *addr;
+	struct tg_ip ip;
+	const struct tg_ip *ipp = drive_sa_ip(sa, &ip, buf, sizeof buf, &addr);
+
+	drive_connect_facts(d, ipp, addr, host);
+}
+
+void
+tg_drive_helo_facts(struct tg_drive *d, const char *helo)
+{
+	if (tg_session_set(&d->sess, TG_A_HELO, helo) != TG_OK)
+		tg_log_debug("%s: HELO argument not kept", d->sess.id);
+	tg_drive_tls(d);
 }
 
 /* tg_drive_helo - a connect-stage refusal is answered here (the MTA then
@@ -368,9 +409,7 @@ tg_drive_helo(struct tg_drive *d, const char *helo, struct tg_verdict *v)
 {
 	uint64_t t0 = tg_metrics_now();
 
-	if (tg_session_set(&d->sess, TG_A_HELO, helo) != TG_OK)
-		tg_log_debug("%s: HELO argument not kept", d->sess.id);
-	tg_drive_tls(d);
+	tg_drive_helo_facts(d, helo);
 	if (d->policy == NULL || d->sess.conn_verdict != NULL)
 		return drive_eval(d, TG_STAGE_HELO, v);
 	drive_logged(d, TG_STAGE_HELO, t0, v);

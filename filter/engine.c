@@ -753,7 +753,9 @@ engine_mime_attr(enum tg_attr a)
  * this stage sets (first or last known at it: the client at connect,
  * the HELO name, the recipient), whose values in the session are not
  * yet, or no longer, the ones the rules will read (unless set: the
- * caller has put them in the session already). */
+ * caller has put them in the session already, as mproto_dns.c does with
+ * tg_drive_connect_facts_sa(), tg_drive_helo_facts() and the recipient,
+ * so that a guard on them cuts off the lookups behind it). */
 static int
 engine_probe(const struct engine_ctx *c, const struct tg_expr *e,
     unsigned *needs, int set)

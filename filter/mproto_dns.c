@@ -336,18 +336,31 @@ mp_dns_park(struct mp_dns *md, struct mp_sess *s, int64_t now)
 	    (pkt[4] == SMFIC_BODYEOB && len > 0))
 		return -1;
 	w = tg_xcalloc(1, sizeof *w);
+	/* What the command sets first (its handler in mproto_sess.c sets it
+	 * again, the same): the rules' guards on the client or the HELO name
+	 * then cut off the lookups behind them, as they do on a worker. */
 	if (pkt[4] == SMFIC_CONNECT) {
-		if (dns_connect_ip(data, len, &w->ip) != 0) {
+		struct sockaddr_storage ss;
+		const char *host;
+		int known;
+
+		if (dns_connect_ip(data, len, &w->ip) != 0 ||
+		    mp_connect_parse(data, len, &host, &ss, &known) != 0) {
 			free(w);
 			return -1;
 		}
 		w->ip_set = 1;
+		mp_macros_clear(s->mac, TG_DRIVE_M_CONNECT + 1);
+		tg_drive_connect_facts_sa(s->conn, host,
+		    (const struct sockaddr *)&ss);
 	} else if (pkt[4] == SMFIC_HELO) {
 		if (len == 0 || data[len - 1] != '\0') {
 			free(w);	/* malformed: the worker says so */
 			return -1;
 		}
 		w->helo = tg_xstrdup(data);
+		mp_macros_clear(s->mac, TG_DRIVE_M_HELO + 1);
+		tg_drive_helo_facts(s->conn, data);
 	}
 	if (pkt[4] == SMFIC_RCPT) {
 		const char *argv[MP_ARGS_MAX];
@@ -366,7 +379,7 @@ mp_dns_park(struct mp_dns *md, struct mp_sess *s, int64_t now)
 	w->d = p->dns->dns;
 	/* Only the checks the rules can reach with what is known. */
 	w->needs = tg_engine_prefetch_needs(p, &s->conn->sess,
-	    (enum tg_stage)st, st >= TG_STAGE_RCPT);
+	    (enum tg_stage)st, 1);
 	w->bk = tg_dns_book_new();
 	/* A round asks at most one question per list, and a few more; one
 	 * that does not fit is asked in the next round. */

@@ -129,6 +129,13 @@ enum tg_answer tg_drive_connect_sa(struct tg_drive *d, const char *host,
  * helo rules is only logged (answered at MAIL, see milter.c). */
 enum tg_answer tg_drive_helo(struct tg_drive *d, const char *helo,
 	    struct tg_verdict *v);
+/* What tg_drive_connect_sa() and tg_drive_helo() put in the session
+ * before their rules run, and only that: the native engine's DNS
+ * prefetch sets it ahead so that the rules' guards on the client and the
+ * HELO name are known to the plan (setting it again is the same). */
+void	tg_drive_connect_facts_sa(struct tg_drive *d, const char *host,
+	    const struct sockaddr *sa);
+void	tg_drive_helo_facts(struct tg_drive *d, const char *helo);
 /* At MAIL, before tg_drive_mail(): move to policy p (the reference is
  * taken over; NULL is ignored) unless it is the one pinned or needs
  * protocol steps not negotiated (neg). Returns 1 when the connection

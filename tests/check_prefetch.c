@@ -147,8 +147,9 @@ prefetch(const struct tg_policy *p, const struct tg_session *s,
 	struct tg_dns_query *q = tg_xcalloc(max, sizeof *q);
 	int rounds = 0;
 
-	unsigned needs = tg_engine_prefetch_needs(p, s, st,
-	    st >= TG_STAGE_RCPT);
+	/* The command's own values are in the session already, as
+	 * mproto_dns.c puts them there before it plans. */
+	unsigned needs = tg_engine_prefetch_needs(p, s, st, 1);
 
 	while ((n = tg_check_prefetch(p, s, needs, ip, helo, bk, q,
 	    max)) > 0) {
@@ -173,9 +174,8 @@ stage(const struct tg_policy *p, struct tg_session *w, struct tg_session *l,
 	struct tg_dns_book *bk = NULL;
 	char ipbuf[64];
 
-	if (loop_stage(p, st))
-		bk = prefetch(p, l, st, ip, helo);
-	/* What the command sets, after the plan (which saw it ahead). */
+	/* What the command sets, before the plan (as mproto_dns.c does:
+	 * tg_drive_connect_facts_sa(), tg_drive_helo_facts()). */
 	if (ip != NULL) {
 		tg_session_set_client_ip(w, ip);
 		tg_session_set_client_ip(l, ip);
@@ -184,6 +184,8 @@ stage(const struct tg_policy *p, struct tg_session *w, struct tg_session *l,
 		(void)tg_session_set(w, TG_A_HELO, helo);
 		(void)tg_session_set(l, TG_A_HELO, helo);
 	}
+	if (loop_stage(p, st))
+		bk = prefetch(p, l, st, ip, helo);
 	tg_engine_eval(p, w, st, &vw);
 	tg_dns_use_book(bk);
 	tg_dns_on_loop(bk != NULL);
@@ -268,6 +270,51 @@ END_TEST
  * lists of each key, tempfail on error, some behind guards on what the
  * command sets (the HELO name, the recipient): the plan must read their
  * new values, not the session's old ones. */
+/* A guard on the client the CONNECT command sets (the same for the HELO
+ * name) cuts the lookup behind it off once the command's values are in
+ * the session (set): a client the rule is not about is not made to wait
+ * on DNS it would not have asked on a worker. Not set, the plan must
+ * take the guard as unknown and ask. */
+START_TEST(test_connect_guard)
+{
+	static const char text[] =
+	    "stage connect {\n"
+	    " rule c : client.address == \"198.51.100.99\" and client.ptr == "
+	    "\"\" => tempfail 450 4.7.1 \"No PTR\"\n }\n"
+	    "stage helo {\n"
+	    " rule h : helo == \"slow.example\" and not helo.resolves => "
+	    "reject 550 5.7.1 \"nx\"\n }\n";
+	struct tg_diag d;
+	struct tg_policy *p;
+	struct tg_session s;
+	struct tg_ip other, slow;
+
+	tg_session_init(&s, "g");
+	tg_diag_init(&d);
+	p = tg_policy_load_string("guard.conf", text, NULL, &d);
+	tg_diag_free(&d);
+	ck_assert_ptr_nonnull(p);
+	ck_assert_int_eq(tg_ip_parse("192.0.2.1", &other), 0);
+	ck_assert_int_eq(tg_ip_parse("198.51.100.99", &slow), 0);
+	tg_session_set_client_ip(&s, &other);
+	ck_assert_uint_eq(tg_engine_prefetch_needs(p, &s, TG_STAGE_CONNECT,
+	    1), 0);
+	ck_assert_uint_eq(tg_engine_prefetch_needs(p, &s, TG_STAGE_CONNECT,
+	    0), TG_CHECK_NEED_CLIENT);
+	tg_session_set_client_ip(&s, &slow);
+	ck_assert_uint_eq(tg_engine_prefetch_needs(p, &s, TG_STAGE_CONNECT,
+	    1), TG_CHECK_NEED_CLIENT);
+	(void)tg_session_set(&s, TG_A_HELO, "fast.example");
+	ck_assert_uint_eq(tg_engine_prefetch_needs(p, &s, TG_STAGE_HELO, 1),
+	    0);
+	(void)tg_session_set(&s, TG_A_HELO, "slow.example");
+	ck_assert_uint_ne(tg_engine_prefetch_needs(p, &s, TG_STAGE_HELO, 1),
+	    0);
+	tg_session_free(&s);
+	tg_policy_unref(p);
+}
+END_TEST
+
 START_TEST(test_all_checks)
 {
 	static const char text[] =
@@ -449,6 +496,7 @@ main(void)
 	tcase_add_loop_test(tc, test_shipped, 0,
 	    sizeof shipped / sizeof shipped[0]);
 	tcase_add_test(tc, test_all_checks);
+	tcase_add_test(tc, test_connect_guard);
 	tcase_add_test(tc, test_vattr);
 	tcase_add_test(tc, test_eom_mime);
 	tcase_add_test(tc, test_book_miss);
