@@ -195,20 +195,12 @@ engine_computed(const struct engine_ctx *c, const struct tg_expr *e)
 	return -1;
 }
 
-/* engine_leaf - a condition on an attribute or a limit: 1 true, 0 false,
- * -1 cannot decide. */
-static inline int
-engine_leaf(const struct engine_ctx *c, const struct tg_expr *e)
+/* engine_test - a condition on an attribute's value as the session has
+ * it (no lookup, no count): 1 true, 0 false, -1 cannot decide. Shared by
+ * the evaluation and the prefetch probe. */
+static int
+engine_test(const struct engine_ctx *c, const struct tg_expr *e)
 {
-	/* Facts of a part lost to malformed MIME: assume the worst. */
-	if (tg_content_suspicious(&c->cur, e))
-		return 1;
-	/* A header past the session's caps that could change the answer. */
-	if (tg_content_header_lost(c->rw, e))
-		return -1;
-	if (engine_computed(c, e) < 0)
-		return -1;
-
 	switch (e->op) {
 	case TG_E_BOOL:
 		return engine_bool(c, e);
@@ -222,12 +214,28 @@ engine_leaf(const struct engine_ctx *c, const struct tg_expr *e)
 		return engine_match(c, e);
 	case TG_E_OWNED_BY:
 		return tg_auth_owned(c->p, c->s, e);
-	case TG_E_LIMIT:
-		return e->limit != NULL ? tg_rate_check(c->rw, e->limit,
-		    c->stage) : -1;
 	default:
 		return -1;
 	}
+}
+
+/* engine_leaf - a condition on an attribute or a limit: 1 true, 0 false,
+ * -1 cannot decide. */
+static inline int
+engine_leaf(const struct engine_ctx *c, const struct tg_expr *e)
+{
+	/* Facts of a part lost to malformed MIME: assume the worst. */
+	if (tg_content_suspicious(&c->cur, e))
+		return 1;
+	/* A header past the session's caps that could change the answer. */
+	if (tg_content_header_lost(c->rw, e))
+		return -1;
+	if (engine_computed(c, e) < 0)
+		return -1;
+	if (e->op == TG_E_LIMIT)
+		return e->limit != NULL ? tg_rate_check(c->rw, e->limit,
+		    c->stage) : -1;
+	return engine_test(c, e);
 }
 
 /* engine_expr - evaluate e: 1 true, 0 false, -1 cannot decide. */
@@ -806,22 +814,7 @@ engine_probe(const struct engine_ctx *c, const struct tg_expr *e,
 		    tg_attrs[a].last == c->stage)))
 			return -1;
 	}
-	switch (e->op) {
-	case TG_E_BOOL:
-		return engine_bool(c, e);
-	case TG_E_CMP:
-		return engine_cmp(c, e);
-	case TG_E_IN_TABLE:
-		return engine_in_table(c, e);
-	case TG_E_IN_SET:
-		return engine_in_set(c, e);
-	case TG_E_MATCH:
-		return engine_match(c, e);
-	case TG_E_OWNED_BY:
-		return tg_auth_owned(c->p, c->s, e);
-	default:
-		return -1;
-	}
+	return engine_test(c, e);
 }
 
 unsigned
