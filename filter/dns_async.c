@@ -18,10 +18,14 @@
 
 #include "tg.h"
 #include "tg_dns.h"
+#include "tg_log.h"
 #include "dns_impl.h"
 
 #define ASYNC_CHANS	4			/* current + retiring */
-#define ASYNC_FDS	ARES_GETSOCK_MAXNUM	/* sockets watched */
+/* Sockets watched: each channel has at most ARES_GETSOCK_MAXNUM at once
+ * (one UDP and one TCP per server), and up to ASYNC_CHANS channels are
+ * open together (a reload's new resolver beside the retiring ones). */
+#define ASYNC_FDS	(ASYNC_CHANS * ARES_GETSOCK_MAXNUM)
 
 struct tg_dns_async;
 
@@ -78,10 +82,13 @@ async_sock(void *data, ares_socket_t fd, int rd, int wr)
 	for (size_t i = 0; i < ASYNC_FDS && f == NULL && (rd || wr); i++)
 		if (a->fds[i].fd < 0)
 			f = &a->fds[i];
-	/* More sockets than c-ares itself reports at once (ARES_GETSOCK_
-	 * MAXNUM) cannot be: one UDP and one TCP per server. */
-	if (f == NULL)
+	/* Cannot be (ASYNC_FDS above); were it, the socket's answers would
+	 * be lost and its lookups fail after the timeout: say so. */
+	if (f == NULL) {
+		tg_log_err("dns: more than %d resolver sockets on one loop; "
+		    "socket %d not watched", ASYNC_FDS, (int)fd);
 		return;
+	}
 	f->fd = (int)fd;
 	f->c = c;
 	a->watch(a->warg, (int)fd, f, rd, wr);
