@@ -1,7 +1,7 @@
-/* engine_impl.h - what engine.c and the trace (trace.c) share: the
- * context of one evaluation and how a condition reads an attribute's
- * value, so that the trace shows exactly the values the engine decided
- * on. Static inline: the engine reads values for every condition, and a
+/* engine_impl.h - what engine.c, the trace (trace.c) and the prefetch
+ * probe (engine_probe.c) share: the context of one evaluation and how a
+ * condition reads an attribute's value, so that the trace and the probe
+ * see exactly the values the engine decides on. Static inline: the engine reads values for every condition, and a
  * call across files costs it measurably. Internal to filter/. Threads:
  * as engine.c (the session is the caller's, the policy read-only). */
 #ifndef ENGINE_IMPL_H
@@ -27,6 +27,11 @@ struct engine_ctx {
 	int			*dns_failed;	/* set when a DNS lookup failed */
 	struct tg_content_cur	 cur;		/* attachment being tested */
 };
+
+/* engine_test - a condition on an attribute's value as the session has
+ * it, no lookup and no count (engine.c): 1 true, 0 false, -1 cannot
+ * decide. The evaluation and the prefetch probe both use it. */
+int	engine_test(const struct engine_ctx *c, const struct tg_expr *e);
 
 static inline const char *
 engine_str(const struct engine_ctx *c, const struct tg_expr *e)
