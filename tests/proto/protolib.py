@@ -5,6 +5,8 @@ a policy with rules at every stage.
 import os
 import struct
 import sys
+import threading
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "evasion"))
@@ -90,6 +92,28 @@ def transaction(c, sender="<a@example.org>", rcpt="<b@example.com>",
         return r
     return c.message([("From", "a@example.org"), ("Subject", subject)],
                      b"hello\r\n")
+
+
+def beside(d, waiting, n, *args):
+    """Run waiting(*args, result) in a thread, a session that will wait;
+    0.3 s later n whole messages from fresh clients of daemon d, one after
+    the other. Returns (messages that went through, when the last was
+    done, result once waiting has ended): a waiting session that holds up
+    the others shows as result["at"] after that time."""
+    result = {}
+    th = threading.Thread(target=waiting, args=args + (result,))
+    th.start()
+    time.sleep(0.3)
+    ok = 0
+    for _ in range(n):
+        c = d.client(timeout=10)
+        c.connect()
+        if transaction(c).action == "continue":
+            ok += 1
+        c.close()
+    done = time.monotonic()
+    th.join()
+    return ok, done, result
 
 
 def works(t, d, what):

@@ -11,7 +11,7 @@ import socket
 import threading
 import time
 
-from protolib import NATIVE, Suite, transaction
+from protolib import NATIVE, Suite, beside
 
 t = Suite("handoff")
 hole = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -41,19 +41,7 @@ def waiting_rcpt(result):
     c.close()
 
 
-res = {}
-th = threading.Thread(target=waiting_rcpt, args=(res,))
-th.start()
-time.sleep(0.3)
-n = 0
-for _ in range(10):
-    c = d.client(timeout=10)
-    c.connect()
-    if transaction(c).action == "continue":
-        n += 1
-    c.close()
-fast_done = time.monotonic()
-th.join()
+n, fast_done, res = beside(d, waiting_rcpt, 10)
 t.expect(n == 10, "10 messages went through beside the waiting one", n)
 t.expect("at" in res and res["at"] > fast_done,
          "they were all done before it was answered", res)

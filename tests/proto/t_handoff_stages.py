@@ -9,10 +9,9 @@ with a rule at each stage, each for its own client address (libmilter
 takes 5 s to stop). About 5 s.
 """
 import socket
-import threading
 import time
 
-from protolib import NATIVE, Suite, transaction
+from protolib import NATIVE, Suite, beside
 
 t = Suite("handoff stages")
 hole = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -82,19 +81,7 @@ def waiting(d, stage, result):
 # One event loop: a command that held it would hold every session.
 d = t.tollgate("stages", HEAD + RULES, args=["-t", "1"] if NATIVE else [])
 for stage in CASES:
-    res = {}
-    th = threading.Thread(target=waiting, args=(d, stage, res))
-    th.start()
-    time.sleep(0.3)
-    n = 0
-    for _ in range(5):
-        c = d.client(timeout=10)
-        c.connect()
-        if transaction(c).action == "continue":
-            n += 1
-        c.close()
-    fast_done = time.monotonic()
-    th.join()
+    n, fast_done, res = beside(d, waiting, 5, d, stage)
     t.expect(n == 5, "%s: 5 messages went through beside the waiting one"
              % stage, n)
     t.expect("at" in res and res["at"] > fast_done,

@@ -15,10 +15,9 @@ import os
 import shutil
 import signal
 import subprocess
-import threading
 import time
 
-from protolib import NATIVE, Suite, free_port, transaction
+from protolib import NATIVE, Suite, beside, free_port
 from evlib import TOLLGATE
 
 t = Suite("redis stall")
@@ -111,19 +110,7 @@ try:
              "passes", r)
 
     redis.proc.send_signal(signal.SIGSTOP)
-    res = {}
-    th = threading.Thread(target=counted_rcpt, args=(res,))
-    th.start()
-    time.sleep(0.3)
-    n = 0
-    for _ in range(10):
-        c = d.client(timeout=10)
-        c.connect()
-        if transaction(c).action == "continue":
-            n += 1
-        c.close()
-    fast_done = time.monotonic()
-    th.join()
+    n, fast_done, res = beside(d, counted_rcpt, 10)
     t.expect(n == 10, "Redis stopped: 10 unauthenticated messages went "
              "through beside the counted one", n)
     t.expect("at" in res and res["at"] > fast_done,
